@@ -1,0 +1,107 @@
+// Package app wires allot's commands: flags, output and exit codes. Each
+// command's work is a plain function a test can call; only Main exits.
+package app
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes of allot.
+const (
+	ExitOK      = 0
+	ExitInvalid = 1 // the repository has problems, or the command failed
+	ExitUsage   = 2 // bad flags or arguments, or the input cannot be read
+)
+
+// Streams are where a command reads and writes.
+type Streams struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+}
+
+// exitError carries an exit code up to Main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// errProblems says that problems were printed already.
+var errProblems = errors.New("problems found")
+
+func usageError(err error) error { return &exitError{code: ExitUsage, err: err} }
+
+// Main runs allot with the process's arguments and exits.
+func Main() {
+	os.Exit(Run(Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, os.Args[1:], os.Getenv))
+}
+
+// Run runs allot with args and returns the exit code. getenv reads the
+// environment, so that tests can set GITHUB_ACTIONS without touching the
+// process.
+func Run(s Streams, args []string, getenv func(string) string) int {
+	root := NewRootCommand(s, getenv)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return ExitOK
+	}
+	if !errors.Is(err, errProblems) {
+		fmt.Fprintf(s.Err, "allot: %v\n", err)
+	}
+	var ee *exitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.Is(err, errProblems):
+		return ExitInvalid
+	case strings.HasPrefix(err.Error(), "unknown command"), strings.HasPrefix(err.Error(), "unknown flag"):
+		return ExitUsage
+	default:
+		return ExitInvalid
+	}
+}
+
+// NewRootCommand builds the allot command tree.
+func NewRootCommand(s Streams, getenv func(string) string) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "allot",
+		Short: "GitOps for development environments, driven by a requests repository",
+		Long: `allot turns a requests repository — allot.yaml, templates/ and one YAML file
+per environment under environments/ — into namespaces, vclusters and ECS stacks
+on your clusters, and identity-provider groups for the people who use them.`,
+		Version:       versionString(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          noArgs,
+	}
+	root.SetOut(s.Out)
+	root.SetErr(s.Err)
+	root.SetIn(s.In)
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	root.AddCommand(
+		NewValidateCommand(s, getenv),
+		NewListCommand(s),
+		NewSchemaCommand(s),
+		NewVersionCommand(s),
+	)
+	return root
+}
+
+// noArgs refuses positional arguments with a usage error.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError(fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath()))
+	}
+	return nil
+}

@@ -1,0 +1,272 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/allot-dev/allot/environments"
+	"github.com/allot-dev/allot/reconciler/source"
+	"github.com/allot-dev/allot/schemas"
+	"github.com/allot-dev/allot/schemas/load"
+	"github.com/allot-dev/allot/schemas/validate"
+)
+
+// Output formats of allot validate.
+const (
+	OutputText   = "text"
+	OutputJSON   = "json"
+	OutputGitHub = "github"
+)
+
+// ValidateOptions are the inputs of Validate.
+type ValidateOptions struct {
+	// Repo is the requests repository's directory.
+	Repo string
+	// ChangedFrom, when set, limits per-environment rules to the requests
+	// changed since this git ref.
+	ChangedFrom string
+	// Output is text, json or github.
+	Output string
+	// Now is the time expiry is checked against; zero means now.
+	Now time.Time
+}
+
+// NewValidateCommand builds `allot validate`, the CI check of a requests
+// repository.
+func NewValidateCommand(s Streams, getenv func(string) string) *cobra.Command {
+	opts := ValidateOptions{}
+	cmd := &cobra.Command{
+		Use:   "validate",
+		Short: "Check a requests repository: schemas, policy and every request",
+		Long: `validate checks allot.yaml, templates/ and every request under environments/
+and prints one "file:line: message" per problem. It exits 0 when the repository
+is valid, 1 when it has problems, and 2 on bad flags or unreadable input.
+
+With --changed-from, the per-request rules run only for requests changed since
+that git ref (and for all of them when allot.yaml or templates/ changed);
+repository-wide rules such as unique names and per-owner limits always run.`,
+		Example: `  allot validate --repo .
+  allot validate --changed-from origin/main -o github`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("output") && getenv("GITHUB_ACTIONS") == "true" {
+				opts.Output = OutputGitHub
+			}
+			return Validate(s, opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Repo, "repo", ".", "the requests repository's directory")
+	cmd.Flags().StringVar(&opts.ChangedFrom, "changed-from", "", "check only the requests changed since this git ref (repository-wide rules still run)")
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", OutputText, "output format: text, json or github (the default in GitHub Actions)")
+	return cmd
+}
+
+// Validate checks the repository and prints the problems in the chosen
+// format. It returns errProblems when there are errors.
+func Validate(s Streams, opts ValidateOptions) error {
+	switch opts.Output {
+	case OutputText, OutputJSON, OutputGitHub:
+	default:
+		return usageError(fmt.Errorf("unknown output format %q: want text, json or github", opts.Output))
+	}
+	repo, err := load.Load(opts.Repo, load.Options{Builtin: environments.Templates()})
+	if err != nil {
+		return usageError(err)
+	}
+	vopts := validate.Options{Now: opts.Now}
+	if opts.ChangedFrom != "" {
+		changed, err := source.ChangedSince(opts.Repo, opts.ChangedFrom)
+		if err != nil {
+			return usageError(err)
+		}
+		vopts.Selected = selectChanged(changed)
+	}
+	problems := validate.Repository(repo, vopts)
+	switch opts.Output {
+	case OutputJSON:
+		err = writeJSON(s.Out, repo, problems)
+	case OutputGitHub:
+		err = writeGitHub(s.Out, annotationPrefix(opts.Repo), problems)
+		if err == nil {
+			err = writeSummary(s.Out, repo, problems)
+		}
+	default:
+		err = writeText(s.Out, problems)
+		if err == nil {
+			err = writeSummary(s.Out, repo, problems)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if validate.Failed(problems) {
+		return errProblems
+	}
+	return nil
+}
+
+// selectChanged picks the requests a change touches: their own file or a
+// file under one of their add-on paths. A change to allot.yaml or templates/
+// can affect every request, so it selects them all.
+func selectChanged(changed map[string]bool) func(*load.EnvironmentFile) bool {
+	for f := range changed {
+		if f == load.PlatformPath || strings.HasPrefix(f, load.TemplatesDir+"/") {
+			return nil
+		}
+	}
+	return func(ef *load.EnvironmentFile) bool {
+		if changed[ef.Doc.File] {
+			return true
+		}
+		for _, a := range ef.Environment.Spec.Addons {
+			for _, p := range []string{helmPath(a), kustomizePath(a), manifestsPath(a)} {
+				if p == "" {
+					continue
+				}
+				dir := path.Clean(p) + "/"
+				for f := range changed {
+					if strings.HasPrefix(f, dir) {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+}
+
+func helmPath(a schemas.Addon) string {
+	if a.Helm != nil {
+		return a.Helm.Path
+	}
+	return ""
+}
+
+func kustomizePath(a schemas.Addon) string {
+	if a.Kustomize != nil {
+		return a.Kustomize.Path
+	}
+	return ""
+}
+
+func manifestsPath(a schemas.Addon) string {
+	if a.Manifests != nil {
+		return a.Manifests.Path
+	}
+	return ""
+}
+
+func writeText(w io.Writer, problems []schemas.Problem) error {
+	for _, p := range problems {
+		prefix := ""
+		if p.Severity == schemas.SeverityWarning {
+			prefix = "warning: "
+		}
+		if _, err := fmt.Fprintf(w, "%s: %s%s\n", p.Position, prefix, p.Message); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeSummary(w io.Writer, repo *load.Repository, problems []schemas.Problem) error {
+	errs, files := 0, map[string]bool{}
+	for _, p := range problems {
+		if p.Severity == schemas.SeverityError {
+			errs++
+			files[p.File] = true
+		}
+	}
+	envs := len(repo.Environments)
+	if errs == 0 {
+		_, err := fmt.Fprintf(w, "%s is valid: %s, %s\n", repo.Root, plural(envs, "environment"), plural(len(repo.Templates), "template"))
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%s in %s\n", plural(errs, "error"), plural(len(files), "file"))
+	return err
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// jsonReport is the shape of `allot validate -o json`.
+type jsonReport struct {
+	Valid        bool              `json:"valid"`
+	Environments int               `json:"environments"`
+	Problems     []schemas.Problem `json:"problems"`
+}
+
+func writeJSON(w io.Writer, repo *load.Repository, problems []schemas.Problem) error {
+	if problems == nil {
+		problems = []schemas.Problem{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(jsonReport{Valid: !validate.Failed(problems), Environments: len(repo.Environments), Problems: problems})
+}
+
+// writeGitHub prints workflow commands that GitHub shows as annotations on
+// the pull request's files. prefix turns repository-relative paths into
+// paths relative to the git work tree, which is what GitHub expects.
+func writeGitHub(w io.Writer, prefix string, problems []schemas.Problem) error {
+	for _, p := range problems {
+		level := "error"
+		if p.Severity == schemas.SeverityWarning {
+			level = "warning"
+		}
+		props := "file=" + escapeProperty(path.Join(prefix, p.File))
+		if p.Line > 0 {
+			props += fmt.Sprintf(",line=%d", p.Line)
+		}
+		if p.Column > 0 {
+			props += fmt.Sprintf(",col=%d", p.Column)
+		}
+		props += ",title=" + escapeProperty("allot validate ("+string(p.Rule)+")")
+		if _, err := fmt.Fprintf(w, "::%s %s::%s\n", level, props, escapeData(p.Message)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// annotationPrefix is the requests repository's folder relative to the git
+// work tree that holds it, or "" when it is the top or not in git.
+func annotationPrefix(repo string) string {
+	top, err := source.TopLevel(repo)
+	if err != nil {
+		return ""
+	}
+	abs, err := filepath.Abs(repo)
+	if err != nil {
+		return ""
+	}
+	realTop, err1 := filepath.EvalSymlinks(top)
+	realAbs, err2 := filepath.EvalSymlinks(abs)
+	if err1 != nil || err2 != nil {
+		return ""
+	}
+	rel, err := filepath.Rel(realTop, realAbs)
+	if err != nil || rel == "." {
+		return ""
+	}
+	return filepath.ToSlash(rel)
+}
+
+func escapeData(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+func escapeProperty(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
+}

@@ -1,0 +1,233 @@
+package schemas
+
+// APIVersion is the apiVersion of every kind in a requests repository.
+const APIVersion = "allot.dev/v1alpha1"
+
+// Kind names one of the three kinds a requests repository holds.
+type Kind string
+
+// The kinds of a requests repository.
+const (
+	KindPlatform            Kind = "Platform"
+	KindEnvironment         Kind = "Environment"
+	KindEnvironmentTemplate Kind = "EnvironmentTemplate"
+)
+
+// ObjectMeta is the metadata of a requests-repository object.
+type ObjectMeta struct {
+	Name        string            `json:"name"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// Environment is one request for a development environment.
+type Environment struct {
+	APIVersion string          `json:"apiVersion"`
+	Kind       string          `json:"kind"`
+	Metadata   ObjectMeta      `json:"metadata"`
+	Spec       EnvironmentSpec `json:"spec"`
+}
+
+// EnvironmentSpec is what a developer asks for.
+type EnvironmentSpec struct {
+	Type      string         `json:"type"`
+	Owner     string         `json:"owner"`
+	Team      string         `json:"team"`
+	Members   []string       `json:"members,omitempty"`
+	Size      string         `json:"size,omitempty"`
+	Cluster   string         `json:"cluster,omitempty"`
+	Placement *Placement     `json:"placement,omitempty"`
+	Expires   string         `json:"expires,omitempty"`
+	Values    map[string]any `json:"values,omitempty"`
+	Addons    []Addon        `json:"addons,omitempty"`
+}
+
+// Placement places an environment on every cluster whose labels match.
+type Placement struct {
+	ClusterSelector LabelSelector `json:"clusterSelector"`
+}
+
+// LabelSelector selects clusters by their labels, with the semantics of a
+// Kubernetes label selector.
+type LabelSelector struct {
+	MatchLabels      map[string]string          `json:"matchLabels,omitempty"`
+	MatchExpressions []LabelSelectorRequirement `json:"matchExpressions,omitempty"`
+}
+
+// LabelSelectorRequirement is one expression of a LabelSelector.
+type LabelSelectorRequirement struct {
+	Key      string   `json:"key"`
+	Operator string   `json:"operator"`
+	Values   []string `json:"values,omitempty"`
+}
+
+// Addon is something installed into an environment besides its template:
+// exactly one of a Helm chart, a Kustomize directory or plain manifests.
+type Addon struct {
+	Name      string           `json:"name"`
+	Helm      *HelmSource      `json:"helm,omitempty"`
+	Kustomize *KustomizeSource `json:"kustomize,omitempty"`
+	Manifests *ManifestsSource `json:"manifests,omitempty"`
+}
+
+// HelmSource is a Helm chart from a repository, an OCI registry, or a
+// directory of the requests repository.
+type HelmSource struct {
+	Repository  string         `json:"repository,omitempty"`
+	Chart       string         `json:"chart,omitempty"`
+	Version     string         `json:"version,omitempty"`
+	Path        string         `json:"path,omitempty"`
+	ReleaseName string         `json:"releaseName,omitempty"`
+	Values      map[string]any `json:"values,omitempty"`
+}
+
+// KustomizeSource is a kustomization directory of the requests repository.
+type KustomizeSource struct {
+	Path    string           `json:"path"`
+	Patches []map[string]any `json:"patches,omitempty"`
+}
+
+// ManifestsSource is a directory of plain YAML manifests of the requests
+// repository.
+type ManifestsSource struct {
+	Path string `json:"path"`
+}
+
+// Platform holds the platform team's settings.
+type Platform struct {
+	APIVersion string       `json:"apiVersion"`
+	Kind       string       `json:"kind"`
+	Metadata   ObjectMeta   `json:"metadata"`
+	Spec       PlatformSpec `json:"spec"`
+}
+
+// PlatformSpec is the body of allot.yaml.
+type PlatformSpec struct {
+	Clusters    []Cluster       `json:"clusters"`
+	IdP         *IdP            `json:"idp,omitempty"`
+	Sizes       map[string]Size `json:"sizes"`
+	DefaultSize string          `json:"defaultSize,omitempty"`
+	Policy      Policy          `json:"policy,omitempty"`
+	Approvers   Approvers       `json:"approvers,omitempty"`
+}
+
+// Cluster is a Kubernetes cluster allot places environments on.
+type Cluster struct {
+	Name       string            `json:"name"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	Kubeconfig *KubeconfigSource `json:"kubeconfig,omitempty"`
+	InCluster  bool              `json:"inCluster,omitempty"`
+	Drift      string            `json:"drift,omitempty"`
+	Overrides  []Override        `json:"overrides,omitempty"`
+}
+
+// KubeconfigSource says where a cluster's kubeconfig is: a file on the
+// machine allot runs on, or a Secret in the cluster allot runs in.
+type KubeconfigSource struct {
+	File      string     `json:"file,omitempty"`
+	Context   string     `json:"context,omitempty"`
+	SecretRef *SecretRef `json:"secretRef,omitempty"`
+}
+
+// SecretRef names a key of a Secret.
+type SecretRef struct {
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	Key       string `json:"key,omitempty"`
+}
+
+// Override is a patch applied to every bundle rendered for one cluster.
+type Override struct {
+	Target *OverrideTarget `json:"target,omitempty"`
+	Patch  string          `json:"patch"`
+}
+
+// OverrideTarget selects the objects an Override patches.
+type OverrideTarget struct {
+	Group         string `json:"group,omitempty"`
+	Version       string `json:"version,omitempty"`
+	Kind          string `json:"kind,omitempty"`
+	Name          string `json:"name,omitempty"`
+	LabelSelector string `json:"labelSelector,omitempty"`
+}
+
+// IdP is the identity provider that holds the environments' groups.
+type IdP struct {
+	Provider       string        `json:"provider"`
+	GroupPrefix    string        `json:"groupPrefix,omitempty"`
+	URL            string        `json:"url,omitempty"`
+	BaseDN         string        `json:"baseDN,omitempty"`
+	BindDN         string        `json:"bindDN,omitempty"`
+	Realm          string        `json:"realm,omitempty"`
+	TenantID       string        `json:"tenantID,omitempty"`
+	ClientID       string        `json:"clientID,omitempty"`
+	Token          *SecretSource `json:"token,omitempty"`
+	Password       *SecretSource `json:"password,omitempty"`
+	ClientSecret   *SecretSource `json:"clientSecret,omitempty"`
+	MaxRemoveShare *float64      `json:"maxRemoveShare,omitempty"`
+}
+
+// SecretSource says where a credential comes from: an environment variable
+// or a file. Credentials never live in git.
+type SecretSource struct {
+	Env  string `json:"env,omitempty"`
+	File string `json:"file,omitempty"`
+}
+
+// Size is a quota and limit-range preset.
+type Size struct {
+	Description string         `json:"description,omitempty"`
+	Quota       map[string]any `json:"quota"`
+	LimitRange  *LimitRange    `json:"limitRange,omitempty"`
+}
+
+// LimitRange holds the container defaults of a Size.
+type LimitRange struct {
+	Default        map[string]any `json:"default,omitempty"`
+	DefaultRequest map[string]any `json:"defaultRequest,omitempty"`
+	Max            map[string]any `json:"max,omitempty"`
+}
+
+// Policy holds the rules every request must follow.
+type Policy struct {
+	MaxTTL                  string      `json:"maxTTL,omitempty"`
+	AllowedOwnerDomains     []string    `json:"allowedOwnerDomains,omitempty"`
+	MaxEnvironmentsPerOwner int         `json:"maxEnvironmentsPerOwner,omitempty"`
+	Addons                  AddonPolicy `json:"addons,omitempty"`
+}
+
+// AddonPolicy says where add-ons may come from.
+type AddonPolicy struct {
+	AllowLocal                *bool    `json:"allowLocal,omitempty"`
+	AllowedRepositories       []string `json:"allowedRepositories,omitempty"`
+	AllowedClusterScopedKinds []string `json:"allowedClusterScopedKinds,omitempty"`
+}
+
+// LocalAllowed reports whether add-ons may come from directories of the
+// requests repository; they may unless the policy says otherwise.
+func (p AddonPolicy) LocalAllowed() bool { return p.AllowLocal == nil || *p.AllowLocal }
+
+// Approvers are the GitHub logins and org/team slugs that may approve
+// requests, by default and per team.
+type Approvers struct {
+	Default []string            `json:"default,omitempty"`
+	Teams   map[string][]string `json:"teams,omitempty"`
+}
+
+// EnvironmentTemplate is an environment type.
+type EnvironmentTemplate struct {
+	APIVersion string       `json:"apiVersion"`
+	Kind       string       `json:"kind"`
+	Metadata   ObjectMeta   `json:"metadata"`
+	Spec       TemplateSpec `json:"spec"`
+}
+
+// TemplateSpec describes an environment type.
+type TemplateSpec struct {
+	Description         string         `json:"description,omitempty"`
+	ClusterSelector     *LabelSelector `json:"clusterSelector,omitempty"`
+	Parameters          map[string]any `json:"parameters,omitempty"`
+	AllowedClusterRoles []string       `json:"allowedClusterRoles,omitempty"`
+	ReadinessTimeout    string         `json:"readinessTimeout,omitempty"`
+	Options             map[string]any `json:"options,omitempty"`
+}

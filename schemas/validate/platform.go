@@ -1,0 +1,168 @@
+package validate
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/yaml"
+
+	"github.com/allot-dev/allot/schemas"
+	"github.com/allot-dev/allot/schemas/load"
+)
+
+// platform checks allot.yaml beyond its schema.
+func (c *checker) platform(pf *load.PlatformFile) {
+	p, doc := &pf.Platform.Spec, pf.Doc
+	c.dnsLabel(doc.Pos("metadata", "name"), "platform name", pf.Platform.Metadata.Name)
+	seen := map[string]int{}
+	for i, cl := range p.Clusters {
+		at := func(path ...string) schemas.Position {
+			return doc.Pos(append([]string{"spec", "clusters", strconv.Itoa(i)}, path...)...)
+		}
+		c.dnsLabel(at("name"), "cluster name", cl.Name)
+		if j, dup := seen[cl.Name]; dup {
+			c.errorf(at("name"), schemas.RuleUnique, "cluster %q is already defined at line %d; cluster names must be unique", cl.Name, doc.Pos("spec", "clusters", strconv.Itoa(j), "name").Line)
+		}
+		seen[cl.Name] = i
+		for k, v := range cl.Labels {
+			for _, msg := range validation.IsQualifiedName(k) {
+				c.errorf(at("labels", k), schemas.RulePlatform, "cluster label key %q: %s", k, msg)
+			}
+			for _, msg := range validation.IsValidLabelValue(v) {
+				c.errorf(at("labels", k), schemas.RulePlatform, "cluster label %s=%q: %s", k, v, msg)
+			}
+		}
+		switch {
+		case cl.Kubeconfig == nil && !cl.InCluster:
+			c.errorf(at(), schemas.RulePlatform, "cluster %q says nothing about how to reach it; set kubeconfig (file or secretRef) or inCluster: true", cl.Name)
+		case cl.Kubeconfig != nil && cl.InCluster:
+			c.errorf(at("inCluster"), schemas.RulePlatform, "cluster %q sets both kubeconfig and inCluster; keep one", cl.Name)
+		case cl.Kubeconfig != nil && (cl.Kubeconfig.File == "") == (cl.Kubeconfig.SecretRef == nil):
+			c.errorf(at("kubeconfig"), schemas.RulePlatform, "cluster %q: kubeconfig needs exactly one of file or secretRef", cl.Name)
+		}
+		for j, o := range cl.Overrides {
+			var v any
+			if err := yaml.Unmarshal([]byte(o.Patch), &v); err != nil {
+				c.errorf(at("overrides", strconv.Itoa(j), "patch"), schemas.RulePlatform, "cluster %q override %d: patch is not valid YAML: %v", cl.Name, j, err)
+				continue
+			}
+			switch v.(type) {
+			case map[string]any, []any:
+			default:
+				c.errorf(at("overrides", strconv.Itoa(j), "patch"), schemas.RulePlatform, "cluster %q override %d: patch must be a strategic merge patch (a mapping) or a JSON 6902 patch (a list)", cl.Name, j)
+			}
+		}
+	}
+	c.sizes(pf)
+	if p.DefaultSize != "" {
+		if _, ok := p.Sizes[p.DefaultSize]; !ok {
+			c.errorf(doc.Pos("spec", "defaultSize"), schemas.RuleSize, "default size %q is not in spec.sizes (%s)", p.DefaultSize, strings.Join(sortedKeys(p.Sizes), ", "))
+		}
+	}
+	c.policy(pf)
+	c.idp(pf)
+	for team := range p.Approvers.Teams {
+		c.dnsLabel(doc.Pos("spec", "approvers", "teams", team), "team name", team)
+	}
+}
+
+func (c *checker) sizes(pf *load.PlatformFile) {
+	doc := pf.Doc
+	for _, name := range sortedKeys(pf.Platform.Spec.Sizes) {
+		s := pf.Platform.Spec.Sizes[name]
+		c.dnsLabel(doc.Pos("spec", "sizes", name), "size name", name)
+		c.quantities(doc, s.Quota, "spec", "sizes", name, "quota")
+		if s.LimitRange != nil {
+			c.quantities(doc, s.LimitRange.Default, "spec", "sizes", name, "limitRange", "default")
+			c.quantities(doc, s.LimitRange.DefaultRequest, "spec", "sizes", name, "limitRange", "defaultRequest")
+			c.quantities(doc, s.LimitRange.Max, "spec", "sizes", name, "limitRange", "max")
+		}
+	}
+}
+
+// quantities checks that every value of m is a Kubernetes resource quantity.
+func (c *checker) quantities(doc *load.Document, m map[string]any, path ...string) {
+	for _, k := range sortedKeys(m) {
+		s := fmt.Sprint(m[k])
+		if _, err := resource.ParseQuantity(s); err != nil {
+			c.errorf(doc.Pos(append(path, k)...), schemas.RulePlatform, "%s.%s: %q is not a resource quantity; write it like 500m, 2, 4Gi", schemas.Describe(path), k, s)
+		}
+	}
+}
+
+func (c *checker) policy(pf *load.PlatformFile) {
+	pol, doc := pf.Platform.Spec.Policy, pf.Doc
+	if pol.MaxTTL != "" {
+		if _, err := schemas.ParseTTL(pol.MaxTTL); err != nil {
+			c.errorf(doc.Pos("spec", "policy", "maxTTL"), schemas.RulePlatform, "policy.maxTTL: %v", err)
+		}
+	}
+	for i, d := range pol.AllowedOwnerDomains {
+		if errs := validation.IsDNS1123Subdomain(d); len(errs) > 0 {
+			c.errorf(doc.Pos("spec", "policy", "allowedOwnerDomains", strconv.Itoa(i)), schemas.RulePlatform, "policy.allowedOwnerDomains: %q is not a lower-case domain name", d)
+		}
+	}
+	for i, r := range pol.Addons.AllowedRepositories {
+		if !strings.HasPrefix(r, "https://") && !strings.HasPrefix(r, "oci://") {
+			c.errorf(doc.Pos("spec", "policy", "addons", "allowedRepositories", strconv.Itoa(i)), schemas.RulePlatform, "policy.addons.allowedRepositories: %q must start with https:// or oci://", r)
+		}
+	}
+}
+
+// idpNeeds lists, per provider, the connection fields it cannot work without.
+var idpNeeds = map[string][]string{
+	"scim":     {"url", "token"},
+	"ldap":     {"url", "baseDN", "bindDN", "password"},
+	"keycloak": {"url", "realm", "clientID", "clientSecret"},
+	"okta":     {"url", "token"},
+	"entra":    {"tenantID", "clientID", "clientSecret"},
+}
+
+func (c *checker) idp(pf *load.PlatformFile) {
+	idp, doc := pf.Platform.Spec.IdP, pf.Doc
+	if idp == nil {
+		return
+	}
+	set := map[string]bool{
+		"url": idp.URL != "", "baseDN": idp.BaseDN != "", "bindDN": idp.BindDN != "", "realm": idp.Realm != "",
+		"tenantID": idp.TenantID != "", "clientID": idp.ClientID != "",
+		"token": idp.Token != nil, "password": idp.Password != nil, "clientSecret": idp.ClientSecret != nil,
+	}
+	for _, f := range idpNeeds[idp.Provider] {
+		if !set[f] {
+			c.errorf(doc.Pos("spec", "idp"), schemas.RulePlatform, "idp provider %s needs idp.%s", idp.Provider, f)
+		}
+	}
+	for name, s := range map[string]*schemas.SecretSource{"token": idp.Token, "password": idp.Password, "clientSecret": idp.ClientSecret} {
+		if s != nil && (s.Env == "") == (s.File == "") {
+			c.errorf(doc.Pos("spec", "idp", name), schemas.RulePlatform, "idp.%s needs exactly one of env (an environment variable) or file; credentials never live in git", name)
+		}
+	}
+	if idp.GroupPrefix != "" {
+		if errs := validation.IsDNS1123Label(strings.TrimSuffix(idp.GroupPrefix, "-")); len(errs) > 0 {
+			c.errorf(doc.Pos("spec", "idp", "groupPrefix"), schemas.RulePlatform, "idp.groupPrefix %q must be lower-case letters, digits and '-'", idp.GroupPrefix)
+		}
+	}
+}
+
+// dnsLabel reports a name that is not a DNS-1123 label.
+func (c *checker) dnsLabel(pos schemas.Position, what, name string) bool {
+	if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
+		c.errorf(pos, schemas.RuleName, "%s %q is not a valid name: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit", what, name)
+		return false
+	}
+	return true
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
