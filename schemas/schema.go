@@ -151,6 +151,11 @@ func (v *Validator) collect(e *jsonschema.ValidationError, out *[]FieldError) {
 			*out = append(*out, FieldError{Path: at, Message: fmt.Sprintf("missing required field %q in %s", m, field)})
 		}
 	case *kind.Type:
+		if strings.HasSuffix(e.SchemaURL, "#/$defs/secretSource") {
+			// Never echo the value: it is a credential that should not be in git.
+			*out = append(*out, FieldError{Path: at, Message: fmt.Sprintf("%s must say where the credential comes from, as env: VARIABLE or file: /path, never the credential itself; remove it from git and rotate it", field)})
+			return
+		}
 		*out = append(*out, FieldError{Path: at, Message: fmt.Sprintf("%s must be %s, not %s", field, strings.Join(k.Want, " or "), k.Got)})
 	case *kind.Const:
 		*out = append(*out, FieldError{Path: at, Message: fmt.Sprintf("%s must be %s", field, jsonText(k.Want))})

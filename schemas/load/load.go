@@ -160,7 +160,7 @@ func (l *loader) fileProblem(rel string, err error) {
 func (l *loader) decode(doc *Document, k schemas.Kind, out any) bool {
 	if m, ok := doc.Value.(map[string]any); ok {
 		if got, _ := m["kind"].(string); got != "" && got != string(k) {
-			l.problem(schemas.Errorf(doc.Pos("kind"), schemas.RuleSchema, "kind is %q, but this place in the repository holds a %s; move the file or fix its kind", got, k))
+			l.problem(schemas.Errorf(doc.Pos("kind"), schemas.RuleSchema, "kind is %q, but %s holds kind %s; move the file or fix its kind", got, place(k), k))
 			return false
 		}
 	}
@@ -186,6 +186,9 @@ func (l *loader) decode(doc *Document, k schemas.Kind, out any) bool {
 }
 
 func (l *loader) platform() {
+	if _, err := os.Lstat(filepath.Join(l.root, PlatformPath)); errors.Is(err, fs.ErrNotExist) {
+		return // validation says what a missing allot.yaml means
+	}
 	doc, ok := l.readFile(PlatformPath)
 	if !ok {
 		return
@@ -312,6 +315,18 @@ func (l *loader) environments() {
 	sort.Slice(l.repo.Environments, func(i, j int) bool {
 		return l.repo.Environments[i].Doc.File < l.repo.Environments[j].Doc.File
 	})
+}
+
+// place says where a kind lives in a requests repository.
+func place(k schemas.Kind) string {
+	switch k {
+	case schemas.KindPlatform:
+		return PlatformPath
+	case schemas.KindEnvironmentTemplate:
+		return TemplatesDir + "/<type>/" + TemplateName
+	default:
+		return "every file under " + EnvironmentsDir + "/"
+	}
 }
 
 // rel turns a path under the root into a slash-separated relative path.

@@ -1,0 +1,53 @@
+# allot — make targets. `make demo` and `make test` are the two commands a new
+# machine needs; everything they depend on is built here.
+
+GO        ?= go
+BIN       := bin
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -X github.com/allot-dev/allot/cmd/allot/app.version=$(VERSION) \
+             -X github.com/allot-dev/allot/cmd/allot/app.commit=$(COMMIT)
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := .cache/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)
+
+.PHONY: build test demo lint bench controlplane fmt vet clean
+
+## build: compile bin/allot with its version and commit
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/allot ./cmd/allot
+
+## controlplane: build (once) the kube-apiserver, etcd and kubectl the tests run against
+controlplane:
+	test/tools/build.sh >/dev/null
+
+## test: every test, including those against a real control plane
+test: controlplane
+	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) test -count=1 ./...
+
+## demo: validate the example requests repository and list its environments
+demo: build
+	$(BIN)/allot validate --repo examples/requests
+	@echo
+	$(BIN)/allot list --repo examples/requests
+
+## bench: benchmarks, printing figures
+bench: controlplane
+	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) test -run '^$$' -bench . -benchmem ./...
+
+## lint: golangci-lint at a pinned version
+lint: $(GOLANGCI_LINT)
+	$(GOLANGCI_LINT) run ./...
+
+$(GOLANGCI_LINT):
+	mkdir -p .cache/tools
+	GOBIN="$(CURDIR)/.cache/tools/gobin" $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv .cache/tools/gobin/golangci-lint $@
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet:
+	$(GO) vet ./...
+
+clean:
+	rm -rf $(BIN)
