@@ -66,7 +66,9 @@ func parse(file string, r io.Reader, limit int64) (*Document, error) {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var root yaml.Node
-	if err := dec.Decode(&root); err != nil {
+	if err := dec.Decode(&root); errors.Is(err, io.EOF) {
+		return nil, &fileError{rule: schemas.RuleFile, msg: "file holds no object; remove it or write the object in it"}
+	} else if err != nil {
 		return nil, syntaxError(err)
 	}
 	var next yaml.Node

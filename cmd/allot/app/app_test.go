@@ -18,7 +18,7 @@ func run(t *testing.T, env map[string]string, args ...string) (int, string, stri
 }
 
 // examples is the path of the repository's examples folder.
-func examples(t *testing.T, parts ...string) string {
+func examples(t testing.TB, parts ...string) string {
 	t.Helper()
 	return filepath.Join(append([]string{"..", "..", "..", "examples"}, parts...)...)
 }
