@@ -3,6 +3,7 @@ package schemas
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -109,8 +110,8 @@ func (v *Validator) Validate(k Kind, doc any) []FieldError {
 	if err == nil {
 		return nil
 	}
-	verr, ok := err.(*jsonschema.ValidationError)
-	if !ok {
+	var verr *jsonschema.ValidationError
+	if !errors.As(err, &verr) {
 		return []FieldError{{Message: err.Error()}}
 	}
 	var out []FieldError

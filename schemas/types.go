@@ -103,12 +103,12 @@ type Platform struct {
 
 // PlatformSpec is the body of allot.yaml.
 type PlatformSpec struct {
-	Clusters    []Cluster       `json:"clusters"`
-	IdP         *IdP            `json:"idp,omitempty"`
-	Sizes       map[string]Size `json:"sizes"`
-	DefaultSize string          `json:"defaultSize,omitempty"`
-	Policy      Policy          `json:"policy,omitempty"`
-	Approvers   Approvers       `json:"approvers,omitempty"`
+	Clusters         []Cluster         `json:"clusters"`
+	IdentityProvider *IdentityProvider `json:"idp,omitempty"`
+	Sizes            map[string]Size   `json:"sizes"`
+	DefaultSize      string            `json:"defaultSize,omitempty"`
+	Policy           Policy            `json:"policy,omitempty"`
+	Approvers        Approvers         `json:"approvers,omitempty"`
 }
 
 // Cluster is a Kubernetes cluster allot places environments on.
@@ -151,8 +151,8 @@ type OverrideTarget struct {
 	LabelSelector string `json:"labelSelector,omitempty"`
 }
 
-// IdP is the identity provider that holds the environments' groups.
-type IdP struct {
+// IdentityProvider is the identity provider that holds the environments' groups.
+type IdentityProvider struct {
 	Provider       string        `json:"provider"`
 	GroupPrefix    string        `json:"groupPrefix,omitempty"`
 	URL            string        `json:"url,omitempty"`

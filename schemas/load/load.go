@@ -217,7 +217,7 @@ func (l *loader) builtinTemplates() error {
 			continue
 		}
 		doc, err := parse("(built-in) "+name, f, l.opts.MaxFileSize)
-		f.Close()
+		_ = f.Close() // embedded files close without error
 		if err != nil {
 			return fmt.Errorf("built-in template %s: %w", name, err)
 		}

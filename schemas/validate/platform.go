@@ -123,7 +123,7 @@ var idpNeeds = map[string][]string{
 }
 
 func (c *checker) idp(pf *load.PlatformFile) {
-	idp, doc := pf.Platform.Spec.IdP, pf.Doc
+	idp, doc := pf.Platform.Spec.IdentityProvider, pf.Doc
 	if idp == nil {
 		return
 	}
