@@ -230,4 +230,31 @@ type TemplateSpec struct {
 	AllowedClusterRoles []string       `json:"allowedClusterRoles,omitempty"`
 	ReadinessTimeout    string         `json:"readinessTimeout,omitempty"`
 	Options             map[string]any `json:"options,omitempty"`
+	ClusterScopedKinds  []string       `json:"clusterScopedKinds,omitempty"`
+	Sources             []Source       `json:"sources,omitempty"`
+	Import              *Import        `json:"import,omitempty"`
+}
+
+// Source is one thing a template renders: a Helm chart, a Kustomize
+// directory or a manifest folder relative to the template's directory, or
+// another template's sources.
+type Source struct {
+	Name      string           `json:"name"`
+	Template  string           `json:"template,omitempty"`
+	Helm      *HelmSource      `json:"helm,omitempty"`
+	Kustomize *KustomizeSource `json:"kustomize,omitempty"`
+	Manifests *ManifestsSource `json:"manifests,omitempty"`
+	// ValuesFromParameter merges this key of the environment's spec.values
+	// over the chart's values.
+	ValuesFromParameter string `json:"valuesFromParameter,omitempty"`
+}
+
+// Import makes an environment a cluster allot manages, as for a vcluster:
+// where its kubeconfig is, how to reach it, and what to apply inside it.
+type Import struct {
+	SecretName         string   `json:"secretName,omitempty"`
+	SecretKey          string   `json:"secretKey,omitempty"`
+	Server             string   `json:"server,omitempty"`
+	ClusterScopedKinds []string `json:"clusterScopedKinds,omitempty"`
+	Sources            []Source `json:"sources,omitempty"`
 }
