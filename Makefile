@@ -24,11 +24,13 @@ controlplane:
 test: controlplane
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) test -count=1 ./...
 
-## demo: validate the example requests repository and list its environments
+## demo: validate the example requests repository, list its environments and render one
 demo: build
 	$(BIN)/allot validate --repo examples/requests
 	@echo
 	$(BIN)/allot list --repo examples/requests
+	@echo
+	$(BIN)/allot render --repo examples/requests checkout-dev
 
 ## bench: benchmarks, printing figures
 bench: controlplane

@@ -24,6 +24,7 @@ const (
 	RuleValues   Rule = "values"   // spec.values does not match the template's parameters
 	RulePlatform Rule = "platform" // allot.yaml is inconsistent
 	RuleTemplate Rule = "template" // an EnvironmentTemplate is inconsistent
+	RuleRender   Rule = "render"   // the request does not render: a chart, kustomization or tenancy rule fails
 )
 
 // Severity says whether a Problem fails validation.

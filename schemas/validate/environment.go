@@ -23,6 +23,9 @@ import (
 func (c *checker) environment(ef *load.EnvironmentFile) {
 	env, doc := &ef.Environment, ef.Doc
 	if c.dnsLabel(doc.Pos("metadata", "name"), "environment name", env.Metadata.Name) {
+		if reserved(env.Metadata.Name) {
+			c.errorf(doc.Pos("metadata", "name"), schemas.RuleName, "environment name %q is reserved: the environment's namespace takes its name, and default, allot-system and kube-* belong to the cluster; pick another", env.Metadata.Name)
+		}
 		base := path.Base(doc.File)
 		if want := env.Metadata.Name + path.Ext(base); base != want {
 			c.errorf(doc.Pos("metadata", "name"), schemas.RuleName, "environment %q is in %s; name the file %s so that people find it", env.Metadata.Name, base, want)
@@ -43,6 +46,11 @@ func (c *checker) environment(ef *load.EnvironmentFile) {
 		c.size(ef, pf)
 		c.placement(ef, pf, tmpl)
 	}
+}
+
+// reserved reports names an environment's namespace must not take.
+func reserved(name string) bool {
+	return name == "default" || name == "allot-system" || strings.HasPrefix(name, "kube-")
 }
 
 func (c *checker) size(ef *load.EnvironmentFile, pf *load.PlatformFile) {

@@ -93,6 +93,7 @@ on your clusters, and identity-provider groups for the people who use them.`,
 	root.AddCommand(
 		NewValidateCommand(s, getenv),
 		NewListCommand(s),
+		NewRenderCommand(s),
 		NewSchemaCommand(s),
 		NewVersionCommand(s),
 	)

@@ -1,11 +1,14 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,6 +16,7 @@ import (
 
 	"github.com/allot-dev/allot/environments"
 	"github.com/allot-dev/allot/reconciler/source"
+	"github.com/allot-dev/allot/renderer"
 	"github.com/allot-dev/allot/schemas"
 	"github.com/allot-dev/allot/schemas/load"
 	"github.com/allot-dev/allot/schemas/validate"
@@ -36,6 +40,8 @@ type ValidateOptions struct {
 	Output string
 	// Now is the time expiry is checked against; zero means now.
 	Now time.Time
+	// ChartCache is where remote charts are cached.
+	ChartCache string
 }
 
 // NewValidateCommand builds `allot validate`, the CI check of a requests
@@ -65,6 +71,7 @@ repository-wide rules such as unique names and per-owner limits always run.`,
 	cmd.Flags().StringVar(&opts.Repo, "repo", ".", "the requests repository's directory")
 	cmd.Flags().StringVar(&opts.ChangedFrom, "changed-from", "", "check only the requests changed since this git ref (repository-wide rules still run)")
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", OutputText, "output format: text, json or github (the default in GitHub Actions)")
+	cmd.Flags().StringVar(&opts.ChartCache, "chart-cache", defaultChartCache(), "where remote charts are cached")
 	return cmd
 }
 
@@ -89,6 +96,11 @@ func Validate(s Streams, opts ValidateOptions) error {
 		vopts.Selected = selectChanged(changed)
 	}
 	problems := validate.Repository(repo, vopts)
+	rendered, err := renderProblems(context.Background(), repo, problems, vopts.Selected, opts.ChartCache)
+	if err != nil {
+		return err
+	}
+	problems = append(problems, rendered...)
 	switch opts.Output {
 	case OutputJSON:
 		err = writeJSON(s.Out, repo, problems)
@@ -110,6 +122,60 @@ func Validate(s Streams, opts ValidateOptions) error {
 		return errProblems
 	}
 	return nil
+}
+
+// renderProblems renders every selected request that passed validation, so
+// that a broken chart, kustomization or tenancy rule fails the CI check too.
+func renderProblems(ctx context.Context, repo *load.Repository, problems []schemas.Problem, selected func(*load.EnvironmentFile) bool, chartCache string) ([]schemas.Problem, error) {
+	if repo.Platform == nil || validate.Failed(problemsIn(problems, load.PlatformPath)) {
+		return nil, nil
+	}
+	r, closer, err := newRenderer(repo, chartCache)
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	targets, _ := r.Targets()
+	var todo []renderer.Target
+	for _, t := range targets {
+		if (selected == nil || selected(t.Env)) && !validate.Failed(problemsIn(problems, t.Env.Doc.File)) {
+			todo = append(todo, t)
+		}
+	}
+	var out []schemas.Problem
+	seen := map[string]bool{}
+	for _, res := range r.RenderAll(ctx, todo) {
+		if res.Err == nil {
+			continue
+		}
+		doc := res.Target.Env.Doc
+		pos := doc.Pos("spec", "type")
+		msg := res.Err.Error()
+		var re *renderer.Error
+		if errors.As(res.Err, &re) {
+			msg = strings.TrimPrefix(msg, re.File+": ")
+			for i, a := range res.Target.Env.Environment.Spec.Addons {
+				if re.Addon != "" && a.Name == re.Addon {
+					pos = doc.Pos("spec", "addons", strconv.Itoa(i))
+				}
+			}
+		}
+		if key := pos.String() + msg; !seen[key] {
+			seen[key] = true
+			out = append(out, schemas.Errorf(pos, schemas.RuleRender, "does not render on cluster %s: %s", res.Target.Cluster.Name, msg))
+		}
+	}
+	return out, nil
+}
+
+func problemsIn(ps []schemas.Problem, file string) []schemas.Problem {
+	var out []schemas.Problem
+	for _, p := range ps {
+		if p.File == file {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // selectChanged picks the requests a change touches: their own file or a

@@ -1,0 +1,4 @@
+{{- define "vc.labels" -}}
+app: vcluster
+release: {{ .Release.Name }}
+{{- end -}}

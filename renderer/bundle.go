@@ -1,0 +1,184 @@
+package renderer
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"sort"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Phase is a stage of applying a bundle; each phase is applied and ready
+// before the next starts.
+type Phase string
+
+// The phases of a bundle, in the order they are applied.
+const (
+	PhaseInit        Phase = "init"
+	PhaseInstall     Phase = "install"
+	PhasePostInstall Phase = "postInstall"
+	// PhasePreDelete runs only when the environment is torn down, before its
+	// other objects are deleted.
+	PhasePreDelete Phase = "preDelete"
+)
+
+// Phases lists the phases in the order they are applied.
+func Phases() []Phase {
+	return []Phase{PhaseInit, PhaseInstall, PhasePostInstall, PhasePreDelete}
+}
+
+// Labels allot puts on every object it renders.
+const (
+	LabelEnvironment = "allot.dev/environment"
+	LabelManagedBy   = "allot.dev/managed-by"
+	ManagedByValue   = "allot"
+	// AnnotationPhase lets an object pick its phase.
+	AnnotationPhase = "allot.dev/phase"
+)
+
+// Bundle is everything one environment puts on one cluster.
+type Bundle struct {
+	Environment string `json:"environment"`
+	// File is the request's path in the repository.
+	File      string `json:"file"`
+	Type      string `json:"type"`
+	Cluster   string `json:"cluster"`
+	Namespace string `json:"namespace"`
+	// Objects holds each phase's objects in apply order.
+	Objects map[Phase][]*unstructured.Unstructured `json:"-"`
+	// Groups are the identity-provider groups the environment needs.
+	Groups []Group `json:"groups,omitempty"`
+	// Import is set when the environment becomes a cluster allot manages.
+	Import *Import `json:"import,omitempty"`
+	// Digest is the sha256 of the bundle's canonical serialisation.
+	Digest string `json:"digest"`
+}
+
+// Group is an identity-provider group and its members' e-mail addresses.
+type Group struct {
+	Name    string   `json:"name"`
+	Members []string `json:"members"`
+}
+
+// Import says how to reach an environment that is itself a cluster, such as a
+// vcluster, and what to apply inside it.
+type Import struct {
+	// SecretNamespace, SecretName and SecretKey locate the kubeconfig the
+	// environment's own controllers write on the host cluster.
+	SecretNamespace string `json:"secretNamespace"`
+	SecretName      string `json:"secretName"`
+	SecretKey       string `json:"secretKey"`
+	// Server is the in-cluster address that replaces the kubeconfig's server.
+	Server string `json:"server"`
+	// Bundle is applied inside the imported cluster.
+	Bundle *Bundle `json:"bundle"`
+}
+
+// Count returns the number of objects over all phases.
+func (b *Bundle) Count() int {
+	n := 0
+	for _, objs := range b.Objects {
+		n += len(objs)
+	}
+	return n
+}
+
+// canonical is the form the digest is computed over: phases in order, each an
+// ordered list of objects, then groups and the import. encoding/json writes
+// map keys sorted, so the bytes do not depend on map order.
+type canonical struct {
+	Environment string             `json:"environment"`
+	Cluster     string             `json:"cluster"`
+	Phases      [][]map[string]any `json:"phases"`
+	Groups      []Group            `json:"groups"`
+	Import      *canonicalImport   `json:"import,omitempty"`
+}
+
+type canonicalImport struct {
+	Secret string `json:"secret"`
+	Server string `json:"server"`
+	Digest string `json:"digest"`
+}
+
+// seal sorts each phase and computes the digest. It must be called last.
+func (b *Bundle) seal() error {
+	c := canonical{Environment: b.Environment, Cluster: b.Cluster, Groups: b.Groups}
+	for _, p := range Phases() {
+		objs := b.Objects[p]
+		sortObjects(objs)
+		list := make([]map[string]any, len(objs))
+		for i, o := range objs {
+			list[i] = o.Object
+		}
+		c.Phases = append(c.Phases, list)
+	}
+	if b.Import != nil {
+		if err := b.Import.Bundle.seal(); err != nil {
+			return err
+		}
+		c.Import = &canonicalImport{
+			Secret: b.Import.SecretNamespace + "/" + b.Import.SecretName + "#" + b.Import.SecretKey,
+			Server: b.Import.Server, Digest: b.Import.Bundle.Digest,
+		}
+	}
+	data, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(data)
+	b.Digest = "sha256:" + hex.EncodeToString(sum[:])
+	return nil
+}
+
+// kindOrder puts the kinds others depend on first, as Helm and kubectl do.
+var kindOrder = map[string]int{
+	"Namespace": 1, "NetworkPolicy": 2, "ResourceQuota": 3, "LimitRange": 4, "PodSecurityPolicy": 5,
+	"PodDisruptionBudget": 6, "ServiceAccount": 7, "Secret": 8, "ConfigMap": 9, "StorageClass": 10,
+	"PersistentVolume": 11, "PersistentVolumeClaim": 12, "CustomResourceDefinition": 13, "ClusterRole": 14,
+	"ClusterRoleBinding": 15, "Role": 16, "RoleBinding": 17, "Service": 18, "DaemonSet": 19, "Pod": 20,
+	"ReplicaSet": 21, "Deployment": 22, "StatefulSet": 23, "Job": 24, "CronJob": 25, "Ingress": 26,
+}
+
+// sortObjects orders objects by kind priority, then group, kind, namespace
+// and name.
+func sortObjects(objs []*unstructured.Unstructured) {
+	rank := func(o *unstructured.Unstructured) int {
+		if r, ok := kindOrder[o.GetKind()]; ok && isCoreGroup(o) {
+			return r
+		}
+		return 100
+	}
+	sort.SliceStable(objs, func(i, j int) bool {
+		a, b := objs[i], objs[j]
+		if ra, rb := rank(a), rank(b); ra != rb {
+			return ra < rb
+		}
+		if ga, gb := a.GroupVersionKind().Group, b.GroupVersionKind().Group; ga != gb {
+			return ga < gb
+		}
+		if a.GetKind() != b.GetKind() {
+			return a.GetKind() < b.GetKind()
+		}
+		if a.GetNamespace() != b.GetNamespace() {
+			return a.GetNamespace() < b.GetNamespace()
+		}
+		return a.GetName() < b.GetName()
+	})
+}
+
+// isCoreGroup reports whether an object's kind is one of Kubernetes' own, so
+// that a custom resource called "Service" is not ordered like a core Service.
+func isCoreGroup(o *unstructured.Unstructured) bool {
+	switch o.GroupVersionKind().Group {
+	case "", "apps", "batch", "rbac.authorization.k8s.io", "networking.k8s.io", "policy", "storage.k8s.io", "apiextensions.k8s.io":
+		return true
+	}
+	return false
+}
+
+// sum is the hex sha256 of data, for callers that hash their own inputs.
+func sum(data []byte) string {
+	s := sha256.Sum256(data)
+	return hex.EncodeToString(s[:])
+}

@@ -1,0 +1,248 @@
+package sources
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"slices"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/registry"
+	"helm.sh/helm/v3/pkg/release"
+)
+
+// Defaults for the zero fields of Helm.
+const (
+	// DefaultKubeVersion is the Kubernetes version charts are rendered for
+	// (.Capabilities.KubeVersion) unless Helm.KubeVersion says otherwise.
+	DefaultKubeVersion = "v1.37.0"
+	// DefaultMaxChartBytes bounds the files of one chart, dependencies included.
+	DefaultMaxChartBytes = 10 << 20
+	// DefaultMaxChartFiles bounds the number of files of one chart, dependencies included.
+	DefaultMaxChartFiles = 2000
+	// DefaultMaxDownloadBytes bounds one download: an index.yaml, a chart
+	// archive or an OCI manifest or blob.
+	DefaultMaxDownloadBytes = 20 << 20
+)
+
+// Chart says where a Helm chart is: either a directory in a file system
+// (FS and Path) or a chart in a remote repository (Repository, Name and
+// Version).
+type Chart struct {
+	// FS holds a local chart, usually the requests repository as an fs.FS
+	// from os.Root, which refuses symlinks that leave the repository.
+	FS fs.FS
+	// Path is the chart's directory in FS, for example "charts/mock-api".
+	Path string
+
+	// Repository is an HTTP(S) chart repository URL such as
+	// "https://charts.example.com", or an OCI location such as
+	// "oci://ghcr.io/allot-dev/charts".
+	Repository string
+	// Name is the chart's name in Repository.
+	Name string
+	// Version is the chart's exact version, for example "1.4.2".
+	Version string
+}
+
+// String names the chart for error messages.
+func (c Chart) String() string {
+	if c.FS != nil {
+		return "chart " + c.Path
+	}
+	return fmt.Sprintf("chart %s %s from %s", c.Name, c.Version, c.Repository)
+}
+
+// Helm renders Helm charts the way `helm template` does: client-side, for a
+// fixed Kubernetes version, with no cluster involved. Remote charts are
+// downloaded once and kept in CacheDir.
+//
+// The zero value is ready to use; it renders local charts, and fetches remote
+// charts on every render because it has no cache.
+type Helm struct {
+	// CacheDir keeps downloaded chart archives, keyed by their sha256
+	// digest, with an index from repository, chart and version to digest,
+	// so that a chart is downloaded only once. Empty disables the cache.
+	CacheDir string
+	// HTTP fetches from HTTP(S) chart repositories and OCI registries;
+	// nil means http.DefaultClient.
+	HTTP *http.Client
+	// RegistryOptions configure the client for OCI registries, for example
+	// registry.ClientOptCredentialsFile or registry.ClientOptPlainHTTP. By
+	// default Helm's credentials file and Docker's are used, as with the
+	// helm command.
+	RegistryOptions []registry.ClientOption
+	// KubeVersion is the Kubernetes version charts see; empty means
+	// DefaultKubeVersion.
+	KubeVersion string
+	// MaxChartBytes bounds the files of a chart; 0 means DefaultMaxChartBytes.
+	MaxChartBytes int64
+	// MaxChartFiles bounds the number of files in a chart; 0 means DefaultMaxChartFiles.
+	MaxChartFiles int
+	// MaxDownloadBytes bounds every download; 0 means DefaultMaxDownloadBytes.
+	MaxDownloadBytes int64
+}
+
+// Render renders chart c as release releaseName in namespace with values,
+// which Helm merges deeply over the chart's own values (values win).
+//
+// The result holds the chart's CRDs (crds/), its manifests and its hooks,
+// each hook marked with its Helm hook events. Manifests come first, ordered
+// by template path inside the chart (crds/, subcharts under charts/ and
+// templates/ alike); documents of one template keep the order Helm gives them,
+// which is its install order by kind. Hooks follow, ordered the same way. The
+// same inputs therefore always give the same objects in the same order.
+func (h *Helm) Render(ctx context.Context, c Chart, releaseName, namespace string, values map[string]any) ([]Object, error) {
+	chrt, err := h.load(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := h.render(ctx, chrt, releaseName, namespace, values)
+	if err != nil {
+		return nil, fmt.Errorf("render %s: %w", c, err)
+	}
+	return objs, nil
+}
+
+// load loads the chart c names, from its fs.FS or from its repository.
+func (h *Helm) load(ctx context.Context, c Chart) (*chart.Chart, error) {
+	local := c.FS != nil
+	remote := c.Repository != "" || c.Name != "" || c.Version != ""
+	switch {
+	case local && remote:
+		return nil, fmt.Errorf("%s: set either FS and Path for a local chart or Repository, Name and Version for a remote one, not both", c)
+	case local:
+		return h.loadLocal(c)
+	case c.Repository == "" || c.Name == "" || c.Version == "":
+		return nil, fmt.Errorf("%s: a remote chart needs Repository, Name and Version", c)
+	default:
+		return h.loadRemote(ctx, c)
+	}
+}
+
+// render runs Helm's install action in client-only dry-run mode, which is
+// what `helm template` does.
+func (h *Helm) render(ctx context.Context, chrt *chart.Chart, releaseName, namespace string, values map[string]any) ([]Object, error) {
+	if err := checkInstallable(chrt); err != nil {
+		return nil, err
+	}
+	kubeVersion, err := chartutil.ParseKubeVersion(cmp.Or(h.KubeVersion, DefaultKubeVersion))
+	if err != nil {
+		return nil, fmt.Errorf("kube version %q: %w", h.KubeVersion, err)
+	}
+
+	install := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
+	install.DryRun = true
+	install.ClientOnly = true
+	install.Replace = true
+	install.IncludeCRDs = true
+	install.ReleaseName = releaseName
+	install.Namespace = namespace
+	install.KubeVersion = kubeVersion
+	rel, err := install.RunWithContext(ctx, chrt, values)
+	if err != nil {
+		return nil, err
+	}
+
+	origin := func(source string) string {
+		source = strings.TrimPrefix(source, chrt.Name()+"/")
+		return fmt.Sprintf("chart %s %s, %s", chrt.Name(), chrt.Metadata.Version, source)
+	}
+
+	manifests, err := splitRendered(rel.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	objs := make([]Object, 0, len(manifests)+len(rel.Hooks))
+	for _, m := range manifests {
+		us, err := decodeDocument(m.content)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m.source, err)
+		}
+		for _, u := range us {
+			objs = append(objs, Object{Object: u, Origin: origin(m.source)})
+		}
+	}
+
+	hooks := slices.Clone(rel.Hooks)
+	slices.SortStableFunc(hooks, func(a, b *release.Hook) int { return strings.Compare(a.Path, b.Path) })
+	for _, hook := range hooks {
+		us, err := decodeDocument([]byte(hook.Manifest))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", hook.Path, err)
+		}
+		events := make([]string, 0, len(hook.Events))
+		for _, e := range hook.Events {
+			events = append(events, string(e))
+		}
+		for _, u := range us {
+			objs = append(objs, Object{Object: u, Origin: origin(hook.Path), HelmHooks: events})
+		}
+	}
+	return objs, nil
+}
+
+// renderedManifest is one document of a release manifest and the template
+// it came from.
+type renderedManifest struct {
+	source  string
+	content []byte
+}
+
+// splitRendered splits a release manifest, which Helm writes as documents
+// that each start with a "# Source: <template>" comment, and sorts the
+// documents stably by template. A CRD file with several documents gets one
+// Source comment for all of them, so a document without one belongs to the
+// template before it.
+func splitRendered(manifest string) ([]renderedManifest, error) {
+	docs, err := splitDocuments([]byte(manifest))
+	if err != nil {
+		return nil, fmt.Errorf("split rendered manifest: %w", err)
+	}
+	var (
+		out    []renderedManifest
+		source string
+	)
+	for _, doc := range docs {
+		if s, ok := sourceComment(doc); ok {
+			source = s
+		}
+		out = append(out, renderedManifest{source: source, content: doc})
+	}
+	slices.SortStableFunc(out, func(a, b renderedManifest) int { return strings.Compare(a.source, b.source) })
+	return out, nil
+}
+
+// sourceComment returns the template named by the "# Source:" comment Helm
+// puts on the first line of a rendered document.
+func sourceComment(doc []byte) (string, bool) {
+	for line := range strings.Lines(string(doc)) {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "---") {
+			continue
+		}
+		return strings.CutPrefix(line, "# Source: ")
+	}
+	return "", false
+}
+
+// checkInstallable refuses library charts, as helm template does, and
+// charts whose declared dependencies are missing from charts/.
+func checkInstallable(chrt *chart.Chart) error {
+	switch chrt.Metadata.Type {
+	case "", "application":
+	default:
+		return fmt.Errorf("%s is a %s chart, which cannot be rendered on its own; render a chart that depends on it", chrt.Name(), chrt.Metadata.Type)
+	}
+	if deps := chrt.Metadata.Dependencies; len(deps) > 0 {
+		if err := action.CheckDependencies(chrt, deps); err != nil {
+			return fmt.Errorf("%w; run `helm dependency build` and commit the charts/ folder", err)
+		}
+	}
+	return nil
+}

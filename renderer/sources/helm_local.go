@@ -1,0 +1,72 @@
+package sources
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"path"
+
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/ignore"
+)
+
+// loadLocal loads the chart directory c.Path from c.FS, honouring its
+// .helmignore like helm does, within the chart limits.
+func (h *Helm) loadLocal(c Chart) (*chart.Chart, error) {
+	rules := ignore.Empty()
+	if data, err := readFileLimited(c.FS, path.Join(c.Path, ignore.HelmIgnore), h.chartLimits().maxBytes); err == nil {
+		if rules, err = ignore.Parse(bytes.NewReader(data)); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", c, ignore.HelmIgnore, err)
+		}
+	}
+	rules.AddDefaults()
+
+	files, err := readTree(c.FS, c.Path, h.chartLimits(), treeFilter{
+		skipDir:  rules.Ignore,
+		skipFile: rules.Ignore,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c, err)
+	}
+	buffered := make([]*loader.BufferedFile, 0, len(files))
+	for _, f := range files {
+		buffered = append(buffered, &loader.BufferedFile{
+			Name: f.rel,
+			Data: bytes.TrimPrefix(f.data, utf8BOM),
+		})
+	}
+	chrt, err := loader.LoadFiles(buffered)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a valid chart: %w", c, err)
+	}
+	return chrt, nil
+}
+
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// checkChartFiles applies the chart limits to the files of an unpacked
+// archive.
+func (h *Helm) checkChartFiles(files []*loader.BufferedFile) error {
+	lim := h.chartLimits()
+	if len(files) > lim.maxFiles {
+		return fmt.Errorf("chart has %d files, more than the limit of %d: %w", len(files), lim.maxFiles, ErrLimitExceeded)
+	}
+	var total int64
+	for _, f := range files {
+		total += int64(len(f.Data))
+	}
+	if total > lim.maxBytes {
+		return fmt.Errorf("chart files hold %d bytes, more than the limit of %d: %w", total, lim.maxBytes, ErrLimitExceeded)
+	}
+	return nil
+}
+
+func (h *Helm) chartLimits() treeLimits {
+	maxBytes := cmp.Or(h.MaxChartBytes, DefaultMaxChartBytes)
+	return treeLimits{
+		maxFiles:     cmp.Or(h.MaxChartFiles, DefaultMaxChartFiles),
+		maxBytes:     maxBytes,
+		maxFileBytes: maxBytes,
+	}
+}

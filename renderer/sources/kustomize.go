@@ -1,0 +1,255 @@
+package sources
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"sigs.k8s.io/kustomize/api/konfig"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+)
+
+// Limits on the repository Kustomize copies into memory.
+const (
+	// MaxKustomizeFiles is the most files Kustomize copies from a repository.
+	MaxKustomizeFiles = 10000
+	// MaxKustomizeBytes is the most bytes Kustomize copies from a repository.
+	MaxKustomizeBytes = 64 << 20
+)
+
+// Errors a kustomization is refused with.
+var (
+	// ErrRemoteResource is wrapped by errors for kustomizations that refer
+	// to remote bases, resources or files (URLs or git repositories).
+	ErrRemoteResource = errors.New("remote resources are not allowed")
+	// ErrOutsideRepository is wrapped by errors for kustomizations that
+	// refer to files outside the repository.
+	ErrOutsideRepository = errors.New("path leaves the repository")
+	// ErrHelmInKustomize is wrapped by errors for kustomizations that
+	// inflate Helm charts (helmCharts).
+	ErrHelmInKustomize = errors.New("helm charts inside kustomizations are not supported")
+)
+
+// Kustomize builds the kustomization in directory dir of fsys, which should
+// be the whole repository so that overlays can refer to bases such as
+// ../base, and returns the objects in the order kustomize emits them (the
+// depth-first order of the kustomizations' resources).
+//
+// The repository is copied into an in-memory file system first (without its
+// .git directory), so a kustomization cannot read anything outside it.
+// Remote bases and files, and Helm charts, are refused before kustomize
+// runs; a path that leaves the repository is refused with a clear error.
+// Each Object's Origin is "kustomization <dir>".
+func Kustomize(fsys fs.FS, dir string) ([]Object, error) {
+	return kustomize(fsys, dir, treeLimits{
+		maxFiles:     MaxKustomizeFiles,
+		maxBytes:     MaxKustomizeBytes,
+		maxFileBytes: MaxKustomizeBytes,
+	})
+}
+
+func kustomize(fsys fs.FS, dir string, lim treeLimits) ([]Object, error) {
+	if !fs.ValidPath(dir) {
+		return nil, fmt.Errorf("kustomization %s: %q is not a clean relative path inside the repository", dir, dir)
+	}
+	files, err := readTree(fsys, ".", lim, treeFilter{
+		skipDir:      func(rel string, _ fs.FileInfo) bool { return path.Base(rel) == ".git" },
+		skipBadLinks: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kustomization %s: copy repository: %w", dir, err)
+	}
+	mem := filesys.MakeFsInMemory()
+	for _, f := range files {
+		if err := mem.WriteFile("/"+f.rel, f.data); err != nil {
+			return nil, fmt.Errorf("kustomization %s: copy %s: %w", dir, f.rel, err)
+		}
+	}
+
+	if !hasKustomization(mem, dir) {
+		return nil, fmt.Errorf("kustomization %s: the directory holds none of %s; point the source at a kustomization directory",
+			dir, strings.Join(konfig.RecognizedKustomizationFileNames(), ", "))
+	}
+	if err := checkKustomization(mem, dir, map[string]bool{}); err != nil {
+		return nil, fmt.Errorf("kustomization %s: %w", dir, err)
+	}
+
+	opts := krusty.MakeDefaultOptions()
+	// None lets overlays use files of other directories (../common/patch.yaml);
+	// the in-memory file system already keeps everything inside the repository.
+	opts.LoadRestrictions = types.LoadRestrictionsNone
+	opts.PluginConfig = types.DisabledPluginConfig()
+	opts.AddManagedbyLabel = false
+	resources, err := krusty.MakeKustomizer(opts).Run(mem, "/"+dir)
+	if err != nil {
+		return nil, fmt.Errorf("kustomization %s: %w", dir, err)
+	}
+
+	origin := "kustomization " + dir
+	objs := make([]Object, 0, resources.Size())
+	for _, r := range resources.Resources() {
+		data, err := r.MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("kustomization %s: %s: %w", dir, r.CurId(), err)
+		}
+		m := map[string]any{}
+		if err := utiljson.Unmarshal(data, &m); err != nil {
+			return nil, fmt.Errorf("kustomization %s: %s: %w", dir, r.CurId(), err)
+		}
+		objs = append(objs, Object{Object: &unstructured.Unstructured{Object: m}, Origin: origin})
+	}
+	return objs, nil
+}
+
+// checkKustomization refuses, in the kustomization of dir and those it
+// refers to, what kustomize would fetch from outside the repository: URLs
+// and git repositories, which it would download, and paths that leave the
+// repository. Helm charts are refused too. Kustomize reports everything else
+// (a missing file, a malformed patch) itself.
+func checkKustomization(mem filesys.FileSystem, dir string, seen map[string]bool) error {
+	if seen[dir] {
+		return nil
+	}
+	seen[dir] = true
+
+	file := kustomizationFile(mem, dir)
+	if file == "" {
+		return nil // a directory of plain resources, or kustomize says what is missing
+	}
+	data, err := mem.ReadFile("/" + file)
+	if err != nil {
+		return err
+	}
+	var k types.Kustomization
+	if err := k.Unmarshal(data); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	k.FixKustomization()
+
+	if len(k.HelmCharts) > 0 || k.HelmGlobals != nil {
+		return fmt.Errorf("%s: %w; render the chart as a Helm source of the environment instead", file, ErrHelmInKustomize)
+	}
+
+	check := func(field, entry string) (string, error) {
+		entry = strings.TrimSpace(entry)
+		switch {
+		case entry == "" || strings.Contains(entry, "\n"):
+			return "", nil // inline content, not a path
+		case looksRemote(entry):
+			return "", fmt.Errorf("%s: %s entry %q: %w; copy it into the repository and refer to it by a relative path", file, field, entry, ErrRemoteResource)
+		case path.IsAbs(entry):
+			return "", fmt.Errorf("%s: %s entry %q: %w: absolute paths are not allowed, use a path relative to %s", file, field, entry, ErrOutsideRepository, dir)
+		}
+		target := path.Join(dir, entry)
+		if target == ".." || strings.HasPrefix(target, "../") {
+			return "", fmt.Errorf("%s: %s entry %q: %w; only files of the repository can be used", file, field, entry, ErrOutsideRepository)
+		}
+		return target, nil
+	}
+	// Entries that may name another kustomization, which is checked in turn.
+	type field struct {
+		name    string
+		entries []string
+	}
+	for _, f := range []field{
+		{"resources", k.Resources},
+		{"components", k.Components},
+		{"generators", k.Generators},
+		{"transformers", k.Transformers},
+		{"validators", k.Validators},
+	} {
+		for _, entry := range f.entries {
+			target, err := check(f.name, entry)
+			if err != nil {
+				return err
+			}
+			if target != "" && mem.IsDir("/"+target) {
+				if err := checkKustomization(mem, target, seen); err != nil {
+					return err
+				}
+			}
+		}
+	}
+
+	// Entries that name files.
+	files := []field{
+		{"crds", k.Crds},
+		{"configurations", k.Configurations},
+		{"openapi", []string{k.OpenAPI["path"]}},
+	}
+	for _, p := range k.PatchesStrategicMerge {
+		files = append(files, field{"patchesStrategicMerge", []string{string(p)}})
+	}
+	for _, p := range k.Patches {
+		files = append(files, field{"patches", []string{p.Path}})
+	}
+	for _, p := range k.PatchesJson6902 {
+		files = append(files, field{"patchesJson6902", []string{p.Path}})
+	}
+	for _, r := range k.Replacements {
+		files = append(files, field{"replacements", []string{r.Path}})
+	}
+	for _, g := range k.ConfigMapGenerator {
+		files = append(files, field{"configMapGenerator", generatorFiles(g.GeneratorArgs)})
+	}
+	for _, g := range k.SecretGenerator {
+		files = append(files, field{"secretGenerator", generatorFiles(g.GeneratorArgs)})
+	}
+	for _, f := range files {
+		for _, entry := range f.entries {
+			if _, err := check(f.name, entry); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// kustomizationFile returns the kustomization file of dir, or "" if it has none.
+func kustomizationFile(mem filesys.FileSystem, dir string) string {
+	for _, name := range konfig.RecognizedKustomizationFileNames() {
+		if p := path.Join(dir, name); mem.Exists("/" + p) {
+			return p
+		}
+	}
+	return ""
+}
+
+func hasKustomization(mem filesys.FileSystem, dir string) bool {
+	return kustomizationFile(mem, dir) != ""
+}
+
+// generatorFiles returns the paths a generator reads: its env files and
+// its file sources, which are "path" or "key=path".
+func generatorFiles(g types.GeneratorArgs) []string {
+	paths := append([]string{g.EnvSource}, g.EnvSources...)
+	for _, src := range g.FileSources {
+		if _, p, ok := strings.Cut(src, "="); ok {
+			src = p
+		}
+		paths = append(paths, src)
+	}
+	return paths
+}
+
+// scpLike matches the "user@host:path" form of git URLs.
+var scpLike = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]*@`)
+
+// looksRemote reports whether kustomize would treat entry as a URL to
+// download or a git repository to clone. It errs on the side of caution:
+// any scheme, a github.com shorthand and user@host forms count.
+func looksRemote(entry string) bool {
+	lower := strings.ToLower(entry)
+	lower = strings.TrimPrefix(lower, "git::")
+	return strings.Contains(lower, "://") ||
+		strings.HasPrefix(lower, "github.com/") ||
+		strings.HasPrefix(lower, "github.com:") ||
+		scpLike.MatchString(lower)
+}
