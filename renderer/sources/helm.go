@@ -63,7 +63,8 @@ func (c Chart) String() string {
 // downloaded once and kept in CacheDir.
 //
 // The zero value is ready to use; it renders local charts, and fetches remote
-// charts on every render because it has no cache.
+// charts on every render because it has no cache. A Helm is safe for
+// concurrent use, and renders in different processes may share CacheDir.
 type Helm struct {
 	// CacheDir keeps downloaded chart archives, keyed by their sha256
 	// digest, with an index from repository, chart and version to digest,

@@ -83,7 +83,7 @@ func writeFileAtomic(name string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name()) // fails harmlessly once renamed
+	defer func() { _ = os.Remove(f.Name()) }() // fails harmlessly once renamed
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return fmt.Errorf("write %s: %w", f.Name(), err)

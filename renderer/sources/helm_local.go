@@ -33,7 +33,7 @@ func (h *Helm) loadLocal(c Chart) (*chart.Chart, error) {
 	for _, f := range files {
 		buffered = append(buffered, &loader.BufferedFile{
 			Name: f.rel,
-			Data: bytes.TrimPrefix(f.data, utf8BOM),
+			Data: bytes.TrimPrefix(f.data, []byte(utf8BOM)),
 		})
 	}
 	chrt, err := loader.LoadFiles(buffered)
@@ -43,7 +43,8 @@ func (h *Helm) loadLocal(c Chart) (*chart.Chart, error) {
 	return chrt, nil
 }
 
-var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+// utf8BOM is trimmed from chart files, as helm does.
+const utf8BOM = "\uFEFF"
 
 // checkChartFiles applies the chart limits to the files of an unpacked
 // archive.

@@ -135,7 +135,7 @@ func (h *Helm) get(ctx context.Context, url string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
@@ -207,7 +207,7 @@ func (t *boundedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		return nil, err
 	}
 	if resp.ContentLength > t.max {
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		done()
 		return nil, fmt.Errorf("%s %s: the response is %d bytes, more than the limit of %d: %w", req.Method, req.URL, resp.ContentLength, t.max, ErrLimitExceeded)
 	}

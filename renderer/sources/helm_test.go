@@ -347,22 +347,38 @@ func TestHelmRenderErrors(t *testing.T) {
 	}
 }
 
-func TestHelmRenderSymlinks(t *testing.T) {
-	outside := t.TempDir()
-	writeFile(t, filepath.Join(outside, "secret.yaml"), "apiVersion: v1\nkind: Secret\nmetadata:\n  name: outside\n")
-	repo := t.TempDir()
-	chartDir := filepath.Join(repo, "mock-api")
-	if err := os.CopyFS(chartDir, os.DirFS("testdata/charts/mock-api")); err != nil {
-		t.Fatal(err)
+func TestHelmRenderChartFiles(t *testing.T) {
+	// copyChart copies testdata/charts/mock-api into a new repository and
+	// returns the repository and the chart's directory in it.
+	copyChart := func(t *testing.T) (string, string) {
+		repo := t.TempDir()
+		chartDir := filepath.Join(repo, "mock-api")
+		if err := os.CopyFS(chartDir, os.DirFS("testdata/charts/mock-api")); err != nil {
+			t.Fatal(err)
+		}
+		return repo, chartDir
 	}
-	if err := os.Symlink(filepath.Join(outside, "secret.yaml"), filepath.Join(chartDir, "templates", "leak.yaml")); err != nil {
-		t.Fatal(err)
-	}
+	h := &Helm{}
 
 	t.Run("refuses a template that links out of the repository", func(t *testing.T) {
-		h := &Helm{}
+		outside := t.TempDir()
+		writeFile(t, filepath.Join(outside, "secret.yaml"), "apiVersion: v1\nkind: Secret\nmetadata:\n  name: outside\n")
+		repo, chartDir := copyChart(t)
+		if err := os.Symlink(filepath.Join(outside, "secret.yaml"), filepath.Join(chartDir, "templates", "leak.yaml")); err != nil {
+			t.Fatal(err)
+		}
 		_, err := h.Render(context.Background(), Chart{FS: openRoot(t, repo), Path: "mock-api"}, "demo", "shop", nil)
 		checkError(t, err, "chart mock-api", "symlink mock-api/templates/leak.yaml cannot be followed")
+	})
+
+	t.Run("leaves out the files .helmignore lists", func(t *testing.T) {
+		repo, chartDir := copyChart(t)
+		if err := os.Remove(filepath.Join(chartDir, ".helmignore")); err != nil {
+			t.Fatal(err)
+		}
+		// Without .helmignore, templates/deployment.yaml.bak is rendered and fails.
+		_, err := h.Render(context.Background(), Chart{FS: openRoot(t, repo), Path: "mock-api"}, "demo", "shop", nil)
+		checkError(t, err, "templates/deployment.yaml.bak is listed in .helmignore")
 	})
 }
 

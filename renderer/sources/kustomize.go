@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"regexp"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -42,8 +41,9 @@ var (
 // ../base, and returns the objects in the order kustomize emits them (the
 // depth-first order of the kustomizations' resources).
 //
-// The repository is copied into an in-memory file system first (without its
-// .git directory), so a kustomization cannot read anything outside it.
+// The repository is copied into an in-memory file system first, so a
+// kustomization cannot read anything outside it. The copy leaves out .git
+// directories and symlinks that leave the repository or name directories.
 // Remote bases and files, and Helm charts, are refused before kustomize
 // runs; a path that leaves the repository is refused with a clear error.
 // Each Object's Origin is "kustomization <dir>".
@@ -73,7 +73,7 @@ func kustomize(fsys fs.FS, dir string, lim treeLimits) ([]Object, error) {
 		}
 	}
 
-	if !hasKustomization(mem, dir) {
+	if kustomizationFile(mem, dir) == "" {
 		return nil, fmt.Errorf("kustomization %s: the directory holds none of %s; point the source at a kustomization directory",
 			dir, strings.Join(konfig.RecognizedKustomizationFileNames(), ", "))
 	}
@@ -87,7 +87,7 @@ func kustomize(fsys fs.FS, dir string, lim treeLimits) ([]Object, error) {
 	opts.LoadRestrictions = types.LoadRestrictionsNone
 	opts.PluginConfig = types.DisabledPluginConfig()
 	opts.AddManagedbyLabel = false
-	resources, err := krusty.MakeKustomizer(opts).Run(mem, "/"+dir)
+	resources, err := krusty.MakeKustomizer(opts).Run(mem, path.Join("/", dir))
 	if err != nil {
 		return nil, fmt.Errorf("kustomization %s: %w", dir, err)
 	}
@@ -184,13 +184,14 @@ func checkKustomization(mem filesys.FileSystem, dir string, seen map[string]bool
 		{"configurations", k.Configurations},
 		{"openapi", []string{k.OpenAPI["path"]}},
 	}
-	for _, p := range k.PatchesStrategicMerge {
+	// Kustomize still applies the deprecated patch fields, so they are checked too.
+	for _, p := range k.PatchesStrategicMerge { //nolint:staticcheck // deprecated but still applied
 		files = append(files, field{"patchesStrategicMerge", []string{string(p)}})
 	}
 	for _, p := range k.Patches {
 		files = append(files, field{"patches", []string{p.Path}})
 	}
-	for _, p := range k.PatchesJson6902 {
+	for _, p := range k.PatchesJson6902 { //nolint:staticcheck // deprecated but still applied
 		files = append(files, field{"patchesJson6902", []string{p.Path}})
 	}
 	for _, r := range k.Replacements {
@@ -222,10 +223,6 @@ func kustomizationFile(mem filesys.FileSystem, dir string) string {
 	return ""
 }
 
-func hasKustomization(mem filesys.FileSystem, dir string) bool {
-	return kustomizationFile(mem, dir) != ""
-}
-
 // generatorFiles returns the paths a generator reads: its env files and
 // its file sources, which are "path" or "key=path".
 func generatorFiles(g types.GeneratorArgs) []string {
@@ -239,17 +236,32 @@ func generatorFiles(g types.GeneratorArgs) []string {
 	return paths
 }
 
-// scpLike matches the "user@host:path" form of git URLs.
-var scpLike = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]*@`)
-
 // looksRemote reports whether kustomize would treat entry as a URL to
 // download or a git repository to clone. It errs on the side of caution:
-// any scheme, a github.com shorthand and user@host forms count.
+// any scheme, a github.com shorthand and the user@host:path form count.
 func looksRemote(entry string) bool {
 	lower := strings.ToLower(entry)
 	lower = strings.TrimPrefix(lower, "git::")
 	return strings.Contains(lower, "://") ||
 		strings.HasPrefix(lower, "github.com/") ||
 		strings.HasPrefix(lower, "github.com:") ||
-		scpLike.MatchString(lower)
+		hasGitUser(lower)
+}
+
+// hasGitUser reports whether s starts with "user@" as in git@github.com:org/repo.
+func hasGitUser(s string) bool {
+	user, _, ok := strings.Cut(s, "@")
+	if !ok || user == "" || !isLetter(user[0]) {
+		return false
+	}
+	for _, c := range []byte(user) {
+		if ok := isLetter(c) || '0' <= c && c <= '9' || c == '-'; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func isLetter(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 }

@@ -51,6 +51,20 @@ func TestKustomize(t *testing.T) {
 		})
 	}
 
+	t.Run("builds a kustomization at the root of the file system", func(t *testing.T) {
+		objs, err := Kustomize(openRoot(t, "testdata/kustomize/base"), ".")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []summary{
+			{Kind: "Deployment", Name: "web", Origin: "kustomization ."},
+			{Kind: "Service", Name: "web", Origin: "kustomization ."},
+		}
+		if diff := cmp.Diff(want, summarize(objs)); diff != "" {
+			t.Errorf("objects (-want +got):\n%s", diff)
+		}
+	})
+
 	t.Run("applies each kind of patch", func(t *testing.T) {
 		objs, err := Kustomize(fsys, "overlays/dev")
 		if err != nil {
@@ -236,4 +250,35 @@ func TestKustomizeRepositoryCopy(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestLooksRemote(t *testing.T) {
+	tests := []struct {
+		entry string
+		want  bool
+	}{
+		{"../base", false},
+		{"deployment.yaml", false},
+		{"overlays/github.com-mirror", false},
+		{"config/app@v1.properties", false},
+		{"https://example.com/deployment.yaml", true},
+		{"HTTP://example.com/deployment.yaml", true},
+		{"ssh://git@example.com/repo.git", true},
+		{"file:///srv/git/repo.git", true},
+		{"git::https://example.com/repo.git", true},
+		{"github.com/org/repo/path?ref=v1", true},
+		{"github.com:org/repo", true},
+		{"git@gitlab.com:org/repo.git//path", true},
+	}
+	for _, tt := range tests {
+		name := "treats " + tt.entry + " as local"
+		if tt.want {
+			name = "treats " + tt.entry + " as remote"
+		}
+		t.Run(name, func(t *testing.T) {
+			if got := looksRemote(tt.entry); got != tt.want {
+				t.Errorf("looksRemote(%q) = %v, want %v", tt.entry, got, tt.want)
+			}
+		})
+	}
 }
