@@ -45,6 +45,8 @@ type Bundle struct {
 	Type      string `json:"type"`
 	Cluster   string `json:"cluster"`
 	Namespace string `json:"namespace"`
+	// Expires is the request's spec.expires, as written.
+	Expires string `json:"expires,omitempty"`
 	// Objects holds each phase's objects in apply order.
 	Objects map[Phase][]*unstructured.Unstructured `json:"-"`
 	// Groups are the identity-provider groups the environment needs.

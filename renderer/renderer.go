@@ -123,7 +123,7 @@ func (r *Renderer) Render(ctx context.Context, t Target) (*Bundle, error) {
 	platform := &r.Repo.Platform.Platform.Spec
 	b := &Bundle{
 		Environment: env.Metadata.Name, File: ef.Doc.File, Type: env.Spec.Type,
-		Cluster: t.Cluster.Name, Namespace: env.Metadata.Name,
+		Cluster: t.Cluster.Name, Namespace: env.Metadata.Name, Expires: env.Spec.Expires,
 		Objects: map[Phase][]*unstructured.Unstructured{},
 	}
 	group := groupFor(platform, env)

@@ -1,0 +1,379 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
+	"github.com/fluxcd/pkg/ssa"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/allot-dev/allot/renderer"
+)
+
+// Action is what a pass did to one environment on one cluster.
+type Action string
+
+// Actions of a pass.
+const (
+	ActionCreated   Action = "created"
+	ActionUpdated   Action = "updated"
+	ActionUnchanged Action = "unchanged"
+	ActionRepaired  Action = "repaired"
+	ActionDeleted   Action = "deleted"
+	ActionFailed    Action = "failed"
+	// ActionKept means the request failed to render and its last applied
+	// state was left alone.
+	ActionKept Action = "kept"
+	// ActionHeld means deletions were held back by a guard.
+	ActionHeld Action = "held"
+)
+
+// EnvResult is the outcome of one environment on one cluster.
+type EnvResult struct {
+	Environment string
+	Cluster     string
+	Action      Action
+	Applied     int // objects created or changed
+	Pruned      int // objects deleted
+	// Message says more, such as what the environment waits for.
+	Message string
+	Err     error
+}
+
+// applyPhases are applied in this order; preDelete waits for teardown.
+var applyPhases = []renderer.Phase{renderer.PhaseInit, renderer.PhaseInstall, renderer.PhasePostInstall}
+
+// applyEnvironment applies one bundle to its cluster and prunes what left
+// it. The record is written before anything is applied, listing old and new
+// objects, so that a crash in between never leaves an object allot does not
+// know about.
+func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inventory, b *renderer.Bundle, rec *Record, commit string, allowPrune bool) EnvResult {
+	res := EnvResult{Environment: b.Environment, Cluster: cl.Name}
+	now := r.now()
+	desired := map[string]ObjectRef{}
+	var refs []ObjectRef
+	for _, p := range renderer.Phases() {
+		for _, o := range b.Objects[p] {
+			ref := refOf(o, p)
+			if p != renderer.PhasePreDelete {
+				desired[ref.Key()] = ref
+				refs = append(refs, ref)
+			}
+		}
+	}
+	isNew := rec == nil
+	if isNew {
+		rec = &Record{Environment: b.Environment, Cluster: cl.Name, Created: now}
+	}
+	var stale []ObjectRef
+	for _, o := range rec.Objects {
+		if _, ok := desired[o.Key()]; !ok {
+			stale = append(stale, o)
+		}
+	}
+	unchangedDigest := !isNew && rec.Digest == b.Digest && len(stale) == 0 && rec.LastError == ""
+
+	// Intent first: the union of what is there and what is coming.
+	if !unchangedDigest {
+		rec.File, rec.Groups, rec.PreDelete = b.File, b.Groups, preDeleteObjects(b)
+		rec.Objects = union(rec.Objects, refs)
+		rec.setCondition(ConditionProgressing, metav1.ConditionTrue, "Applying", "applying commit "+short(commit), now)
+		rec.Updated = now
+		if err := inv.write(ctx, rec); err != nil {
+			res.Action, res.Err = ActionFailed, err
+			return res
+		}
+	}
+
+	changed := 0
+	for i, p := range applyPhases {
+		objs := b.Objects[p]
+		if len(objs) == 0 {
+			continue
+		}
+		cs, err := cl.Manager.ApplyAllStaged(ctx, copies(objs), ssa.DefaultApplyOptions())
+		if cs != nil {
+			changed += countChanges(cs)
+		}
+		if err == nil && hasLater(b, i) {
+			err = cl.Manager.WaitForSetWithContext(ctx, cs.ToObjMetadataSet(), ssa.WaitOptions{Interval: r.waitInterval(), Timeout: r.readinessTimeout(b)})
+			if err != nil {
+				err = fmt.Errorf("phase %s did not become ready: %w", p, err)
+			}
+		}
+		if err != nil {
+			return r.fail(ctx, inv, rec, res, fmt.Errorf("apply phase %s: %w", p, err), commit)
+		}
+		rec.Phase = p
+	}
+	res.Applied = changed
+
+	if len(stale) > 0 {
+		if !allowPrune {
+			res.Action = ActionHeld
+			rec.setCondition(ConditionReady, metav1.ConditionFalse, "DeletionHeld", fmt.Sprintf("%d objects left the bundle but deletions are held by the mass-delete guard", len(stale)), now)
+			_ = inv.write(ctx, rec)
+			return res
+		}
+		n, err := r.deleteObjects(ctx, cl, b.Environment, reversePhases(stale))
+		res.Pruned = n
+		if err != nil {
+			return r.fail(ctx, inv, rec, res, fmt.Errorf("prune: %w", err), commit)
+		}
+	}
+
+	switch {
+	case isNew:
+		res.Action = ActionCreated
+	case unchangedDigest && changed > 0:
+		res.Action = ActionRepaired
+	case unchangedDigest:
+		res.Action = ActionUnchanged
+	default:
+		res.Action = ActionUpdated
+	}
+	if unchangedDigest && changed == 0 {
+		// Nothing changed and nothing drifted: write nothing.
+		return res
+	}
+	rec.Objects, rec.Digest, rec.Commit, rec.LastError = refs, b.Digest, commit, ""
+	ready, msg := r.readiness(ctx, cl, b)
+	rec.setCondition(ConditionFailed, metav1.ConditionFalse, "Applied", "", now)
+	rec.setCondition(ConditionProgressing, boolStatus(!ready), "Applied", msg, now)
+	rec.setCondition(ConditionReady, boolStatus(ready), readyReason(ready), msg, now)
+	if res.Action == ActionRepaired {
+		rec.setCondition(ConditionDrifted, metav1.ConditionFalse, "Repaired", fmt.Sprintf("%d objects repaired", changed), now)
+	}
+	rec.Updated = now
+	if err := inv.write(ctx, rec); err != nil {
+		res.Action, res.Err = ActionFailed, err
+	}
+	return res
+}
+
+// fail records an error on the environment and keeps its inventory, which
+// still lists every object that may exist.
+func (r *Reconciler) fail(ctx context.Context, inv inventory, rec *Record, res EnvResult, err error, commit string) EnvResult {
+	now := r.now()
+	rec.LastError = err.Error()
+	rec.setCondition(ConditionFailed, metav1.ConditionTrue, "ApplyFailed", err.Error(), now)
+	rec.setCondition(ConditionReady, metav1.ConditionFalse, "ApplyFailed", err.Error(), now)
+	rec.setCondition(ConditionProgressing, metav1.ConditionFalse, "ApplyFailed", "", now)
+	rec.Updated = now
+	if werr := inv.write(ctx, rec); werr != nil {
+		err = errors.Join(err, werr)
+	}
+	res.Action, res.Err = ActionFailed, err
+	return res
+}
+
+// teardown removes an environment: its preDelete phase runs, then its
+// objects are deleted in reverse phase order, then its record.
+func (r *Reconciler) teardown(ctx context.Context, cl *Cluster, inv inventory, rec *Record) EnvResult {
+	res := EnvResult{Environment: rec.Environment, Cluster: cl.Name, Action: ActionDeleted}
+	var preDelete []*unstructured.Unstructured
+	for _, o := range rec.PreDelete {
+		preDelete = append(preDelete, &unstructured.Unstructured{Object: o})
+	}
+	if len(preDelete) > 0 {
+		for _, o := range preDelete {
+			rec.Objects = union(rec.Objects, []ObjectRef{refOf(o, renderer.PhasePreDelete)})
+		}
+		if err := inv.write(ctx, rec); err != nil {
+			res.Action, res.Err = ActionFailed, err
+			return res
+		}
+		cs, err := cl.Manager.ApplyAllStaged(ctx, preDelete, ssa.DefaultApplyOptions())
+		if err == nil {
+			err = cl.Manager.WaitForSetWithContext(ctx, cs.ToObjMetadataSet(), ssa.WaitOptions{Interval: r.waitInterval(), Timeout: r.teardownTimeout()})
+		}
+		if err != nil {
+			// A preDelete hook that fails must not keep the environment
+			// forever; record it and go on, as Helm does with a timeout.
+			res.Err = fmt.Errorf("preDelete phase: %w", err)
+		}
+	}
+	n, err := r.deleteObjects(ctx, cl, rec.Environment, reversePhases(rec.Objects))
+	res.Pruned = n
+	if err != nil {
+		return r.fail(ctx, inv, rec, res, fmt.Errorf("teardown: %w", err), rec.Commit)
+	}
+	if err := inv.remove(ctx, rec.Environment); err != nil {
+		res.Action, res.Err = ActionFailed, err
+	}
+	return res
+}
+
+// deleteObjects deletes the listed objects in order, but only those that
+// exist, carry allot's labels and belong to env. It returns how many it
+// deleted.
+func (r *Reconciler) deleteObjects(ctx context.Context, cl *Cluster, env string, refs []ObjectRef) (int, error) {
+	var errs []error
+	n := 0
+	for _, ref := range refs {
+		obj := ref.Unstructured()
+		err := cl.Client.Get(ctx, keyOf(ref), obj)
+		if apierrors.IsNotFound(err) || isNoMatch(err) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("read %s: %w", ref, err))
+			continue
+		}
+		l := obj.GetLabels()
+		if l[renderer.LabelManagedBy] != renderer.ManagedByValue || l[renderer.LabelEnvironment] != env {
+			// Someone else owns it now; never delete what allot did not make.
+			continue
+		}
+		if obj.GetDeletionTimestamp() != nil {
+			continue
+		}
+		if err := cl.Client.Delete(ctx, obj, propagationBackground()); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete %s: %w", ref, err))
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
+}
+
+// readiness reports whether every applied object is Current by kstatus,
+// without waiting.
+func (r *Reconciler) readiness(ctx context.Context, cl *Cluster, b *renderer.Bundle) (bool, string) {
+	for _, p := range applyPhases {
+		for _, o := range b.Objects[p] {
+			live := o.DeepCopy()
+			if err := cl.Client.Get(ctx, keyOfObject(o), live); err != nil {
+				return false, fmt.Sprintf("%s: %v", renderer.ObjectID(o), err)
+			}
+			res, err := status.Compute(live)
+			if err != nil {
+				return false, fmt.Sprintf("%s: %v", renderer.ObjectID(o), err)
+			}
+			if res.Status != status.CurrentStatus {
+				return false, fmt.Sprintf("waiting for %s: %s", renderer.ObjectID(o), res.Message)
+			}
+		}
+	}
+	return true, "all objects are ready"
+}
+
+func (r *Reconciler) readinessTimeout(b *renderer.Bundle) time.Duration {
+	if d, ok := r.ReadinessTimeouts[b.Type]; ok {
+		return d
+	}
+	return 5 * time.Minute
+}
+
+func (r *Reconciler) teardownTimeout() time.Duration {
+	if r.TeardownTimeout > 0 {
+		return r.TeardownTimeout
+	}
+	return 5 * time.Minute
+}
+
+func (r *Reconciler) waitInterval() time.Duration {
+	if r.WaitInterval > 0 {
+		return r.WaitInterval
+	}
+	return 2 * time.Second
+}
+
+// hasLater reports whether a phase after applyPhases[i] has objects, which
+// is when phase i must be ready before going on.
+func hasLater(b *renderer.Bundle, i int) bool {
+	for _, p := range applyPhases[i+1:] {
+		if len(b.Objects[p]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func preDeleteObjects(b *renderer.Bundle) []map[string]any {
+	var out []map[string]any
+	for _, o := range b.Objects[renderer.PhasePreDelete] {
+		out = append(out, o.Object)
+	}
+	return out
+}
+
+// copies deep-copies objects: ssa changes what it is given.
+func copies(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
+	out := make([]*unstructured.Unstructured, len(objs))
+	for i, o := range objs {
+		out[i] = o.DeepCopy()
+	}
+	return out
+}
+
+func countChanges(cs *ssa.ChangeSet) int {
+	n := 0
+	for _, e := range cs.Entries {
+		if e.Action == ssa.CreatedAction || e.Action == ssa.ConfiguredAction {
+			n++
+		}
+	}
+	return n
+}
+
+// union returns a plus what of b is not in a.
+func union(a, b []ObjectRef) []ObjectRef {
+	seen := map[string]bool{}
+	out := make([]ObjectRef, 0, len(a)+len(b))
+	for _, lists := range [][]ObjectRef{a, b} {
+		for _, r := range lists {
+			if !seen[r.Key()] {
+				seen[r.Key()] = true
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// reversePhases orders refs for deletion: postInstall first, init last, and
+// namespaces after everything in them.
+func reversePhases(refs []ObjectRef) []ObjectRef {
+	order := map[renderer.Phase]int{renderer.PhasePreDelete: 0, renderer.PhasePostInstall: 1, renderer.PhaseInstall: 2, renderer.PhaseInit: 3}
+	out := append([]ObjectRef(nil), refs...)
+	rank := func(r ObjectRef) int {
+		n := order[r.Phase] * 2
+		if r.Kind == "Namespace" && r.Group == "" {
+			n += 10
+		}
+		return n
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && rank(out[j]) < rank(out[j-1]); j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+func boolStatus(b bool) metav1.ConditionStatus {
+	if b {
+		return metav1.ConditionTrue
+	}
+	return metav1.ConditionFalse
+}
+
+func readyReason(ready bool) string {
+	if ready {
+		return "Ready"
+	}
+	return "Progressing"
+}
+
+func short(commit string) string {
+	if len(commit) > 12 {
+		return commit[:12]
+	}
+	return commit
+}

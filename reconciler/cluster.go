@@ -1,0 +1,142 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
+	"github.com/fluxcd/pkg/ssa"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	"github.com/allot-dev/allot/schemas"
+)
+
+// FieldManager is the server-side apply field manager of everything allot
+// applies.
+const FieldManager = "allot"
+
+// Cluster is a connection to one cluster allot manages.
+type Cluster struct {
+	Name    string
+	Config  *rest.Config
+	Client  client.Client
+	Mapper  meta.RESTMapper
+	Manager *ssa.ResourceManager
+}
+
+// NewCluster connects to the cluster cfg reaches.
+func NewCluster(name string, cfg *rest.Config) (*Cluster, error) {
+	cfg = rest.CopyConfig(cfg)
+	if cfg.QPS == 0 {
+		// allot applies many small objects; client-go's default of 5 QPS
+		// would make a fleet pass crawl.
+		cfg.QPS, cfg.Burst = 100, 200
+	}
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", name, err)
+	}
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", name, err)
+	}
+	c, err := client.New(cfg, client.Options{Mapper: mapper, HTTPClient: httpClient})
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", name, err)
+	}
+	poller := polling.NewStatusPoller(c, mapper, polling.Options{})
+	m := ssa.NewResourceManager(c, poller, ssa.Owner{Field: FieldManager, Group: "allot.dev"})
+	m.SetConcurrency(4)
+	return &Cluster{Name: name, Config: cfg, Client: c, Mapper: mapper, Manager: m}, nil
+}
+
+// Connector turns the clusters of allot.yaml into connections.
+type Connector struct {
+	// Kubeconfigs replaces a cluster's kubeconfig file by name, for running
+	// against other clusters than allot.yaml names (tests, the demo, CI).
+	Kubeconfigs map[string]string
+	// Home reads kubeconfig Secrets (kubeconfig.secretRef) in the cluster
+	// allot runs in; nil when it runs outside one.
+	Home client.Reader
+	// InCluster returns the config of the pod allot runs in.
+	InCluster func() (*rest.Config, error)
+}
+
+// ErrNoConnection says a cluster entry cannot be turned into a connection.
+var ErrNoConnection = errors.New("no way to reach the cluster")
+
+// Config returns the rest.Config for a cluster entry.
+func (c *Connector) Config(ctx context.Context, cl schemas.Cluster) (*rest.Config, error) {
+	if file, ok := c.Kubeconfigs[cl.Name]; ok {
+		return kubeconfigFile(file, "")
+	}
+	switch {
+	case cl.InCluster:
+		inCluster := c.InCluster
+		if inCluster == nil {
+			inCluster = rest.InClusterConfig
+		}
+		return inCluster()
+	case cl.Kubeconfig != nil && cl.Kubeconfig.File != "":
+		return kubeconfigFile(cl.Kubeconfig.File, cl.Kubeconfig.Context)
+	case cl.Kubeconfig != nil && cl.Kubeconfig.SecretRef != nil:
+		return c.secretConfig(ctx, cl)
+	}
+	return nil, fmt.Errorf("cluster %s: %w", cl.Name, ErrNoConnection)
+}
+
+func kubeconfigFile(file, context string) (*rest.Config, error) {
+	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: file}
+	overrides := &clientcmd.ConfigOverrides{CurrentContext: context}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", file, err)
+	}
+	return cfg, nil
+}
+
+func (c *Connector) secretConfig(ctx context.Context, cl schemas.Cluster) (*rest.Config, error) {
+	ref := cl.Kubeconfig.SecretRef
+	if c.Home == nil {
+		return nil, fmt.Errorf("cluster %s: kubeconfig.secretRef needs allot to run in a cluster", cl.Name)
+	}
+	ns := ref.Namespace
+	if ns == "" {
+		ns = SystemNamespace
+	}
+	key := ref.Key
+	if key == "" {
+		key = "value"
+	}
+	var secret corev1.Secret
+	if err := c.Home.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, &secret); err != nil {
+		return nil, fmt.Errorf("cluster %s: read kubeconfig Secret %s/%s: %w", cl.Name, ns, ref.Name, err)
+	}
+	return kubeconfigBytes(cl.Name, secret.Data[key], cl.Kubeconfig.Context, "")
+}
+
+// kubeconfigBytes parses a kubeconfig; server, when set, replaces the
+// server address (an imported vcluster is reached at its in-cluster service).
+func kubeconfigBytes(name string, data []byte, context, server string) (*rest.Config, error) {
+	if len(data) == 0 {
+		return nil, fmt.Errorf("cluster %s: the kubeconfig is empty", name)
+	}
+	cc, err := clientcmd.Load(data)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: kubeconfig: %w", name, err)
+	}
+	cfg, err := clientcmd.NewNonInteractiveClientConfig(*cc, context, &clientcmd.ConfigOverrides{}, nil).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: kubeconfig: %w", name, err)
+	}
+	if server != "" {
+		cfg.Host = server
+	}
+	return cfg, nil
+}

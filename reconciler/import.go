@@ -1,0 +1,100 @@
+package reconciler
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/allot-dev/allot/renderer"
+)
+
+// applyImport makes an environment that is itself a cluster, such as a
+// vcluster, a cluster allot manages: it reads the kubeconfig the
+// environment's controller wrote on the host, connects through the
+// in-cluster address, and applies the inside bundle with its own inventory.
+// Until the kubeconfig exists the environment is reported as waiting.
+func (r *Reconciler) applyImport(ctx context.Context, host *Cluster, b *renderer.Bundle, commit string, hostResult EnvResult) EnvResult {
+	imp := b.Import
+	var secret corev1.Secret
+	err := host.Client.Get(ctx, client.ObjectKey{Namespace: imp.SecretNamespace, Name: imp.SecretName}, &secret)
+	if apierrors.IsNotFound(err) {
+		hostResult.Message = fmt.Sprintf("waiting for the kubeconfig Secret %s/%s", imp.SecretNamespace, imp.SecretName)
+		return hostResult
+	}
+	if err != nil {
+		hostResult.Err = fmt.Errorf("import: read kubeconfig Secret %s/%s: %w", imp.SecretNamespace, imp.SecretName, err)
+		return hostResult
+	}
+	server := imp.Server
+	if r.UseKubeconfigServer {
+		server = ""
+	}
+	name := imp.Bundle.Cluster
+	cfg, err := kubeconfigBytes(name, secret.Data[imp.SecretKey], "", server)
+	if err != nil {
+		hostResult.Err = fmt.Errorf("import: %w", err)
+		return hostResult
+	}
+	inner, err := r.importedCluster(name, cfg)
+	if err != nil {
+		hostResult.Err = fmt.Errorf("import: %w", err)
+		return hostResult
+	}
+	inv := inventory{client: inner.Client}
+	if err := inv.ensureNamespace(ctx); err != nil {
+		r.forget(name)
+		hostResult.Err = fmt.Errorf("import: cluster %s: %w", name, err)
+		return hostResult
+	}
+	records, err := inv.list(ctx)
+	if err != nil {
+		r.forget(name)
+		hostResult.Err = fmt.Errorf("import: cluster %s: %w", name, err)
+		return hostResult
+	}
+	in := r.applyEnvironment(ctx, inner, inv, imp.Bundle, records[b.Environment], commit, true)
+	if in.Err != nil {
+		hostResult.Err = fmt.Errorf("inside %s: %w", name, in.Err)
+	}
+	hostResult.Applied += in.Applied
+	hostResult.Pruned += in.Pruned
+	hostResult.Message = fmt.Sprintf("imported %s: %s", name, in.Action)
+	return hostResult
+}
+
+// importedCluster connects to an imported cluster, reusing the connection
+// while its address and credentials stay the same.
+func (r *Reconciler) importedCluster(name string, cfg *rest.Config) (*Cluster, error) {
+	h := sha256.New()
+	for _, part := range [][]byte{[]byte(cfg.Host), cfg.CertData, cfg.KeyData, cfg.CAData, []byte(cfg.BearerToken)} {
+		h.Write(part)
+		h.Write([]byte{0})
+	}
+	key := name + "@" + hex.EncodeToString(h.Sum(nil))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.clusters[key]; ok {
+		return c, nil
+	}
+	c, err := NewCluster(name, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if r.clusters == nil {
+		r.clusters = map[string]*Cluster{}
+	}
+	for k := range r.clusters {
+		if strings.HasPrefix(k, name+"@") {
+			delete(r.clusters, k)
+		}
+	}
+	r.clusters[key] = c
+	return c, nil
+}

@@ -1,0 +1,206 @@
+package reconciler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/allot-dev/allot/renderer"
+)
+
+// SystemNamespace holds allot's inventory records on every cluster.
+const SystemNamespace = "allot-system"
+
+// LabelInventory marks the ConfigMaps that are inventory records.
+const LabelInventory = "allot.dev/inventory"
+
+// recordKey is the data key that holds the whole record as JSON.
+const recordKey = "record.json"
+
+// Condition types of an environment on a cluster.
+const (
+	ConditionReady       = "Ready"
+	ConditionProgressing = "Progressing"
+	ConditionFailed      = "Failed"
+	ConditionDrifted     = "Drifted"
+)
+
+// ObjectRef identifies an object allot applied, with the phase it belongs to.
+type ObjectRef struct {
+	Phase     renderer.Phase `json:"phase"`
+	Group     string         `json:"group,omitempty"`
+	Version   string         `json:"version"`
+	Kind      string         `json:"kind"`
+	Namespace string         `json:"namespace,omitempty"`
+	Name      string         `json:"name"`
+}
+
+// Key identifies the object regardless of version and phase.
+func (r ObjectRef) Key() string {
+	return r.Group + "/" + r.Kind + "/" + r.Namespace + "/" + r.Name
+}
+
+// String formats the reference as kind/namespace/name.
+func (r ObjectRef) String() string {
+	if r.Namespace == "" {
+		return r.Kind + "/" + r.Name
+	}
+	return r.Kind + "/" + r.Namespace + "/" + r.Name
+}
+
+// GVK returns the reference's group, version and kind.
+func (r ObjectRef) GVK() schema.GroupVersionKind {
+	return schema.GroupVersionKind{Group: r.Group, Version: r.Version, Kind: r.Kind}
+}
+
+// Unstructured returns an empty object with the reference's identity.
+func (r ObjectRef) Unstructured() *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(r.GVK())
+	u.SetNamespace(r.Namespace)
+	u.SetName(r.Name)
+	return u
+}
+
+func refOf(o *unstructured.Unstructured, p renderer.Phase) ObjectRef {
+	gvk := o.GroupVersionKind()
+	return ObjectRef{Phase: p, Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Namespace: o.GetNamespace(), Name: o.GetName()}
+}
+
+// Record is what allot knows about one environment on one cluster. It lives
+// in a ConfigMap named after the environment in allot-system, so that
+// `kubectl get configmap -n allot-system -l allot.dev/inventory` lists them.
+type Record struct {
+	Environment string `json:"environment"`
+	File        string `json:"file"`
+	Cluster     string `json:"cluster"`
+	Commit      string `json:"commit"`
+	Digest      string `json:"digest"`
+	// Phase is the last phase applied.
+	Phase renderer.Phase `json:"phase,omitempty"`
+	// Objects are every object allot applied and has not deleted yet.
+	Objects []ObjectRef `json:"objects"`
+	// PreDelete holds the preDelete phase, kept to run on teardown when the
+	// request is gone.
+	PreDelete []map[string]any `json:"preDelete,omitempty"`
+	// Groups are the IdP groups of the environment.
+	Groups     []renderer.Group   `json:"groups,omitempty"`
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	LastError  string             `json:"lastError,omitempty"`
+	// Created is when allot first applied the environment; a TTL counts
+	// from it.
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+}
+
+// condition returns the status of a condition type, or "Unknown".
+func (r *Record) condition(t string) metav1.ConditionStatus {
+	for _, c := range r.Conditions {
+		if c.Type == t {
+			return c.Status
+		}
+	}
+	return metav1.ConditionUnknown
+}
+
+// setCondition sets one condition, keeping its transition time when the
+// status does not change.
+func (r *Record) setCondition(t string, status metav1.ConditionStatus, reason, msg string, now time.Time) {
+	for i, c := range r.Conditions {
+		if c.Type == t {
+			if c.Status != status {
+				c.LastTransitionTime = metav1.NewTime(now)
+			}
+			c.Status, c.Reason, c.Message = status, reason, msg
+			r.Conditions[i] = c
+			return
+		}
+	}
+	r.Conditions = append(r.Conditions, metav1.Condition{Type: t, Status: status, Reason: reason, Message: msg, LastTransitionTime: metav1.NewTime(now)})
+	sort.Slice(r.Conditions, func(i, j int) bool { return r.Conditions[i].Type < r.Conditions[j].Type })
+}
+
+// inventory reads and writes records on one cluster.
+type inventory struct {
+	client client.Client
+}
+
+// ensureNamespace creates allot-system if it is missing.
+func (inv inventory) ensureNamespace(ctx context.Context) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SystemNamespace}}
+	err := inv.client.Create(ctx, ns)
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create namespace %s: %w", SystemNamespace, err)
+	}
+	return nil
+}
+
+// list returns the records on the cluster by environment name.
+func (inv inventory) list(ctx context.Context) (map[string]*Record, error) {
+	var cms corev1.ConfigMapList
+	if err := inv.client.List(ctx, &cms, client.InNamespace(SystemNamespace), client.MatchingLabels{LabelInventory: "true"}); err != nil {
+		return nil, fmt.Errorf("list inventory records: %w", err)
+	}
+	out := make(map[string]*Record, len(cms.Items))
+	for _, cm := range cms.Items {
+		var r Record
+		if err := json.Unmarshal([]byte(cm.Data[recordKey]), &r); err != nil {
+			return nil, fmt.Errorf("inventory record %s/%s is not readable: %w; fix or delete it", SystemNamespace, cm.Name, err)
+		}
+		out[r.Environment] = &r
+	}
+	return out, nil
+}
+
+// write stores a record with server-side apply.
+func (inv inventory) write(ctx context.Context, r *Record) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	objects := make([]string, len(r.Objects))
+	for i, o := range r.Objects {
+		objects[i] = o.String()
+	}
+	cm := &corev1.ConfigMap{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: r.Environment, Namespace: SystemNamespace,
+			Labels: map[string]string{LabelInventory: "true", renderer.LabelEnvironment: r.Environment, renderer.LabelManagedBy: renderer.ManagedByValue},
+		},
+		// The first keys are for people using kubectl; record.json is what
+		// allot reads back.
+		Data: map[string]string{
+			"commit":    r.Commit,
+			"digest":    r.Digest,
+			"phase":     string(r.Phase),
+			"ready":     string(r.condition(ConditionReady)),
+			"lastError": r.LastError,
+			"objects":   strings.Join(objects, "\n"),
+			recordKey:   string(data),
+		},
+	}
+	if err := inv.client.Patch(ctx, cm, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+		return fmt.Errorf("write inventory record %s/%s: %w", SystemNamespace, r.Environment, err)
+	}
+	return nil
+}
+
+// remove deletes a record once its environment is gone.
+func (inv inventory) remove(ctx context.Context, env string) error {
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: env, Namespace: SystemNamespace}}
+	if err := inv.client.Delete(ctx, cm); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete inventory record %s/%s: %w", SystemNamespace, env, err)
+	}
+	return nil
+}

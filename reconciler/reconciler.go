@@ -1,0 +1,524 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/allot-dev/allot/renderer"
+	"github.com/allot-dev/allot/renderer/sources"
+	"github.com/allot-dev/allot/schemas"
+	"github.com/allot-dev/allot/schemas/load"
+	"github.com/allot-dev/allot/schemas/validate"
+)
+
+// DefaultMaxDeleteShare is the share of a cluster's managed objects one pass
+// may delete before it stops and asks for --allow-mass-delete.
+const DefaultMaxDeleteShare = 0.5
+
+// Snapshot is the requests repository at one commit, checked out in Dir.
+type Snapshot struct {
+	Dir    string
+	Commit string
+}
+
+// Source knows how to fetch the requests repository.
+type Source interface {
+	Fetch(ctx context.Context) (Snapshot, error)
+}
+
+// GroupSyncer knows how to make an identity provider hold the environments'
+// groups. want is every group a rendered or kept environment needs; groups
+// allot created that are not in want may be removed.
+type GroupSyncer interface {
+	SyncGroups(ctx context.Context, want []renderer.Group) error
+}
+
+// Errors that stop a pass before anything is changed.
+var (
+	// ErrSourceUnreadable means the repository could not be fetched or read.
+	ErrSourceUnreadable = errors.New("the requests repository cannot be read")
+	// ErrPlatformInvalid means allot.yaml has problems.
+	ErrPlatformInvalid = errors.New("allot.yaml is not valid")
+	// ErrEmptyRender means a cluster would lose every environment.
+	ErrEmptyRender = errors.New("no environment renders for a cluster that has some; refusing to delete them all")
+	// ErrMassDelete means a pass would delete more than the allowed share.
+	ErrMassDelete = errors.New("the pass would delete more than the allowed share of managed objects")
+)
+
+// Reconciler makes clusters match the requests repository. Its fields are its
+// dependencies and settings; main and tests fill them alike.
+type Reconciler struct {
+	Source    Source
+	Connector *Connector
+	// Builtin holds the built-in templates.
+	Builtin fs.FS
+	// ChartCache keeps remote charts between passes.
+	ChartCache string
+	// Groups syncs IdP groups; nil for provider none.
+	Groups GroupSyncer
+	// OnlyClusters limits the pass to these clusters (agent mode); empty
+	// means all.
+	OnlyClusters []string
+	// MaxDeleteShare is the share of managed objects a pass may delete per
+	// cluster; zero means DefaultMaxDeleteShare.
+	MaxDeleteShare float64
+	// AllowMassDelete lifts the empty-render and mass-delete guards for
+	// one pass.
+	AllowMassDelete bool
+	// Concurrency bounds how many environments are applied at once per
+	// cluster; zero means 4.
+	Concurrency int
+	// ReadinessTimeouts bounds waits between phases, by environment type.
+	ReadinessTimeouts map[string]time.Duration
+	TeardownTimeout   time.Duration
+	// UseKubeconfigServer keeps the server address of an imported cluster's
+	// kubeconfig instead of the template's in-cluster address, for running
+	// allot outside the host cluster.
+	UseKubeconfigServer bool
+	WaitInterval        time.Duration
+	Now                 func() time.Time
+	Log                 *slog.Logger
+
+	mu       sync.Mutex
+	clusters map[string]*Cluster
+}
+
+// PassResult is what one pass did.
+type PassResult struct {
+	Commit   string
+	Clusters []ClusterResult
+	// Kept lists requests that failed to validate or render; their clusters
+	// keep the last applied state.
+	Kept map[string]string
+	Err  error
+}
+
+// ClusterResult is what a pass did on one cluster.
+type ClusterResult struct {
+	Name         string
+	Environments []EnvResult
+	Err          error
+}
+
+// Failed reports whether anything in the pass failed.
+func (p *PassResult) Failed() bool {
+	if p.Err != nil || len(p.Kept) > 0 {
+		return true
+	}
+	for _, c := range p.Clusters {
+		if c.Err != nil {
+			return true
+		}
+		for _, e := range c.Environments {
+			if e.Err != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Pass runs one reconcile pass: fetch, load and validate, render, then per
+// cluster apply, prune and tear down.
+func (r *Reconciler) Pass(ctx context.Context) *PassResult {
+	res := &PassResult{Kept: map[string]string{}}
+	snap, err := r.Source.Fetch(ctx)
+	if err != nil {
+		res.Err = fmt.Errorf("%w: %w", ErrSourceUnreadable, err)
+		return res
+	}
+	res.Commit = snap.Commit
+	repo, err := load.Load(snap.Dir, load.Options{Builtin: r.Builtin})
+	if err != nil {
+		res.Err = fmt.Errorf("%w: %w", ErrSourceUnreadable, err)
+		return res
+	}
+	problems := validate.Repository(repo, validate.Options{Now: r.now()})
+	if repo.Platform == nil || validate.Failed(problemsIn(problems, load.PlatformPath)) {
+		res.Err = fmt.Errorf("%w: %s", ErrPlatformInvalid, firstProblem(problems, load.PlatformPath))
+		return res
+	}
+	r.rememberTimeouts(repo)
+	broken := brokenRequests(problems)
+
+	root, err := os.OpenRoot(snap.Dir)
+	if err != nil {
+		res.Err = fmt.Errorf("%w: %w", ErrSourceUnreadable, err)
+		return res
+	}
+	defer root.Close()
+	rend := &renderer.Renderer{Repo: repo, RepoFS: root.FS(), Builtin: r.Builtin, Helm: &sources.Helm{CacheDir: r.ChartCache}}
+	targets, _ := rend.Targets()
+	var todo []renderer.Target
+	for _, t := range targets {
+		if msg, bad := broken[t.Env.Doc.File]; bad {
+			res.Kept[t.Env.Environment.Metadata.Name] = msg
+			continue
+		}
+		todo = append(todo, t)
+	}
+	for file, msg := range broken {
+		for _, ef := range repo.Environments {
+			if ef.Doc.File == file {
+				res.Kept[ef.Environment.Metadata.Name] = msg
+			}
+		}
+		if _, loaded := loadedFile(repo, file); !loaded {
+			// A request that does not even load cannot be named; keep every
+			// environment whose record points at this file.
+			res.Kept["file:"+file] = msg
+		}
+	}
+	byCluster := map[string][]*renderer.Bundle{}
+	for _, rr := range rend.RenderAll(ctx, todo) {
+		if rr.Err != nil {
+			res.Kept[rr.Target.Env.Environment.Metadata.Name] = rr.Err.Error()
+			continue
+		}
+		byCluster[rr.Target.Cluster.Name] = append(byCluster[rr.Target.Cluster.Name], rr.Bundle)
+	}
+
+	var wg sync.WaitGroup
+	clusters := r.selectedClusters(repo.Platform.Platform.Spec.Clusters)
+	res.Clusters = make([]ClusterResult, len(clusters))
+	for i, cl := range clusters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res.Clusters[i] = r.reconcileCluster(ctx, cl, byCluster[cl.Name], res.Kept, snap.Commit)
+		}()
+	}
+	wg.Wait()
+	if r.Groups != nil {
+		if err := r.Groups.SyncGroups(ctx, groupsOf(byCluster)); err != nil {
+			res.Err = fmt.Errorf("sync IdP groups: %w", err)
+		}
+	}
+	return res
+}
+
+// reconcileCluster applies the bundles placed on one cluster, prunes, and
+// tears down environments that left it, within the guards.
+func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster, bundles []*renderer.Bundle, kept map[string]string, commit string) ClusterResult {
+	res := ClusterResult{Name: entry.Name}
+	cl, err := r.cluster(ctx, entry)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	inv := inventory{client: cl.Client}
+	if err := inv.ensureNamespace(ctx); err != nil {
+		res.Err = err
+		r.forget(entry.Name)
+		return res
+	}
+	records, err := inv.list(ctx)
+	if err != nil {
+		res.Err = err
+		r.forget(entry.Name)
+		return res
+	}
+
+	desired := map[string]*renderer.Bundle{}
+	for _, b := range bundles {
+		if rec := records[b.Environment]; r.expired(b, rec) {
+			continue
+		}
+		desired[b.Environment] = b
+	}
+	var gone []*Record
+	for name, rec := range records {
+		if _, want := desired[name]; want {
+			continue
+		}
+		if keptRecord(rec, kept) {
+			continue
+		}
+		gone = append(gone, rec)
+	}
+	sort.Slice(gone, func(i, j int) bool { return gone[i].Environment < gone[j].Environment })
+
+	allowDeletes := true
+	deletes, total := countDeletes(records, desired, gone)
+	switch {
+	case r.AllowMassDelete:
+	case len(desired) == 0 && len(records) > 0 && len(kept) == 0 && len(gone) > 0:
+		res.Err, allowDeletes = ErrEmptyRender, false
+	case total > 0 && float64(deletes) > r.maxDeleteShare()*float64(total):
+		res.Err = fmt.Errorf("%w: %d of %d objects (more than %.0f%%); run with --allow-mass-delete if that is intended", ErrMassDelete, deletes, total, r.maxDeleteShare()*100)
+		allowDeletes = false
+	}
+
+	results := make([]EnvResult, 0, len(desired)+len(gone))
+	var mu sync.Mutex
+	sem := make(chan struct{}, r.concurrency())
+	var wg sync.WaitGroup
+	for _, b := range sortedBundles(desired) {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			er := r.applyEnvironment(ctx, cl, inv, b, records[b.Environment], commit, allowDeletes)
+			if er.Err == nil && b.Import != nil {
+				er = r.applyImport(ctx, cl, b, commit, er)
+			}
+			mu.Lock()
+			results = append(results, er)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for _, rec := range gone {
+		if !allowDeletes {
+			results = append(results, EnvResult{Environment: rec.Environment, Cluster: cl.Name, Action: ActionHeld})
+			continue
+		}
+		results = append(results, r.teardown(ctx, cl, inv, rec))
+	}
+	sort.Slice(results, func(i, j int) bool { return results[i].Environment < results[j].Environment })
+	res.Environments = results
+	for _, e := range results {
+		if e.Err != nil {
+			r.log().Error("environment failed", "cluster", cl.Name, "environment", e.Environment, "error", e.Err)
+		}
+	}
+	return res
+}
+
+// expired reports whether an environment's time is up: a date in the past,
+// or a TTL counted from when allot first applied it.
+func (r *Reconciler) expired(b *renderer.Bundle, rec *Record) bool {
+	raw := b.Expires
+	if raw == "" {
+		return false
+	}
+	e, err := schemas.ParseExpiry(raw)
+	if err != nil {
+		return false
+	}
+	now := r.now()
+	if !e.At.IsZero() {
+		return !e.At.After(now)
+	}
+	return rec != nil && !rec.Created.IsZero() && !rec.Created.Add(e.TTL).After(now)
+}
+
+// countDeletes counts the objects the pass would delete and those allot
+// manages on the cluster.
+func countDeletes(records map[string]*Record, desired map[string]*renderer.Bundle, gone []*Record) (deletes, total int) {
+	for name, rec := range records {
+		total += len(rec.Objects)
+		b, ok := desired[name]
+		if !ok {
+			continue
+		}
+		want := map[string]bool{}
+		for _, p := range renderer.Phases() {
+			for _, o := range b.Objects[p] {
+				want[refOf(o, p).Key()] = true
+			}
+		}
+		for _, o := range rec.Objects {
+			if !want[o.Key()] {
+				deletes++
+			}
+		}
+	}
+	for _, rec := range gone {
+		deletes += len(rec.Objects)
+	}
+	return deletes, total
+}
+
+func keptRecord(rec *Record, kept map[string]string) bool {
+	if _, ok := kept[rec.Environment]; ok {
+		return true
+	}
+	_, ok := kept["file:"+rec.File]
+	return ok
+}
+
+func (r *Reconciler) cluster(ctx context.Context, entry schemas.Cluster) (*Cluster, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.clusters[entry.Name]; ok {
+		return c, nil
+	}
+	cfg, err := r.Connector.Config(ctx, entry)
+	if err != nil {
+		return nil, err
+	}
+	c, err := NewCluster(entry.Name, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if r.clusters == nil {
+		r.clusters = map[string]*Cluster{}
+	}
+	r.clusters[entry.Name] = c
+	return c, nil
+}
+
+// forget drops a cached connection so the next pass reconnects.
+func (r *Reconciler) forget(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k := range r.clusters {
+		if k == name || strings.HasPrefix(k, name+"@") {
+			delete(r.clusters, k)
+		}
+	}
+}
+
+func (r *Reconciler) selectedClusters(all []schemas.Cluster) []schemas.Cluster {
+	if len(r.OnlyClusters) == 0 {
+		return all
+	}
+	var out []schemas.Cluster
+	for _, c := range all {
+		for _, name := range r.OnlyClusters {
+			if c.Name == name {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+func (r *Reconciler) rememberTimeouts(repo *load.Repository) {
+	if r.ReadinessTimeouts == nil {
+		r.ReadinessTimeouts = map[string]time.Duration{}
+	}
+	for name, tf := range repo.Templates {
+		if d, err := time.ParseDuration(tf.Template.Spec.ReadinessTimeout); err == nil {
+			r.ReadinessTimeouts[name] = d
+		}
+	}
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Reconciler) log() *slog.Logger {
+	if r.Log != nil {
+		return r.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (r *Reconciler) maxDeleteShare() float64 {
+	if r.MaxDeleteShare > 0 {
+		return r.MaxDeleteShare
+	}
+	return DefaultMaxDeleteShare
+}
+
+func (r *Reconciler) concurrency() int {
+	if r.Concurrency > 0 {
+		return r.Concurrency
+	}
+	return 4
+}
+
+// brokenRequests maps request files with validation errors to the first one.
+// Expiry problems do not count: an expired request is torn down, not kept.
+func brokenRequests(problems []schemas.Problem) map[string]string {
+	out := map[string]string{}
+	for _, p := range problems {
+		if p.Severity != schemas.SeverityError || p.File == load.PlatformPath || p.Rule == schemas.RuleExpires {
+			continue
+		}
+		if _, seen := out[p.File]; !seen {
+			out[p.File] = p.String()
+		}
+	}
+	return out
+}
+
+func loadedFile(repo *load.Repository, file string) (*load.EnvironmentFile, bool) {
+	for _, ef := range repo.Environments {
+		if ef.Doc.File == file {
+			return ef, true
+		}
+	}
+	return nil, false
+}
+
+func problemsIn(ps []schemas.Problem, file string) []schemas.Problem {
+	var out []schemas.Problem
+	for _, p := range ps {
+		if p.File == file {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func firstProblem(ps []schemas.Problem, file string) string {
+	for _, p := range ps {
+		if p.File == file {
+			return p.String()
+		}
+	}
+	return "no allot.yaml"
+}
+
+func sortedBundles(m map[string]*renderer.Bundle) []*renderer.Bundle {
+	out := make([]*renderer.Bundle, 0, len(m))
+	for _, b := range m {
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Environment < out[j].Environment })
+	return out
+}
+
+func groupsOf(byCluster map[string][]*renderer.Bundle) []renderer.Group {
+	seen := map[string]bool{}
+	var out []renderer.Group
+	for _, bs := range byCluster {
+		for _, b := range bs {
+			for _, g := range b.Groups {
+				if !seen[g.Name] {
+					seen[g.Name] = true
+					out = append(out, g)
+				}
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func keyOf(ref ObjectRef) client.ObjectKey {
+	return client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}
+}
+
+func keyOfObject(o interface {
+	GetNamespace() string
+	GetName() string
+}) client.ObjectKey {
+	return client.ObjectKey{Namespace: o.GetNamespace(), Name: o.GetName()}
+}
+
+func isNoMatch(err error) bool { return err != nil && meta.IsNoMatchError(err) }
+
+func propagationBackground() client.DeleteOption {
+	p := metav1.DeletePropagationBackground
+	return client.PropagationPolicy(p)
+}
