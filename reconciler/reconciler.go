@@ -134,29 +134,62 @@ func (p *PassResult) Failed() bool {
 // cluster apply, prune and tear down.
 func (r *Reconciler) Pass(ctx context.Context) *PassResult {
 	res := &PassResult{Kept: map[string]string{}}
-	snap, err := r.Source.Fetch(ctx)
+	in, err := r.prepare(ctx, res.Kept)
+	if in != nil {
+		res.Commit = in.commit
+	}
 	if err != nil {
-		res.Err = fmt.Errorf("%w: %w", ErrSourceUnreadable, err)
+		res.Err = err
 		return res
 	}
-	res.Commit = snap.Commit
+	var wg sync.WaitGroup
+	res.Clusters = make([]ClusterResult, len(in.clusters))
+	for i, cl := range in.clusters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res.Clusters[i] = r.reconcileCluster(ctx, cl, in.byCluster[cl.Name], res.Kept, in.commit)
+		}()
+	}
+	wg.Wait()
+	if r.Groups != nil {
+		if err := r.Groups.SyncGroups(ctx, groupsOf(in.byCluster)); err != nil {
+			res.Err = fmt.Errorf("sync IdP groups: %w", err)
+		}
+	}
+	return res
+}
+
+// desiredState is what a pass wants: the bundles per cluster, rendered from
+// one commit.
+type desiredState struct {
+	commit    string
+	clusters  []schemas.Cluster
+	byCluster map[string][]*renderer.Bundle
+}
+
+// prepare fetches, loads, validates and renders. Requests that fail are
+// recorded in kept; an error means nothing may be changed.
+func (r *Reconciler) prepare(ctx context.Context, kept map[string]string) (*desiredState, error) {
+	snap, err := r.Source.Fetch(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSourceUnreadable, err)
+	}
+	state := &desiredState{commit: snap.Commit, byCluster: map[string][]*renderer.Bundle{}}
 	repo, err := load.Load(snap.Dir, load.Options{Builtin: r.Builtin})
 	if err != nil {
-		res.Err = fmt.Errorf("%w: %w", ErrSourceUnreadable, err)
-		return res
+		return state, fmt.Errorf("%w: %w", ErrSourceUnreadable, err)
 	}
 	problems := validate.Repository(repo, validate.Options{Now: r.now()})
 	if repo.Platform == nil || validate.Failed(problemsIn(problems, load.PlatformPath)) {
-		res.Err = fmt.Errorf("%w: %s", ErrPlatformInvalid, firstProblem(problems, load.PlatformPath))
-		return res
+		return state, fmt.Errorf("%w: %s", ErrPlatformInvalid, firstProblem(problems, load.PlatformPath))
 	}
 	r.rememberTimeouts(repo)
 	broken := brokenRequests(problems)
 
 	root, err := os.OpenRoot(snap.Dir)
 	if err != nil {
-		res.Err = fmt.Errorf("%w: %w", ErrSourceUnreadable, err)
-		return res
+		return state, fmt.Errorf("%w: %w", ErrSourceUnreadable, err)
 	}
 	defer root.Close()
 	rend := &renderer.Renderer{Repo: repo, RepoFS: root.FS(), Builtin: r.Builtin, Helm: &sources.Helm{CacheDir: r.ChartCache}}
@@ -164,49 +197,29 @@ func (r *Reconciler) Pass(ctx context.Context) *PassResult {
 	var todo []renderer.Target
 	for _, t := range targets {
 		if msg, bad := broken[t.Env.Doc.File]; bad {
-			res.Kept[t.Env.Environment.Metadata.Name] = msg
+			kept[t.Env.Environment.Metadata.Name] = msg
 			continue
 		}
 		todo = append(todo, t)
 	}
 	for file, msg := range broken {
-		for _, ef := range repo.Environments {
-			if ef.Doc.File == file {
-				res.Kept[ef.Environment.Metadata.Name] = msg
-			}
-		}
-		if _, loaded := loadedFile(repo, file); !loaded {
+		if ef, loaded := loadedFile(repo, file); loaded {
+			kept[ef.Environment.Metadata.Name] = msg
+		} else {
 			// A request that does not even load cannot be named; keep every
 			// environment whose record points at this file.
-			res.Kept["file:"+file] = msg
+			kept["file:"+file] = msg
 		}
 	}
-	byCluster := map[string][]*renderer.Bundle{}
 	for _, rr := range rend.RenderAll(ctx, todo) {
 		if rr.Err != nil {
-			res.Kept[rr.Target.Env.Environment.Metadata.Name] = rr.Err.Error()
+			kept[rr.Target.Env.Environment.Metadata.Name] = rr.Err.Error()
 			continue
 		}
-		byCluster[rr.Target.Cluster.Name] = append(byCluster[rr.Target.Cluster.Name], rr.Bundle)
+		state.byCluster[rr.Target.Cluster.Name] = append(state.byCluster[rr.Target.Cluster.Name], rr.Bundle)
 	}
-
-	var wg sync.WaitGroup
-	clusters := r.selectedClusters(repo.Platform.Platform.Spec.Clusters)
-	res.Clusters = make([]ClusterResult, len(clusters))
-	for i, cl := range clusters {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res.Clusters[i] = r.reconcileCluster(ctx, cl, byCluster[cl.Name], res.Kept, snap.Commit)
-		}()
-	}
-	wg.Wait()
-	if r.Groups != nil {
-		if err := r.Groups.SyncGroups(ctx, groupsOf(byCluster)); err != nil {
-			res.Err = fmt.Errorf("sync IdP groups: %w", err)
-		}
-	}
-	return res
+	state.clusters = r.selectedClusters(repo.Platform.Platform.Spec.Clusters)
+	return state, nil
 }
 
 // reconcileCluster applies the bundles placed on one cluster, prunes, and

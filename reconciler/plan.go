@@ -1,0 +1,203 @@
+package reconciler
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/fluxcd/pkg/ssa"
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/allot-dev/allot/renderer"
+)
+
+// Change is what a plan would do to one object.
+type Change struct {
+	Object string `json:"object"`
+	// Action is create, update, delete or unchanged.
+	Action string `json:"action"`
+	// Diff shows an update, with Secret values masked.
+	Diff string `json:"diff,omitempty"`
+}
+
+// PlanEntry is what a plan would do to one environment on one cluster.
+type PlanEntry struct {
+	Cluster     string           `json:"cluster"`
+	Environment string           `json:"environment"`
+	Action      Action           `json:"action"`
+	Changes     []Change         `json:"changes,omitempty"`
+	Groups      []renderer.Group `json:"groups,omitempty"`
+	Message     string           `json:"message,omitempty"`
+}
+
+// Plan is what a pass would do, computed with server-side dry runs and
+// without writing anything.
+type Plan struct {
+	Commit  string            `json:"commit"`
+	Entries []PlanEntry       `json:"entries"`
+	Kept    map[string]string `json:"kept,omitempty"`
+	// Errors are clusters that could not be planned, and guards that would
+	// stop the pass.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// Plan computes what a pass would do.
+func (r *Reconciler) Plan(ctx context.Context) (*Plan, error) {
+	plan := &Plan{Kept: map[string]string{}}
+	state, err := r.prepare(ctx, plan.Kept)
+	if err != nil {
+		return nil, err
+	}
+	plan.Commit = state.commit
+	for _, entry := range state.clusters {
+		cl, err := r.cluster(ctx, entry)
+		if err != nil {
+			plan.Errors = append(plan.Errors, err.Error())
+			continue
+		}
+		records, err := inventory{client: cl.Client}.list(ctx)
+		if err != nil {
+			plan.Errors = append(plan.Errors, fmt.Sprintf("cluster %s: %v", entry.Name, err))
+			continue
+		}
+		desired := map[string]*renderer.Bundle{}
+		for _, b := range state.byCluster[entry.Name] {
+			if !r.expired(b, records[b.Environment]) {
+				desired[b.Environment] = b
+			}
+		}
+		var gone []*Record
+		for name, rec := range records {
+			if _, want := desired[name]; !want && !keptRecord(rec, plan.Kept) {
+				gone = append(gone, rec)
+			}
+		}
+		deletes, total := countDeletes(records, desired, gone)
+		if !r.AllowMassDelete && total > 0 && float64(deletes) > r.maxDeleteShare()*float64(total) {
+			plan.Errors = append(plan.Errors, fmt.Sprintf("cluster %s: %v: %d of %d objects", entry.Name, ErrMassDelete, deletes, total))
+		}
+		for _, b := range sortedBundles(desired) {
+			plan.Entries = append(plan.Entries, r.planEnvironment(ctx, cl, b, records[b.Environment]))
+		}
+		for _, rec := range gone {
+			pe := PlanEntry{Cluster: entry.Name, Environment: rec.Environment, Action: ActionDeleted, Groups: rec.Groups}
+			for _, o := range reversePhases(rec.Objects) {
+				pe.Changes = append(pe.Changes, Change{Object: o.String(), Action: "delete"})
+			}
+			plan.Entries = append(plan.Entries, pe)
+		}
+	}
+	sort.SliceStable(plan.Entries, func(i, j int) bool {
+		a, b := plan.Entries[i], plan.Entries[j]
+		if a.Cluster != b.Cluster {
+			return a.Cluster < b.Cluster
+		}
+		return a.Environment < b.Environment
+	})
+	return plan, nil
+}
+
+func (r *Reconciler) planEnvironment(ctx context.Context, cl *Cluster, b *renderer.Bundle, rec *Record) PlanEntry {
+	pe := PlanEntry{Cluster: cl.Name, Environment: b.Environment, Action: ActionUnchanged, Groups: b.Groups}
+	if rec == nil {
+		pe.Action = ActionCreated
+	}
+	want := map[string]bool{}
+	for _, p := range applyPhases {
+		for _, o := range b.Objects[p] {
+			want[refOf(o, p).Key()] = true
+			ch := Change{Object: renderer.ObjectID(o), Action: "unchanged"}
+			entry, live, dry, err := cl.Manager.Diff(ctx, o.DeepCopy(), ssa.DefaultDiffOptions())
+			switch {
+			case err != nil:
+				// An object whose namespace does not exist yet cannot be dry
+				// run; it will be created.
+				ch.Action = "create"
+			case entry.Action == ssa.CreatedAction:
+				ch.Action = "create"
+			case entry.Action == ssa.ConfiguredAction:
+				ch.Action = "update"
+				ch.Diff = diff(live, dry)
+			}
+			if ch.Action != "unchanged" && pe.Action == ActionUnchanged {
+				pe.Action = ActionUpdated
+			}
+			pe.Changes = append(pe.Changes, ch)
+		}
+	}
+	if rec != nil {
+		for _, o := range reversePhases(rec.Objects) {
+			if !want[o.Key()] {
+				pe.Changes = append(pe.Changes, Change{Object: o.String(), Action: "delete"})
+				pe.Action = ActionUpdated
+			}
+		}
+	}
+	return pe
+}
+
+// diff shows how an object would change, as YAML lines, without managed
+// fields and with Secret values masked: a changed value shows only that it
+// changed.
+func diff(live, dry *unstructured.Unstructured) string {
+	clean := func(u *unstructured.Unstructured) *unstructured.Unstructured {
+		if u == nil {
+			return &unstructured.Unstructured{Object: map[string]any{}}
+		}
+		c := u.DeepCopy()
+		for _, f := range []string{"managedFields", "resourceVersion", "generation", "uid", "creationTimestamp"} {
+			unstructured.RemoveNestedField(c.Object, "metadata", f)
+		}
+		return c
+	}
+	a, b := clean(live), clean(dry)
+	maskSecrets(a, b)
+	text := func(u *unstructured.Unstructured) []string {
+		data, err := yaml.Marshal(u.Object)
+		if err != nil {
+			return []string{err.Error()}
+		}
+		return strings.Split(string(data), "\n")
+	}
+	return cmp.Diff(text(a), text(b))
+}
+
+// maskSecrets replaces the values of a Secret in both versions so that a
+// plan never shows them, marking the ones that change.
+func maskSecrets(live, dry *unstructured.Unstructured) {
+	if dry.GetKind() != "Secret" || dry.GroupVersionKind().Group != "" {
+		return
+	}
+	for _, field := range []string{"data", "stringData"} {
+		old, _, _ := unstructured.NestedMap(live.Object, field)
+		updated, _, _ := unstructured.NestedMap(dry.Object, field)
+		for k := range old {
+			old[k] = "***"
+		}
+		for k, v := range updated {
+			if prev, ok := liveValue(live, field, k); ok && fmt.Sprint(prev) == fmt.Sprint(v) {
+				updated[k] = "***"
+			} else {
+				updated[k] = "*** (changed)"
+			}
+		}
+		if old != nil {
+			_ = unstructured.SetNestedMap(live.Object, old, field)
+		}
+		if updated != nil {
+			_ = unstructured.SetNestedMap(dry.Object, updated, field)
+		}
+	}
+}
+
+func liveValue(u *unstructured.Unstructured, field, key string) (any, bool) {
+	m, ok, _ := unstructured.NestedMap(u.Object, field)
+	if !ok {
+		return nil, false
+	}
+	v, ok := m[key]
+	return v, ok
+}
