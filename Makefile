@@ -24,13 +24,14 @@ controlplane:
 test: controlplane
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) test -count=1 ./...
 
-## demo: validate the example requests repository, list its environments and render one
-demo: build
+## demo: validate the example, list and render it, then reconcile it onto local control planes
+demo: build controlplane
 	$(BIN)/allot validate --repo examples/requests
 	@echo
 	$(BIN)/allot list --repo examples/requests
 	@echo
 	$(BIN)/allot render --repo examples/requests checkout-dev
+	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) run ./test/demo
 
 ## bench: benchmarks, printing figures
 bench: controlplane

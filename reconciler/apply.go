@@ -138,7 +138,18 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inve
 		res.Action = ActionUpdated
 	}
 	if unchangedDigest && changed == 0 {
-		// Nothing changed and nothing drifted: write nothing.
+		// Nothing changed and nothing drifted: write nothing, unless an
+		// environment that was not ready has become ready since.
+		if rec.condition(ConditionReady) != metav1.ConditionTrue {
+			if ready, msg := r.readiness(ctx, cl, b); ready {
+				rec.setCondition(ConditionProgressing, metav1.ConditionFalse, "Applied", msg, now)
+				rec.setCondition(ConditionReady, metav1.ConditionTrue, readyReason(true), msg, now)
+				rec.Updated = now
+				if err := inv.write(ctx, rec); err != nil {
+					res.Action, res.Err = ActionFailed, err
+				}
+			}
+		}
 		return res
 	}
 	rec.Objects, rec.Digest, rec.Commit, rec.LastError = refs, b.Digest, commit, ""

@@ -492,3 +492,28 @@ func TestOneClusterDownOthersConverge(t *testing.T) {
 		t.Errorf("cluster a did not converge\n%s", describe(res))
 	}
 }
+
+func TestReadinessIsRecordedWhenItArrives(t *testing.T) {
+	f := newFixture(t, "a")
+	deployment := "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec:\n  selector: {matchLabels: {app: api}}\n  template:\n    metadata: {labels: {app: api}}\n    spec: {containers: [{name: api, image: example.com/api:1}]}\n"
+	f.src.write(t, "environments/web/shop.yaml", request("shop", "a", fmt.Sprintf(configAddon, "shop")))
+	f.src.write(t, "addons/shop/api.yaml", deployment)
+	f.mustPass(t)
+	var record corev1.ConfigMap
+	if err := f.get(t, "a", &record, SystemNamespace, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	if record.Data["ready"] != "False" {
+		t.Fatalf("ready = %q before the Deployment rolled out", record.Data["ready"])
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	harness.MarkWorkloadsOnce(ctx, f.cps["a"].Client)
+	cancel()
+	f.mustPass(t)
+	if err := f.get(t, "a", &record, SystemNamespace, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	if record.Data["ready"] != "True" {
+		t.Errorf("ready = %q after the Deployment rolled out", record.Data["ready"])
+	}
+}

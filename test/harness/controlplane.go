@@ -10,6 +10,9 @@ import (
 	"sync"
 	"time"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
@@ -81,7 +84,14 @@ func (cp *ControlPlane) connect() error {
 	if err != nil {
 		return err
 	}
-	cp.Client, err = client.New(cp.Config, client.Options{Mapper: cp.Mapper})
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	cp.Client, err = client.New(cp.Config, client.Options{Mapper: cp.Mapper, Scheme: scheme})
 	if err != nil {
 		return err
 	}

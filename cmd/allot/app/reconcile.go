@@ -1,0 +1,369 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/allot-dev/allot/environments"
+	"github.com/allot-dev/allot/reconciler"
+	"github.com/allot-dev/allot/reconciler/source"
+	"github.com/allot-dev/allot/schemas/load"
+)
+
+// ReconcileOptions are the inputs shared by reconcile, plan and status.
+type ReconcileOptions struct {
+	// Repo is a local folder, read as it is on disk, or a git URL
+	// (https://, ssh://, git@host:path, file://), read at the head of Branch.
+	Repo   string
+	Branch string
+	// TokenFile holds the https token; ALLOT_GIT_TOKEN works too.
+	TokenFile      string
+	SSHKeyFile     string
+	KnownHostsFile string
+	// WorkDir keeps the git working copy between passes.
+	WorkDir string
+	// Kubeconfigs replaces clusters' kubeconfig files by name.
+	Kubeconfigs map[string]string
+	// Clusters limits the pass to these clusters.
+	Clusters            []string
+	ChartCache          string
+	AllowMassDelete     bool
+	MaxDeleteShare      float64
+	UseKubeconfigServer bool
+	Output              string
+	// Interval repeats reconcile passes when Once is false.
+	Once     bool
+	Interval time.Duration
+}
+
+func (o *ReconcileOptions) bind(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.Repo, "repo", ".", "the requests repository: a local folder (read as it is on disk) or a git URL")
+	f.StringVar(&o.Branch, "branch", "main", "the branch to read from a git URL")
+	f.StringVar(&o.TokenFile, "token-file", "", "a file holding the https token for the git URL (or set ALLOT_GIT_TOKEN)")
+	f.StringVar(&o.SSHKeyFile, "ssh-key", "", "the private key for an ssh git URL")
+	f.StringVar(&o.KnownHostsFile, "known-hosts", "", "the known_hosts file for an ssh git URL")
+	f.StringVar(&o.WorkDir, "workdir", filepath.Join(os.TempDir(), "allot-work"), "where the git working copy is kept between passes")
+	f.StringToStringVar(&o.Kubeconfigs, "kubeconfig", nil, "NAME=FILE: reach cluster NAME through this kubeconfig instead of what allot.yaml says (repeatable)")
+	f.StringSliceVar(&o.Clusters, "cluster", nil, "reconcile only these clusters (repeatable)")
+	f.StringVar(&o.ChartCache, "chart-cache", defaultChartCache(), "where remote charts are cached")
+	f.BoolVar(&o.UseKubeconfigServer, "use-kubeconfig-server", false, "reach imported vclusters at the address in their kubeconfig instead of the in-cluster service (for running outside the host cluster)")
+	f.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
+}
+
+func (o *ReconcileOptions) bindGuards(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&o.AllowMassDelete, "allow-mass-delete", false, "let this pass delete more than --max-delete-share of a cluster's managed objects, or all of them")
+	cmd.Flags().Float64Var(&o.MaxDeleteShare, "max-delete-share", reconciler.DefaultMaxDeleteShare, "the share of a cluster's managed objects one pass may delete")
+}
+
+// newReconciler wires a Reconciler from the options.
+func newReconciler(o ReconcileOptions, log *slog.Logger) (*reconciler.Reconciler, error) {
+	src, err := newSource(o)
+	if err != nil {
+		return nil, err
+	}
+	return &reconciler.Reconciler{
+		Source:              src,
+		Connector:           &reconciler.Connector{Kubeconfigs: o.Kubeconfigs},
+		Builtin:             environments.Templates(),
+		ChartCache:          o.ChartCache,
+		OnlyClusters:        o.Clusters,
+		AllowMassDelete:     o.AllowMassDelete,
+		MaxDeleteShare:      o.MaxDeleteShare,
+		UseKubeconfigServer: o.UseKubeconfigServer,
+		Log:                 log,
+	}, nil
+}
+
+// folderSource reads a local folder as it is on disk.
+type folderSource struct{ dir string }
+
+func (s folderSource) Fetch(context.Context) (reconciler.Snapshot, error) {
+	info, err := os.Stat(s.dir)
+	if err != nil {
+		return reconciler.Snapshot{}, err
+	}
+	if !info.IsDir() {
+		return reconciler.Snapshot{}, fmt.Errorf("%s is not a directory", s.dir)
+	}
+	return reconciler.Snapshot{Dir: s.dir, Commit: "working-tree"}, nil
+}
+
+// gitSource reads a git repository at the head of a branch.
+type gitSource struct{ git *source.Git }
+
+func (s gitSource) Fetch(ctx context.Context) (reconciler.Snapshot, error) {
+	snap, err := s.git.Fetch(ctx)
+	if err != nil {
+		return reconciler.Snapshot{}, err
+	}
+	return reconciler.Snapshot{Dir: snap.Dir, Commit: snap.Commit}, nil
+}
+
+func newSource(o ReconcileOptions) (reconciler.Source, error) {
+	isURL := strings.Contains(o.Repo, "://") || (strings.HasPrefix(o.Repo, "git@") && strings.Contains(o.Repo, ":"))
+	if !isURL {
+		return folderSource{dir: o.Repo}, nil
+	}
+	token := os.Getenv("ALLOT_GIT_TOKEN")
+	if o.TokenFile != "" {
+		data, err := os.ReadFile(o.TokenFile)
+		if err != nil {
+			return nil, usageError(fmt.Errorf("read --token-file: %w", err))
+		}
+		token = strings.TrimSpace(string(data))
+	}
+	g, err := source.New(source.Config{
+		URL: o.Repo, Branch: o.Branch, Token: token, SSHKeyFile: o.SSHKeyFile, KnownHostsFile: o.KnownHostsFile,
+		Dir: o.WorkDir,
+	})
+	if err != nil {
+		return nil, usageError(err)
+	}
+	return gitSource{git: g}, nil
+}
+
+// NewReconcileCommand builds `allot reconcile`.
+func NewReconcileCommand(s Streams) *cobra.Command {
+	o := ReconcileOptions{}
+	cmd := &cobra.Command{
+		Use:   "reconcile",
+		Short: "Make the clusters match the requests repository",
+		Long: `reconcile runs a pass: it reads the repository, renders every request, applies
+each bundle's phases to its clusters, prunes what left a bundle and tears down
+environments whose request was deleted or expired. It stops before deleting when
+the repository cannot be read, a request fails to render (that environment keeps
+its last state), nothing renders for a cluster that has environments, or more
+than --max-delete-share of a cluster's managed objects would go.`,
+		Example: `  allot reconcile --once --repo https://github.com/acme/requests.git --token-file /var/run/allot/token
+  allot reconcile --once --repo . --kubeconfig dev-eu-1=$HOME/.kube/dev-eu-1.yaml`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return Reconcile(cmd.Context(), s, o) },
+	}
+	o.bind(cmd)
+	o.bindGuards(cmd)
+	cmd.Flags().BoolVar(&o.Once, "once", true, "run one pass and exit")
+	cmd.Flags().DurationVar(&o.Interval, "interval", 5*time.Minute, "time between passes without --once")
+	return cmd
+}
+
+// Reconcile runs one pass, or passes every Interval until ctx ends.
+func Reconcile(ctx context.Context, s Streams, o ReconcileOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	r, err := newReconciler(o, slog.New(slog.NewTextHandler(s.Err, nil)))
+	if err != nil {
+		return err
+	}
+	for {
+		res := r.Pass(ctx)
+		if err := writePass(s.Out, o.Output, res); err != nil {
+			return err
+		}
+		if o.Once {
+			if res.Failed() {
+				return errProblems
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(o.Interval):
+		}
+	}
+}
+
+func writePass(w io.Writer, format string, res *reconciler.PassResult) error {
+	if format == OutputJSON {
+		type envJSON struct {
+			Cluster, Environment, Action, Message, Error string
+			Applied, Pruned                              int
+		}
+		out := struct {
+			Commit       string            `json:"commit"`
+			Error        string            `json:"error,omitempty"`
+			Kept         map[string]string `json:"kept,omitempty"`
+			Environments []envJSON         `json:"environments"`
+			Clusters     map[string]string `json:"clusterErrors,omitempty"`
+		}{Commit: res.Commit, Kept: res.Kept, Environments: []envJSON{}, Clusters: map[string]string{}}
+		if res.Err != nil {
+			out.Error = res.Err.Error()
+		}
+		for _, c := range res.Clusters {
+			if c.Err != nil {
+				out.Clusters[c.Name] = c.Err.Error()
+			}
+			for _, e := range c.Environments {
+				ej := envJSON{Cluster: c.Name, Environment: e.Environment, Action: string(e.Action), Message: e.Message, Applied: e.Applied, Pruned: e.Pruned}
+				if e.Err != nil {
+					ej.Error = e.Err.Error()
+				}
+				out.Environments = append(out.Environments, ej)
+			}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	if res.Err != nil {
+		fmt.Fprintf(w, "pass stopped before changing anything: %v\n", res.Err)
+		return nil
+	}
+	fmt.Fprintf(w, "commit %s\n", res.Commit)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLUSTER\tENVIRONMENT\tACTION\tAPPLIED\tPRUNED\tMESSAGE")
+	for _, c := range res.Clusters {
+		if c.Err != nil {
+			fmt.Fprintf(tw, "%s\t-\terror\t-\t-\t%v\n", c.Name, c.Err)
+		}
+		for _, e := range c.Environments {
+			msg := e.Message
+			if e.Err != nil {
+				msg = e.Err.Error()
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", c.Name, e.Environment, e.Action, e.Applied, e.Pruned, msg)
+		}
+	}
+	for env, msg := range res.Kept {
+		fmt.Fprintf(tw, "-\t%s\tkept\t-\t-\tlast state kept: %s\n", strings.TrimPrefix(env, "file:"), msg)
+	}
+	return tw.Flush()
+}
+
+// NewPlanCommand builds `allot plan`.
+func NewPlanCommand(s Streams) *cobra.Command {
+	o := ReconcileOptions{}
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Show what a reconcile pass would change, without changing it",
+		Long: `plan renders the repository and compares each object with its cluster through
+server-side dry runs. It prints, per cluster and environment, what would be
+created, changed (with a diff; Secret values are masked) and deleted, and the
+IdP groups the environments need.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return PlanCmd(cmd.Context(), s, o) },
+	}
+	o.bind(cmd)
+	o.bindGuards(cmd)
+	return cmd
+}
+
+// PlanCmd prints a plan.
+func PlanCmd(ctx context.Context, s Streams, o ReconcileOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	r, err := newReconciler(o, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	plan, err := r.Plan(ctx)
+	if err != nil {
+		return err
+	}
+	if o.Output == OutputJSON {
+		enc := json.NewEncoder(s.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(plan)
+	}
+	fmt.Fprintf(s.Out, "plan for commit %s\n", plan.Commit)
+	for _, e := range plan.Entries {
+		fmt.Fprintf(s.Out, "\n%s / %s: %s\n", e.Cluster, e.Environment, e.Action)
+		for _, c := range e.Changes {
+			if c.Action == "unchanged" {
+				continue
+			}
+			fmt.Fprintf(s.Out, "  %-7s %s\n", c.Action, c.Object)
+			if c.Diff != "" {
+				for _, line := range strings.Split(strings.TrimRight(c.Diff, "\n"), "\n") {
+					fmt.Fprintf(s.Out, "          %s\n", line)
+				}
+			}
+		}
+		for _, g := range e.Groups {
+			fmt.Fprintf(s.Out, "  idp group %s: %s\n", g.Name, strings.Join(g.Members, ", "))
+		}
+	}
+	for env, msg := range plan.Kept {
+		fmt.Fprintf(s.Out, "\n%s: kept as it is: %s\n", strings.TrimPrefix(env, "file:"), msg)
+	}
+	for _, e := range plan.Errors {
+		fmt.Fprintf(s.Out, "\nerror: %s\n", e)
+	}
+	if len(plan.Errors) > 0 {
+		return errProblems
+	}
+	return nil
+}
+
+// NewStatusCommand builds `allot status`.
+func NewStatusCommand(s Streams) *cobra.Command {
+	o := ReconcileOptions{}
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the environments on each cluster, from allot's inventory records",
+		Args:  noArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return Status(cmd.Context(), s, o) },
+	}
+	o.bind(cmd)
+	return cmd
+}
+
+// Status prints the inventory records of every cluster in allot.yaml.
+func Status(ctx context.Context, s Streams, o ReconcileOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	r, err := newReconciler(o, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	snap, err := r.Source.Fetch(ctx)
+	if err != nil {
+		return err
+	}
+	repo, err := load.Load(snap.Dir, load.Options{Builtin: environments.Templates()})
+	if err != nil {
+		return usageError(err)
+	}
+	if repo.Platform == nil {
+		return errors.New("allot.yaml is missing or invalid; run allot validate")
+	}
+	rows, errs := r.Status(ctx, repo.Platform.Platform.Spec.Clusters)
+	if o.Output == OutputJSON {
+		enc := json.NewEncoder(s.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rows); err != nil {
+			return err
+		}
+	} else {
+		tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CLUSTER\tENVIRONMENT\tREADY\tPHASE\tOBJECTS\tCOMMIT\tDIGEST\tUPDATED\tMESSAGE")
+		for _, row := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", row.Cluster, row.Environment, row.Ready, row.Phase, row.Objects, row.Commit, row.Digest, row.Updated.UTC().Format(time.RFC3339), row.Message)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	for _, err := range errs {
+		fmt.Fprintf(s.Err, "allot: %v\n", err)
+	}
+	if len(errs) > 0 {
+		return errProblems
+	}
+	return nil
+}

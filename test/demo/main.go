@@ -1,0 +1,171 @@
+// Command demo shows allot's main job on its built-in example: it starts
+// local control planes for the example's clusters, reconciles
+// examples/requests onto them, shows the status, repairs a change made by
+// hand, tears down a deleted environment, and stops. `make demo` runs it.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/allot-dev/allot/cmd/allot/app"
+	"github.com/allot-dev/allot/test/harness"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+// clusters are the example's clusters, plus one that plays the vcluster.
+var clusters = []string{"dev-eu-1", "dev-us-1", "mgmt", "ledger-vc (vcluster)"}
+
+func run() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	step("starting %d local control planes (kube-apiserver 1.37 + etcd): %s", len(clusters), strings.Join(clusters, ", "))
+	cps, err := harness.StartN(len(clusters), harness.Options{})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, cp := range cps {
+			_ = cp.Stop()
+		}
+	}()
+	byName := map[string]*harness.ControlPlane{}
+	for i, name := range clusters {
+		byName[name] = cps[i]
+		// No kubelet or controllers run here: stand in for them so that
+		// Deployments, StatefulSets and Jobs report ready.
+		go harness.RunWorkloadStatus(ctx, cps[i].Client, 200*time.Millisecond)
+	}
+	// The management cluster's AWS controllers are not here either; their
+	// CRDs are, so the ECS stacks can be applied.
+	ack := []schema.GroupVersionKind{
+		{Group: "ec2.services.k8s.aws", Version: "v1alpha1", Kind: "VPC"},
+		{Group: "ec2.services.k8s.aws", Version: "v1alpha1", Kind: "Subnet"},
+		{Group: "ec2.services.k8s.aws", Version: "v1alpha1", Kind: "SecurityGroup"},
+		{Group: "ecs.services.k8s.aws", Version: "v1alpha1", Kind: "Cluster"},
+		{Group: "ecs.services.k8s.aws", Version: "v1alpha1", Kind: "TaskDefinition"},
+		{Group: "ecs.services.k8s.aws", Version: "v1alpha1", Kind: "Service"},
+	}
+	if err := harness.InstallCRDs(ctx, byName["mgmt"].Client, true, ack...); err != nil {
+		return err
+	}
+
+	repo, err := copyExample()
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(repo)
+	base := []string{"--repo", repo, "--chart-cache", filepath.Join(repo, ".charts"), "--use-kubeconfig-server"}
+	for _, name := range clusters[:3] {
+		base = append(base, "--kubeconfig", name+"="+byName[name].Kubeconfig)
+	}
+
+	step("allot reconcile --once: the first pass creates every environment")
+	allot(append([]string{"reconcile", "--once"}, base...)...)
+
+	step("the vcluster comes up and writes its kubeconfig to Secret vc-ledger-vc; the next pass imports it")
+	kubeconfig, err := os.ReadFile(byName["ledger-vc (vcluster)"].Kubeconfig)
+	if err != nil {
+		return err
+	}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vc-ledger-vc", Namespace: "ledger-vc"}, Data: map[string][]byte{"config": kubeconfig}}
+	if err := byName["dev-us-1"].Client.Create(ctx, secret); err != nil {
+		return err
+	}
+	allot(append([]string{"reconcile", "--once"}, base...)...)
+
+	step("allot status")
+	allot(append([]string{"status"}, base...)...)
+
+	step("someone raises checkout-dev's pod quota by hand to 500")
+	dev := byName["dev-eu-1"].Client
+	var quota corev1.ResourceQuota
+	if err := dev.Get(ctx, client.ObjectKey{Namespace: "checkout-dev", Name: "quota"}, &quota); err != nil {
+		return err
+	}
+	quota.Spec.Hard[corev1.ResourcePods] = resource.MustParse("500")
+	if err := dev.Update(ctx, &quota, client.FieldOwner("kubectl-edit")); err != nil {
+		return err
+	}
+	step("allot plan shows the drift; allot reconcile repairs it")
+	allot(append([]string{"plan"}, base...)...)
+	allot(append([]string{"reconcile", "--once"}, base...)...)
+	if err := dev.Get(ctx, client.ObjectKey{Namespace: "checkout-dev", Name: "quota"}, &quota); err != nil {
+		return err
+	}
+	fmt.Printf("checkout-dev quota pods is %s again\n", quota.Spec.Hard.Pods())
+
+	step("search-sandbox's request is deleted from the repository; the next pass tears it down")
+	if err := os.Remove(filepath.Join(repo, "environments", "search", "search-sandbox.yaml")); err != nil {
+		return err
+	}
+	allot(append([]string{"reconcile", "--once"}, base...)...)
+	allot(append([]string{"status"}, base...)...)
+	step("stopping the control planes")
+	return nil
+}
+
+func step(format string, args ...any) {
+	fmt.Printf("\n==> "+format+"\n", args...)
+}
+
+// allot runs an allot command in this process and prints what it prints.
+func allot(args ...string) {
+	shown := []string{}
+	for i := 0; i < len(args); i++ {
+		if args[i] == "--kubeconfig" || args[i] == "--chart-cache" || args[i] == "--repo" {
+			i++
+			continue
+		}
+		shown = append(shown, args[i])
+	}
+	fmt.Printf("$ allot %s\n", strings.Join(shown, " "))
+	code := app.Run(app.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, args, os.Getenv)
+	if code != 0 {
+		fmt.Printf("(exit %d)\n", code)
+	}
+}
+
+// copyExample copies examples/requests to a folder the demo may change.
+func copyExample() (string, error) {
+	root, err := harness.RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	src := filepath.Join(root, "examples", "requests")
+	dst, err := os.MkdirTemp("", "allot-demo-")
+	if err != nil {
+		return "", err
+	}
+	return dst, filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if info.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+}
