@@ -1,0 +1,340 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+const (
+	// remoteName is the remote Fetch keeps in the working copy.
+	remoteName = "origin"
+	// markerFile, inside .git, marks a working copy Fetch made and may
+	// therefore reset and clean.
+	markerFile = "allot-source"
+	// maxSymlinkTarget bounds the target of a symbolic link Fetch reads to
+	// check it.
+	maxSymlinkTarget = 4096
+)
+
+// Fetch brings the working copy in Config.Dir to the newest commit of the
+// branch and returns it. The first Fetch clones the branch (only its newest
+// commit unless Config.FullHistory); later ones download only new objects.
+// Either way the working copy is then reset hard to the commit: files
+// deleted upstream disappear, and so do local edits and untracked files,
+// ignored ones included. Even when nothing changed upstream the working
+// copy is reset, so a pass always sees exactly the commit it reports.
+//
+// A local path is cloned like a remote, so uncommitted edits in the source
+// repository are never seen; commit them first.
+//
+// When the commit breaks Config's limits, Fetch fails with ErrTooLarge or
+// ErrUnsafeContent before touching the working copy. Every error is an
+// *Error.
+func (g *Git) Fetch(ctx context.Context) (*Snapshot, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
+	defer cancel()
+
+	repo, err := g.open()
+	if err != nil {
+		return nil, g.fail(OpOpen, err)
+	}
+	commit, err := g.fetch(ctx, repo)
+	if err != nil {
+		return nil, g.fail(OpFetch, err)
+	}
+	if err := g.checkout(repo, commit); err != nil {
+		return nil, g.fail(OpCheckout, err)
+	}
+	g.last.Lock()
+	g.last.commit = commit.Hash.String()
+	g.last.Unlock()
+	return &Snapshot{
+		Dir:    g.cfg.Dir,
+		Commit: commit.Hash.String(),
+		Branch: g.cfg.Branch,
+		Time:   commit.Committer.When,
+	}, nil
+}
+
+// fail wraps err in an *Error with its kind and without secrets.
+func (g *Git) fail(op Op, err error) *Error {
+	if kind := classify(err); kind != nil && !errors.Is(err, kind) {
+		err = fmt.Errorf("%w: %w", kind, err)
+	}
+	return &Error{URL: g.shownURL, Op: op, Err: &redacted{err: err, secrets: g.secrets}}
+}
+
+// open opens the working copy in Dir, or makes one when Dir is empty or
+// missing. A working copy whose git data cannot be read any more (say, a
+// crash while it was written) is made anew.
+func (g *Git) open() (*git.Repository, error) {
+	dir := g.cfg.Dir
+	marker := filepath.Join(dir, git.GitDirName, markerFile)
+	repo, err := git.PlainOpen(dir)
+	_, markerErr := os.Stat(marker)
+	switch {
+	case err == nil && markerErr == nil:
+		return repo, g.setRemote(repo)
+	case markerErr == nil:
+		// Ours, but unreadable: start again.
+		if err := removeContents(dir); err != nil {
+			return nil, err
+		}
+	case err == nil || !errors.Is(err, git.ErrRepositoryNotExists):
+		return nil, fmt.Errorf("%s holds a git repository allot did not make; point Dir at an empty folder", dir)
+	default:
+		entries, err := os.ReadDir(dir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		if len(entries) > 0 {
+			return nil, fmt.Errorf("%s is not empty and holds no working copy; point Dir at an empty folder", dir)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	repo, err = git.PlainInit(dir, false)
+	if err != nil {
+		return nil, fmt.Errorf("init working copy: %w", err)
+	}
+	if err := os.WriteFile(marker, []byte("made by allot; Fetch resets and cleans this working copy\n"), 0o644); err != nil {
+		return nil, err
+	}
+	return repo, g.setRemote(repo)
+}
+
+// setRemote points the remote at the configured URL, which may have changed
+// since the working copy was made.
+func (g *Git) setRemote(repo *git.Repository) error {
+	cfg, err := repo.Config()
+	if err != nil {
+		return fmt.Errorf("read working copy config: %w", err)
+	}
+	want := &config.RemoteConfig{
+		Name:  remoteName,
+		URLs:  []string{g.url},
+		Fetch: []config.RefSpec{g.refSpec()},
+	}
+	if have, ok := cfg.Remotes[remoteName]; ok && len(have.URLs) == 1 && have.URLs[0] == g.url &&
+		len(have.Fetch) == 1 && have.Fetch[0] == want.Fetch[0] {
+		return nil
+	}
+	cfg.Remotes[remoteName] = want
+	return repo.SetConfig(cfg)
+}
+
+func (g *Git) refSpec() config.RefSpec {
+	return config.RefSpec(fmt.Sprintf("+%s:%s", plumbing.NewBranchReferenceName(g.cfg.Branch), g.remoteRef()))
+}
+
+func (g *Git) remoteRef() plumbing.ReferenceName {
+	return plumbing.NewRemoteReferenceName(remoteName, g.cfg.Branch)
+}
+
+// fetch downloads the branch and returns its newest commit.
+func (g *Git) fetch(ctx context.Context, repo *git.Repository) (*object.Commit, error) {
+	opts := &git.FetchOptions{
+		RemoteName: remoteName,
+		RefSpecs:   []config.RefSpec{g.refSpec()},
+		Auth:       g.auth,
+		Tags:       git.NoTags,
+		Force:      true,
+	}
+	if !g.cfg.FullHistory {
+		opts.Depth = 1
+	}
+	err := repo.FetchContext(ctx, opts)
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return nil, err
+	}
+	ref, err := repo.Reference(g.remoteRef(), true)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s after fetching: %w", ErrBranchNotFound, g.cfg.Branch, err)
+	}
+	commit, err := repo.CommitObject(ref.Hash())
+	if err != nil {
+		return nil, fmt.Errorf("read commit %s: %w", ref.Hash(), err)
+	}
+	return commit, nil
+}
+
+// checkout makes the working copy hold exactly commit's tree.
+func (g *Git) checkout(repo *git.Repository, commit *object.Commit) error {
+	tree, err := commit.Tree()
+	if err != nil {
+		return fmt.Errorf("read tree of %s: %w", commit.Hash, err)
+	}
+	want, err := g.inspect(repo, tree)
+	if err != nil {
+		return fmt.Errorf("commit %s: %w", commit.Hash, err)
+	}
+	err = g.reset(repo, commit.Hash, want)
+	if err != nil {
+		// The index may be damaged, say by a crash while it was written;
+		// rebuild it and the work tree from the commit alone.
+		if rmErr := os.Remove(filepath.Join(g.cfg.Dir, git.GitDirName, "index")); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
+			return errors.Join(err, rmErr)
+		}
+		err = g.reset(repo, commit.Hash, tracked{})
+	}
+	if err != nil {
+		return fmt.Errorf("reset to %s: %w", commit.Hash, err)
+	}
+	return nil
+}
+
+// reset removes from the work tree what want does not hold, then resets the
+// index and work tree hard to the commit.
+func (g *Git) reset(repo *git.Repository, hash plumbing.Hash, want tracked) error {
+	if err := clean(g.cfg.Dir, want); err != nil {
+		return err
+	}
+	if err := repo.Storer.SetReference(plumbing.NewHashReference(plumbing.HEAD, hash)); err != nil {
+		return err
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		return err
+	}
+	return wt.Reset(&git.ResetOptions{Commit: hash, Mode: git.HardReset})
+}
+
+// tracked is the paths of a tree: files (symbolic links included) and the
+// folders that hold them, relative to the root with forward slashes.
+type tracked struct {
+	files map[string]bool
+	dirs  map[string]bool
+}
+
+// inspect walks tree and checks it against the limits before anything is
+// written: the number of files, their total size, and symbolic links that
+// point outside the working copy.
+func (g *Git) inspect(repo *git.Repository, tree *object.Tree) (tracked, error) {
+	want := tracked{files: map[string]bool{}, dirs: map[string]bool{}}
+	var bytes int64
+	walker := object.NewTreeWalker(tree, true, nil)
+	defer walker.Close()
+	for {
+		name, entry, err := walker.Next()
+		if errors.Is(err, io.EOF) {
+			return want, nil
+		}
+		if err != nil {
+			return want, fmt.Errorf("%w: %w", ErrUnsafeContent, err)
+		}
+		switch entry.Mode {
+		case filemode.Dir:
+			want.dirs[name] = true
+			continue
+		case filemode.Submodule:
+			// Submodules are not checked out.
+			continue
+		case filemode.Symlink:
+			if err := checkSymlink(repo, name, entry.Hash); err != nil {
+				return want, err
+			}
+		}
+		want.files[name] = true
+		if len(want.files) > g.cfg.MaxFiles {
+			return want, fmt.Errorf("%w: more than %d files", ErrTooLarge, g.cfg.MaxFiles)
+		}
+		size, err := repo.Storer.EncodedObjectSize(entry.Hash)
+		if err != nil {
+			return want, fmt.Errorf("size of %s: %w", name, err)
+		}
+		if bytes += size; bytes > g.cfg.MaxBytes {
+			return want, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, g.cfg.MaxBytes)
+		}
+	}
+}
+
+// checkSymlink refuses a symbolic link whose target is absolute or climbs
+// out of the working copy: the renderer would read files of the machine
+// allot runs on.
+func checkSymlink(repo *git.Repository, name string, hash plumbing.Hash) error {
+	blob, err := repo.BlobObject(hash)
+	if err != nil {
+		return fmt.Errorf("read symbolic link %s: %w", name, err)
+	}
+	if blob.Size > maxSymlinkTarget {
+		return fmt.Errorf("%w: symbolic link %s has a target longer than %d bytes", ErrUnsafeContent, name, maxSymlinkTarget)
+	}
+	r, err := blob.Reader()
+	if err != nil {
+		return fmt.Errorf("read symbolic link %s: %w", name, err)
+	}
+	defer r.Close()
+	target, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("read symbolic link %s: %w", name, err)
+	}
+	t := string(target)
+	resolved := path.Join(path.Dir(name), t)
+	if path.IsAbs(t) || filepath.IsAbs(t) || resolved == ".." || strings.HasPrefix(resolved, "../") {
+		return fmt.Errorf("%w: symbolic link %s points outside the repository (%s)", ErrUnsafeContent, name, t)
+	}
+	return nil
+}
+
+// clean removes everything under dir but .git that want does not hold:
+// what `git clean -ffdx` would remove, and also paths whose type differs
+// (a folder where want has a file).
+func clean(dir string, want tracked) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		switch {
+		case rel == ".":
+			return nil
+		case rel == git.GitDirName:
+			return filepath.SkipDir
+		case d.IsDir():
+			if want.dirs[rel] {
+				return nil
+			}
+			if err := os.RemoveAll(p); err != nil {
+				return err
+			}
+			return filepath.SkipDir
+		case !want.files[rel]:
+			return os.Remove(p)
+		}
+		return nil
+	})
+}
+
+// removeContents empties dir, keeping dir itself (it may be a mount point).
+func removeContents(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
