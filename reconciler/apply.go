@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
@@ -24,8 +25,10 @@ const (
 	ActionUpdated   Action = "updated"
 	ActionUnchanged Action = "unchanged"
 	ActionRepaired  Action = "repaired"
-	ActionDeleted   Action = "deleted"
-	ActionFailed    Action = "failed"
+	// ActionDrifted means drift was found and, in warn mode, left alone.
+	ActionDrifted Action = "drifted"
+	ActionDeleted Action = "deleted"
+	ActionFailed  Action = "failed"
 	// ActionKept means the request failed to render and its last applied
 	// state was left alone.
 	ActionKept Action = "kept"
@@ -52,7 +55,7 @@ var applyPhases = []renderer.Phase{renderer.PhaseInit, renderer.PhaseInstall, re
 // it. The record is written before anything is applied, listing old and new
 // objects, so that a crash in between never leaves an object allot does not
 // know about.
-func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inventory, b *renderer.Bundle, rec *Record, commit string, allowPrune bool) EnvResult {
+func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inventory, b *renderer.Bundle, rec *Record, commit string, allowPrune bool, dp driftPolicy) EnvResult {
 	res := EnvResult{Environment: b.Environment, Cluster: cl.Name}
 	now := r.now()
 	desired := map[string]ObjectRef{}
@@ -77,6 +80,9 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inve
 		}
 	}
 	unchangedDigest := !isNew && rec.Digest == b.Digest && len(stale) == 0 && rec.LastError == ""
+	if unchangedDigest && dp.mode == DriftWarn {
+		return r.reportDrift(ctx, cl, inv, b, rec, res, dp)
+	}
 
 	// Intent first: the union of what is there and what is coming.
 	if !unchangedDigest {
@@ -96,7 +102,9 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inve
 		if len(objs) == 0 {
 			continue
 		}
-		cs, err := cl.Manager.ApplyAllStaged(ctx, copies(objs), ssa.DefaultApplyOptions())
+		opts := ssa.DefaultApplyOptions()
+		opts.DriftIgnoreRules = dp.ignore
+		cs, err := cl.Manager.ApplyAllStaged(ctx, copies(objs), opts)
 		if cs != nil {
 			changed += countChanges(cs)
 		}
@@ -161,6 +169,37 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inve
 		rec.setCondition(ConditionDrifted, metav1.ConditionFalse, "Repaired", fmt.Sprintf("%d objects repaired", changed), now)
 	}
 	rec.Updated = now
+	if err := inv.write(ctx, rec); err != nil {
+		res.Action, res.Err = ActionFailed, err
+	}
+	return res
+}
+
+// reportDrift is the pass of an unchanged environment on a cluster in warn
+// mode: it finds drift and records it, and changes nothing else.
+func (r *Reconciler) reportDrift(ctx context.Context, cl *Cluster, inv inventory, b *renderer.Bundle, rec *Record, res EnvResult, dp driftPolicy) EnvResult {
+	var objs []*unstructured.Unstructured
+	for _, p := range applyPhases {
+		objs = append(objs, b.Objects[p]...)
+	}
+	ids, err := drifted(ctx, cl, objs, dp)
+	if err != nil {
+		res.Action, res.Err = ActionFailed, fmt.Errorf("find drift: %w", err)
+		return res
+	}
+	res.Action = ActionUnchanged
+	was := rec.condition(ConditionDrifted) == metav1.ConditionTrue
+	switch {
+	case len(ids) > 0:
+		res.Action = ActionDrifted
+		res.Message = "drifted: " + strings.Join(ids, ", ")
+		rec.setCondition(ConditionDrifted, metav1.ConditionTrue, "DriftFound", res.Message, r.now())
+	case was:
+		rec.setCondition(ConditionDrifted, metav1.ConditionFalse, "NoDrift", "", r.now())
+	default:
+		return res
+	}
+	rec.Updated = r.now()
 	if err := inv.write(ctx, rec); err != nil {
 		res.Action, res.Err = ActionFailed, err
 	}

@@ -59,7 +59,7 @@ func (r *Reconciler) applyImport(ctx context.Context, host *Cluster, b *renderer
 		hostResult.Err = fmt.Errorf("import: cluster %s: %w", name, err)
 		return hostResult
 	}
-	in := r.applyEnvironment(ctx, inner, inv, imp.Bundle, records[b.Environment], commit, true)
+	in := r.applyEnvironment(ctx, inner, inv, imp.Bundle, records[b.Environment], commit, true, driftPolicy{mode: DriftEnforce})
 	if in.Err != nil {
 		hostResult.Err = fmt.Errorf("inside %s: %w", name, in.Err)
 	}

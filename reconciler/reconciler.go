@@ -148,7 +148,7 @@ func (r *Reconciler) Pass(ctx context.Context) *PassResult {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res.Clusters[i] = r.reconcileCluster(ctx, cl, in.byCluster[cl.Name], res.Kept, in.commit)
+			res.Clusters[i] = r.reconcileCluster(ctx, cl, in.byCluster[cl.Name], res.Kept, in.commit, driftPolicyFor(in.platform, cl))
 		}()
 	}
 	wg.Wait()
@@ -164,6 +164,7 @@ func (r *Reconciler) Pass(ctx context.Context) *PassResult {
 // one commit.
 type desiredState struct {
 	commit    string
+	platform  *schemas.PlatformSpec
 	clusters  []schemas.Cluster
 	byCluster map[string][]*renderer.Bundle
 }
@@ -185,6 +186,7 @@ func (r *Reconciler) prepare(ctx context.Context, kept map[string]string) (*desi
 		return state, fmt.Errorf("%w: %s", ErrPlatformInvalid, firstProblem(problems, load.PlatformPath))
 	}
 	r.rememberTimeouts(repo)
+	state.platform = &repo.Platform.Platform.Spec
 	broken := brokenRequests(problems)
 
 	root, err := os.OpenRoot(snap.Dir)
@@ -224,7 +226,7 @@ func (r *Reconciler) prepare(ctx context.Context, kept map[string]string) (*desi
 
 // reconcileCluster applies the bundles placed on one cluster, prunes, and
 // tears down environments that left it, within the guards.
-func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster, bundles []*renderer.Bundle, kept map[string]string, commit string) ClusterResult {
+func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster, bundles []*renderer.Bundle, kept map[string]string, commit string, dp driftPolicy) ClusterResult {
 	res := ClusterResult{Name: entry.Name}
 	cl, err := r.cluster(ctx, entry)
 	if err != nil {
@@ -283,7 +285,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			er := r.applyEnvironment(ctx, cl, inv, b, records[b.Environment], commit, allowDeletes)
+			er := r.applyEnvironment(ctx, cl, inv, b, records[b.Environment], commit, allowDeletes, dp)
 			if er.Err == nil && b.Import != nil {
 				er = r.applyImport(ctx, cl, b, commit, er)
 			}

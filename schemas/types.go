@@ -109,6 +109,46 @@ type PlatformSpec struct {
 	DefaultSize      string            `json:"defaultSize,omitempty"`
 	Policy           Policy            `json:"policy,omitempty"`
 	Approvers        Approvers         `json:"approvers,omitempty"`
+	Drift            Drift             `json:"drift,omitempty"`
+}
+
+// Drift says how allot treats changes made outside git to what it manages.
+type Drift struct {
+	// Mode is enforce (repair) or warn (report); empty means enforce.
+	Mode string `json:"mode,omitempty"`
+	// Interval is the period of the full pass, as a Go duration.
+	Interval string `json:"interval,omitempty"`
+	// Ignore lists fields another controller owns.
+	Ignore []DriftIgnore `json:"ignore,omitempty"`
+}
+
+// DriftIgnore leaves fields alone on the objects its target matches.
+type DriftIgnore struct {
+	Paths  []string           `json:"paths"`
+	Target *DriftIgnoreTarget `json:"target,omitempty"`
+}
+
+// DriftIgnoreTarget selects objects by regular expressions over their
+// identity, and by labels.
+type DriftIgnoreTarget struct {
+	Group         string `json:"group,omitempty"`
+	Version       string `json:"version,omitempty"`
+	Kind          string `json:"kind,omitempty"`
+	Name          string `json:"name,omitempty"`
+	Namespace     string `json:"namespace,omitempty"`
+	LabelSelector string `json:"labelSelector,omitempty"`
+}
+
+// DriftMode returns the drift mode of a cluster: its own, else the
+// platform's, else enforce.
+func (p *PlatformSpec) DriftMode(c Cluster) string {
+	switch {
+	case c.Drift != "":
+		return c.Drift
+	case p.Drift.Mode != "":
+		return p.Drift.Mode
+	}
+	return "enforce"
 }
 
 // Cluster is a Kubernetes cluster allot places environments on.

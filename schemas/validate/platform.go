@@ -5,8 +5,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
@@ -65,6 +67,18 @@ func (c *checker) platform(pf *load.PlatformFile) {
 	}
 	c.policy(pf)
 	c.idp(pf)
+	if d := p.Drift.Interval; d != "" {
+		if _, err := time.ParseDuration(d); err != nil {
+			c.errorf(doc.Pos("spec", "drift", "interval"), schemas.RulePlatform, "drift.interval %q is not a duration; write it like 10m or 1h", d)
+		}
+	}
+	for i, ig := range p.Drift.Ignore {
+		if ig.Target != nil && ig.Target.LabelSelector != "" {
+			if _, err := labels.Parse(ig.Target.LabelSelector); err != nil {
+				c.errorf(doc.Pos("spec", "drift", "ignore", strconv.Itoa(i), "target", "labelSelector"), schemas.RulePlatform, "drift.ignore[%d].target.labelSelector: %v", i, err)
+			}
+		}
+	}
 	for team := range p.Approvers.Teams {
 		c.dnsLabel(doc.Pos("spec", "approvers", "teams", team), "team name", team)
 	}

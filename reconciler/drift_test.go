@@ -1,0 +1,78 @@
+package reconciler
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+func (f *fixture) editSettings(t *testing.T, value string) {
+	t.Helper()
+	var cm corev1.ConfigMap
+	if err := f.get(t, "a", &cm, "shop", "settings"); err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["value"] = value
+	if err := f.cps["a"].Client.Update(context.Background(), &cm, client.FieldOwner("kubectl-edit")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) settings(t *testing.T) string {
+	t.Helper()
+	var cm corev1.ConfigMap
+	if err := f.get(t, "a", &cm, "shop", "settings"); err != nil {
+		t.Fatal(err)
+	}
+	return cm.Data["value"]
+}
+
+func TestDriftModes(t *testing.T) {
+	t.Run("warn reports drift and leaves it", func(t *testing.T) {
+		f := newFixture(t, "a")
+		f.src.write(t, "allot.yaml", strings.Replace(platformYAML, "{name: a, labels", "{name: a, drift: warn, labels", 1))
+		f.src.write(t, "environments/web/shop.yaml", request("shop", "a", fmt.Sprintf(configAddon, "shop")))
+		f.src.write(t, "addons/shop/config.yaml", configMap("settings", "one", ""))
+		f.mustPass(t)
+		f.editSettings(t, "edited")
+		res := f.mustPass(t)
+		if e := result(res, "a", "shop"); e.Action != ActionDrifted || e.Message != "drifted: ConfigMap/shop/settings" {
+			t.Errorf("result %+v, want drifted on the config map", e)
+		}
+		if got := f.settings(t); got != "edited" {
+			t.Errorf("value %q: warn mode repaired the drift", got)
+		}
+		var record corev1.ConfigMap
+		if err := f.get(t, "a", &record, SystemNamespace, "shop"); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(record.Data["record.json"], `"type":"Drifted","status":"True"`) {
+			t.Errorf("the record does not say Drifted: %s", record.Data["record.json"])
+		}
+		// A change to the request is still applied in warn mode.
+		f.src.write(t, "addons/shop/config.yaml", configMap("settings", "two", ""))
+		f.mustPass(t)
+		if got := f.settings(t); got != "two" {
+			t.Errorf("value %q after a change in git, want two", got)
+		}
+	})
+	t.Run("ignored fields are left to whoever owns them", func(t *testing.T) {
+		f := newFixture(t, "a")
+		f.src.write(t, "allot.yaml", platformYAML+"  drift:\n    ignore:\n      - paths: [/data/value]\n        target: {kind: ConfigMap, name: settings}\n")
+		f.src.write(t, "environments/web/shop.yaml", request("shop", "a", fmt.Sprintf(configAddon, "shop")))
+		f.src.write(t, "addons/shop/config.yaml", configMap("settings", "one", "")+"---\n"+configMap("other", "one", ""))
+		f.mustPass(t)
+		f.editSettings(t, "owned elsewhere")
+		res := f.mustPass(t)
+		if got := action(res, "a", "shop"); got != ActionUnchanged {
+			t.Errorf("action %s, want unchanged", got)
+		}
+		if got := f.settings(t); got != "owned elsewhere" {
+			t.Errorf("value %q: the ignored field was overwritten", got)
+		}
+	})
+}
