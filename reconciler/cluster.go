@@ -91,6 +91,11 @@ func (c *Connector) Config(ctx context.Context, cl schemas.Cluster) (*rest.Confi
 	return nil, fmt.Errorf("cluster %s: %w", cl.Name, ErrNoConnection)
 }
 
+// KubeconfigFile reads a kubeconfig file with its current context.
+func (c *Connector) KubeconfigFile(file string) (*rest.Config, error) {
+	return kubeconfigFile(file, "")
+}
+
 func kubeconfigFile(file, context string) (*rest.Config, error) {
 	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: file}
 	overrides := &clientcmd.ConfigOverrides{CurrentContext: context}

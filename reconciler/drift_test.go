@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -75,4 +76,32 @@ func TestDriftModes(t *testing.T) {
 			t.Errorf("value %q: the ignored field was overwritten", got)
 		}
 	})
+}
+
+func TestDriftIsSeenBetweenPasses(t *testing.T) {
+	f := newFixture(t, "a")
+	events := make(chan Drift, 16)
+	f.r.OnDrift = func(d Drift) { events <- d }
+	defer f.r.StopWatching()
+	f.src.write(t, "environments/web/shop.yaml", request("shop", "a", fmt.Sprintf(configAddon, "shop")))
+	f.src.write(t, "addons/shop/config.yaml", configMap("settings", "one", ""))
+	f.mustPass(t)
+	// Let the informers sync, and drain what allot's own pass caused.
+	time.Sleep(time.Second)
+	for len(events) > 0 {
+		<-events
+	}
+	f.editSettings(t, "edited")
+	select {
+	case d := <-events:
+		if d.Cluster != "a" || d.Object != "ConfigMap/shop/settings" {
+			t.Errorf("drift %+v, want ConfigMap/shop/settings on a", d)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no drift reported for a hand edit")
+	}
+	res := f.mustPass(t)
+	if got := action(res, "a", "shop"); got != ActionRepaired {
+		t.Errorf("action %s after the drift, want repaired", got)
+	}
 }

@@ -91,8 +91,13 @@ type Reconciler struct {
 	Now                 func() time.Time
 	Log                 *slog.Logger
 
+	// OnDrift, when set, is called for every change made outside allot to
+	// an object allot manages; a pass starts watching the kinds it applied.
+	OnDrift func(Drift)
+
 	mu       sync.Mutex
 	clusters map[string]*Cluster
+	watch    *watcher
 }
 
 // PassResult is what one pass did.
@@ -304,12 +309,47 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 	}
 	sort.Slice(results, func(i, j int) bool { return results[i].Environment < results[j].Environment })
 	res.Environments = results
+	if r.OnDrift != nil {
+		r.watcher().watch(ctx, cl, appliedRefs(desired))
+	}
 	for _, e := range results {
 		if e.Err != nil {
 			r.log().Error("environment failed", "cluster", cl.Name, "environment", e.Environment, "error", e.Err)
 		}
 	}
 	return res
+}
+
+func (r *Reconciler) watcher() *watcher {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.watch == nil {
+		r.watch = &watcher{onDrift: r.OnDrift}
+	}
+	return r.watch
+}
+
+// StopWatching stops the drift watches a pass started.
+func (r *Reconciler) StopWatching() {
+	r.mu.Lock()
+	w := r.watch
+	r.watch = nil
+	r.mu.Unlock()
+	if w != nil {
+		w.stopAll()
+	}
+}
+
+func appliedRefs(desired map[string]*renderer.Bundle) []ObjectRef {
+	var refs []ObjectRef
+	for _, b := range desired {
+		for _, p := range applyPhases {
+			for _, o := range b.Objects[p] {
+				refs = append(refs, refOf(o, p))
+			}
+		}
+	}
+	return refs
 }
 
 // expired reports whether an environment's time is up: a date in the past,

@@ -97,6 +97,7 @@ on your clusters, and identity-provider groups for the people who use them.`,
 		NewPlanCommand(s),
 		NewReconcileCommand(s),
 		NewStatusCommand(s),
+		NewServeCommand(s),
 		NewSchemaCommand(s),
 		NewVersionCommand(s),
 	)

@@ -1,0 +1,281 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+
+	"github.com/allot-dev/allot/reconciler"
+)
+
+// ServeOptions are the inputs of Serve.
+type ServeOptions struct {
+	ReconcileOptions
+	// Listen is the address of /metrics, /healthz and /readyz.
+	Listen string
+	// LeaderElect makes replicas take turns through a Lease in
+	// allot-system of the cluster allot runs in.
+	LeaderElect bool
+	// HomeKubeconfig reaches the cluster allot runs in, for the Lease;
+	// empty means in-cluster credentials.
+	HomeKubeconfig string
+	// Debounce gathers drift events that arrive together into one pass.
+	Debounce time.Duration
+	// Ready is closed once the server listens, for tests.
+	Ready chan<- string
+}
+
+// NewServeCommand builds `allot serve`.
+func NewServeCommand(s Streams) *cobra.Command {
+	o := ServeOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run reconcile passes continuously, repair drift within seconds, and serve metrics",
+		Long: `serve runs a reconcile pass at start, every --interval, and whenever an object
+allot manages is changed by someone else (drift), which it repairs within
+seconds — or only reports, for clusters in warn mode. It serves Prometheus
+metrics on /metrics, and /healthz and /readyz for probes. With --leader-elect,
+several replicas share a Lease and one of them works at a time.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return Serve(ctx, s, o)
+		},
+	}
+	o.bind(cmd)
+	o.bindGuards(cmd)
+	cmd.Flags().DurationVar(&o.Interval, "interval", 10*time.Minute, "time between full passes")
+	cmd.Flags().StringVar(&o.Listen, "listen", ":8080", "address for /metrics, /healthz and /readyz")
+	cmd.Flags().BoolVar(&o.LeaderElect, "leader-elect", false, "take turns with other replicas through a Lease in allot-system")
+	cmd.Flags().StringVar(&o.HomeKubeconfig, "home-kubeconfig", "", "kubeconfig of the cluster allot runs in, for the Lease (default: in-cluster)")
+	cmd.Flags().DurationVar(&o.Debounce, "drift-debounce", 300*time.Millisecond, "how long to gather drift events before a pass")
+	return cmd
+}
+
+// metrics are allot's Prometheus metrics.
+type metrics struct {
+	passes   *prometheus.CounterVec
+	duration prometheus.Histogram
+	applied  *prometheus.CounterVec
+	pruned   *prometheus.CounterVec
+	drift    *prometheus.CounterVec
+	errors   *prometheus.CounterVec
+	envs     *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		passes:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "allot_passes_total", Help: "Reconcile passes by result."}, []string{"result"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "allot_pass_duration_seconds", Help: "How long a reconcile pass takes.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)}),
+		applied:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "allot_objects_applied_total", Help: "Objects created or changed, per cluster."}, []string{"cluster"}),
+		pruned:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "allot_objects_pruned_total", Help: "Objects deleted, per cluster."}, []string{"cluster"}),
+		drift:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "allot_drift_total", Help: "Changes made outside allot to objects it manages, per cluster."}, []string{"cluster"}),
+		errors:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "allot_errors_total", Help: "Failed environments and unreachable clusters, per cluster."}, []string{"cluster"}),
+		envs:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "allot_environments", Help: "Environments per cluster by the action of the last pass."}, []string{"cluster", "action"}),
+	}
+	reg.MustRegister(m.passes, m.duration, m.applied, m.pruned, m.drift, m.errors, m.envs,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) record(res *reconciler.PassResult, took time.Duration) {
+	m.duration.Observe(took.Seconds())
+	result := "ok"
+	if res.Failed() {
+		result = "failed"
+	}
+	m.passes.WithLabelValues(result).Inc()
+	m.envs.Reset()
+	for _, c := range res.Clusters {
+		if c.Err != nil {
+			m.errors.WithLabelValues(c.Name).Inc()
+		}
+		for _, e := range c.Environments {
+			m.applied.WithLabelValues(c.Name).Add(float64(e.Applied))
+			m.pruned.WithLabelValues(c.Name).Add(float64(e.Pruned))
+			m.envs.WithLabelValues(c.Name, string(e.Action)).Inc()
+			if e.Err != nil {
+				m.errors.WithLabelValues(c.Name).Inc()
+			}
+		}
+	}
+}
+
+// Serve runs passes until ctx ends.
+func Serve(ctx context.Context, s Streams, o ServeOptions) error {
+	log := slog.New(slog.NewJSONHandler(s.Err, nil))
+	r, err := newReconciler(o.ReconcileOptions, log)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	m := newMetrics(reg)
+	trigger := make(chan struct{}, 1)
+	r.OnDrift = func(d reconciler.Drift) {
+		m.drift.WithLabelValues(d.Cluster).Inc()
+		log.Info("drift", "cluster", d.Cluster, "object", d.Object, "deleted", d.Deleted)
+		select {
+		case trigger <- struct{}{}:
+		default:
+		}
+	}
+	defer r.StopWatching()
+
+	var ready atomic.Bool
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "no pass has finished yet", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return usageError(fmt.Errorf("listen on %s: %w", o.Listen, err))
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer func() {
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	if o.Ready != nil {
+		o.Ready <- ln.Addr().String()
+	}
+	log.Info("serving", "address", ln.Addr().String())
+
+	loop := func(ctx context.Context) {
+		backoff := time.Duration(0)
+		for {
+			start := time.Now()
+			res := r.Pass(ctx)
+			m.record(res, time.Since(start))
+			logPass(log, res, time.Since(start))
+			if res.Err == nil {
+				ready.Store(true)
+			}
+			wait := o.Interval
+			if res.Failed() {
+				// Retry failing clusters and sources sooner, backing off.
+				backoff = min(max(2*backoff, 2*time.Second), o.Interval)
+				wait = backoff
+			} else {
+				backoff = 0
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-trigger:
+				// Gather the events of one edit into one pass.
+				time.Sleep(o.Debounce)
+				select {
+				case <-trigger:
+				default:
+				}
+			case <-time.After(wait):
+			}
+		}
+	}
+	if !o.LeaderElect {
+		loop(ctx)
+		return nil
+	}
+	return leaderElect(ctx, o.HomeKubeconfig, log, loop)
+}
+
+func logPass(log *slog.Logger, res *reconciler.PassResult, took time.Duration) {
+	if res.Err != nil {
+		log.Error("pass stopped before changing anything", "error", res.Err)
+		return
+	}
+	for _, c := range res.Clusters {
+		if c.Err != nil {
+			log.Error("cluster", "cluster", c.Name, "error", c.Err)
+		}
+		for _, e := range c.Environments {
+			if e.Action != reconciler.ActionUnchanged || e.Err != nil {
+				log.Info("environment", "cluster", c.Name, "environment", e.Environment, "action", e.Action, "applied", e.Applied, "pruned", e.Pruned, "message", e.Message, "error", errString(e.Err))
+			}
+		}
+	}
+	for env, msg := range res.Kept {
+		log.Warn("request failed; last state kept", "environment", env, "error", msg)
+	}
+	log.Info("pass", "commit", res.Commit, "seconds", took.Seconds())
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// leaderElect runs work while this replica holds the allot Lease.
+func leaderElect(ctx context.Context, kubeconfig string, log *slog.Logger, work func(context.Context)) error {
+	var cfg *rest.Config
+	var err error
+	if kubeconfig != "" {
+		cfg, err = (&reconciler.Connector{}).KubeconfigFile(kubeconfig)
+	} else {
+		cfg, err = rest.InClusterConfig()
+	}
+	if err != nil {
+		return fmt.Errorf("leader election: %w", err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	id, err := os.Hostname()
+	if err != nil {
+		return err
+	}
+	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, reconciler.SystemNamespace, "allot", cs.CoreV1(), cs.CoordinationV1(), resourcelock.ResourceLockConfig{Identity: id})
+	if err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+		Lock: lock, ReleaseOnCancel: true,
+		LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(ctx context.Context) {
+				log.Info("leading", "identity", id)
+				work(ctx)
+				close(done)
+			},
+			OnStoppedLeading: func() { log.Info("stopped leading", "identity", id) },
+		},
+	})
+	select {
+	case <-done:
+	default:
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return errors.New("lost the lease")
+}

@@ -1,0 +1,149 @@
+package reconciler
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/allot-dev/allot/renderer"
+)
+
+// Drift is a change made outside allot to an object allot manages.
+type Drift struct {
+	Cluster string
+	Object  string
+	// Deleted is true when the object was deleted.
+	Deleted bool
+}
+
+// watcher watches, per cluster, the kinds allot applied there, through
+// metadata-only informers filtered by allot's label, and reports changes
+// that allot did not make itself.
+type watcher struct {
+	onDrift   func(Drift)
+	mu        sync.Mutex
+	byCluster map[string]*clusterWatch
+}
+
+type clusterWatch struct {
+	ctx      context.Context
+	factory  metadatainformer.SharedInformerFactory
+	watching map[schema.GroupVersionResource]bool
+	stop     context.CancelFunc
+}
+
+// watch makes sure the kinds of refs are watched on cl.
+func (w *watcher) watch(ctx context.Context, cl *Cluster, refs []ObjectRef) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	cw, ok := w.byCluster[cl.Name]
+	if !ok {
+		mc, err := metadata.NewForConfig(cl.Config)
+		if err != nil {
+			return
+		}
+		// The watches outlive the pass that starts them; StopWatching ends them.
+		wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		cw = &clusterWatch{
+			ctx: wctx,
+			factory: metadatainformer.NewFilteredSharedInformerFactory(mc, 0, metav1.NamespaceAll, func(o *metav1.ListOptions) {
+				o.LabelSelector = renderer.LabelManagedBy + "=" + renderer.ManagedByValue
+			}),
+			watching: map[schema.GroupVersionResource]bool{},
+			stop:     cancel,
+		}
+		if w.byCluster == nil {
+			w.byCluster = map[string]*clusterWatch{}
+		}
+		w.byCluster[cl.Name] = cw
+	}
+	added := false
+	for _, ref := range refs {
+		mapping, err := cl.Mapper.RESTMapping(ref.GVK().GroupKind(), ref.Version)
+		if err != nil || cw.watching[mapping.Resource] {
+			continue
+		}
+		cw.watching[mapping.Resource] = true
+		inf := cw.factory.ForResource(mapping.Resource).Informer()
+		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			UpdateFunc: func(oldObj, newObj any) {
+				o, ok1 := oldObj.(*metav1.PartialObjectMetadata)
+				n, ok2 := newObj.(*metav1.PartialObjectMetadata)
+				if !ok1 || !ok2 || !changedByOthers(o, n) {
+					return
+				}
+				w.onDrift(Drift{Cluster: cl.Name, Object: mapping.GroupVersionKind.Kind + "/" + n.Namespace + "/" + n.Name})
+			},
+			DeleteFunc: func(obj any) {
+				if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+					obj = tomb.Obj
+				}
+				// A delete cannot say who made it; allot's own deletes happen
+				// during passes, and the pass they trigger finds nothing to do.
+				m, ok := obj.(*metav1.PartialObjectMetadata)
+				if !ok {
+					return
+				}
+				w.onDrift(Drift{Cluster: cl.Name, Object: mapping.GroupVersionKind.Kind + "/" + m.Namespace + "/" + m.Name, Deleted: true})
+			},
+		})
+		added = true
+	}
+	if added {
+		cw.factory.Start(cw.ctx.Done())
+	}
+}
+
+// stopAll stops every informer.
+func (w *watcher) stopAll() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, cw := range w.byCluster {
+		cw.stop()
+		cw.factory.Shutdown()
+	}
+	w.byCluster = nil
+}
+
+// changedByOthers reports an update to what allot applies — the spec (by
+// generation), or metadata for kinds without one — whose newest field
+// manager is not allot.
+func changedByOthers(o, n *metav1.PartialObjectMetadata) bool {
+	if o.ResourceVersion == n.ResourceVersion {
+		return false
+	}
+	specChanged := n.Generation != o.Generation ||
+		(n.Generation == 0) ||
+		!equalMaps(o.Labels, n.Labels) || !equalMaps(o.Annotations, n.Annotations)
+	return specChanged && lastManager(n) != FieldManager
+}
+
+// lastManager is the field manager of the newest managed-fields entry.
+func lastManager(m *metav1.PartialObjectMetadata) string {
+	var newest time.Time
+	manager := ""
+	for _, f := range m.ManagedFields {
+		if f.Time != nil && !f.Time.Time.Before(newest) {
+			newest, manager = f.Time.Time, f.Manager
+		}
+	}
+	return manager
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
