@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	"github.com/fluxcd/pkg/ssa"
@@ -66,6 +67,9 @@ type Connector struct {
 	Home client.Reader
 	// InCluster returns the config of the pod allot runs in.
 	InCluster func() (*rest.Config, error)
+	// InClusterNames are clusters reached with the pod's own credentials
+	// whatever allot.yaml says: the cluster an agent runs in.
+	InClusterNames []string
 }
 
 // ErrNoConnection says a cluster entry cannot be turned into a connection.
@@ -77,7 +81,7 @@ func (c *Connector) Config(ctx context.Context, cl schemas.Cluster) (*rest.Confi
 		return kubeconfigFile(file, "")
 	}
 	switch {
-	case cl.InCluster:
+	case cl.InCluster || slices.Contains(c.InClusterNames, cl.Name):
 		inCluster := c.InCluster
 		if inCluster == nil {
 			inCluster = rest.InClusterConfig

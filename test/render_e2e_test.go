@@ -118,3 +118,15 @@ func mustQuantity(t *testing.T, s string) resource.Quantity {
 	}
 	return q
 }
+
+// ownControlPlane starts a control plane for one test, so that tests which
+// reconcile do not see each other's environments.
+func ownControlPlane(t *testing.T) *harness.ControlPlane {
+	t.Helper()
+	own, err := harness.Start(harness.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = own.Stop() })
+	return own
+}

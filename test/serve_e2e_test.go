@@ -57,6 +57,7 @@ func eventually(t *testing.T, within time.Duration, what string, ok func() bool)
 // control plane: it reconciles at start, answers its probes, repairs a hand
 // edit within seconds without waiting for the interval, and counts it.
 func TestServeRepairsDriftAndServesProbes(t *testing.T) {
+	cp := ownControlPlane(t)
 	repo := writeRepo(t, map[string]string{
 		"allot.yaml":                   "apiVersion: allot.dev/v1alpha1\nkind: Platform\nmetadata: {name: t}\nspec:\n  clusters: [{name: dev, inCluster: true}]\n  idp: {provider: none}\n  defaultSize: small\n  sizes: {small: {quota: {pods: 10}}}\n",
 		"environments/web/served.yaml": "apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata: {name: served}\nspec: {type: namespace, owner: dev@example.com, team: web, cluster: dev}\n",

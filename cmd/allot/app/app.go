@@ -98,6 +98,7 @@ on your clusters, and identity-provider groups for the people who use them.`,
 		NewReconcileCommand(s),
 		NewStatusCommand(s),
 		NewServeCommand(s),
+		NewAgentCommand(s),
 		NewSchemaCommand(s),
 		NewVersionCommand(s),
 	)

@@ -36,7 +36,10 @@ type ReconcileOptions struct {
 	// Kubeconfigs replaces clusters' kubeconfig files by name.
 	Kubeconfigs map[string]string
 	// Clusters limits the pass to these clusters.
-	Clusters            []string
+	Clusters []string
+	// InCluster names clusters reached with the credentials of the pod
+	// allot runs in, whatever allot.yaml says (agent mode).
+	InCluster           []string
 	ChartCache          string
 	AllowMassDelete     bool
 	MaxDeleteShare      float64
@@ -75,7 +78,7 @@ func newReconciler(o ReconcileOptions, log *slog.Logger) (*reconciler.Reconciler
 	}
 	return &reconciler.Reconciler{
 		Source:              src,
-		Connector:           &reconciler.Connector{Kubeconfigs: o.Kubeconfigs},
+		Connector:           &reconciler.Connector{Kubeconfigs: o.Kubeconfigs, InClusterNames: o.InCluster},
 		Builtin:             environments.Templates(),
 		ChartCache:          o.ChartCache,
 		OnlyClusters:        o.Clusters,
