@@ -36,15 +36,13 @@ No other process needs credentials for the cluster.`,
 			return Agent(ctx, s, o)
 		},
 	}
-	o.bind(cmd)
+	o.bindSource(cmd)
 	o.bindGuards(cmd)
 	cmd.Flags().StringVar(&o.Cluster, "cluster", "", "the name in allot.yaml of the cluster this agent runs in")
 	cmd.Flags().DurationVar(&o.Interval, "interval", 5*time.Minute, "time between full passes")
 	cmd.Flags().StringVar(&o.Listen, "listen", ":8080", "address for /metrics, /healthz and /readyz")
 	cmd.Flags().BoolVar(&o.LeaderElect, "leader-elect", false, "take turns with other replicas through a Lease in allot-system")
 	cmd.Flags().DurationVar(&o.Debounce, "drift-debounce", 300*time.Millisecond, "how long to gather drift events before a pass")
-	// --cluster means the agent's own cluster here, not a filter list.
-	_ = cmd.Flags().MarkHidden("kubeconfig")
 	return cmd
 }
 

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -155,5 +156,17 @@ func TestListShowsEnvironmentsWithTheirClusters(t *testing.T) {
 	}
 	if len(rows) != 6 {
 		t.Errorf("%d rows, want 6", len(rows))
+	}
+}
+
+func TestEveryCommandBuildsAndHasHelp(t *testing.T) {
+	root := NewRootCommand(Streams{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard}, func(string) string { return "" })
+	for _, cmd := range root.Commands() {
+		t.Run(cmd.Name(), func(t *testing.T) {
+			code, out, errOut := run(t, nil, cmd.Name(), "--help")
+			if code != ExitOK || !strings.Contains(out, "Usage:") {
+				t.Errorf("allot %s --help: exit %d\n%s%s", cmd.Name(), code, out, errOut)
+			}
+		})
 	}
 }

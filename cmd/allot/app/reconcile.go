@@ -51,6 +51,13 @@ type ReconcileOptions struct {
 }
 
 func (o *ReconcileOptions) bind(cmd *cobra.Command) {
+	o.bindSource(cmd)
+	cmd.Flags().StringSliceVar(&o.Clusters, "cluster", nil, "reconcile only these clusters (repeatable)")
+}
+
+// bindSource binds every flag but --cluster, which agent uses for its own
+// cluster.
+func (o *ReconcileOptions) bindSource(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&o.Repo, "repo", ".", "the requests repository: a local folder (read as it is on disk) or a git URL")
 	f.StringVar(&o.Branch, "branch", "main", "the branch to read from a git URL")
@@ -59,7 +66,6 @@ func (o *ReconcileOptions) bind(cmd *cobra.Command) {
 	f.StringVar(&o.KnownHostsFile, "known-hosts", "", "the known_hosts file for an ssh git URL")
 	f.StringVar(&o.WorkDir, "workdir", filepath.Join(os.TempDir(), "allot-work"), "where the git working copy is kept between passes")
 	f.StringToStringVar(&o.Kubeconfigs, "kubeconfig", nil, "NAME=FILE: reach cluster NAME through this kubeconfig instead of what allot.yaml says (repeatable)")
-	f.StringSliceVar(&o.Clusters, "cluster", nil, "reconcile only these clusters (repeatable)")
 	f.StringVar(&o.ChartCache, "chart-cache", defaultChartCache(), "where remote charts are cached")
 	f.BoolVar(&o.UseKubeconfigServer, "use-kubeconfig-server", false, "reach imported vclusters at the address in their kubeconfig instead of the in-cluster service (for running outside the host cluster)")
 	f.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
