@@ -48,11 +48,16 @@ func allot(t *testing.T, args ...string) string {
 
 func kubectl(t *testing.T, stdin string, args ...string) string {
 	t.Helper()
+	return kubectlOn(t, cp.Kubeconfig, stdin, args...)
+}
+
+func kubectlOn(t *testing.T, kubeconfig, stdin string, args ...string) string {
+	t.Helper()
 	dir, err := harness.AssetsDir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(dir, "kubectl"), append([]string{"--kubeconfig", cp.Kubeconfig}, args...)...)
+	cmd := exec.Command(filepath.Join(dir, "kubectl"), append([]string{"--kubeconfig", kubeconfig}, args...)...)
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
