@@ -86,10 +86,16 @@ func TestDriftIsSeenBetweenPasses(t *testing.T) {
 	f.src.write(t, "environments/web/shop.yaml", request("shop", "a", fmt.Sprintf(configAddon, "shop")))
 	f.src.write(t, "addons/shop/config.yaml", configMap("settings", "one", ""))
 	f.mustPass(t)
-	// Let the informers sync, and drain what allot's own pass caused.
+	// Let the informers sync, then pass again: with the watch covering
+	// every kind, the environment is now known to be clean and later passes
+	// skip it, until drift says otherwise.
 	time.Sleep(time.Second)
+	f.mustPass(t)
 	for len(events) > 0 {
 		<-events
+	}
+	if !f.r.isClean("a", "shop", firstDigest(t, f)) {
+		t.Fatal("the environment is not marked clean after a watched pass")
 	}
 	f.editSettings(t, "edited")
 	select {
@@ -104,4 +110,16 @@ func TestDriftIsSeenBetweenPasses(t *testing.T) {
 	if got := action(res, "a", "shop"); got != ActionRepaired {
 		t.Errorf("action %s after the drift, want repaired", got)
 	}
+	if got := f.settings(t); got != "one" {
+		t.Errorf("value %q after the pass, want one", got)
+	}
+}
+
+func firstDigest(t *testing.T, f *fixture) string {
+	t.Helper()
+	var record corev1.ConfigMap
+	if err := f.get(t, "a", &record, SystemNamespace, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	return record.Data["digest"]
 }

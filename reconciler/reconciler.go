@@ -14,6 +14,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/allot-dev/allot/renderer"
@@ -98,6 +99,13 @@ type Reconciler struct {
 	mu       sync.Mutex
 	clusters map[string]*Cluster
 	watch    *watcher
+	// clean maps cluster/environment to the digest last applied with no
+	// drift seen since, while the drift watch covers all its kinds; such
+	// an environment needs no API call in a pass.
+	clean map[string]string
+	// dirty counts drift events per cluster/environment, so that an event
+	// that arrives while a pass applies is not forgotten by markClean.
+	dirty map[string]int
 }
 
 // PassResult is what one pass did.
@@ -281,6 +289,12 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 		allowDeletes = false
 	}
 
+	// Kinds the drift watch had fully listed before this pass began: no
+	// change to them during the pass can go unseen.
+	var synced map[schema.GroupVersionResource]bool
+	if r.OnDrift != nil {
+		synced = r.watcher().syncedKinds(cl.Name)
+	}
 	results := make([]EnvResult, 0, len(desired)+len(gone))
 	var mu sync.Mutex
 	sem := make(chan struct{}, r.concurrency())
@@ -290,9 +304,20 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			er := r.applyEnvironment(ctx, cl, inv, b, records[b.Environment], commit, allowDeletes, dp)
+			rec := records[b.Environment]
+			if rec != nil && rec.Digest == b.Digest && rec.condition(ConditionReady) == metav1.ConditionTrue && r.isClean(cl.Name, b.Environment, b.Digest) && b.Import == nil {
+				mu.Lock()
+				results = append(results, EnvResult{Environment: b.Environment, Cluster: cl.Name, Action: ActionUnchanged})
+				mu.Unlock()
+				return
+			}
+			dirtyBefore := r.dirtyCount(cl.Name, b.Environment)
+			er := r.applyEnvironment(ctx, cl, inv, b, rec, commit, allowDeletes, dp)
 			if er.Err == nil && b.Import != nil {
 				er = r.applyImport(ctx, cl, b, commit, er)
+			}
+			if er.Err == nil && len(synced) > 0 && (er.Action == ActionUnchanged || er.Action == ActionRepaired || er.Action == ActionUpdated || er.Action == ActionCreated) {
+				r.markClean(cl, b, synced, dirtyBefore)
 			}
 			mu.Lock()
 			results = append(results, er)
@@ -324,9 +349,68 @@ func (r *Reconciler) watcher() *watcher {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.watch == nil {
-		r.watch = &watcher{onDrift: r.OnDrift}
+		r.watch = &watcher{onDrift: func(d Drift) {
+			r.markDirty(d.Cluster, d.Environment)
+			r.OnDrift(d)
+		}}
 	}
 	return r.watch
+}
+
+// markDirty makes the next pass check an environment against its cluster.
+func (r *Reconciler) markDirty(cluster, env string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.clean, cluster+"/"+env)
+	if r.dirty == nil {
+		r.dirty = map[string]int{}
+	}
+	r.dirty[cluster+"/"+env]++
+}
+
+// dirtyCount is the number of drift events seen for an environment.
+func (r *Reconciler) dirtyCount(cluster, env string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.dirty[cluster+"/"+env]
+}
+
+// Invalidate makes the next pass check every environment against its
+// cluster, as the periodic full pass does.
+func (r *Reconciler) Invalidate() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.clean = nil
+}
+
+// isClean reports whether an environment is known to match digest.
+func (r *Reconciler) isClean(cluster, env, digest string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.clean[cluster+"/"+env] == digest
+}
+
+// markClean records that an environment matched digest at the end of a
+// pass during which the watch covered every kind it uses.
+func (r *Reconciler) markClean(cl *Cluster, b *renderer.Bundle, synced map[schema.GroupVersionResource]bool, dirtyBefore int) {
+	for _, p := range applyPhases {
+		for _, o := range b.Objects[p] {
+			gvk := o.GroupVersionKind()
+			m, err := cl.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+			if err != nil || !synced[m.Resource] {
+				return
+			}
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.dirty[cl.Name+"/"+b.Environment] != dirtyBefore {
+		return // drift arrived while the pass applied
+	}
+	if r.clean == nil {
+		r.clean = map[string]string{}
+	}
+	r.clean[cl.Name+"/"+b.Environment] = b.Digest
 }
 
 // StopWatching stops the drift watches a pass started.

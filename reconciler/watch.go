@@ -17,7 +17,9 @@ import (
 // Drift is a change made outside allot to an object allot manages.
 type Drift struct {
 	Cluster string
-	Object  string
+	// Environment is the object's allot.dev/environment label.
+	Environment string
+	Object      string
 	// Deleted is true when the object was deleted.
 	Deleted bool
 }
@@ -32,6 +34,9 @@ type watcher struct {
 }
 
 type clusterWatch struct {
+	// synced holds the resources whose informers have listed everything,
+	// so that no event of theirs can be missed any more.
+	synced   map[schema.GroupVersionResource]bool
 	ctx      context.Context
 	factory  metadatainformer.SharedInformerFactory
 	watching map[schema.GroupVersionResource]bool
@@ -56,6 +61,7 @@ func (w *watcher) watch(ctx context.Context, cl *Cluster, refs []ObjectRef) {
 				o.LabelSelector = renderer.LabelManagedBy + "=" + renderer.ManagedByValue
 			}),
 			watching: map[schema.GroupVersionResource]bool{},
+			synced:   map[schema.GroupVersionResource]bool{},
 			stop:     cancel,
 		}
 		if w.byCluster == nil {
@@ -78,7 +84,7 @@ func (w *watcher) watch(ctx context.Context, cl *Cluster, refs []ObjectRef) {
 				if !ok1 || !ok2 || !changedByOthers(o, n) {
 					return
 				}
-				w.onDrift(Drift{Cluster: cl.Name, Object: mapping.GroupVersionKind.Kind + "/" + n.Namespace + "/" + n.Name})
+				w.onDrift(Drift{Cluster: cl.Name, Environment: n.Labels[renderer.LabelEnvironment], Object: mapping.GroupVersionKind.Kind + "/" + n.Namespace + "/" + n.Name})
 			},
 			DeleteFunc: func(obj any) {
 				if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
@@ -90,14 +96,35 @@ func (w *watcher) watch(ctx context.Context, cl *Cluster, refs []ObjectRef) {
 				if !ok {
 					return
 				}
-				w.onDrift(Drift{Cluster: cl.Name, Object: mapping.GroupVersionKind.Kind + "/" + m.Namespace + "/" + m.Name, Deleted: true})
+				w.onDrift(Drift{Cluster: cl.Name, Environment: m.Labels[renderer.LabelEnvironment], Object: mapping.GroupVersionKind.Kind + "/" + m.Namespace + "/" + m.Name, Deleted: true})
 			},
 		})
 		added = true
+		gvr := mapping.Resource
+		go func() {
+			if cache.WaitForCacheSync(cw.ctx.Done(), inf.HasSynced) {
+				w.mu.Lock()
+				cw.synced[gvr] = true
+				w.mu.Unlock()
+			}
+		}()
 	}
 	if added {
 		cw.factory.Start(cw.ctx.Done())
 	}
+}
+
+// syncedKinds returns the resources of a cluster whose informers are synced.
+func (w *watcher) syncedKinds(cluster string) map[schema.GroupVersionResource]bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := map[schema.GroupVersionResource]bool{}
+	if cw, ok := w.byCluster[cluster]; ok {
+		for k := range cw.synced {
+			out[k] = true
+		}
+	}
+	return out
 }
 
 // stopAll stops every informer.

@@ -195,6 +195,9 @@ func Serve(ctx context.Context, s Streams, o ServeOptions) error {
 				default:
 				}
 			case <-time.After(wait):
+				// The periodic pass checks everything against the clusters,
+				// not only what the drift watch reported.
+				r.Invalidate()
 			}
 		}
 	}
