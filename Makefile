@@ -33,9 +33,10 @@ demo: build controlplane
 	$(BIN)/allot render --repo examples/requests checkout-dev
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) run ./test/demo
 
-## bench: benchmarks, printing figures
+## bench: benchmarks, printing figures (render and validate speed, then the reconciler on a real apiserver)
 bench: controlplane
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) test -run '^$$' -bench . -benchmem ./...
+	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) run ./test/bench -n 1000 -edits 50
 
 ## lint: golangci-lint at a pinned version
 lint: $(GOLANGCI_LINT)

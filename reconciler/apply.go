@@ -104,7 +104,15 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inve
 		}
 		opts := ssa.DefaultApplyOptions()
 		opts.DriftIgnoreRules = dp.ignore
-		cs, err := cl.Manager.ApplyAllStaged(ctx, copies(objs), opts)
+		// Namespaces and CRDs are applied first and waited for; poll often.
+		opts.WaitInterval = r.waitInterval()
+		var cs *ssa.ChangeSet
+		var err error
+		if isNew && canApplyFresh(objs) {
+			cs, err = applyFresh(ctx, cl, objs)
+		} else {
+			cs, err = cl.Manager.ApplyAllStaged(ctx, copies(objs), opts)
+		}
 		if cs != nil {
 			changed += countChanges(cs)
 		}
@@ -297,6 +305,9 @@ func (r *Reconciler) deleteObjects(ctx context.Context, cl *Cluster, env string,
 func (r *Reconciler) readiness(ctx context.Context, cl *Cluster, b *renderer.Bundle) (bool, string) {
 	for _, p := range applyPhases {
 		for _, o := range b.Objects[p] {
+			if alwaysCurrent[o.GroupVersionKind().GroupKind().String()] {
+				continue
+			}
 			live := o.DeepCopy()
 			if err := cl.Client.Get(ctx, keyOfObject(o), live); err != nil {
 				return false, fmt.Sprintf("%s: %v", renderer.ObjectID(o), err)
@@ -311,6 +322,15 @@ func (r *Reconciler) readiness(ctx context.Context, cl *Cluster, b *renderer.Bun
 		}
 	}
 	return true, "all objects are ready"
+}
+
+// alwaysCurrent lists kinds kstatus reports Current as soon as they exist:
+// they have no rollout to wait for, so readiness does not read them back.
+var alwaysCurrent = map[string]bool{
+	"ConfigMap": true, "Secret": true, "ServiceAccount": true, "ResourceQuota": true, "LimitRange": true,
+	"Role.rbac.authorization.k8s.io": true, "RoleBinding.rbac.authorization.k8s.io": true,
+	"ClusterRole.rbac.authorization.k8s.io": true, "ClusterRoleBinding.rbac.authorization.k8s.io": true,
+	"NetworkPolicy.networking.k8s.io": true,
 }
 
 func (r *Reconciler) readinessTimeout(b *renderer.Bundle) time.Duration {
@@ -331,7 +351,7 @@ func (r *Reconciler) waitInterval() time.Duration {
 	if r.WaitInterval > 0 {
 		return r.WaitInterval
 	}
-	return 2 * time.Second
+	return 500 * time.Millisecond
 }
 
 // hasLater reports whether a phase after applyPhases[i] has objects, which

@@ -36,8 +36,9 @@ func NewCluster(name string, cfg *rest.Config) (*Cluster, error) {
 	cfg = rest.CopyConfig(cfg)
 	if cfg.QPS == 0 {
 		// allot applies many small objects; client-go's default of 5 QPS
-		// would make a fleet pass crawl.
-		cfg.QPS, cfg.Burst = 100, 200
+		// would make a fleet pass crawl. The API server's own priority and
+		// fairness protects it.
+		cfg.QPS, cfg.Burst = 500, 1000
 	}
 	httpClient, err := rest.HTTPClientFor(cfg)
 	if err != nil {

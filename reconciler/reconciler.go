@@ -79,7 +79,7 @@ type Reconciler struct {
 	// one pass.
 	AllowMassDelete bool
 	// Concurrency bounds how many environments are applied at once per
-	// cluster; zero means 4.
+	// cluster; zero means 16.
 	Concurrency int
 	// ReadinessTimeouts bounds waits between phases, by environment type.
 	ReadinessTimeouts map[string]time.Duration
@@ -572,7 +572,7 @@ func (r *Reconciler) concurrency() int {
 	if r.Concurrency > 0 {
 		return r.Concurrency
 	}
-	return 4
+	return 16
 }
 
 // brokenRequests maps request files with validation errors to the first one.
