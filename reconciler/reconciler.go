@@ -32,6 +32,10 @@ const DefaultMaxDeleteShare = 0.5
 type Snapshot struct {
 	Dir    string
 	Commit string
+	// Immutable says Commit names exactly these files (a git commit), so a
+	// pass at the same commit may reuse the last render. A folder read as
+	// it is on disk is not immutable.
+	Immutable bool
 }
 
 // Source knows how to fetch the requests repository.
@@ -98,6 +102,10 @@ type Reconciler struct {
 
 	mu       sync.Mutex
 	clusters map[string]*Cluster
+	// last is the render of the last immutable commit, reused while the
+	// commit does not change.
+	last     *desiredState
+	lastKept map[string]string
 	watch    *watcher
 	// clean maps cluster/environment to the digest last applied with no
 	// drift seen since, while the drift watch covers all its kinds; such
@@ -189,6 +197,42 @@ func (r *Reconciler) prepare(ctx context.Context, kept map[string]string) (*desi
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSourceUnreadable, err)
 	}
+	if cached := r.cachedState(snap, kept); cached != nil {
+		return cached, nil
+	}
+	state, err := r.render(ctx, snap, kept)
+	if err == nil && snap.Immutable {
+		r.rememberState(state, kept)
+	}
+	return state, err
+}
+
+// cachedState returns the last render when the commit is the same
+// immutable one, filling kept as that pass did.
+func (r *Reconciler) cachedState(snap Snapshot, kept map[string]string) *desiredState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !snap.Immutable || r.last == nil || r.last.commit != snap.Commit {
+		return nil
+	}
+	for k, v := range r.lastKept {
+		kept[k] = v
+	}
+	return r.last
+}
+
+func (r *Reconciler) rememberState(state *desiredState, kept map[string]string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.last = state
+	r.lastKept = map[string]string{}
+	for k, v := range kept {
+		r.lastKept[k] = v
+	}
+}
+
+// render loads, validates and renders one snapshot.
+func (r *Reconciler) render(ctx context.Context, snap Snapshot, kept map[string]string) (*desiredState, error) {
 	state := &desiredState{commit: snap.Commit, byCluster: map[string][]*renderer.Bundle{}}
 	repo, err := load.Load(snap.Dir, load.Options{Builtin: r.Builtin})
 	if err != nil {

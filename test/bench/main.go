@@ -1,8 +1,9 @@
-// Command bench measures the reconciler on a real kube-apiserver and prints
-// the figures: converging N namespace environments from empty, the same with
-// kubectl apply --server-side of allot render's output, a no-op pass with and
-// without the drift watch, drift repair latency, and peak memory. `make
-// bench` runs it; nothing here asserts on time.
+// Command bench measures allot on a real kube-apiserver and prints the
+// figures: converging N namespace environments from empty with `allot
+// reconcile`, the same objects with `kubectl apply --server-side`, a no-op
+// pass, drift repair latency under `allot serve`, and allot's peak memory.
+// allot runs as its own process, built from this tree, so that its memory is
+// its own. `make bench` runs it; nothing here asserts on time.
 package main
 
 import (
@@ -11,20 +12,21 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/allot-dev/allot/cmd/allot/app"
-	"github.com/allot-dev/allot/environments"
-	"github.com/allot-dev/allot/reconciler"
 	"github.com/allot-dev/allot/test/harness"
 )
 
@@ -51,41 +53,43 @@ spec:
       limitRange: {default: {cpu: 500m, memory: 512Mi}, defaultRequest: {cpu: 100m, memory: 128Mi}}
 `
 
+// writeRepo writes n requests into a git repository and returns its folder.
 func writeRepo(n int) (string, error) {
 	dir, err := os.MkdirTemp("", "allot-bench-")
 	if err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "allot.yaml"), []byte(platform), 0o644); err != nil {
+	repo, err := harness.NewGitRepo(filepath.Join(dir, "requests.git"), filepath.Join(dir, "work"), "main")
+	if err != nil {
+		return "", err
+	}
+	if err := repo.WriteFile("allot.yaml", platform); err != nil {
 		return "", err
 	}
 	for i := range n {
 		team := fmt.Sprintf("team-%d", i%20)
-		p := filepath.Join(dir, "environments", team, fmt.Sprintf("env-%d.yaml", i))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return "", err
-		}
 		body := fmt.Sprintf("apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata: {name: env-%d}\nspec:\n  type: namespace\n  owner: dev-%d@example.com\n  team: %s\n  cluster: dev\n  members: [a@example.com]\n  values: {allowDNSEgress: true}\n", i, i, team)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		if err := repo.WriteFile(fmt.Sprintf("environments/%s/env-%d.yaml", team, i), body); err != nil {
 			return "", err
 		}
 	}
-	return dir, nil
-}
-
-type dirSource string
-
-func (d dirSource) Fetch(context.Context) (reconciler.Snapshot, error) {
-	return reconciler.Snapshot{Dir: string(d), Commit: "bench"}, nil
+	_, err = repo.Commit("bench requests")
+	return dir, err
 }
 
 func run(n, edits int) error {
 	ctx := context.Background()
-	repo, err := writeRepo(n)
+	dir, err := writeRepo(n)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(repo)
+	defer os.RemoveAll(dir)
+	allot := filepath.Join(dir, "allot")
+	build := exec.Command("go", "build", "-o", allot, "./cmd/allot")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("build allot: %w", err)
+	}
 	cps, err := harness.StartN(2, harness.Options{})
 	if err != nil {
 		return err
@@ -95,110 +99,84 @@ func run(n, edits int) error {
 			_ = cp.Stop()
 		}
 	}()
-	allotCP, kubectlCP := cps[0], cps[1]
-	fmt.Printf("environments: %d namespace environments of 6 objects each, on one kube-apiserver 1.37.1\n", n)
+	cp, kubectlCP := cps[0], cps[1]
+	repoURL := "file://" + filepath.Join(dir, "requests.git")
+	common := []string{"--repo", repoURL, "--kubeconfig", "dev=" + cp.Kubeconfig, "--chart-cache", filepath.Join(dir, "charts")}
+	fmt.Printf("%d namespace environments of 6 objects each (%d objects), on one kube-apiserver 1.37.1, 2 cores\n\n", n, 6*n)
 
-	r := &reconciler.Reconciler{
-		Source: dirSource(repo), Connector: &reconciler.Connector{Kubeconfigs: map[string]string{"dev": allotCP.Kubeconfig}},
-		Builtin: environments.Templates(), ChartCache: filepath.Join(repo, ".charts"),
-		WaitInterval: 200 * time.Millisecond,
-	}
-	start := time.Now()
-	res := r.Pass(ctx)
-	converge := time.Since(start)
-	if res.Failed() {
-		return fmt.Errorf("converge pass failed: %v %v", res.Err, firstError(res))
-	}
-	fmt.Printf("allot converge from empty:            %8.2f s\n", converge.Seconds())
-
-	// kubectl: the same objects, rendered by allot, applied by kubectl.
-	manifests := filepath.Join(repo, "rendered.yaml")
-	f, err := os.Create(manifests)
+	converge, rssConverge, err := timed(allot, append([]string{"reconcile", "--once", "--workdir", filepath.Join(dir, "wc1")}, common...)...)
 	if err != nil {
 		return err
 	}
-	code := app.Run(app.Streams{In: strings.NewReader(""), Out: f, Err: os.Stderr}, []string{"render", "--repo", repo, "--cluster", "dev", "--chart-cache", filepath.Join(repo, ".charts")}, func(string) string { return "" })
-	f.Close()
-	if code != 0 {
-		return fmt.Errorf("allot render exit %d", code)
+	fmt.Printf("allot reconcile, from empty:             %7.2f s   peak RSS %4d MiB\n", converge.Seconds(), rssConverge/1024)
+
+	manifests := filepath.Join(dir, "rendered.yaml")
+	out, err := os.Create(manifests)
+	if err != nil {
+		return err
+	}
+	render := exec.Command(allot, "render", "--repo", filepath.Join(dir, "work"), "--cluster", "dev", "--chart-cache", filepath.Join(dir, "charts"))
+	render.Stdout, render.Stderr = out, os.Stderr
+	err = render.Run()
+	out.Close()
+	if err != nil {
+		return fmt.Errorf("allot render: %w", err)
 	}
 	assets, err := harness.AssetsDir()
 	if err != nil {
 		return err
 	}
-	start = time.Now()
-	cmd := exec.Command(filepath.Join(assets, "kubectl"), "--kubeconfig", kubectlCP.Kubeconfig, "apply", "--server-side", "--field-manager", "allot", "-f", manifests)
-	cmd.Stdout = io.Discard
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("kubectl apply: %w", err)
+	kubectl, _, err := timed(filepath.Join(assets, "kubectl"), "--kubeconfig", kubectlCP.Kubeconfig, "apply", "--server-side", "--field-manager", "allot", "-f", manifests)
+	if err != nil {
+		return err
 	}
-	kubectl := time.Since(start)
-	fmt.Printf("kubectl apply --server-side (1.37.1): %8.2f s   (allot/kubectl %.2f)\n", kubectl.Seconds(), converge.Seconds()/kubectl.Seconds())
+	fmt.Printf("kubectl apply --server-side of render:   %7.2f s   (allot takes %.2f of kubectl's time)\n", kubectl.Seconds(), converge.Seconds()/kubectl.Seconds())
 
-	start = time.Now()
-	res = r.Pass(ctx)
-	noop := time.Since(start)
-	if res.Failed() {
-		return fmt.Errorf("no-op pass failed: %v", res.Err)
+	noop, rssNoop, err := timed(allot, append([]string{"reconcile", "--once", "--workdir", filepath.Join(dir, "wc2")}, common...)...)
+	if err != nil {
+		return err
 	}
-	fmt.Printf("no-op pass, every object dry-run:     %8.2f s   (%.0f%% of converge)\n", noop.Seconds(), 100*noop.Seconds()/converge.Seconds())
+	fmt.Printf("allot reconcile, nothing to do:          %7.2f s   peak RSS %4d MiB   (every object dry-run; the periodic safety net)\n", noop.Seconds(), rssNoop/1024)
 
-	// With the drift watch: the first watched pass starts the informers,
-	// the second vouches for every environment, the third is the no-op.
-	drifts := make(chan reconciler.Drift, 1024)
-	r.OnDrift = func(d reconciler.Drift) {
-		select {
-		case drifts <- d:
-		default:
+	// allot serve: the drift watch vouches for what did not change.
+	serve := exec.Command(allot, append([]string{"serve", "--listen", "127.0.0.1:18088", "--interval", "1h", "--drift-debounce", "50ms", "--workdir", filepath.Join(dir, "wc3")}, common...)...)
+	serve.Stdout, serve.Stderr = io.Discard, io.Discard
+	if err := serve.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = serve.Process.Signal(syscall.SIGTERM); _ = serve.Wait() }()
+	if err := waitReady("http://127.0.0.1:18088/readyz", 2*time.Minute); err != nil {
+		return err
+	}
+	// The second pass, once the watch has listed everything, vouches for
+	// the environments; edits start after it.
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		if _, count := passDurations("http://127.0.0.1:18088/metrics"); count >= 2 {
+			break
 		}
-	}
-	defer r.StopWatching()
-	r.Pass(ctx)
-	time.Sleep(2 * time.Second)
-	r.Pass(ctx)
-	start = time.Now()
-	res = r.Pass(ctx)
-	watched := time.Since(start)
-	if res.Failed() {
-		return fmt.Errorf("watched no-op pass failed: %v", res.Err)
-	}
-	fmt.Printf("no-op pass with the drift watch:      %8.3f s   (%.1f%% of converge)\n", watched.Seconds(), 100*watched.Seconds()/converge.Seconds())
-
-	// Drift: a serve-like loop, a pass per drift event.
-	loopCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	go func() {
-		for {
-			select {
-			case <-loopCtx.Done():
-				return
-			case <-drifts:
-				time.Sleep(50 * time.Millisecond)
-				for len(drifts) > 0 {
-					<-drifts
-				}
-				r.Pass(loopCtx)
-			}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("allot serve did not run its second pass")
 		}
-	}()
+		time.Sleep(100 * time.Millisecond)
+	}
+	sum0, count0 := passDurations("http://127.0.0.1:18088/metrics")
 	var lat []time.Duration
 	for i := range edits {
 		ns := fmt.Sprintf("env-%d", (i*37)%n)
 		var q corev1.ResourceQuota
-		if err := allotCP.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "quota"}, &q); err != nil {
+		if err := cp.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "quota"}, &q); err != nil {
 			return err
 		}
 		q.Spec.Hard[corev1.ResourcePods] = resource.MustParse("999")
-		if err := allotCP.Client.Update(ctx, &q, client.FieldOwner("kubectl-edit")); err != nil {
+		if err := cp.Client.Update(ctx, &q, client.FieldOwner("kubectl-edit")); err != nil {
 			return err
 		}
 		start := time.Now()
 		for {
-			if err := allotCP.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "quota"}, &q); err == nil && q.Spec.Hard.Pods().String() == "20" {
+			if err := cp.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "quota"}, &q); err == nil && q.Spec.Hard.Pods().String() == "20" {
 				break
 			}
-			if time.Since(start) > 60*time.Second {
+			if time.Since(start) > time.Minute {
 				return fmt.Errorf("edit %d in %s not repaired within a minute", i, ns)
 			}
 			time.Sleep(5 * time.Millisecond)
@@ -206,29 +184,75 @@ func run(n, edits int) error {
 		lat = append(lat, time.Since(start))
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	p := func(q float64) time.Duration { return lat[int(q*float64(len(lat)-1))] }
-	fmt.Printf("drift repair latency over %d edits:   p50 %6.3f s   p95 %6.3f s   max %6.3f s\n", edits, p(0.5).Seconds(), p(0.95).Seconds(), lat[len(lat)-1].Seconds())
-	fmt.Printf("peak RSS of this process (allot + benchmark driver): %d MiB\n", peakRSS()/1024)
+	pct := func(q float64) time.Duration { return lat[int(q*float64(len(lat)-1))] }
+	sum, count := passDurations("http://127.0.0.1:18088/metrics")
+	sum, count = sum-sum0, count-count0
+	fmt.Printf("allot serve, pass after one drift event: %7.3f s mean over %d passes (1 environment checked, %d vouched for by the watch; %.1f%% of converge)\n", sum/count, int(count), n-1, 100*sum/count/converge.Seconds())
+	fmt.Printf("allot serve, drift repaired after edit:  p50 %.3f s   p95 %.3f s   max %.3f s   (%d edits)\n", pct(0.5).Seconds(), pct(0.95).Seconds(), lat[len(lat)-1].Seconds(), edits)
+	fmt.Printf("allot serve, peak RSS:                   %4d MiB\n", vmHWM(serve.Process.Pid)/1024)
 	return nil
 }
 
-func firstError(res *reconciler.PassResult) error {
-	for _, c := range res.Clusters {
-		if c.Err != nil {
-			return c.Err
+// timed runs a command and returns its wall time and peak RSS in KiB.
+func timed(name string, args ...string) (time.Duration, int64, error) {
+	cmd := exec.Command(name, args...)
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	took := time.Since(start)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s %s: %w\n%s", filepath.Base(name), args[0], err, stderr.String())
+	}
+	var rss int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = ru.Maxrss
+	}
+	return took, rss, nil
+}
+
+func waitReady(url string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
 		}
-		for _, e := range c.Environments {
-			if e.Err != nil {
-				return e.Err
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not ready within %s", url, within)
+}
+
+var durationLine = regexp.MustCompile(`^allot_pass_duration_seconds_(sum|count) ([0-9.e+-]+)$`)
+
+// passDurations returns the sum and count of pass durations, leaving out
+// the first (converging) pass.
+func passDurations(url string) (float64, float64) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, 1
+	}
+	defer resp.Body.Close()
+	var sum, count float64
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if m := durationLine.FindStringSubmatch(sc.Text()); m != nil {
+			v, _ := strconv.ParseFloat(m[2], 64)
+			if m[1] == "sum" {
+				sum = v
+			} else {
+				count = v
 			}
 		}
 	}
-	return nil
+	return sum, count
 }
 
-// peakRSS reads VmHWM, in KiB.
-func peakRSS() int {
-	f, err := os.Open("/proc/self/status")
+// vmHWM reads a process's peak resident set, in KiB.
+func vmHWM(pid int) int {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
@@ -236,11 +260,9 @@ func peakRSS() int {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			var kb int
-			fmt.Sscanf(strings.TrimSpace(v), "%d", &kb)
+			kb, _ := strconv.Atoi(strings.Fields(v)[0])
 			return kb
 		}
 	}
 	return 0
 }
-

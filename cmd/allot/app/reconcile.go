@@ -117,7 +117,7 @@ func (s gitSource) Fetch(ctx context.Context) (reconciler.Snapshot, error) {
 	if err != nil {
 		return reconciler.Snapshot{}, err
 	}
-	return reconciler.Snapshot{Dir: snap.Dir, Commit: snap.Commit}, nil
+	return reconciler.Snapshot{Dir: snap.Dir, Commit: snap.Commit, Immutable: true}, nil
 }
 
 func newSource(o ReconcileOptions) (reconciler.Source, error) {
