@@ -83,7 +83,8 @@ type Reconciler struct {
 	// one pass.
 	AllowMassDelete bool
 	// Concurrency bounds how many environments are applied at once per
-	// cluster; zero means 16.
+	// cluster; zero means 4. The API server, not allot, is the bottleneck:
+	// more only raises allot's memory.
 	Concurrency int
 	// ReadinessTimeouts bounds waits between phases, by environment type.
 	ReadinessTimeouts map[string]time.Duration
@@ -616,7 +617,7 @@ func (r *Reconciler) concurrency() int {
 	if r.Concurrency > 0 {
 		return r.Concurrency
 	}
-	return 16
+	return 4
 }
 
 // brokenRequests maps request files with validation errors to the first one.

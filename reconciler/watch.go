@@ -77,6 +77,9 @@ func (w *watcher) watch(ctx context.Context, cl *Cluster, refs []ObjectRef) {
 		}
 		cw.watching[mapping.Resource] = true
 		inf := cw.factory.ForResource(mapping.Resource).Informer()
+		// Keep only what drift detection reads: managed fields are most of
+		// an object's metadata, and only their newest manager matters.
+		_ = inf.SetTransform(slimMetadata)
 		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			UpdateFunc: func(oldObj, newObj any) {
 				o, ok1 := oldObj.(*metav1.PartialObjectMetadata)
@@ -151,8 +154,34 @@ func changedByOthers(o, n *metav1.PartialObjectMetadata) bool {
 	return specChanged && lastManager(n) != FieldManager
 }
 
-// lastManager is the field manager of the newest managed-fields entry.
+// annotationLastManager carries, on the watch's cached copy only, the
+// newest field manager of an object whose managed fields were dropped.
+const annotationLastManager = "allot.dev/watch-last-manager"
+
+// slimMetadata replaces an object's managed fields with their newest
+// manager, before the informer caches it.
+func slimMetadata(obj any) (any, error) {
+	m, ok := obj.(*metav1.PartialObjectMetadata)
+	if !ok || len(m.ManagedFields) == 0 {
+		return obj, nil
+	}
+	last := lastManager(m)
+	m.ManagedFields = nil
+	annotations := make(map[string]string, len(m.Annotations)+1)
+	for k, v := range m.Annotations {
+		annotations[k] = v
+	}
+	annotations[annotationLastManager] = last
+	m.Annotations = annotations
+	return m, nil
+}
+
+// lastManager is the field manager of the newest managed-fields entry, or
+// what slimMetadata kept of it.
 func lastManager(m *metav1.PartialObjectMetadata) string {
+	if len(m.ManagedFields) == 0 {
+		return m.Annotations[annotationLastManager]
+	}
 	var newest time.Time
 	manager := ""
 	for _, f := range m.ManagedFields {

@@ -33,12 +33,17 @@ import (
 func main() {
 	n := flag.Int("n", 1000, "namespace environments")
 	edits := flag.Int("edits", 50, "hand edits for the drift latency")
+	concurrency := flag.Int("concurrency", 0, "allot's --concurrency (0: its default)")
 	flag.Parse()
+	extra = []string{fmt.Sprintf("--concurrency=%d", *concurrency)}
 	if err := run(*n, *edits); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
+
+// extra are flags given to every allot command.
+var extra []string
 
 const platform = `apiVersion: allot.dev/v1alpha1
 kind: Platform
@@ -101,7 +106,7 @@ func run(n, edits int) error {
 	}()
 	cp, kubectlCP := cps[0], cps[1]
 	repoURL := "file://" + filepath.Join(dir, "requests.git")
-	common := []string{"--repo", repoURL, "--kubeconfig", "dev=" + cp.Kubeconfig, "--chart-cache", filepath.Join(dir, "charts")}
+	common := append([]string{"--repo", repoURL, "--kubeconfig", "dev=" + cp.Kubeconfig, "--chart-cache", filepath.Join(dir, "charts")}, extra...)
 	fmt.Printf("%d namespace environments of 6 objects each (%d objects), on one kube-apiserver 1.37.1, 2 cores\n\n", n, 6*n)
 
 	converge, rssConverge, err := timed(allot, append([]string{"reconcile", "--once", "--workdir", filepath.Join(dir, "wc1")}, common...)...)

@@ -45,6 +45,8 @@ type ReconcileOptions struct {
 	MaxDeleteShare      float64
 	UseKubeconfigServer bool
 	Output              string
+	// Concurrency bounds environments applied at once per cluster.
+	Concurrency int
 	// Interval repeats reconcile passes when Once is false.
 	Once     bool
 	Interval time.Duration
@@ -69,6 +71,7 @@ func (o *ReconcileOptions) bindSource(cmd *cobra.Command) {
 	f.StringVar(&o.ChartCache, "chart-cache", defaultChartCache(), "where remote charts are cached")
 	f.BoolVar(&o.UseKubeconfigServer, "use-kubeconfig-server", false, "reach imported vclusters at the address in their kubeconfig instead of the in-cluster service (for running outside the host cluster)")
 	f.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
+	f.IntVar(&o.Concurrency, "concurrency", 0, "environments applied at once per cluster (default 4)")
 }
 
 func (o *ReconcileOptions) bindGuards(cmd *cobra.Command) {
@@ -91,6 +94,7 @@ func newReconciler(o ReconcileOptions, log *slog.Logger) (*reconciler.Reconciler
 		AllowMassDelete:     o.AllowMassDelete,
 		MaxDeleteShare:      o.MaxDeleteShare,
 		UseKubeconfigServer: o.UseKubeconfigServer,
+		Concurrency:         o.Concurrency,
 		Log:                 log,
 	}, nil
 }
