@@ -517,3 +517,93 @@ func TestReadinessIsRecordedWhenItArrives(t *testing.T) {
 		t.Errorf("ready = %q after the Deployment rolled out", record.Data["ready"])
 	}
 }
+
+func TestFleetOfTwoClustersConvergesInOnePass(t *testing.T) {
+	f := newFixture(t, "a", "b")
+	f.src.write(t, "environments/web/on-a.yaml", request("on-a", "a", ""))
+	f.src.write(t, "environments/web/on-b.yaml", request("on-b", "b", ""))
+	f.src.write(t, "environments/web/both.yaml", strings.Replace(request("both", "a", ""), "  cluster: a\n", "  placement: {clusterSelector: {matchExpressions: [{key: nothing, operator: DoesNotExist}]}}\n", 1))
+	res := f.mustPass(t)
+	var ns corev1.Namespace
+	for cluster, want := range map[string][]string{"a": {"on-a", "both"}, "b": {"on-b", "both"}} {
+		for _, env := range want {
+			if !f.exists(t, cluster, &ns, "", env) {
+				t.Errorf("%s is not on cluster %s\n%s", env, cluster, describe(res))
+			}
+		}
+	}
+	if f.exists(t, "b", &ns, "", "on-a") || f.exists(t, "a", &ns, "", "on-b") {
+		t.Error("an environment went to the wrong cluster")
+	}
+}
+
+// TestKilledMidPassConverges cancels a pass while it applies many
+// environments, as a killed process would stop, and checks that the next
+// pass converges with every object known to an inventory record.
+func TestKilledMidPassConverges(t *testing.T) {
+	f := newFixture(t, "a")
+	for i := range 30 {
+		f.src.write(t, fmt.Sprintf("environments/web/env-%d.yaml", i), request(fmt.Sprintf("env-%d", i), "a", fmt.Sprintf(configAddon, "shared")))
+	}
+	f.src.write(t, "addons/shared/config.yaml", configMap("settings", "v", ""))
+	// Cut the pass off once a few environments have records, wherever the
+	// others are.
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		defer cancel()
+		for ctx.Err() == nil {
+			var cms corev1.ConfigMapList
+			if f.cps["a"].Client.List(ctx, &cms, client.InNamespace(SystemNamespace)) == nil && len(cms.Items) >= 5 {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	res := f.r.Pass(ctx)
+	cancel()
+	cut := 0
+	for _, c := range res.Clusters {
+		for _, e := range c.Environments {
+			if e.Err != nil {
+				cut++
+			}
+		}
+	}
+	if cut == 0 {
+		t.Fatalf("the pass finished before it could be cut off\n%s", describe(res))
+	}
+
+	f.mustPass(t)
+	// Every object carrying allot's labels on the cluster is in a record.
+	cl, err := NewCluster("a", f.cps["a"].Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	records, err := inventory{client: cl.Client}.list(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{}
+	for _, rec := range records {
+		for _, o := range rec.Objects {
+			known[o.Kind+"/"+o.Namespace+"/"+o.Name] = true
+		}
+	}
+	var cms corev1.ConfigMapList
+	if err := cl.Client.List(context.Background(), &cms, client.MatchingLabels{"allot.dev/managed-by": "allot"}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, cm := range cms.Items {
+		if cm.Namespace == SystemNamespace {
+			continue
+		}
+		n++
+		if !known["ConfigMap/"+cm.Namespace+"/"+cm.Name] {
+			t.Errorf("orphan: ConfigMap/%s/%s is in no record", cm.Namespace, cm.Name)
+		}
+	}
+	if n != 30 || len(records) != 30 {
+		t.Errorf("%d config maps and %d records after converging, want 30 of each", n, len(records))
+	}
+}
