@@ -45,7 +45,7 @@ func applyFresh(ctx context.Context, cl *Cluster, objs []*unstructured.Unstructu
 	var errs []error
 	apply := func(o *unstructured.Unstructured) {
 		obj := o.DeepCopy()
-		err := cl.Client.Patch(ctx, obj, client.Apply, client.ForceOwnership, client.FieldOwner(FieldManager))
+		err := cl.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.ForceOwnership, client.FieldOwner(FieldManager))
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {

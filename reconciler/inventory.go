@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	corev1apply "k8s.io/client-go/applyconfigurations/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/allot-dev/allot/renderer"
@@ -172,15 +173,11 @@ func (inv inventory) write(ctx context.Context, r *Record) error {
 	for i, o := range r.Objects {
 		objects[i] = o.String()
 	}
-	cm := &corev1.ConfigMap{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name: r.Environment, Namespace: SystemNamespace,
-			Labels: map[string]string{LabelInventory: "true", renderer.LabelEnvironment: r.Environment, renderer.LabelManagedBy: renderer.ManagedByValue},
-		},
+	cm := corev1apply.ConfigMap(r.Environment, SystemNamespace).
+		WithLabels(map[string]string{LabelInventory: "true", renderer.LabelEnvironment: r.Environment, renderer.LabelManagedBy: renderer.ManagedByValue}).
 		// The first keys are for people using kubectl; record.json is what
 		// allot reads back.
-		Data: map[string]string{
+		WithData(map[string]string{
 			"commit":    r.Commit,
 			"digest":    r.Digest,
 			"phase":     string(r.Phase),
@@ -188,9 +185,8 @@ func (inv inventory) write(ctx context.Context, r *Record) error {
 			"lastError": r.LastError,
 			"objects":   strings.Join(objects, "\n"),
 			recordKey:   string(data),
-		},
-	}
-	if err := inv.client.Patch(ctx, cm, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+		})
+	if err := inv.client.Apply(ctx, cm, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("write inventory record %s/%s: %w", SystemNamespace, r.Environment, err)
 	}
 	return nil

@@ -96,7 +96,7 @@ func phaseOf(so sources.Object) (Phase, bool, error) {
 	case slices.Contains(hooks, "test"), slices.Contains(hooks, "test-success"):
 		return "", true, nil
 	}
-	return "", false, fmt.Errorf("Helm hook %s has no allot phase; use pre-install, post-install or pre-delete, or set the %s annotation", strings.Join(hooks, ","), AnnotationPhase)
+	return "", false, fmt.Errorf("helm hook %s has no allot phase; use pre-install, post-install or pre-delete, or set the %s annotation", strings.Join(hooks, ","), AnnotationPhase)
 }
 
 // admit enforces tenancy on one object and sets its namespace.

@@ -504,7 +504,7 @@ func (s *GitSSHServer) handleSession(ch ssh.Channel, reqs <-chan *ssh.Request) {
 // serves a repository under the root.
 func (s *GitSSHServer) gitCommand(line, protocol string) (*exec.Cmd, error) {
 	name, arg, ok := strings.Cut(line, " ")
-	if !ok || (name != "git-upload-pack" && !(s.push && name == "git-receive-pack")) {
+	if !ok || (name != "git-upload-pack" && (!s.push || name != "git-receive-pack")) {
 		return nil, errors.New("not a git command this server runs")
 	}
 	repo := strings.TrimSuffix(strings.TrimPrefix(arg, "'"), "'")

@@ -53,7 +53,7 @@ func Agent(ctx context.Context, s Streams, o AgentOptions) error {
 		return usageError(fmt.Errorf("agent needs --cluster, the name of this cluster in allot.yaml"))
 	}
 	u, err := url.Parse(o.Repo)
-	if err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+	if err != nil || (u.Scheme != "https" && (u.Scheme != "http" || !isLoopback(u.Hostname()))) {
 		return usageError(fmt.Errorf("agent pulls the repository over https only; --repo %q is not an https URL", o.Repo))
 	}
 	o.Clusters = []string{o.Cluster}
