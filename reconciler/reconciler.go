@@ -240,7 +240,7 @@ func (r *Reconciler) render(ctx context.Context, snap Snapshot, kept map[string]
 		return state, fmt.Errorf("%w: %w", ErrSourceUnreadable, err)
 	}
 	problems := validate.Repository(repo, validate.Options{Now: r.now()})
-	if repo.Platform == nil || validate.Failed(problemsIn(problems, load.PlatformPath)) {
+	if repo.Platform == nil || validate.Failed(validate.In(problems, load.PlatformPath)) {
 		return state, fmt.Errorf("%w: %s", ErrPlatformInvalid, firstProblem(problems, load.PlatformPath))
 	}
 	r.rememberTimeouts(repo)
@@ -642,16 +642,6 @@ func loadedFile(repo *load.Repository, file string) (*load.EnvironmentFile, bool
 		}
 	}
 	return nil, false
-}
-
-func problemsIn(ps []schemas.Problem, file string) []schemas.Problem {
-	var out []schemas.Problem
-	for _, p := range ps {
-		if p.File == file {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 func firstProblem(ps []schemas.Problem, file string) string {

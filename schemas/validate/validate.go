@@ -86,3 +86,14 @@ func (c *checker) hasProblemIn(file string) bool {
 	}
 	return false
 }
+
+// In returns the problems of one file.
+func In(ps []schemas.Problem, file string) []schemas.Problem {
+	var out []schemas.Problem
+	for _, p := range ps {
+		if p.File == file {
+			out = append(out, p)
+		}
+	}
+	return out
+}

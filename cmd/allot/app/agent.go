@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -30,19 +27,14 @@ repository over outbound https, renders every request, and applies only the
 bundles placed on --cluster, reaching its own cluster with its service account.
 No other process needs credentials for the cluster.`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return Agent(ctx, s, o)
+		RunE: func(*cobra.Command, []string) error {
+			return runWithSignals(func(ctx context.Context) error { return Agent(ctx, s, o) })
 		},
 	}
 	o.bindSource(cmd)
 	o.bindGuards(cmd)
 	cmd.Flags().StringVar(&o.Cluster, "cluster", "", "the name in allot.yaml of the cluster this agent runs in")
-	cmd.Flags().DurationVar(&o.Interval, "interval", 5*time.Minute, "time between full passes")
-	cmd.Flags().StringVar(&o.Listen, "listen", ":8080", "address for /metrics, /healthz and /readyz")
-	cmd.Flags().BoolVar(&o.LeaderElect, "leader-elect", false, "take turns with other replicas through a Lease in allot-system")
-	cmd.Flags().DurationVar(&o.Debounce, "drift-debounce", 300*time.Millisecond, "how long to gather drift events before a pass")
+	o.bindServe(cmd, 5*time.Minute)
 	return cmd
 }
 

@@ -54,20 +54,31 @@ seconds — or only reports, for clusters in warn mode. It serves Prometheus
 metrics on /metrics, and /healthz and /readyz for probes. With --leader-elect,
 several replicas share a Lease and one of them works at a time.`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return Serve(ctx, s, o)
+		RunE: func(*cobra.Command, []string) error {
+			return runWithSignals(func(ctx context.Context) error { return Serve(ctx, s, o) })
 		},
 	}
 	o.bind(cmd)
 	o.bindGuards(cmd)
-	cmd.Flags().DurationVar(&o.Interval, "interval", 10*time.Minute, "time between full passes")
-	cmd.Flags().StringVar(&o.Listen, "listen", ":8080", "address for /metrics, /healthz and /readyz")
-	cmd.Flags().BoolVar(&o.LeaderElect, "leader-elect", false, "take turns with other replicas through a Lease in allot-system")
+	o.bindServe(cmd, 10*time.Minute)
 	cmd.Flags().StringVar(&o.HomeKubeconfig, "home-kubeconfig", "", "kubeconfig of the cluster allot runs in, for the Lease (default: in-cluster)")
-	cmd.Flags().DurationVar(&o.Debounce, "drift-debounce", 300*time.Millisecond, "how long to gather drift events before a pass")
 	return cmd
+}
+
+// bindServe binds the flags serve and agent share.
+func (o *ServeOptions) bindServe(cmd *cobra.Command, interval time.Duration) {
+	f := cmd.Flags()
+	f.DurationVar(&o.Interval, "interval", interval, "time between full passes")
+	f.StringVar(&o.Listen, "listen", ":8080", "address for /metrics, /healthz and /readyz")
+	f.BoolVar(&o.LeaderElect, "leader-elect", false, "take turns with other replicas through a Lease in allot-system")
+	f.DurationVar(&o.Debounce, "drift-debounce", 300*time.Millisecond, "how long to gather drift events before a pass")
+}
+
+// runWithSignals runs fn with a context that ends on SIGINT or SIGTERM.
+func runWithSignals(fn func(context.Context) error) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return fn(ctx)
 }
 
 // metrics are allot's Prometheus metrics.

@@ -127,7 +127,7 @@ func Validate(s Streams, opts ValidateOptions) error {
 // renderProblems renders every selected request that passed validation, so
 // that a broken chart, kustomization or tenancy rule fails the CI check too.
 func renderProblems(ctx context.Context, repo *load.Repository, problems []schemas.Problem, selected func(*load.EnvironmentFile) bool, chartCache string) ([]schemas.Problem, error) {
-	if repo.Platform == nil || validate.Failed(problemsIn(problems, load.PlatformPath)) {
+	if repo.Platform == nil || validate.Failed(validate.In(problems, load.PlatformPath)) {
 		return nil, nil
 	}
 	r, closer, err := newRenderer(repo, chartCache)
@@ -138,7 +138,7 @@ func renderProblems(ctx context.Context, repo *load.Repository, problems []schem
 	targets, _ := r.Targets()
 	var todo []renderer.Target
 	for _, t := range targets {
-		if (selected == nil || selected(t.Env)) && !validate.Failed(problemsIn(problems, t.Env.Doc.File)) {
+		if (selected == nil || selected(t.Env)) && !validate.Failed(validate.In(problems, t.Env.Doc.File)) {
 			todo = append(todo, t)
 		}
 	}
@@ -166,16 +166,6 @@ func renderProblems(ctx context.Context, repo *load.Repository, problems []schem
 		}
 	}
 	return out, nil
-}
-
-func problemsIn(ps []schemas.Problem, file string) []schemas.Problem {
-	var out []schemas.Problem
-	for _, p := range ps {
-		if p.File == file {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // selectChanged picks the requests a change touches: their own file or a
