@@ -104,6 +104,14 @@ type Record struct {
 	Updated time.Time `json:"updated"`
 }
 
+// groups returns the record's groups; a nil record has none.
+func (r *Record) groups() []renderer.Group {
+	if r == nil {
+		return nil
+	}
+	return r.Groups
+}
+
 // condition returns the status of a condition type, or "Unknown".
 func (r *Record) condition(t string) metav1.ConditionStatus {
 	for _, c := range r.Conditions {

@@ -132,6 +132,8 @@ type ClusterResult struct {
 	Name         string
 	Environments []EnvResult
 	Err          error
+	// records are the inventory records the pass started from.
+	records map[string]*Record
 }
 
 // Failed reports whether anything in the pass failed.
@@ -175,11 +177,76 @@ func (r *Reconciler) Pass(ctx context.Context) *PassResult {
 	}
 	wg.Wait()
 	if r.Groups != nil {
-		if err := r.Groups.SyncGroups(ctx, groupsOf(in.byCluster)); err != nil {
+		want, err := r.groupsToSync(in, res)
+		if err == nil {
+			err = r.Groups.SyncGroups(ctx, want)
+		}
+		if err != nil {
 			res.Err = fmt.Errorf("sync IdP groups: %w", err)
 		}
 	}
 	return res
+}
+
+// ErrMassGroupRemoval means a pass would remove more than the allowed share
+// of the IdP groups allot manages.
+var ErrMassGroupRemoval = errors.New("the pass would remove more than the allowed share of IdP groups")
+
+// groupsToSync is the set of groups the IdP should hold after a pass: those
+// of every rendered environment, plus those of environments that were kept
+// or whose deletion was held, or that live on a cluster this pass could not
+// read. Removing more than the allowed share of the groups known before the
+// pass is held back like a mass delete.
+func (r *Reconciler) groupsToSync(in *desiredState, res *PassResult) ([]renderer.Group, error) {
+	want := map[string]renderer.Group{}
+	for _, g := range groupsOf(in.byCluster) {
+		want[g.Name] = g
+	}
+	previous := map[string]renderer.Group{}
+	for _, c := range res.Clusters {
+		for _, rec := range c.records {
+			for _, g := range rec.Groups {
+				previous[g.Name] = g
+			}
+		}
+		keepAll := c.Err != nil
+		for _, e := range c.Environments {
+			if keepAll || e.Action == ActionHeld || e.Action == ActionFailed {
+				for _, g := range c.records[e.Environment].groups() {
+					if _, ok := want[g.Name]; !ok {
+						want[g.Name] = g
+					}
+				}
+			}
+		}
+	}
+	for _, c := range res.Clusters {
+		for _, rec := range c.records {
+			if !keptRecord(rec, res.Kept) {
+				continue
+			}
+			for _, g := range rec.groups() {
+				if _, ok := want[g.Name]; !ok {
+					want[g.Name] = g
+				}
+			}
+		}
+	}
+	removed := 0
+	for name := range previous {
+		if _, ok := want[name]; !ok {
+			removed++
+		}
+	}
+	if !r.AllowMassDelete && len(previous) > 0 && float64(removed) > r.maxDeleteShare()*float64(len(previous)) {
+		return nil, fmt.Errorf("%w: %d of %d; run with --allow-mass-delete if that is intended", ErrMassGroupRemoval, removed, len(previous))
+	}
+	out := make([]renderer.Group, 0, len(want))
+	for _, g := range want {
+		out = append(out, g)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
 }
 
 // desiredState is what a pass wants: the bundles per cluster, rendered from
@@ -303,6 +370,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 		r.forget(entry.Name)
 		return res
 	}
+	res.records = records
 
 	desired := map[string]*renderer.Bundle{}
 	for _, b := range bundles {
