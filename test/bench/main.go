@@ -34,6 +34,8 @@ func main() {
 	n := flag.Int("n", 1000, "namespace environments")
 	edits := flag.Int("edits", 50, "hand edits for the drift latency")
 	concurrency := flag.Int("concurrency", 0, "allot's --concurrency (0: its default)")
+	memprofile = flag.String("memprofile", "", "write the no-op pass's allocation profile here")
+	goMemLimit = flag.String("gomemlimit", "", "GOMEMLIMIT for the allot processes only, as a deployment would set it")
 	flag.Parse()
 	extra = []string{fmt.Sprintf("--concurrency=%d", *concurrency)}
 	if err := run(*n, *edits); err != nil {
@@ -42,8 +44,22 @@ func main() {
 	}
 }
 
-// extra are flags given to every allot command.
-var extra []string
+// extra are flags given to every allot command; memprofile is where the
+// no-op pass writes its profile.
+var (
+	extra      []string
+	memprofile *string
+	goMemLimit *string
+)
+
+// allotEnv is the environment of the allot processes.
+func allotEnv() []string {
+	env := os.Environ()
+	if *goMemLimit != "" {
+		env = append(env, "GOMEMLIMIT="+*goMemLimit)
+	}
+	return env
+}
 
 const platform = `apiVersion: allot.dev/v1alpha1
 kind: Platform
@@ -107,7 +123,11 @@ func run(n, edits int) error {
 	cp, kubectlCP := cps[0], cps[1]
 	repoURL := "file://" + filepath.Join(dir, "requests.git")
 	common := append([]string{"--repo", repoURL, "--kubeconfig", "dev=" + cp.Kubeconfig, "--chart-cache", filepath.Join(dir, "charts")}, extra...)
-	fmt.Printf("%d namespace environments of 6 objects each (%d objects), on one kube-apiserver 1.37.1, 2 cores\n\n", n, 6*n)
+	fmt.Printf("%d namespace environments of 6 objects each (%d objects), on one kube-apiserver 1.37.1, 2 cores", n, 6*n)
+	if *goMemLimit != "" {
+		fmt.Printf(", allot with GOMEMLIMIT=%s", *goMemLimit)
+	}
+	fmt.Print("\n\n")
 
 	converge, rssConverge, err := timed(allot, append([]string{"reconcile", "--once", "--workdir", filepath.Join(dir, "wc1")}, common...)...)
 	if err != nil {
@@ -137,7 +157,11 @@ func run(n, edits int) error {
 	}
 	fmt.Printf("kubectl apply --server-side of render:   %7.2f s   (allot takes %.2f of kubectl's time)\n", kubectl.Seconds(), converge.Seconds()/kubectl.Seconds())
 
-	noop, rssNoop, err := timed(allot, append([]string{"reconcile", "--once", "--workdir", filepath.Join(dir, "wc2")}, common...)...)
+	noopArgs := append([]string{"reconcile", "--once", "--workdir", filepath.Join(dir, "wc2")}, common...)
+	if *memprofile != "" {
+		noopArgs = append(noopArgs, "--memprofile", *memprofile)
+	}
+	noop, rssNoop, err := timed(allot, noopArgs...)
 	if err != nil {
 		return err
 	}
@@ -146,6 +170,7 @@ func run(n, edits int) error {
 	// allot serve: the drift watch vouches for what did not change.
 	serve := exec.Command(allot, append([]string{"serve", "--listen", "127.0.0.1:18088", "--interval", "1h", "--drift-debounce", "50ms", "--workdir", filepath.Join(dir, "wc3")}, common...)...)
 	serve.Stdout, serve.Stderr = io.Discard, io.Discard
+	serve.Env = allotEnv()
 	if err := serve.Start(); err != nil {
 		return err
 	}
@@ -201,6 +226,7 @@ func run(n, edits int) error {
 // timed runs a command and returns its wall time and peak RSS in KiB.
 func timed(name string, args ...string) (time.Duration, int64, error) {
 	cmd := exec.Command(name, args...)
+	cmd.Env = allotEnv()
 	var stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 	start := time.Now()

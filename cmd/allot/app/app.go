@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -90,6 +91,20 @@ on your clusters, and identity-provider groups for the people who use them.`,
 	root.SetIn(s.In)
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	var memprofile string
+	root.PersistentFlags().StringVar(&memprofile, "memprofile", "", "write a heap profile of the peak to this file when the command ends (for diagnosing memory)")
+	_ = root.PersistentFlags().MarkHidden("memprofile")
+	root.PersistentPostRunE = func(*cobra.Command, []string) error {
+		if memprofile == "" {
+			return nil
+		}
+		f, err := os.Create(memprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return pprof.Lookup("allocs").WriteTo(f, 0)
+	}
 	root.AddCommand(
 		NewValidateCommand(s, getenv),
 		NewListCommand(s),
