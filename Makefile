@@ -20,8 +20,16 @@ build:
 controlplane:
 	test/tools/build.sh >/dev/null
 
-## test: every test, including those against a real control plane
-test: controlplane
+SCIM_SERVER := test/harness/scimserver
+
+# The real SCIM server the scim backend's tests run against (scimmy, npm),
+# installed once from its package-lock.json.
+$(SCIM_SERVER)/node_modules: $(SCIM_SERVER)/package-lock.json
+	npm ci --prefix $(SCIM_SERVER) --no-audit --no-fund
+	touch $@
+
+## test: every test, including those against real control planes, git, LDAP and SCIM servers
+test: controlplane $(SCIM_SERVER)/node_modules
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) test -count=1 ./...
 
 ## demo: validate the example, list and render it, then reconcile it onto local control planes
@@ -34,7 +42,7 @@ demo: build controlplane
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) run ./test/demo
 
 ## bench: benchmarks, printing figures (render and validate speed, then the reconciler on a real apiserver)
-bench: controlplane
+bench: controlplane $(SCIM_SERVER)/node_modules
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) test -run '^$$' -bench . -benchmem ./...
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) run ./test/bench -n 1000 -edits 50
 

@@ -73,6 +73,10 @@ type Reconciler struct {
 	ChartCache string
 	// Groups syncs IdP groups; nil for provider none.
 	Groups GroupSyncer
+	// GroupsFor, when set, builds the GroupSyncer from allot.yaml's idp
+	// section at each pass (nil syncer for provider none), so that a change
+	// of provider in git takes effect. Groups, when set, wins.
+	GroupsFor func(*schemas.IdentityProvider) (GroupSyncer, error)
 	// OnlyClusters limits the pass to these clusters (agent mode); empty
 	// means all.
 	OnlyClusters []string
@@ -103,6 +107,8 @@ type Reconciler struct {
 
 	mu       sync.Mutex
 	clusters map[string]*Cluster
+	// platform is allot.yaml of the last pass.
+	platform *schemas.PlatformSpec
 	// last is the render of the last immutable commit, reused while the
 	// commit does not change.
 	last     *desiredState
@@ -176,10 +182,18 @@ func (r *Reconciler) Pass(ctx context.Context) *PassResult {
 		}()
 	}
 	wg.Wait()
-	if r.Groups != nil {
+	syncer := r.Groups
+	if syncer == nil && r.GroupsFor != nil {
+		var err error
+		if syncer, err = r.GroupsFor(in.platform.IdentityProvider); err != nil {
+			res.Err = fmt.Errorf("IdP: %w", err)
+			return res
+		}
+	}
+	if syncer != nil {
 		want, err := r.groupsToSync(in, res)
 		if err == nil {
-			err = r.Groups.SyncGroups(ctx, want)
+			err = syncer.SyncGroups(ctx, want)
 		}
 		if err != nil {
 			res.Err = fmt.Errorf("sync IdP groups: %w", err)
@@ -312,6 +326,9 @@ func (r *Reconciler) render(ctx context.Context, snap Snapshot, kept map[string]
 	}
 	r.rememberTimeouts(repo)
 	state.platform = &repo.Platform.Platform.Spec
+	r.mu.Lock()
+	r.platform = state.platform
+	r.mu.Unlock()
 	broken := brokenRequests(problems)
 
 	root, err := os.OpenRoot(snap.Dir)
@@ -600,6 +617,18 @@ func keptRecord(rec *Record, kept map[string]string) bool {
 	}
 	_, ok := kept["file:"+rec.File]
 	return ok
+}
+
+// Platform returns allot.yaml as the last pass read it, or nil before one.
+func (r *Reconciler) Platform() *schemas.PlatformSpec {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.platform
+}
+
+// ClusterFor returns the connection to a cluster, made once and reused.
+func (r *Reconciler) ClusterFor(ctx context.Context, entry schemas.Cluster) (*Cluster, error) {
+	return r.cluster(ctx, entry)
 }
 
 func (r *Reconciler) cluster(ctx context.Context, entry schemas.Cluster) (*Cluster, error) {

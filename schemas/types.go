@@ -205,6 +205,10 @@ type IdentityProvider struct {
 	Password       *SecretSource `json:"password,omitempty"`
 	ClientSecret   *SecretSource `json:"clientSecret,omitempty"`
 	MaxRemoveShare *float64      `json:"maxRemoveShare,omitempty"`
+	UsersBaseDN    string        `json:"usersBaseDN,omitempty"`
+	GroupsBaseDN   string        `json:"groupsBaseDN,omitempty"`
+	StartTLS       bool          `json:"startTLS,omitempty"`
+	StateCluster   string        `json:"stateCluster,omitempty"`
 }
 
 // SecretSource says where a credential comes from: an environment variable

@@ -45,7 +45,7 @@ func TestDeployManifestsGrantEnough(t *testing.T) {
 	var out, errOut bytes.Buffer
 	code := app.Run(app.Streams{In: strings.NewReader(""), Out: &out, Err: &errOut}, []string{
 		"reconcile", "--once", "--repo", filepath.Join("..", "examples", "requests"), "--cluster", "dev-eu-1",
-		"--kubeconfig", "dev-eu-1=" + asAllot, "--chart-cache", t.TempDir(),
+		"--kubeconfig", "dev-eu-1=" + asAllot, "--chart-cache", t.TempDir(), "--no-idp",
 	}, func(string) string { return "" })
 	if code != app.ExitOK {
 		t.Fatalf("reconcile as allot's service account: exit %d\n%s%s", code, out.String(), errOut.String())

@@ -50,7 +50,9 @@ func (c *checker) environment(ef *load.EnvironmentFile) {
 
 // reserved reports names an environment's namespace must not take.
 func reserved(name string) bool {
-	return name == "default" || name == "allot-system" || strings.HasPrefix(name, "kube-")
+	// allot-idp-state shares allot-system with the inventory records, which
+	// are named after environments.
+	return name == "default" || name == "allot-system" || name == "allot-idp-state" || strings.HasPrefix(name, "kube-")
 }
 
 func (c *checker) size(ef *load.EnvironmentFile, pf *load.PlatformFile) {

@@ -122,7 +122,7 @@ func run(n, edits int) error {
 	}()
 	cp, kubectlCP := cps[0], cps[1]
 	repoURL := "file://" + filepath.Join(dir, "requests.git")
-	common := append([]string{"--repo", repoURL, "--kubeconfig", "dev=" + cp.Kubeconfig, "--chart-cache", filepath.Join(dir, "charts")}, extra...)
+	common := append([]string{"--no-idp", "--repo", repoURL, "--kubeconfig", "dev=" + cp.Kubeconfig, "--chart-cache", filepath.Join(dir, "charts")}, extra...)
 	fmt.Printf("%d namespace environments of 6 objects each (%d objects), on one kube-apiserver 1.37.1, 2 cores", n, 6*n)
 	if *goMemLimit != "" {
 		fmt.Printf(", allot with GOMEMLIMIT=%s", *goMemLimit)

@@ -71,7 +71,7 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(repo)
-	base := []string{"--repo", repo, "--chart-cache", filepath.Join(repo, ".charts"), "--use-kubeconfig-server"}
+	base := []string{"--repo", repo, "--chart-cache", filepath.Join(repo, ".charts"), "--use-kubeconfig-server", "--no-idp"}
 	for _, name := range clusters[:3] {
 		base = append(base, "--kubeconfig", name+"="+byName[name].Kubeconfig)
 	}

@@ -1,0 +1,142 @@
+// Package keycloak keeps allot's groups in a Keycloak realm through the
+// admin REST API.
+//
+// allot authenticates as a confidential client with a service account
+// (client-credentials grant); the service account needs the realm-
+// management roles view-users, query-groups and manage-users (or
+// manage-groups with fine-grained permissions). Groups are top-level
+// groups; a group is allot's when its attribute allot.dev/managed-by
+// holds "allot". IDs of users and groups are Keycloak's UUIDs.
+//
+// The access token is kept until shortly before it expires; a 401 from
+// the admin API gets one fresh token and one more try.
+package keycloak
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/allot-dev/allot/reconciler/idp"
+)
+
+// Defaults for Options.
+const (
+	DefaultMarkerAttribute = "allot.dev/managed-by"
+	DefaultMarkerValue     = "allot"
+	DefaultPageSize        = 100
+	DefaultTimeout         = 30 * time.Second
+)
+
+// Options configures a Provider.
+type Options struct {
+	// URL is the server's base URL, for example https://sso.example.com
+	// (with /auth appended for Keycloak before version 17). It must be
+	// https:// unless the host is a loopback address.
+	URL string
+	// Realm holds the users and groups allot manages.
+	Realm string
+	// TokenRealm is the realm of the client allot authenticates as;
+	// Realm when empty. Use "master" for a client there that manages
+	// another realm.
+	TokenRealm string
+	// ClientID and ClientSecret are the confidential client's
+	// credentials. They are never logged.
+	ClientID     string
+	ClientSecret string
+	// MarkerAttribute and MarkerValue mark allot's groups;
+	// DefaultMarkerAttribute and DefaultMarkerValue when empty.
+	MarkerAttribute string
+	MarkerValue     string
+	// PageSize is the max of each paged request; DefaultPageSize when
+	// zero.
+	PageSize int
+	// HTTPClient sends the requests; a client with a DefaultTimeout
+	// timeout when nil.
+	HTTPClient *http.Client
+}
+
+// Provider is an idp.Provider for a Keycloak realm. It is safe for concurrent use.
+type Provider struct {
+	opts   Options
+	admin  string // the realm's admin API, URL/admin/realms/REALM
+	client *http.Client
+	tokens *tokenSource
+}
+
+var _ idp.Provider = (*Provider)(nil)
+
+// New checks opts and returns a Provider. It does not connect.
+func New(opts Options) (*Provider, error) {
+	base, err := checkURL(opts.URL)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Realm == "" {
+		return nil, errors.New("keycloak: the realm is empty")
+	}
+	if opts.ClientID == "" || opts.ClientSecret == "" {
+		return nil, errors.New("keycloak: a client ID and secret are required")
+	}
+	if opts.TokenRealm == "" {
+		opts.TokenRealm = opts.Realm
+	}
+	if opts.MarkerAttribute == "" {
+		opts.MarkerAttribute = DefaultMarkerAttribute
+	}
+	if opts.MarkerValue == "" {
+		opts.MarkerValue = DefaultMarkerValue
+	}
+	if opts.PageSize <= 0 {
+		opts.PageSize = DefaultPageSize
+	}
+	client := opts.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: DefaultTimeout}
+	}
+	p := &Provider{
+		opts:   opts,
+		admin:  base + "/admin/realms/" + url.PathEscape(opts.Realm),
+		client: client,
+	}
+	tokenURL := base + "/realms/" + url.PathEscape(opts.TokenRealm) + "/protocol/openid-connect/token"
+	p.tokens = &tokenSource{
+		fetch: func(ctx context.Context) (string, time.Duration, error) {
+			return fetchToken(ctx, client, tokenURL, opts.ClientID, opts.ClientSecret)
+		},
+		now: time.Now,
+	}
+	return p, nil
+}
+
+// checkURL returns the base URL without a trailing slash, refusing plain
+// http except to a loopback address.
+func checkURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return "", fmt.Errorf("keycloak: URL %q is not an https:// address", raw)
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return "", fmt.Errorf("keycloak: %s would send the client secret in clear; use https://", raw)
+	}
+	return strings.TrimSuffix(u.String(), "/"), nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// errNotManaged refuses a change to a group without allot's marker.
+func (p *Provider) errNotManaged(name string) error {
+	return fmt.Errorf("group %s has no attribute %s=%s, so allot did not create it and does not change it: %w",
+		name, p.opts.MarkerAttribute, p.opts.MarkerValue, idp.ErrConflict)
+}
