@@ -47,9 +47,9 @@ type ReconcileOptions struct {
 	Output              string
 	// Concurrency bounds environments applied at once per cluster.
 	Concurrency int
-	// NoIdP skips the identity provider, for clusters without one (tests,
+	// SkipIdentityProvider skips the identity provider, for clusters without one (tests,
 	// demos); groups are still rendered and shown.
-	NoIdP bool
+	SkipIdentityProvider bool
 	// Interval repeats reconcile passes when Once is false.
 	Once     bool
 	Interval time.Duration
@@ -75,7 +75,7 @@ func (o *ReconcileOptions) bindSource(cmd *cobra.Command) {
 	f.BoolVar(&o.UseKubeconfigServer, "use-kubeconfig-server", false, "reach imported vclusters at the address in their kubeconfig instead of the in-cluster service (for running outside the host cluster)")
 	f.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
 	f.IntVar(&o.Concurrency, "concurrency", 0, "environments applied at once per cluster (default 4)")
-	f.BoolVar(&o.NoIdP, "no-idp", false, "do not sync groups with the identity provider of allot.yaml")
+	f.BoolVar(&o.SkipIdentityProvider, "no-idp", false, "do not sync groups with the identity provider of allot.yaml")
 }
 
 func (o *ReconcileOptions) bindGuards(cmd *cobra.Command) {
@@ -101,7 +101,7 @@ func newReconciler(o ReconcileOptions, log *slog.Logger) (*reconciler.Reconciler
 		Concurrency:         o.Concurrency,
 		Log:                 log,
 	}
-	if !o.NoIdP {
+	if !o.SkipIdentityProvider {
 		r.GroupsFor = groupSyncerFactory(r, o, log)
 	}
 	return r, nil
