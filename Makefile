@@ -33,7 +33,7 @@ test: controlplane $(SCIM_SERVER)/node_modules
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) test -count=1 ./...
 
 ## demo: validate the example, list and render it, then reconcile it onto local control planes
-demo: build controlplane
+demo: build controlplane $(SCIM_SERVER)/node_modules
 	$(BIN)/allot validate --repo examples/requests
 	@echo
 	$(BIN)/allot list --repo examples/requests

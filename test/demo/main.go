@@ -6,9 +6,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -71,7 +75,42 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(repo)
-	base := []string{"--repo", repo, "--chart-cache", filepath.Join(repo, ".charts"), "--use-kubeconfig-server", "--no-idp"}
+
+	// The identity provider: a real SCIM 2.0 server in place of the
+	// example's https://idp.acme.example, with the example's people in it.
+	step("starting a SCIM 2.0 server (scimmy) as the identity provider, with the example's users")
+	scimServer, err := harness.StartSCIMServer(harness.SCIMServerOptions{})
+	if err != nil {
+		return err
+	}
+	defer scimServer.Close()
+	for _, email := range []string{"jane.doe@acme.example", "bob.lee@acme.example", "dana.kim@acme.example", "omar.haddad@acme.example", "li.wei@acme.example", "sam.ortiz@acme.example"} {
+		if _, err := scimServer.CreateUser(ctx, email, email); err != nil {
+			return err
+		}
+	}
+	platform := filepath.Join(repo, "allot.yaml")
+	data, err := os.ReadFile(platform)
+	if err != nil {
+		return err
+	}
+	data = []byte(strings.Replace(string(data), "https://idp.acme.example/scim/v2", scimServer.URL(), 1))
+	if err := os.WriteFile(platform, data, 0o644); err != nil {
+		return err
+	}
+	os.Setenv("ALLOT_SCIM_TOKEN", scimServer.Token())
+	showGroups := func() {
+		groups, err := listSCIMGroups(ctx, scimServer.URL(), scimServer.Token())
+		if err != nil {
+			fmt.Println("list SCIM groups:", err)
+			return
+		}
+		fmt.Println("SCIM groups:")
+		for _, g := range groups {
+			fmt.Println("  " + g)
+		}
+	}
+	base := []string{"--repo", repo, "--chart-cache", filepath.Join(repo, ".charts"), "--use-kubeconfig-server"}
 	for _, name := range clusters[:3] {
 		base = append(base, "--kubeconfig", name+"="+byName[name].Kubeconfig)
 	}
@@ -90,8 +129,9 @@ func run() error {
 	}
 	allot(append([]string{"reconcile", "--once"}, base...)...)
 
-	step("allot status")
+	step("allot status, and the groups allot keeps in the identity provider")
 	allot(append([]string{"status"}, base...)...)
+	showGroups()
 
 	step("someone raises checkout-dev's pod quota by hand to 500")
 	dev := byName["dev-eu-1"].Client
@@ -117,7 +157,8 @@ func run() error {
 	}
 	allot(append([]string{"reconcile", "--once"}, base...)...)
 	allot(append([]string{"status"}, base...)...)
-	step("stopping the control planes")
+	showGroups()
+	step("stopping the control planes and the SCIM server")
 	return nil
 }
 
@@ -168,4 +209,50 @@ func copyExample() (string, error) {
 		}
 		return os.WriteFile(target, data, 0o644)
 	})
+}
+
+// listSCIMGroups lists the groups of a SCIM server with their members'
+// user names, as "name: a, b".
+func listSCIMGroups(ctx context.Context, base, token string) ([]string, error) {
+	get := func(path string, out any) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out)
+	}
+	var groups struct {
+		Resources []struct {
+			DisplayName string `json:"displayName"`
+			Members     []struct {
+				Value string `json:"value"`
+			} `json:"members"`
+		} `json:"Resources"`
+	}
+	if err := get("/Groups?count=100", &groups); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, g := range groups.Resources {
+		var names []string
+		for _, m := range g.Members {
+			var u struct {
+				UserName string `json:"userName"`
+			}
+			if err := get("/Users/"+m.Value, &u); err != nil {
+				return nil, err
+			}
+			names = append(names, u.UserName)
+		}
+		sort.Strings(names)
+		out = append(out, g.DisplayName+": "+strings.Join(names, ", "))
+	}
+	sort.Strings(out)
+	return out, nil
 }
