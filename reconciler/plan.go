@@ -42,6 +42,22 @@ type Plan struct {
 	// Errors are clusters that could not be planned, and guards that would
 	// stop the pass.
 	Errors []string `json:"errors,omitempty"`
+	// Groups are the identity-provider changes, when the provider can plan.
+	Groups []GroupChange `json:"groups,omitempty"`
+}
+
+// GroupChange is what a pass would do to one IdP group.
+type GroupChange struct {
+	Group  string   `json:"group"`
+	Action string   `json:"action"`
+	Add    []string `json:"add,omitempty"`
+	Remove []string `json:"remove,omitempty"`
+}
+
+// GroupPlanner knows how to tell what SyncGroups would change without
+// changing it.
+type GroupPlanner interface {
+	PlanGroupChanges(ctx context.Context, want []renderer.Group) ([]GroupChange, []error, error)
 }
 
 // Plan computes what a pass would do.
@@ -89,6 +105,9 @@ func (r *Reconciler) Plan(ctx context.Context) (*Plan, error) {
 			}
 			plan.Entries = append(plan.Entries, pe)
 		}
+	}
+	if err := r.planGroups(ctx, state, plan); err != nil {
+		plan.Errors = append(plan.Errors, err.Error())
 	}
 	sort.SliceStable(plan.Entries, func(i, j int) bool {
 		a, b := plan.Entries[i], plan.Entries[j]
@@ -200,4 +219,28 @@ func liveValue(u *unstructured.Unstructured, field, key string) (any, bool) {
 	}
 	v, ok := m[key]
 	return v, ok
+}
+
+// planGroups adds the IdP changes of the desired state to the plan.
+func (r *Reconciler) planGroups(ctx context.Context, state *desiredState, plan *Plan) error {
+	syncer := r.Groups
+	if syncer == nil && r.GroupsFor != nil {
+		var err error
+		if syncer, err = r.GroupsFor(state.platform.IdentityProvider); err != nil {
+			return fmt.Errorf("IdP: %w", err)
+		}
+	}
+	planner, ok := syncer.(GroupPlanner)
+	if !ok {
+		return nil
+	}
+	changes, problems, err := planner.PlanGroupChanges(ctx, groupsOf(state.byCluster))
+	if err != nil {
+		return fmt.Errorf("IdP: %w", err)
+	}
+	plan.Groups = changes
+	for _, p := range problems {
+		plan.Errors = append(plan.Errors, "IdP: "+p.Error())
+	}
+	return nil
 }

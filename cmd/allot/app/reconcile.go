@@ -318,6 +318,19 @@ func PlanCmd(ctx context.Context, s Streams, o ReconcileOptions) error {
 			fmt.Fprintf(s.Out, "  idp group %s: %s\n", g.Name, strings.Join(g.Members, ", "))
 		}
 	}
+	if len(plan.Groups) > 0 {
+		fmt.Fprintf(s.Out, "\nidentity provider:\n")
+		for _, g := range plan.Groups {
+			fmt.Fprintf(s.Out, "  %-7s group %s", g.Action, g.Group)
+			if len(g.Add) > 0 {
+				fmt.Fprintf(s.Out, "  add %s", strings.Join(g.Add, ", "))
+			}
+			if len(g.Remove) > 0 {
+				fmt.Fprintf(s.Out, "  remove %s", strings.Join(g.Remove, ", "))
+			}
+			fmt.Fprintln(s.Out)
+		}
+	}
 	for env, msg := range plan.Kept {
 		fmt.Fprintf(s.Out, "\n%s: kept as it is: %s\n", strings.TrimPrefix(env, "file:"), msg)
 	}
