@@ -6,22 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/allot-dev/allot/reconciler/idp/restapi"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/allot-dev/allot/reconciler/idp"
 )
-
-// maxResponse bounds how much of a response is read.
-const maxResponse = 8 << 20
-
-// defaultRetryAfter is the wait reported for a throttled answer without a
-// usable Retry-After.
-const defaultRetryAfter = time.Minute
 
 // graphError is Graph's error body, {"error": {"code", "message"}}.
 type graphError struct {
@@ -61,7 +53,7 @@ func (p *Provider) do(ctx context.Context, method, target string, in, out any) e
 	}
 	op := "graph " + method + " " + u.EscapedPath()
 	for attempt := 0; ; attempt++ {
-		token, err := p.tokens.get(ctx)
+		token, err := p.tokens.Get(ctx)
 		if err != nil {
 			return err
 		}
@@ -78,13 +70,13 @@ func (p *Provider) do(ctx context.Context, method, target string, in, out any) e
 		if err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
-		data, err := readBody(resp)
+		data, err := restapi.ReadBody(resp)
 		resp.Body.Close()
 		if err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
 		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 {
-			p.tokens.invalidate(token)
+			p.tokens.Invalidate(token)
 			continue
 		}
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -137,7 +129,7 @@ func statusError(op string, resp *http.Response, data []byte) error {
 		e.kind = idp.ErrConflict
 	case resp.StatusCode == http.StatusTooManyRequests,
 		resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "":
-		e.kind = &idp.RateLimitError{RetryAfter: retryAfter(resp.Header, time.Now())}
+		e.kind = &idp.RateLimitError{RetryAfter: restapi.RetryAfter(resp.Header, time.Now())}
 	}
 	return e
 }
@@ -153,34 +145,6 @@ func errorText(data []byte) string {
 		text = text[:200] + "..."
 	}
 	return text
-}
-
-// readBody reads at most maxResponse bytes of the answer.
-func readBody(resp *http.Response) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
-	if err != nil {
-		return nil, fmt.Errorf("read the answer: %w", err)
-	}
-	if len(data) > maxResponse {
-		return nil, fmt.Errorf("the answer is larger than %d bytes", maxResponse)
-	}
-	return data, nil
-}
-
-// retryAfter reads Retry-After, in seconds or as an HTTP date (taken
-// relative to the answer's Date, so clock skew does not matter).
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
-		return time.Duration(secs) * time.Second
-	}
-	if at, err := http.ParseTime(v); err == nil {
-		if date, err := http.ParseTime(h.Get("Date")); err == nil {
-			now = date
-		}
-		return max(at.Sub(now), 0)
-	}
-	return defaultRetryAfter
 }
 
 // isAPIError says whether err is an error answer with this status whose

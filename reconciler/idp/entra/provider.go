@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/allot-dev/allot/reconciler/idp/restapi"
 	"net"
 	"net/http"
 	"net/url"
@@ -73,7 +74,7 @@ type Provider struct {
 	opts   Options
 	graph  *url.URL
 	client *http.Client
-	tokens *tokenSource
+	tokens *restapi.TokenSource
 }
 
 var _ idp.Provider = (*Provider)(nil)
@@ -114,11 +115,11 @@ func New(opts Options) (*Provider, error) {
 		client = &http.Client{Timeout: DefaultTimeout}
 	}
 	p := &Provider{opts: opts, graph: graph, client: client}
-	p.tokens = &tokenSource{
-		fetch: func(ctx context.Context) (string, time.Duration, error) {
-			return fetchToken(ctx, client, opts.TokenURL, opts.ClientID, opts.ClientSecret, opts.Scope)
+	p.tokens = &restapi.TokenSource{
+		Fetch: func(ctx context.Context) (string, time.Duration, error) {
+			return restapi.ClientCredentials(ctx, client, opts.TokenURL, opts.ClientID, opts.ClientSecret, opts.Scope)
 		},
-		now: time.Now,
+		Now: time.Now,
 	}
 	return p, nil
 }

@@ -6,22 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/allot-dev/allot/reconciler/idp/restapi"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/allot-dev/allot/reconciler/idp"
 )
-
-// maxResponse bounds how much of a response is read.
-const maxResponse = 8 << 20
-
-// defaultRetryAfter is the wait reported for a 429 without a usable
-// Retry-After.
-const defaultRetryAfter = time.Minute
 
 // do sends one admin API request: path is below the realm's admin URL,
 // in is sent as JSON, a 2xx answer's JSON body is decoded into out. A 401
@@ -40,7 +32,7 @@ func (p *Provider) do(ctx context.Context, method, path string, query url.Values
 	}
 	op := method + " " + path
 	for attempt := 0; ; attempt++ {
-		token, err := p.tokens.get(ctx)
+		token, err := p.tokens.Get(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -57,13 +49,13 @@ func (p *Provider) do(ctx context.Context, method, path string, query url.Values
 		if err != nil {
 			return nil, fmt.Errorf("keycloak %s: %w", op, err)
 		}
-		data, err := readBody(resp)
+		data, err := restapi.ReadBody(resp)
 		resp.Body.Close()
 		if err != nil {
 			return nil, fmt.Errorf("keycloak %s: %w", op, err)
 		}
 		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 {
-			p.tokens.invalidate(token)
+			p.tokens.Invalidate(token)
 			continue
 		}
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -90,7 +82,7 @@ func statusError(op string, resp *http.Response, data []byte) error {
 	case http.StatusConflict:
 		return fmt.Errorf("%s: %w", msg, idp.ErrConflict)
 	case http.StatusTooManyRequests:
-		return fmt.Errorf("%s: %w", msg, &idp.RateLimitError{RetryAfter: retryAfter(resp.Header, time.Now())})
+		return fmt.Errorf("%s: %w", msg, &idp.RateLimitError{RetryAfter: restapi.RetryAfter(resp.Header, time.Now())})
 	}
 	return errors.New(msg)
 }
@@ -118,32 +110,4 @@ func errorText(data []byte) string {
 		text = text[:200] + "..."
 	}
 	return text
-}
-
-// readBody reads at most maxResponse bytes of the answer.
-func readBody(resp *http.Response) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
-	if err != nil {
-		return nil, fmt.Errorf("read the answer: %w", err)
-	}
-	if len(data) > maxResponse {
-		return nil, fmt.Errorf("the answer is larger than %d bytes", maxResponse)
-	}
-	return data, nil
-}
-
-// retryAfter reads Retry-After, in seconds or as an HTTP date (taken
-// relative to the answer's Date, so clock skew does not matter).
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
-		return time.Duration(secs) * time.Second
-	}
-	if at, err := http.ParseTime(v); err == nil {
-		if date, err := http.ParseTime(h.Get("Date")); err == nil {
-			now = date
-		}
-		return max(at.Sub(now), 0)
-	}
-	return defaultRetryAfter
 }

@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/allot-dev/allot/reconciler/idp/restapi"
 	"net"
 	"net/http"
 	"net/url"
@@ -66,7 +67,7 @@ type Provider struct {
 	opts   Options
 	admin  string // the realm's admin API, URL/admin/realms/REALM
 	client *http.Client
-	tokens *tokenSource
+	tokens *restapi.TokenSource
 }
 
 var _ idp.Provider = (*Provider)(nil)
@@ -105,11 +106,11 @@ func New(opts Options) (*Provider, error) {
 		client: client,
 	}
 	tokenURL := base + "/realms/" + url.PathEscape(opts.TokenRealm) + "/protocol/openid-connect/token"
-	p.tokens = &tokenSource{
-		fetch: func(ctx context.Context) (string, time.Duration, error) {
-			return fetchToken(ctx, client, tokenURL, opts.ClientID, opts.ClientSecret)
+	p.tokens = &restapi.TokenSource{
+		Fetch: func(ctx context.Context) (string, time.Duration, error) {
+			return restapi.ClientCredentials(ctx, client, tokenURL, opts.ClientID, opts.ClientSecret, "")
 		},
-		now: time.Now,
+		Now: time.Now,
 	}
 	return p, nil
 }

@@ -1,4 +1,4 @@
-package keycloak
+package restapi
 
 import (
 	"context"
@@ -10,16 +10,16 @@ import (
 func TestTokenSourceRenewsBeforeExpiry(t *testing.T) {
 	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
 	fetches := 0
-	s := &tokenSource{
-		now: func() time.Time { return now },
-		fetch: func(context.Context) (string, time.Duration, error) {
+	s := &TokenSource{
+		Now: func() time.Time { return now },
+		Fetch: func(context.Context) (string, time.Duration, error) {
 			fetches++
 			return "token-" + string(rune('0'+fetches)), 5 * time.Minute, nil
 		},
 	}
 	get := func() string {
 		t.Helper()
-		tok, err := s.get(context.Background())
+		tok, err := s.Get(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -37,7 +37,7 @@ func TestTokenSourceRenewsBeforeExpiry(t *testing.T) {
 	if fetches != 2 {
 		t.Errorf("fetches = %d, want 2", fetches)
 	}
-	s.invalidate("an older token")
+	s.Invalidate("an older token")
 	if tok := get(); fetches != 2 {
 		t.Errorf("invalidating a token no longer current fetched again (%s)", tok)
 	}
@@ -56,11 +56,11 @@ func TestRetryAfter(t *testing.T) {
 			"Date":        {now.Format(http.TimeFormat)},
 		}, 90 * time.Second},
 		{"a date in the past", http.Header{"Retry-After": {now.Add(-time.Hour).Format(http.TimeFormat)}}, 0},
-		{"nothing usable", http.Header{"Retry-After": {"soon"}}, defaultRetryAfter},
+		{"nothing usable", http.Header{"Retry-After": {"soon"}}, DefaultRetryAfter},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := retryAfter(tc.header, now); got != tc.want {
-				t.Errorf("retryAfter = %s, want %s", got, tc.want)
+			if got := RetryAfter(tc.header, now); got != tc.want {
+				t.Errorf("RetryAfter = %s, want %s", got, tc.want)
 			}
 		})
 	}
