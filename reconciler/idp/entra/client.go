@@ -134,19 +134,6 @@ func statusError(op string, resp *http.Response, data []byte) error {
 	return e
 }
 
-// errorText is the message of an error body, or the start of the body.
-func errorText(data []byte) string {
-	var body graphError
-	if json.Unmarshal(data, &body) == nil && body.Error.Code != "" {
-		return body.Error.Code + ": " + body.Error.Message
-	}
-	text := strings.TrimSpace(string(data))
-	if len(text) > 200 {
-		text = text[:200] + "..."
-	}
-	return text
-}
-
 // isAPIError says whether err is an error answer with this status whose
 // Graph code is code and whose message holds text.
 func isAPIError(err error, status int, code, text string) bool {
