@@ -283,3 +283,19 @@ func BenchmarkValidateRepository(b *testing.B) {
 		})
 	}
 }
+
+func TestReservedNames(t *testing.T) {
+	for _, name := range []string{"default", "allot-system", "allot-idp-state", "kube-tools"} {
+		got := check(t, "", "  expires: 7d\n  cluster: eu\n", map[string]string{
+			"environments/web/demo.yaml":         "",
+			"environments/web/" + name + ".yaml": "apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata: {name: " + name + "}\nspec: {type: namespace, owner: jane@acme.example, team: web, cluster: eu, expires: 7d}\n",
+		})
+		found := false
+		for _, p := range got {
+			found = found || strings.Contains(p.Message, `environment name "`+name+`" is reserved`)
+		}
+		if !found {
+			t.Errorf("%s: want a reserved-name problem, got %v", name, got)
+		}
+	}
+}
