@@ -28,8 +28,15 @@ $(SCIM_SERVER)/node_modules: $(SCIM_SERVER)/package-lock.json
 	npm ci --prefix $(SCIM_SERVER) --no-audit --no-fund
 	touch $@
 
+WEBHOOK_EXAMPLES := test/harness/webhookexamples
+
+# Real GitHub webhook payloads (@octokit/webhooks-examples, npm).
+$(WEBHOOK_EXAMPLES)/node_modules: $(WEBHOOK_EXAMPLES)/package-lock.json
+	npm ci --prefix $(WEBHOOK_EXAMPLES) --no-audit --no-fund
+	touch $@
+
 ## test: every test, including those against real control planes, git, LDAP and SCIM servers
-test: controlplane $(SCIM_SERVER)/node_modules
+test: controlplane $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES)/node_modules
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) test -count=1 ./...
 
 ## demo: validate the example, list and render it, then reconcile it onto local control planes
