@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/allot-dev/allot/renderer"
 )
@@ -309,7 +310,7 @@ func (r *Reconciler) readiness(ctx context.Context, cl *Cluster, b *renderer.Bun
 				continue
 			}
 			live := o.DeepCopy()
-			if err := cl.Client.Get(ctx, keyOfObject(o), live); err != nil {
+			if err := cl.Client.Get(ctx, client.ObjectKeyFromObject(o), live); err != nil {
 				return false, fmt.Sprintf("%s: %v", renderer.ObjectID(o), err)
 			}
 			res, err := status.Compute(live)

@@ -79,21 +79,9 @@ func (r *Reconciler) Plan(ctx context.Context) (*Plan, error) {
 			plan.Errors = append(plan.Errors, fmt.Sprintf("cluster %s: %v", entry.Name, err))
 			continue
 		}
-		desired := map[string]*renderer.Bundle{}
-		for _, b := range state.byCluster[entry.Name] {
-			if !r.expired(b, records[b.Environment]) {
-				desired[b.Environment] = b
-			}
-		}
-		var gone []*Record
-		for name, rec := range records {
-			if _, want := desired[name]; !want && !keptRecord(rec, plan.Kept) {
-				gone = append(gone, rec)
-			}
-		}
-		deletes, total := countDeletes(records, desired, gone)
-		if !r.AllowMassDelete && total > 0 && float64(deletes) > r.maxDeleteShare()*float64(total) {
-			plan.Errors = append(plan.Errors, fmt.Sprintf("cluster %s: %v: %d of %d objects", entry.Name, ErrMassDelete, deletes, total))
+		desired, gone, guard := r.partition(state.byCluster[entry.Name], records, plan.Kept)
+		if guard != nil {
+			plan.Errors = append(plan.Errors, fmt.Sprintf("cluster %s: %v", entry.Name, guard))
 		}
 		for _, b := range sortedBundles(desired) {
 			plan.Entries = append(plan.Entries, r.planEnvironment(ctx, cl, b, records[b.Environment]))

@@ -389,35 +389,9 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 	}
 	res.records = records
 
-	desired := map[string]*renderer.Bundle{}
-	for _, b := range bundles {
-		if rec := records[b.Environment]; r.expired(b, rec) {
-			continue
-		}
-		desired[b.Environment] = b
-	}
-	var gone []*Record
-	for name, rec := range records {
-		if _, want := desired[name]; want {
-			continue
-		}
-		if keptRecord(rec, kept) {
-			continue
-		}
-		gone = append(gone, rec)
-	}
-	sort.Slice(gone, func(i, j int) bool { return gone[i].Environment < gone[j].Environment })
-
-	allowDeletes := true
-	deletes, total := countDeletes(records, desired, gone)
-	switch {
-	case r.AllowMassDelete:
-	case len(desired) == 0 && len(records) > 0 && len(kept) == 0 && len(gone) > 0:
-		res.Err, allowDeletes = ErrEmptyRender, false
-	case total > 0 && float64(deletes) > r.maxDeleteShare()*float64(total):
-		res.Err = fmt.Errorf("%w: %d of %d objects (more than %.0f%%); run with --allow-mass-delete if that is intended", ErrMassDelete, deletes, total, r.maxDeleteShare()*100)
-		allowDeletes = false
-	}
+	desired, gone, guard := r.partition(bundles, records, kept)
+	allowDeletes := guard == nil
+	res.Err = guard
 
 	// Kinds the drift watch had fully listed before this pass began: no
 	// change to them during the pass can go unseen.
@@ -564,6 +538,37 @@ func appliedRefs(desired map[string]*renderer.Bundle) []ObjectRef {
 		}
 	}
 	return refs
+}
+
+// partition splits a cluster's environments into those the pass wants
+// (rendered and not expired) and those it would tear down (recorded, not
+// wanted, not kept after a failure), and applies the deletion guards: an
+// error means nothing may be deleted on the cluster.
+func (r *Reconciler) partition(bundles []*renderer.Bundle, records map[string]*Record, kept map[string]string) (map[string]*renderer.Bundle, []*Record, error) {
+	desired := map[string]*renderer.Bundle{}
+	for _, b := range bundles {
+		if !r.expired(b, records[b.Environment]) {
+			desired[b.Environment] = b
+		}
+	}
+	var gone []*Record
+	for name, rec := range records {
+		if _, want := desired[name]; !want && !keptRecord(rec, kept) {
+			gone = append(gone, rec)
+		}
+	}
+	sort.Slice(gone, func(i, j int) bool { return gone[i].Environment < gone[j].Environment })
+	if r.AllowMassDelete {
+		return desired, gone, nil
+	}
+	deletes, total := countDeletes(records, desired, gone)
+	switch {
+	case len(desired) == 0 && len(records) > 0 && len(kept) == 0 && len(gone) > 0:
+		return desired, gone, ErrEmptyRender
+	case total > 0 && float64(deletes) > r.maxDeleteShare()*float64(total):
+		return desired, gone, fmt.Errorf("%w: %d of %d objects (more than %.0f%%); run with --allow-mass-delete if that is intended", ErrMassDelete, deletes, total, r.maxDeleteShare()*100)
+	}
+	return desired, gone, nil
 }
 
 // expired reports whether an environment's time is up: a date in the past,
@@ -778,13 +783,6 @@ func groupsOf(byCluster map[string][]*renderer.Bundle) []renderer.Group {
 
 func keyOf(ref ObjectRef) client.ObjectKey {
 	return client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}
-}
-
-func keyOfObject(o interface {
-	GetNamespace() string
-	GetName() string
-}) client.ObjectKey {
-	return client.ObjectKey{Namespace: o.GetNamespace(), Name: o.GetName()}
 }
 
 func isNoMatch(err error) bool { return err != nil && meta.IsNoMatchError(err) }

@@ -2,6 +2,7 @@ package renderer
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -45,7 +46,7 @@ func chartRepository(t *testing.T, chartDir, name, version string) (*http.Client
 		switch r.URL.Path {
 		case "/index.yaml":
 			idx := repo.NewIndexFile()
-			if err := idx.MustAdd(ch.Metadata, filepath.Base(archive), "https://"+r.Host, "sha256:"+sum(data)); err != nil {
+			if err := idx.MustAdd(ch.Metadata, filepath.Base(archive), "https://"+r.Host, "sha256:"+fmt.Sprintf("%x", sha256.Sum256(data))); err != nil {
 				http.Error(w, err.Error(), 500)
 				return
 			}

@@ -178,9 +178,3 @@ func isCoreGroup(o *unstructured.Unstructured) bool {
 	}
 	return false
 }
-
-// sum is the hex sha256 of data, for callers that hash their own inputs.
-func sum(data []byte) string {
-	s := sha256.Sum256(data)
-	return hex.EncodeToString(s[:])
-}

@@ -1,6 +1,7 @@
 package renderer
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -287,9 +288,9 @@ func (r *Renderer) renderImport(ctx context.Context, ef *load.EnvironmentFile, t
 	name, ns := host.Environment, host.Namespace
 	out := &Import{
 		SecretNamespace: ns,
-		SecretName:      substituteString(orDefault(imp.SecretName, "vc-$(name)"), name, ns),
-		SecretKey:       orDefault(imp.SecretKey, "config"),
-		Server:          substituteString(orDefault(imp.Server, "https://$(name).$(namespace):443"), name, ns),
+		SecretName:      substituteString(cmp.Or(imp.SecretName, "vc-$(name)"), name, ns),
+		SecretKey:       cmp.Or(imp.SecretKey, "config"),
+		Server:          substituteString(cmp.Or(imp.Server, "https://$(name).$(namespace):443"), name, ns),
 		Bundle: &Bundle{
 			Environment: name, File: ef.Doc.File, Type: host.Type,
 			Cluster: cluster.Name + "/" + name, Namespace: "default",
@@ -400,13 +401,6 @@ func orEmpty(v any) map[string]any {
 		return m
 	}
 	return map[string]any{}
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 func set(items []string) map[string]bool {

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/allot-dev/allot/environments"
 	"github.com/allot-dev/allot/renderer/sources"
@@ -165,7 +166,7 @@ func TestBundleContents(t *testing.T) {
 		var found bool
 		for _, o := range b.Objects[PhaseInstall] {
 			if o.GetKind() == "ResourceQuota" {
-				hard, _, _ := unstructuredString(o.Object, "spec", "hard", "services.loadbalancers")
+				hard, _, _ := unstructured.NestedString(o.Object, "spec", "hard", "services.loadbalancers")
 				found = hard == "0"
 			}
 		}
@@ -178,19 +179,6 @@ func TestBundleContents(t *testing.T) {
 			t.Error("the digest did not change without the override")
 		}
 	})
-}
-
-func unstructuredString(obj map[string]any, fields ...string) (string, bool, error) {
-	var cur any = obj
-	for _, f := range fields {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return "", false, nil
-		}
-		cur = m[f]
-	}
-	s, ok := cur.(string)
-	return s, ok, nil
 }
 
 func TestVariants(t *testing.T) {

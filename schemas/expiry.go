@@ -48,23 +48,3 @@ func ParseExpiry(s string) (Expiry, error) {
 	}
 	return Expiry{TTL: ttl}, nil
 }
-
-// String formats the expiry for tables.
-func (e Expiry) String() string {
-	if e.At.IsZero() {
-		return formatTTL(e.TTL) + " after merge"
-	}
-	return e.At.UTC().Format(time.RFC3339)
-}
-
-func formatTTL(d time.Duration) string {
-	day := 24 * time.Hour
-	switch {
-	case d%(7*day) == 0:
-		return fmt.Sprintf("%dw", d/(7*day))
-	case d%day == 0:
-		return fmt.Sprintf("%dd", d/day)
-	default:
-		return fmt.Sprintf("%dh", d/time.Hour)
-	}
-}

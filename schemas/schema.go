@@ -134,7 +134,7 @@ func (v *Validator) collect(e *jsonschema.ValidationError, out *[]FieldError) {
 		return
 	}
 	at := slices.Clone(e.InstanceLocation)
-	field := describe(at)
+	field := Describe(at)
 	switch k := e.ErrorKind.(type) {
 	case *kind.AdditionalProperties:
 		known := v.properties(e.SchemaURL)
@@ -198,9 +198,9 @@ func (v *Validator) properties(url string) []string {
 	return names
 }
 
-// describe names a place in a document the way a YAML author reads it:
+// Describe names a place in a document the way a YAML author reads it:
 // "spec.addons[0].helm", or "the document" at the top.
-func describe(path []string) string {
+func Describe(path []string) string {
 	if len(path) == 0 {
 		return "the document"
 	}
@@ -217,9 +217,6 @@ func describe(path []string) string {
 	}
 	return b.String()
 }
-
-// Describe is describe for other packages that report on document paths.
-func Describe(path []string) string { return describe(path) }
 
 func isIndex(s string) bool {
 	if s == "" {

@@ -70,6 +70,21 @@ type Addon struct {
 	Manifests *ManifestsSource `json:"manifests,omitempty"`
 }
 
+// LocalPath returns the folder of the requests repository an add-on comes
+// from and the field that names it (helm, kustomize or manifests), or empty
+// strings for a chart from a remote repository.
+func (a Addon) LocalPath() (field, path string) {
+	switch {
+	case a.Helm != nil && a.Helm.Path != "":
+		return "helm", a.Helm.Path
+	case a.Kustomize != nil:
+		return "kustomize", a.Kustomize.Path
+	case a.Manifests != nil:
+		return "manifests", a.Manifests.Path
+	}
+	return "", ""
+}
+
 // HelmSource is a Helm chart from a repository, an OCI registry, or a
 // directory of the requests repository.
 type HelmSource struct {

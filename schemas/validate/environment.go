@@ -7,13 +7,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/allot-dev/allot/schemas"
 	"github.com/allot-dev/allot/schemas/load"
@@ -68,49 +68,45 @@ func (c *checker) size(ef *load.EnvironmentFile, pf *load.PlatformFile) {
 }
 
 // placement checks that the request resolves to at least one cluster that its
-// type may run on.
+// type may run on, with schemas.Place, the rule rendering uses too.
 func (c *checker) placement(ef *load.EnvironmentFile, pf *load.PlatformFile, tmpl *load.TemplateFile) {
 	spec, doc := &ef.Environment.Spec, ef.Doc
 	clusters := pf.Platform.Spec.Clusters
-	var typeSel labels.Selector
-	if tmpl != nil && tmpl.Template.Spec.ClusterSelector != nil {
-		typeSel, _ = selector(*tmpl.Template.Spec.ClusterSelector)
+	var tspec *schemas.TemplateSpec
+	var typeSel string
+	if tmpl != nil {
+		tspec = &tmpl.Template.Spec
+		if sel := tspec.ClusterSelector; sel != nil {
+			if s, err := sel.Selector(); err == nil {
+				typeSel = s.String()
+			}
+		}
 	}
 	switch {
 	case spec.Cluster != "" && spec.Placement != nil:
 		c.errorf(doc.Pos("spec", "placement"), schemas.RuleCluster, "set either spec.cluster or spec.placement, not both")
+		return
 	case spec.Cluster == "" && spec.Placement == nil:
 		c.errorf(doc.Pos("spec"), schemas.RuleCluster, "set spec.cluster to one of %s, or spec.placement to choose clusters by label", clusterNames(clusters))
-	case spec.Cluster != "":
-		for _, cl := range clusters {
-			if cl.Name != spec.Cluster {
-				continue
-			}
-			if typeSel != nil && !typeSel.Matches(labels.Set(cl.Labels)) {
-				c.errorf(doc.Pos("spec", "cluster"), schemas.RuleCluster, "cluster %q cannot run %s environments: the template needs clusters matching %s", cl.Name, spec.Type, typeSel)
-			}
-			return
-		}
+		return
+	case spec.Cluster != "" && !slices.ContainsFunc(clusters, func(cl schemas.Cluster) bool { return cl.Name == spec.Cluster }):
 		c.errorf(doc.Pos("spec", "cluster"), schemas.RuleCluster, "unknown cluster %q; use one of %s (from allot.yaml)", spec.Cluster, clusterNames(clusters))
+		return
+	}
+	placed, err := schemas.Place(&pf.Platform.Spec, spec, tspec)
+	switch {
+	case err != nil:
+		c.errorf(doc.Pos("spec", "placement", "clusterSelector"), schemas.RuleCluster, "placement.clusterSelector: %v", err)
+	case len(placed) > 0:
+	case spec.Cluster != "":
+		c.errorf(doc.Pos("spec", "cluster"), schemas.RuleCluster, "cluster %q cannot run %s environments: the template needs clusters matching %s", spec.Cluster, spec.Type, typeSel)
 	default:
-		sel, err := selector(spec.Placement.ClusterSelector)
-		if err != nil {
-			c.errorf(doc.Pos("spec", "placement", "clusterSelector"), schemas.RuleCluster, "placement.clusterSelector: %v", err)
-			return
+		sel, _ := spec.Placement.ClusterSelector.Selector()
+		msg := fmt.Sprintf("placement %s matches no cluster", sel)
+		if typeSel != "" {
+			msg += fmt.Sprintf(" that can run %s environments (%s)", spec.Type, typeSel)
 		}
-		n := 0
-		for _, cl := range clusters {
-			if sel.Matches(labels.Set(cl.Labels)) && (typeSel == nil || typeSel.Matches(labels.Set(cl.Labels))) {
-				n++
-			}
-		}
-		if n == 0 {
-			msg := fmt.Sprintf("placement %s matches no cluster", sel)
-			if typeSel != nil {
-				msg += fmt.Sprintf(" that can run %s environments (%s)", spec.Type, typeSel)
-			}
-			c.errorf(doc.Pos("spec", "placement", "clusterSelector"), schemas.RuleCluster, "%s; check the cluster labels in allot.yaml", msg)
-		}
+		c.errorf(doc.Pos("spec", "placement", "clusterSelector"), schemas.RuleCluster, "%s; check the cluster labels in allot.yaml", msg)
 	}
 }
 
@@ -213,14 +209,12 @@ func (c *checker) addons(ef *load.EnvironmentFile) {
 			c.errorf(at(), schemas.RuleAddon, "add-on %q needs exactly one of helm, kustomize or manifests", a.Name)
 			continue
 		}
-		var local, field string
 		switch {
 		case a.Helm != nil && a.Helm.Path != "":
 			if a.Helm.Repository != "" || a.Helm.Chart != "" {
 				c.errorf(at("helm"), schemas.RuleAddon, "add-on %q: set either helm.path (a chart in this repository) or helm.repository and helm.chart, not both", a.Name)
 				continue
 			}
-			local, field = a.Helm.Path, "helm"
 		case a.Helm != nil:
 			if a.Helm.Repository == "" || a.Helm.Chart == "" || a.Helm.Version == "" {
 				c.errorf(at("helm"), schemas.RuleAddon, "add-on %q: a remote chart needs helm.repository, helm.chart and helm.version (pin the version)", a.Name)
@@ -233,11 +227,8 @@ func (c *checker) addons(ef *load.EnvironmentFile) {
 				}
 				c.errorf(at("helm", "repository"), schemas.RuleAddon, "add-on %q: chart repository %s is not allowed by the policy (allowed: %s); ask a platform engineer to add it to policy.addons.allowedRepositories", a.Name, a.Helm.Repository, allowed)
 			}
-		case a.Kustomize != nil:
-			local, field = a.Kustomize.Path, "kustomize"
-		case a.Manifests != nil:
-			local, field = a.Manifests.Path, "manifests"
 		}
+		field, local := a.LocalPath()
 		if local == "" {
 			continue
 		}

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/allot-dev/allot/schemas"
 	"github.com/allot-dev/allot/schemas/load"
@@ -24,7 +23,7 @@ func (c *checker) templates() {
 		tf := c.repo.Templates[name]
 		c.dnsLabel(tf.Doc.Pos("metadata", "name"), "template name", name)
 		if sel := tf.Template.Spec.ClusterSelector; sel != nil {
-			if _, err := selector(*sel); err != nil {
+			if _, err := sel.Selector(); err != nil {
 				c.errorf(tf.Doc.Pos("spec", "clusterSelector"), schemas.RuleTemplate, "clusterSelector: %v", err)
 			}
 		}
@@ -61,9 +60,6 @@ type noLoader struct{}
 func (noLoader) Load(url string) (any, error) {
 	return nil, fmt.Errorf("parameter schemas cannot refer to %s; keep them self-contained", url)
 }
-
-// selector converts a LabelSelector into a labels.Selector.
-func selector(s schemas.LabelSelector) (labels.Selector, error) { return s.Selector() }
 
 // knownTypes lists the template names for messages.
 func (c *checker) knownTypes() string {

@@ -62,7 +62,7 @@ func (c *checker) errorf(pos schemas.Position, rule schemas.Rule, format string,
 // run checks in a fixed order: the platform, the templates, the rules that
 // span requests, then each selected request.
 func (c *checker) run() {
-	if c.repo.Platform == nil && !c.hasProblemIn(load.PlatformPath) {
+	if c.repo.Platform == nil && len(In(c.problems, load.PlatformPath)) == 0 {
 		c.errorf(schemas.Position{File: load.PlatformPath}, schemas.RulePlatform, "no allot.yaml at the repository root; every requests repository needs one (see examples/requests/allot.yaml)")
 	}
 	if c.repo.Platform != nil {
@@ -76,15 +76,6 @@ func (c *checker) run() {
 			c.environment(ef)
 		}
 	}
-}
-
-func (c *checker) hasProblemIn(file string) bool {
-	for _, p := range c.problems {
-		if p.File == file {
-			return true
-		}
-	}
-	return false
 }
 
 // In returns the problems of one file.

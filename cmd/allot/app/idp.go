@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -107,7 +108,7 @@ func newProvider(spec *schemas.IdentityProvider) (idp.Provider, error) {
 		}
 		return ldap.New(ldap.Options{
 			URL: spec.URL, StartTLS: spec.StartTLS, BindDN: spec.BindDN, BindPassword: password,
-			UsersBaseDN: orDefault(spec.UsersBaseDN, spec.BaseDN), GroupsBaseDN: orDefault(spec.GroupsBaseDN, spec.BaseDN),
+			UsersBaseDN: cmp.Or(spec.UsersBaseDN, spec.BaseDN), GroupsBaseDN: cmp.Or(spec.GroupsBaseDN, spec.BaseDN),
 		})
 	case "keycloak":
 		secret, err := credential("idp.clientSecret", spec.ClientSecret)
@@ -158,11 +159,4 @@ func credential(field string, src *schemas.SecretSource) (string, error) {
 		}
 		return strings.TrimSpace(string(data)), nil
 	}
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

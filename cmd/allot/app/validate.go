@@ -182,41 +182,19 @@ func selectChanged(changed map[string]bool) func(*load.EnvironmentFile) bool {
 			return true
 		}
 		for _, a := range ef.Environment.Spec.Addons {
-			for _, p := range []string{helmPath(a), kustomizePath(a), manifestsPath(a)} {
-				if p == "" {
-					continue
-				}
-				dir := path.Clean(p) + "/"
-				for f := range changed {
-					if strings.HasPrefix(f, dir) {
-						return true
-					}
+			_, p := a.LocalPath()
+			if p == "" {
+				continue
+			}
+			dir := path.Clean(p) + "/"
+			for f := range changed {
+				if strings.HasPrefix(f, dir) {
+					return true
 				}
 			}
 		}
 		return false
 	}
-}
-
-func helmPath(a schemas.Addon) string {
-	if a.Helm != nil {
-		return a.Helm.Path
-	}
-	return ""
-}
-
-func kustomizePath(a schemas.Addon) string {
-	if a.Kustomize != nil {
-		return a.Kustomize.Path
-	}
-	return ""
-}
-
-func manifestsPath(a schemas.Addon) string {
-	if a.Manifests != nil {
-		return a.Manifests.Path
-	}
-	return ""
 }
 
 func writeText(w io.Writer, problems []schemas.Problem) error {

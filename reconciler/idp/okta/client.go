@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/allot-dev/allot/reconciler/idp/restapi"
 	"io"
 	"net/http"
 	"net/url"
@@ -16,9 +17,6 @@ import (
 
 	"github.com/allot-dev/allot/reconciler/idp"
 )
-
-// maxResponse bounds how much of a response is read.
-const maxResponse = 8 << 20
 
 // defaultRetryAfter is the wait reported for a 429 without usable
 // rate-limit headers; Okta's limits are per minute.
@@ -56,12 +54,9 @@ func (p *Provider) do(ctx context.Context, method, target string, in, out any) (
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	data, err := restapi.ReadBody(resp)
 	if err != nil {
-		return nil, fmt.Errorf("%s: read the answer: %w", op, err)
-	}
-	if len(data) > maxResponse {
-		return nil, fmt.Errorf("%s: the answer is larger than %d bytes", op, maxResponse)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, p.statusError(op, resp, data)
