@@ -79,7 +79,11 @@ var ErrNoConnection = errors.New("no way to reach the cluster")
 // Config returns the rest.Config for a cluster entry.
 func (c *Connector) Config(ctx context.Context, cl schemas.Cluster) (*rest.Config, error) {
 	if file, ok := c.Kubeconfigs[cl.Name]; ok {
-		return kubeconfigFile(file, "")
+		cfg, err := kubeconfigFile(file, "")
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: %w", cl.Name, err)
+		}
+		return cfg, nil
 	}
 	switch {
 	case cl.InCluster || slices.Contains(c.InClusterNames, cl.Name):
@@ -89,7 +93,11 @@ func (c *Connector) Config(ctx context.Context, cl schemas.Cluster) (*rest.Confi
 		}
 		return inCluster()
 	case cl.Kubeconfig != nil && cl.Kubeconfig.File != "":
-		return kubeconfigFile(cl.Kubeconfig.File, cl.Kubeconfig.Context)
+		cfg, err := kubeconfigFile(cl.Kubeconfig.File, cl.Kubeconfig.Context)
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: %w; fix kubeconfig.file in allot.yaml, or pass --kubeconfig %s=FILE", cl.Name, err, cl.Name)
+		}
+		return cfg, nil
 	case cl.Kubeconfig != nil && cl.Kubeconfig.SecretRef != nil:
 		return c.secretConfig(ctx, cl)
 	}
