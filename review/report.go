@@ -1,0 +1,109 @@
+package review
+
+import (
+	"github.com/allot-dev/allot/reconciler"
+)
+
+// Report is what checking one head commit of a pull request found.
+type Report struct {
+	// SHA is the head commit checked.
+	SHA string
+	// Files are the request files the pull request adds, changes or
+	// deletes, relative to the repository root, sorted.
+	Files []string
+	// Environments are the environments those files name, sorted.
+	Environments []string
+	// Problems are validation findings, errors and warnings.
+	Problems []Problem
+	// Plan is what merging would change, limited to Environments; nil when
+	// nothing was planned, and NotPlanned says why.
+	Plan       *reconciler.Plan
+	NotPlanned string
+	// Err is set when the check itself could not run (the head could not be
+	// fetched, for example); it is not the request's fault.
+	Err string
+}
+
+// Problem is one validation finding.
+type Problem struct {
+	File    string
+	Line    int
+	Message string
+	Warning bool
+}
+
+// Passed reports whether the commit may be merged as far as allot's check
+// is concerned: it validated, and planning found no errors.
+func (r *Report) Passed() bool {
+	if r == nil || r.Err != "" {
+		return false
+	}
+	for _, p := range r.Problems {
+		if !p.Warning {
+			return false
+		}
+	}
+	return r.Plan == nil || len(r.Plan.Errors) == 0 && len(r.Plan.Kept) == 0
+}
+
+// MergeStatus says where a pull request stands on the way to merging.
+type MergeStatus struct {
+	// Merged is set once merged; Commit is the merge commit.
+	Merged bool
+	Commit string
+	// Waiting says what the merge waits for, in a short phrase, for example
+	// "approval from an approver" or "the hold to be lifted".
+	Waiting string
+	// AutoMergeOff is set when allot does not merge by itself.
+	AutoMergeOff bool
+}
+
+// CommentView is everything the bot comment on a pull request shows.
+type CommentView struct {
+	Report *Report
+	State  PRState
+	// Approvers may approve this pull request.
+	Approvers Approvers
+	Author    string
+	Merge     MergeStatus
+	// Fork is set for pull requests from forks, which are validated without
+	// secrets and planned only if the platform allows it.
+	Fork bool
+}
+
+// EnvKind is the type of an environment, as the ready notice explains how to
+// reach it.
+type EnvKind string
+
+// The built-in environment types.
+const (
+	KindNamespace EnvKind = "namespace"
+	KindVCluster  EnvKind = "vcluster"
+	KindECS       EnvKind = "ecs"
+)
+
+// Outcome is how one environment of a merged pull request came out on one
+// cluster.
+type Outcome struct {
+	Environment string
+	Kind        EnvKind
+	Cluster     string
+	Namespace   string
+	// Ready is set when the environment's objects applied and became ready;
+	// Removed when its request was deleted and it was torn down.
+	Ready   bool
+	Removed bool
+	// Error says what failed, when neither is set.
+	Error string
+	// Groups are the IdP groups that grant access.
+	Groups []string
+}
+
+// Notice is the comment allot posts on a merged pull request once the
+// reconcile pass that applied it has finished.
+type Notice struct {
+	Number   int
+	Author   string
+	Commit   string
+	Outcomes []Outcome
+}
