@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -41,9 +42,17 @@ const (
 type EnvResult struct {
 	Environment string
 	Cluster     string
-	Action      Action
-	Applied     int // objects created or changed
-	Pruned      int // objects deleted
+	// Type and Namespace are the request's type and the environment's
+	// namespace on Cluster; empty for environments torn down.
+	Type      string
+	Namespace string
+	// Groups name the IdP groups that grant access to the environment.
+	Groups []string
+	Action Action
+	// Ready is set when every object of the environment is ready.
+	Ready   bool
+	Applied int // objects created or changed
+	Pruned  int // objects deleted
 	// Message says more, such as what the environment waits for.
 	Message string
 	Err     error
@@ -57,7 +66,7 @@ var applyPhases = []renderer.Phase{renderer.PhaseInit, renderer.PhaseInstall, re
 // objects, so that a crash in between never leaves an object allot does not
 // know about.
 func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inventory, b *renderer.Bundle, rec *Record, commit string, allowPrune bool, dp driftPolicy) EnvResult {
-	res := EnvResult{Environment: b.Environment, Cluster: cl.Name}
+	res := bundleResult(b, cl.Name)
 	now := r.now()
 	desired := map[string]ObjectRef{}
 	var refs []ObjectRef
@@ -167,6 +176,7 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inve
 				}
 			}
 		}
+		res.Ready = res.Err == nil && rec.condition(ConditionReady) == metav1.ConditionTrue
 		return res
 	}
 	rec.Objects, rec.Digest, rec.Commit, rec.LastError = refs, b.Digest, commit, ""
@@ -180,6 +190,10 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inve
 	rec.Updated = now
 	if err := inv.write(ctx, rec); err != nil {
 		res.Action, res.Err = ActionFailed, err
+	}
+	res.Ready = ready && res.Err == nil
+	if !ready {
+		res.Message = cmp.Or(res.Message, msg)
 	}
 	return res
 }
@@ -234,7 +248,7 @@ func (r *Reconciler) fail(ctx context.Context, inv inventory, rec *Record, res E
 // teardown removes an environment: its preDelete phase runs, then its
 // objects are deleted in reverse phase order, then its record.
 func (r *Reconciler) teardown(ctx context.Context, cl *Cluster, inv inventory, rec *Record) EnvResult {
-	res := EnvResult{Environment: rec.Environment, Cluster: cl.Name, Action: ActionDeleted}
+	res := EnvResult{Environment: rec.Environment, Cluster: cl.Name, Action: ActionDeleted, Groups: groupNames(rec.Groups)}
 	var preDelete []*unstructured.Unstructured
 	for _, o := range rec.PreDelete {
 		preDelete = append(preDelete, &unstructured.Unstructured{Object: o})
@@ -447,4 +461,17 @@ func short(commit string) string {
 		return commit[:12]
 	}
 	return commit
+}
+
+// bundleResult starts the result of applying b.
+func bundleResult(b *renderer.Bundle, cluster string) EnvResult {
+	return EnvResult{Environment: b.Environment, Cluster: cluster, Type: b.Type, Namespace: b.Namespace, Groups: groupNames(b.Groups)}
+}
+
+func groupNames(groups []renderer.Group) []string {
+	var names []string
+	for _, g := range groups {
+		names = append(names, g.Name)
+	}
+	return names
 }

@@ -411,7 +411,9 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 			rec := records[b.Environment]
 			if rec != nil && rec.Digest == b.Digest && rec.condition(ConditionReady) == metav1.ConditionTrue && r.isClean(cl.Name, b.Environment, b.Digest) && b.Import == nil {
 				mu.Lock()
-				results = append(results, EnvResult{Environment: b.Environment, Cluster: cl.Name, Action: ActionUnchanged})
+				res := bundleResult(b, cl.Name)
+				res.Action, res.Ready = ActionUnchanged, true
+				results = append(results, res)
 				mu.Unlock()
 				return
 			}

@@ -124,6 +124,7 @@ type PlatformSpec struct {
 	DefaultSize      string            `json:"defaultSize,omitempty"`
 	Policy           Policy            `json:"policy,omitempty"`
 	Approvers        Approvers         `json:"approvers,omitempty"`
+	Review           *Review           `json:"review,omitempty"`
 	Drift            Drift             `json:"drift,omitempty"`
 }
 
@@ -271,6 +272,17 @@ func (p AddonPolicy) LocalAllowed() bool { return p.AllowLocal == nil || *p.Allo
 type Approvers struct {
 	Default []string            `json:"default,omitempty"`
 	Teams   map[string][]string `json:"teams,omitempty"`
+}
+
+// Review says how allot serve treats pull requests to the requests
+// repository.
+type Review struct {
+	// AutoMerge merges approved, green pull requests; nil means true.
+	AutoMerge *bool `json:"autoMerge,omitempty"`
+	// MergeMethod is merge, squash or rebase; empty means merge.
+	MergeMethod string `json:"mergeMethod,omitempty"`
+	// PlanForks plans pull requests from forks against the clusters.
+	PlanForks bool `json:"planForks,omitempty"`
 }
 
 // EnvironmentTemplate is an environment type.

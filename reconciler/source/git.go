@@ -48,6 +48,9 @@ type Config struct {
 	URL string
 	// Branch is the branch to read; empty means DefaultBranch.
 	Branch string
+	// Ref, when set, is a full reference name read instead of Branch, such
+	// as refs/pull/7/head, the head of a GitHub pull request.
+	Ref string
 
 	// Username is the basic-auth user for https; empty means
 	// DefaultHTTPUsername.
@@ -144,6 +147,11 @@ func newGit(cfg Config) (*Git, error) {
 	}
 	if err := plumbing.NewBranchReferenceName(cfg.Branch).Validate(); err != nil || strings.HasPrefix(cfg.Branch, "-") {
 		return nil, fmt.Errorf("branch %q is not a valid branch name", cfg.Branch)
+	}
+	if cfg.Ref != "" {
+		if err := plumbing.ReferenceName(cfg.Ref).Validate(); err != nil || !strings.HasPrefix(cfg.Ref, "refs/") {
+			return nil, fmt.Errorf("ref %q is not a full reference name such as refs/pull/7/head", cfg.Ref)
+		}
 	}
 	if cfg.Timeout < 0 || cfg.MaxFiles < 0 || cfg.MaxBytes < 0 {
 		return nil, errors.New("timeout, max files and max bytes must not be negative")

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -140,10 +141,18 @@ func (g *Git) setRemote(repo *git.Repository) error {
 }
 
 func (g *Git) refSpec() config.RefSpec {
+	if g.cfg.Ref != "" {
+		return config.RefSpec(fmt.Sprintf("+%s:%s", g.cfg.Ref, g.remoteRef()))
+	}
 	return config.RefSpec(fmt.Sprintf("+%s:%s", plumbing.NewBranchReferenceName(g.cfg.Branch), g.remoteRef()))
 }
 
+// remoteRef is where the fetched commit is kept; a Ref is kept under a
+// name of its own so that it never looks like a branch.
 func (g *Git) remoteRef() plumbing.ReferenceName {
+	if g.cfg.Ref != "" {
+		return plumbing.ReferenceName("refs/allot/" + strings.TrimPrefix(g.cfg.Ref, "refs/"))
+	}
 	return plumbing.NewRemoteReferenceName(remoteName, g.cfg.Branch)
 }
 
@@ -165,7 +174,7 @@ func (g *Git) fetch(ctx context.Context, repo *git.Repository) (*object.Commit, 
 	}
 	ref, err := repo.Reference(g.remoteRef(), true)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s after fetching: %w", ErrBranchNotFound, g.cfg.Branch, err)
+		return nil, fmt.Errorf("%w: %s after fetching: %w", ErrBranchNotFound, cmp.Or(g.cfg.Ref, g.cfg.Branch), err)
 	}
 	commit, err := repo.CommitObject(ref.Hash())
 	if err != nil {

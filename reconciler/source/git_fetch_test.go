@@ -518,3 +518,37 @@ func TestFetchStopsWhenCanceled(t *testing.T) {
 		t.Errorf("error = %v, which blames the server for the caller's cancel", err)
 	}
 }
+
+func TestFetchPullRequestRef(t *testing.T) {
+	s := newSource(t, requests())
+	base := s.head
+	pr := s.commit(t, "a pull request", map[string]string{"environments/shop/extra.yaml": "kind: Environment\n"})
+	// GitHub keeps a pull request's head under refs/pull/N/head; the branch
+	// itself stays where it was.
+	if _, err := s.Git("update-ref", "refs/pull/7/head", pr); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Git("update-ref", "refs/heads/main", base); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Git("push", "--force", "origin", "refs/pull/7/head:refs/pull/7/head", "main:main"); err != nil {
+		t.Fatal(err)
+	}
+	srv := s.serve(t, "")
+	g := mustNew(t, Config{URL: srv.URL("requests.git"), Ref: "refs/pull/7/head"})
+	snap := mustFetch(t, g)
+	if snap.Commit != pr {
+		t.Errorf("fetched %s, want the pull request's head %s", snap.Commit, pr)
+	}
+	if _, ok := readTree(t, snap.Dir)["environments/shop/extra.yaml"]; !ok {
+		t.Error("the pull request's file is not checked out")
+	}
+	main := mustFetch(t, mustNew(t, Config{URL: srv.URL("requests.git")}))
+	if main.Commit != base {
+		t.Errorf("main is %s, want %s", main.Commit, base)
+	}
+
+	if _, err := New(Config{URL: s.Bare, Dir: t.TempDir(), Ref: "pull/7/head"}); err == nil || !strings.Contains(err.Error(), "full reference name") {
+		t.Errorf("a short ref: got %v, want an error asking for a full reference name", err)
+	}
+}
