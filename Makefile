@@ -35,8 +35,15 @@ $(WEBHOOK_EXAMPLES)/node_modules: $(WEBHOOK_EXAMPLES)/package-lock.json
 	npm ci --prefix $(WEBHOOK_EXAMPLES) --no-audit --no-fund
 	touch $@
 
+GITHUB_FIXTURES := test/harness/githubfixtures
+
+# Recorded real GitHub API exchanges (@octokit/fixtures, npm).
+$(GITHUB_FIXTURES)/node_modules: $(GITHUB_FIXTURES)/package-lock.json
+	npm ci --prefix $(GITHUB_FIXTURES) --no-audit --no-fund
+	touch $@
+
 ## test: every test, including those against real control planes, git, LDAP and SCIM servers
-test: controlplane $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES)/node_modules
+test: controlplane $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES)/node_modules $(GITHUB_FIXTURES)/node_modules
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) test -count=1 ./...
 
 ## demo: validate the example, list and render it, then reconcile it onto local control planes

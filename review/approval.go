@@ -62,7 +62,7 @@ type PRState struct {
 // teams.
 //
 // Comments are read in CreatedAt order, ties broken by ID. Comments by bots
-// are ignored. The rules:
+// are ignored, and so are comments allot wrote. The rules:
 //   - Only approvers (a login matching case-insensitively, or a member of one
 //     of the teams) may /approve, /hold and lift a hold; others are refused.
 //   - The author cannot approve their own request, even as an approver.
@@ -87,7 +87,7 @@ func State(comments []Comment, author, headSHA string, approvers Approvers, isMe
 	var refusals []Refusal
 
 	for _, c := range ordered {
-		if c.AuthorIsBot || strings.HasSuffix(c.Author, "[bot]") || c.Author == "" {
+		if c.AuthorIsBot || strings.HasSuffix(c.Author, "[bot]") || c.Author == "" || fromAllot(c.Body) {
 			continue
 		}
 		key := strings.ToLower(c.Author)
@@ -133,6 +133,13 @@ func State(comments []Comment, author, headSHA string, approvers Approvers, isMe
 	s.Refusals = refusals
 	return s
 }
+
+// allotPrefix starts every comment allot writes, so that allot never reads
+// its own comments as commands, even with a token that acts as a user.
+const allotPrefix = "<!-- allot:"
+
+// fromAllot reports whether a comment body is one allot wrote.
+func fromAllot(body string) bool { return strings.HasPrefix(body, allotPrefix) }
 
 // approval is one person's standing /approve.
 type approval struct {

@@ -140,6 +140,10 @@ type GitHub interface {
 	Merge(ctx context.Context, repo Repo, number int, sha string, method MergeMethod, title string) (string, error)
 	// IsTeamMember reports whether login is an active member of org/team.
 	IsTeamMember(ctx context.Context, org, team, login string) (bool, error)
+	// Files lists the paths a pull request adds, changes or removes (the
+	// old and new path of a rename), as GitHub compares it with the merge
+	// base, every page up to GitHub's 3,000 files.
+	Files(ctx context.Context, repo Repo, number int) ([]string, error)
 	// PullRequestsWithCommit lists the numbers of the pull requests that
 	// contain sha, for example the one a merge commit closed.
 	PullRequestsWithCommit(ctx context.Context, repo Repo, sha string) ([]int, error)

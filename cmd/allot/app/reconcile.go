@@ -132,18 +132,18 @@ func (s gitSource) Fetch(ctx context.Context) (reconciler.Snapshot, error) {
 	return reconciler.Snapshot{Dir: snap.Dir, Commit: snap.Commit, Immutable: true}, nil
 }
 
+// isGitURL reports whether repo is a git URL rather than a local folder.
+func isGitURL(repo string) bool {
+	return strings.Contains(repo, "://") || (strings.HasPrefix(repo, "git@") && strings.Contains(repo, ":"))
+}
+
 func newSource(o ReconcileOptions) (reconciler.Source, error) {
-	isURL := strings.Contains(o.Repo, "://") || (strings.HasPrefix(o.Repo, "git@") && strings.Contains(o.Repo, ":"))
-	if !isURL {
+	if !isGitURL(o.Repo) {
 		return folderSource{dir: o.Repo}, nil
 	}
-	token := os.Getenv("ALLOT_GIT_TOKEN")
-	if o.TokenFile != "" {
-		data, err := os.ReadFile(o.TokenFile)
-		if err != nil {
-			return nil, usageError(fmt.Errorf("read --token-file: %w", err))
-		}
-		token = strings.TrimSpace(string(data))
+	token, err := secretFrom(o.TokenFile, os.Getenv("ALLOT_GIT_TOKEN"), "--token-file")
+	if err != nil {
+		return nil, err
 	}
 	g, err := source.New(source.Config{
 		URL: o.Repo, Branch: o.Branch, Token: token, SSHKeyFile: o.SSHKeyFile, KnownHostsFile: o.KnownHostsFile,

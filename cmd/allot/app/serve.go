@@ -38,13 +38,20 @@ type ServeOptions struct {
 	HomeKubeconfig string
 	// Debounce gathers drift events that arrive together into one pass.
 	Debounce time.Duration
+	// Review turns on the pull-request workflow.
+	Review ReviewOptions
+	// ReadyTimeout bounds how long the ready notice of a merged pull
+	// request waits for its environments.
+	ReadyTimeout time.Duration
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
 	// Ready is closed once the server listens, for tests.
 	Ready chan<- string
 }
 
 // NewServeCommand builds `allot serve`.
-func NewServeCommand(s Streams) *cobra.Command {
-	o := ServeOptions{}
+func NewServeCommand(s Streams, getenv func(string) string) *cobra.Command {
+	o := ServeOptions{Getenv: getenv}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run reconcile passes continuously, repair drift within seconds, and serve metrics",
@@ -52,7 +59,13 @@ func NewServeCommand(s Streams) *cobra.Command {
 allot manages is changed by someone else (drift), which it repairs within
 seconds — or only reports, for clusters in warn mode. It serves Prometheus
 metrics on /metrics, and /healthz and /readyz for probes. With --leader-elect,
-several replicas share a Lease and one of them works at a time.`,
+several replicas share a Lease and one of them works at a time.
+
+With a GitHub webhook secret and a token or GitHub App, serve also runs the
+pull-request workflow on --github-webhook-path: it validates and plans each
+pull request to the requests repository, keeps one comment on it up to date,
+takes /approve, /hold, /unhold, /plan and /help comments, merges what is
+approved and green, and comments when the merged environments are ready.`,
 		Args: noArgs,
 		RunE: func(*cobra.Command, []string) error {
 			return runWithSignals(func(ctx context.Context) error { return Serve(ctx, s, o) })
@@ -61,6 +74,8 @@ several replicas share a Lease and one of them works at a time.`,
 	o.bind(cmd)
 	o.bindGuards(cmd)
 	o.bindServe(cmd, 10*time.Minute)
+	o.Review.bind(cmd)
+	cmd.Flags().DurationVar(&o.ReadyTimeout, "ready-timeout", 10*time.Minute, "how long the notice on a merged pull request waits for its environments to become ready")
 	cmd.Flags().StringVar(&o.HomeKubeconfig, "home-kubeconfig", "", "kubeconfig of the cluster allot runs in, for the Lease (default: in-cluster)")
 	return cmd
 }
@@ -140,13 +155,21 @@ func Serve(ctx context.Context, s Streams, o ServeOptions) error {
 	reg := prometheus.NewRegistry()
 	m := newMetrics(reg)
 	trigger := make(chan struct{}, 1)
-	r.OnDrift = func(d reconciler.Drift) {
-		m.drift.WithLabelValues(d.Cluster).Inc()
-		log.Info("drift", "cluster", d.Cluster, "object", d.Object, "deleted", d.Deleted)
+	poke := func() {
 		select {
 		case trigger <- struct{}{}:
 		default:
 		}
+	}
+	r.OnDrift = func(d reconciler.Drift) {
+		m.drift.WithLabelValues(d.Cluster).Inc()
+		log.Info("drift", "cluster", d.Cluster, "object", d.Object, "deleted", d.Deleted)
+		poke()
+	}
+	feed := &passFeed{trigger: poke}
+	webhook, err := newReviewHandler(o, feed, log)
+	if err != nil {
+		return err
 	}
 	defer r.StopWatching()
 
@@ -161,6 +184,9 @@ func Serve(ctx context.Context, s Streams, o ServeOptions) error {
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	if webhook != nil {
+		mux.Handle(o.Review.Path, webhook)
+	}
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return usageError(fmt.Errorf("listen on %s: %w", o.Listen, err))
@@ -181,7 +207,9 @@ func Serve(ctx context.Context, s Streams, o ServeOptions) error {
 		backoff := time.Duration(0)
 		for passes := 1; ; passes++ {
 			start := time.Now()
+			n := feed.start()
 			res := r.Pass(ctx)
+			feed.finish(n, res)
 			m.record(res, time.Since(start))
 			logPass(log, res, time.Since(start))
 			if res.Err == nil {

@@ -1,0 +1,162 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/allot-dev/allot/reconciler"
+	"github.com/allot-dev/allot/review"
+)
+
+// passFeed lets callers wait for a reconcile pass that starts after they
+// ask for one.
+type passFeed struct {
+	mu      sync.Mutex
+	started int
+	waiters []passWaiter
+	// trigger asks the serve loop for a pass.
+	trigger func()
+}
+
+type passWaiter struct {
+	after int
+	ch    chan *reconciler.PassResult
+}
+
+// start numbers a pass that is starting.
+func (f *passFeed) start() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.started++
+	return f.started
+}
+
+// finish hands the result of pass n to those waiting for it.
+func (f *passFeed) finish(n int, res *reconciler.PassResult) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	kept := f.waiters[:0]
+	for _, w := range f.waiters {
+		if n > w.after {
+			w.ch <- res
+			continue
+		}
+		kept = append(kept, w)
+	}
+	f.waiters = kept
+}
+
+// next asks for a pass and waits for one that started after the call.
+func (f *passFeed) next(ctx context.Context) (*reconciler.PassResult, error) {
+	f.mu.Lock()
+	w := passWaiter{after: f.started, ch: make(chan *reconciler.PassResult, 1)}
+	f.waiters = append(f.waiters, w)
+	f.mu.Unlock()
+	f.trigger()
+	select {
+	case res := <-w.ch:
+		return res, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for a reconcile pass: %w", ctx.Err())
+	}
+}
+
+// passApplier reports how a merged pull request's environments came out,
+// through the serve loop's passes.
+type passApplier struct {
+	feed *passFeed
+	// Timeout bounds how long an environment may take to become ready;
+	// Poll is the wait between passes meanwhile.
+	timeout, poll time.Duration
+}
+
+var _ review.Applier = (*passApplier)(nil)
+
+// Apply runs passes until every environment files name is ready, torn
+// down or failed, or the timeout passes.
+func (a *passApplier) Apply(ctx context.Context, commit string, files []string) ([]review.Outcome, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	names := requestNames(files)
+	for {
+		res, err := a.feed.next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		outcomes, settled := outcomesOf(res, names)
+		if settled || len(names) == 0 {
+			return outcomes, nil
+		}
+		select {
+		case <-ctx.Done():
+			for i := range outcomes {
+				if !outcomes[i].Ready && !outcomes[i].Removed && outcomes[i].Error == "" {
+					outcomes[i].Error = fmt.Sprintf("not ready after %s", a.timeout)
+				}
+			}
+			return outcomes, nil
+		case <-time.After(a.poll):
+		}
+	}
+}
+
+// requestNames are the environments that changed files name: a request
+// file is named after its environment.
+func requestNames(files []string) []string {
+	var names []string
+	for _, f := range files {
+		ext := path.Ext(f)
+		if (ext != ".yaml" && ext != ".yml") || f == "allot.yaml" || strings.HasPrefix(f, "templates/") || strings.HasPrefix(f, "addons/") {
+			continue
+		}
+		names = append(names, strings.TrimSuffix(path.Base(f), ext))
+	}
+	return names
+}
+
+// outcomesOf reads how the named environments came out of a pass, and
+// whether each is settled: ready, removed or failed.
+func outcomesOf(res *reconciler.PassResult, names []string) ([]review.Outcome, bool) {
+	var out []review.Outcome
+	settled := true
+	for _, name := range names {
+		found := false
+		for _, c := range res.Clusters {
+			for _, e := range c.Environments {
+				if e.Environment != name {
+					continue
+				}
+				found = true
+				o := review.Outcome{Environment: name, Kind: review.EnvKind(e.Type), Cluster: c.Name, Namespace: e.Namespace, Groups: e.Groups}
+				switch {
+				case e.Err != nil:
+					o.Error = e.Err.Error()
+				case e.Action == reconciler.ActionDeleted:
+					o.Removed = true
+				case e.Action == reconciler.ActionHeld:
+					o.Error = "held: " + e.Message
+				case e.Ready:
+					o.Ready = true
+				default:
+					settled = false
+				}
+				out = append(out, o)
+			}
+		}
+		if found {
+			continue
+		}
+		msg, kept := res.Kept[name]
+		switch {
+		case res.Err != nil:
+			out = append(out, review.Outcome{Environment: name, Error: "the pass stopped before changing anything: " + res.Err.Error()})
+		case kept:
+			out = append(out, review.Outcome{Environment: name, Error: msg})
+		}
+	}
+	return out, settled
+}

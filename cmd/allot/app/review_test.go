@@ -1,0 +1,204 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/allot-dev/allot/reconciler"
+	"github.com/allot-dev/allot/renderer"
+	"github.com/allot-dev/allot/review"
+)
+
+func TestReadReview(t *testing.T) {
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secretFile, []byte("s3cret-webhook\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	const repo = "https://github.com/acme/requests.git"
+	tests := []struct {
+		name    string
+		opts    ReviewOptions
+		getenv  func(string) string
+		off     bool
+		wantErr string
+	}{
+		{name: "off without any GitHub setting", getenv: env(), off: true},
+		{name: "refuses to start with a token and no webhook secret", getenv: env("ALLOT_GITHUB_TOKEN", "ghp_x"), wantErr: "no webhook secret configured"},
+		{name: "refuses to start with an app and no webhook secret", opts: ReviewOptions{AppID: 7, AppKeyFile: secretFile}, getenv: env(), wantErr: "no webhook secret configured"},
+		{name: "refuses a secret without GitHub access", opts: ReviewOptions{WebhookSecretFile: secretFile}, getenv: env(), wantErr: "needs GitHub access"},
+		{name: "refuses both a token and an app", opts: ReviewOptions{WebhookSecretFile: secretFile, AppID: 7, AppKeyFile: secretFile}, getenv: env("ALLOT_GITHUB_TOKEN", "ghp_x"), wantErr: "use one"},
+		{name: "refuses an app without its key", opts: ReviewOptions{WebhookSecretFile: secretFile, AppID: 7}, getenv: env(), wantErr: "--github-app-key-file"},
+		{name: "names an unreadable secret file", opts: ReviewOptions{WebhookSecretFile: filepath.Join(dir, "missing")}, getenv: env(), wantErr: "read --github-webhook-secret-file"},
+		{name: "on with a secret file and a token", opts: ReviewOptions{WebhookSecretFile: secretFile}, getenv: env("ALLOT_GITHUB_TOKEN", "ghp_x")},
+		{name: "on with a secret and a token from the environment", getenv: env("ALLOT_GITHUB_WEBHOOK_SECRET", "s", "ALLOT_GITHUB_TOKEN", "ghp_x")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := readReview(tt.opts, repo, tt.getenv)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %v, want an error containing %q", err, tt.wantErr)
+				}
+				var ee *exitError
+				if !errors.As(err, &ee) || ee.code != ExitUsage {
+					t.Errorf("%v is not a usage error (exit code 2)", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (cfg == nil) != tt.off {
+				t.Fatalf("config %+v, want off=%v", cfg, tt.off)
+			}
+			if cfg != nil && cfg.repository != "acme/requests" {
+				t.Errorf("repository %q, want acme/requests", cfg.repository)
+			}
+		})
+	}
+}
+
+func TestServeRefusesToStartWithoutWebhookSecret(t *testing.T) {
+	code, _, stderr := run(t, map[string]string{"ALLOT_GITHUB_TOKEN": "ghp_x"}, "serve", "--repo", "https://github.com/acme/requests.git", "--listen", "127.0.0.1:0")
+	if code != 2 || !strings.Contains(stderr, "no webhook secret configured") {
+		t.Errorf("exit %d, stderr %q; want 2 and a refusal naming the webhook secret", code, stderr)
+	}
+	if strings.Contains(stderr, "ghp_x") {
+		t.Error("the token reached the error output")
+	}
+}
+
+func TestRepositoryOf(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://github.com/acme/requests.git":        "acme/requests",
+		"https://ghe.example.com/acme/requests":       "acme/requests",
+		"git@github.com:acme/requests.git":            "acme/requests",
+		"ssh://git@github.com/acme/requests.git":      "acme/requests",
+		"http://127.0.0.1:4000/git/acme/requests.git": "acme/requests",
+		"https://github.com/requests.git":             "",
+	} {
+		if got := repositoryOf(in); got != want {
+			t.Errorf("repositoryOf(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestOnlyTouched(t *testing.T) {
+	plan := &reconciler.Plan{
+		Commit: "abc",
+		Entries: []reconciler.PlanEntry{
+			{Cluster: "dev", Environment: "shop", Action: reconciler.ActionCreated, Changes: []reconciler.Change{{Object: "Namespace/shop", Action: "create"}}, Groups: []renderer.Group{{Name: "env-shop"}}},
+			{Cluster: "dev", Environment: "other", Action: reconciler.ActionUnchanged, Changes: []reconciler.Change{{Object: "Namespace/other", Action: "unchanged"}}},
+			{Cluster: "dev", Environment: "drifted", Action: reconciler.ActionUpdated, Changes: []reconciler.Change{{Object: "ConfigMap/x", Action: "update"}}},
+		},
+		Groups: []reconciler.GroupChange{{Group: "env-shop", Action: "create"}, {Group: "env-other", Action: "update"}},
+		Kept:   map[string]string{"file:environments/a/broken.yaml": "bad", "shop": "render failed"},
+		Errors: []string{"cluster prod: unreachable"},
+	}
+	touched := map[string]bool{"shop": true}
+
+	got := onlyTouched(plan, touched, true)
+	var envs []string
+	for _, e := range got.Entries {
+		envs = append(envs, e.Environment)
+	}
+	if diff := cmp.Diff([]string{"shop"}, envs); diff != "" {
+		t.Errorf("a pull request of requests only: entries (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]reconciler.GroupChange{{Group: "env-shop", Action: "create"}}, got.Groups); diff != "" {
+		t.Errorf("groups (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]string{"shop": "render failed"}, got.Kept); diff != "" {
+		t.Errorf("kept (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(plan.Errors, got.Errors); diff != "" {
+		t.Errorf("guards and unreachable clusters must stay (-want +got):\n%s", diff)
+	}
+
+	envs = nil
+	for _, e := range onlyTouched(plan, touched, false).Entries {
+		envs = append(envs, e.Environment)
+	}
+	if diff := cmp.Diff([]string{"shop", "drifted"}, envs); diff != "" {
+		t.Errorf("a pull request that changes templates shows every change (-want +got):\n%s", diff)
+	}
+}
+
+func TestOutcomesOf(t *testing.T) {
+	res := &reconciler.PassResult{
+		Clusters: []reconciler.ClusterResult{{Name: "dev", Environments: []reconciler.EnvResult{
+			{Environment: "shop", Type: "namespace", Namespace: "shop", Groups: []string{"env-shop"}, Action: reconciler.ActionCreated, Ready: true},
+			{Environment: "slow", Type: "vcluster", Namespace: "slow", Action: reconciler.ActionCreated},
+			{Environment: "gone", Action: reconciler.ActionDeleted},
+			{Environment: "bad", Type: "namespace", Action: reconciler.ActionFailed, Err: errors.New("quota exceeded")},
+		}}},
+		Kept: map[string]string{"broken": "does not render"},
+	}
+	files := []string{"environments/a/shop.yaml", "environments/a/slow.yaml", "environments/a/gone.yaml", "environments/a/bad.yaml", "environments/a/broken.yml", "templates/x/template.yaml", "allot.yaml", "README.md"}
+	got, settled := outcomesOf(res, requestNames(files))
+	want := []review.Outcome{
+		{Environment: "shop", Kind: review.KindNamespace, Cluster: "dev", Namespace: "shop", Groups: []string{"env-shop"}, Ready: true},
+		{Environment: "slow", Kind: review.KindVCluster, Cluster: "dev", Namespace: "slow"},
+		{Environment: "gone", Cluster: "dev", Removed: true},
+		{Environment: "bad", Kind: review.KindNamespace, Cluster: "dev", Error: "quota exceeded"},
+		{Environment: "broken", Error: "does not render"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("outcomes (-want +got):\n%s", diff)
+	}
+	if settled {
+		t.Error("an environment that is not ready yet must keep the notice waiting")
+	}
+}
+
+func TestPassFeedWaitsForAPassThatStartsLater(t *testing.T) {
+	triggered := make(chan struct{}, 1)
+	feed := &passFeed{trigger: func() { triggered <- struct{}{} }}
+	running := feed.start() // a pass already under way when the caller asks
+
+	got := make(chan *reconciler.PassResult, 1)
+	go func() {
+		res, err := feed.next(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		got <- res
+	}()
+	<-triggered
+	feed.finish(running, &reconciler.PassResult{Commit: "old"})
+	next := feed.start()
+	feed.finish(next, &reconciler.PassResult{Commit: "new"})
+	select {
+	case res := <-got:
+		if res.Commit != "new" {
+			t.Errorf("got the pass at %s, which started before the call", res.Commit)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no pass was handed over")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	feed.trigger = func() {}
+	if _, err := feed.next(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("a cancelled wait: got %v", err)
+	}
+}

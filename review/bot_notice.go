@@ -1,0 +1,68 @@
+package review
+
+import (
+	"context"
+	"slices"
+	"strings"
+)
+
+// pushed handles a push to the default branch: it runs a reconcile pass
+// that includes the pushed commit and, on each merged pull request that
+// commit belongs to, comments how its environments came out. The comment
+// carries NoticeMarker, so a push delivered twice gets one notice.
+func (t *turn) pushed(ctx context.Context) error {
+	p := t.p
+	if t.bot.Applier == nil || p.Deleted || p.After == "" || p.Repository == nil ||
+		p.Ref != "refs/heads/"+p.Repository.DefaultBranch {
+		return nil
+	}
+	var files []string
+	for _, c := range p.Commits {
+		files = append(files, c.Added...)
+		files = append(files, c.Modified...)
+		files = append(files, c.Removed...)
+	}
+	slices.Sort(files)
+	files = slices.Compact(files)
+
+	numbers, err := t.gh.PullRequestsWithCommit(ctx, t.repo, p.After)
+	if err != nil {
+		return err
+	}
+	type target struct {
+		number int
+		author string
+	}
+	var targets []target
+	for _, n := range numbers {
+		pr, err := t.gh.PullRequest(ctx, t.repo, n)
+		if err != nil {
+			return err
+		}
+		if !pr.Merged || !strings.EqualFold(pr.MergeCommitSHA, p.After) {
+			continue // an open pull request that contains the commit
+		}
+		comments, err := t.gh.Comments(ctx, t.repo, n)
+		if err != nil {
+			return err
+		}
+		marker := NoticeMarker(p.After)
+		if slices.ContainsFunc(comments, func(c Comment) bool { return strings.HasPrefix(c.Body, marker) }) {
+			continue
+		}
+		targets = append(targets, target{number: n, author: pr.Author})
+	}
+	// The pass runs even when no pull request waits for a notice: a push
+	// to the default branch is what allot reconciles.
+	outcomes, err := t.bot.Applier.Apply(ctx, p.After, files)
+	if err != nil {
+		return err
+	}
+	for _, tg := range targets {
+		body := RenderNotice(Notice{Number: tg.number, Author: tg.author, Commit: p.After, Outcomes: outcomes}, t.bot.Secrets)
+		if _, err := t.gh.CreateComment(ctx, t.repo, tg.number, body); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,293 @@
+package review
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// turn is the bot's work on one event.
+type turn struct {
+	bot    *Bot
+	gh     GitHub
+	repo   Repo
+	number int
+	ev     Event
+	p      payload
+
+	// newHead is set when the event says the head changed; recheck when
+	// the head must be checked again although it did not.
+	newHead, recheck bool
+	// comment and commands are the comment that triggered the turn.
+	comment  int64
+	commands []Command
+}
+
+// review brings a pull request up to date: check the head if needed, work
+// out the approval state from the comments, answer the triggering comment,
+// merge when everything allows it, and edit the bot comment.
+func (t *turn) review(ctx context.Context) error {
+	pr, err := t.gh.PullRequest(ctx, t.repo, t.number)
+	if err != nil {
+		return err
+	}
+	if pr.State != "open" {
+		return nil
+	}
+	for _, c := range t.commands {
+		if c.Name == Plan {
+			t.recheck = true
+		}
+	}
+	c, err := t.check(ctx, pr)
+	if err != nil {
+		return err
+	}
+	comments, err := t.gh.Comments(ctx, t.repo, t.number)
+	if err != nil {
+		return err
+	}
+	since, sinceOK, err := t.gh.HeadSince(ctx, t.repo, pr.HeadSHA)
+	if err != nil {
+		return err
+	}
+	for i := range comments {
+		// GitHub does not record which commit was the head when a comment
+		// was made. A comment made after allot first saw the head was
+		// made on it; one made in the same second is treated as older.
+		if sinceOK && comments[i].CreatedAt.After(since) {
+			comments[i].CommitSHA = pr.HeadSHA
+		}
+	}
+	state := State(comments, pr.Author, pr.HeadSHA, c.policy.Approvers, t.isMember(ctx))
+	if err := t.answer(ctx, state); err != nil {
+		return err
+	}
+	merge := t.merge(ctx, pr, c, state)
+	view := CommentView{Report: c.report, State: state, Approvers: c.policy.Approvers, Author: pr.Author, Merge: merge, Fork: pr.FromFork(t.repo)}
+	return t.upsertComment(ctx, comments, view)
+}
+
+// check returns the check of the pull request's head, running it when the
+// head or base is new to this bot or a new check was asked for.
+func (t *turn) check(ctx context.Context, pr *PullRequest) (checked, error) {
+	last, ok := t.bot.lastCheck(t.repo, t.number)
+	if ok && !t.newHead && !t.recheck && last.head == pr.HeadSHA && last.base == pr.BaseSHA {
+		return last, nil
+	}
+	_, seen, err := t.gh.HeadSince(ctx, t.repo, pr.HeadSHA)
+	if err != nil {
+		return checked{}, err
+	}
+	// A head allot never checked is new to it; after a restart, GitHub
+	// still has the checks allot made before.
+	newHead := t.newHead || !seen
+	pending := Check{SHA: pr.HeadSHA, State: CheckPending, Title: "Validating and planning", NewHead: newHead}
+	if err := t.gh.SetCheck(ctx, t.repo, pending); err != nil {
+		return checked{}, err
+	}
+	files, err := t.gh.Files(ctx, t.repo, t.number)
+	if err != nil {
+		return checked{}, err
+	}
+	fork := pr.FromFork(t.repo)
+	report, policy, err := t.bot.Checker.Check(ctx, CheckRequest{Repo: t.repo, PR: pr, Files: files, Fork: fork})
+	if err != nil {
+		report = &Report{SHA: pr.HeadSHA, Err: err.Error()}
+	}
+	if report.SHA == "" {
+		report.SHA = pr.HeadSHA
+	}
+	title, summary := RenderCheck(report, t.bot.Secrets)
+	final := Check{SHA: pr.HeadSHA, State: CheckFailure, Title: title, Summary: summary, DetailsURL: pr.HTMLURL}
+	if report.Passed() {
+		final.State = CheckSuccess
+	}
+	if err := t.gh.SetCheck(ctx, t.repo, final); err != nil {
+		return checked{}, err
+	}
+	c := checked{head: pr.HeadSHA, base: pr.BaseSHA, report: report, policy: policy}
+	t.bot.remember(t.repo, t.number, c)
+	return c, nil
+}
+
+// isMember asks GitHub about team membership; an error counts as not a
+// member, and is logged.
+func (t *turn) isMember(ctx context.Context) TeamMember {
+	return func(login, orgTeam string) bool {
+		org, team, ok := strings.Cut(orgTeam, "/")
+		if !ok {
+			return false
+		}
+		member, err := t.gh.IsTeamMember(ctx, org, team, login)
+		if err != nil {
+			t.bot.log().Warn("team membership", "team", orgTeam, "login", login, "error", err)
+			return false
+		}
+		return member
+	}
+}
+
+// answer reacts to the comment that triggered the turn: a thumbs-up when
+// every command in it was taken, otherwise a confused reaction and a
+// short reply that says why; /help gets the help text.
+func (t *turn) answer(ctx context.Context, state PRState) error {
+	if t.comment == 0 {
+		return nil
+	}
+	var refused []Refusal
+	for _, r := range state.Refusals {
+		if r.CommentID == t.comment {
+			refused = append(refused, r)
+		}
+	}
+	var unknown []Command
+	help := false
+	for _, c := range t.commands {
+		switch c.Name {
+		case Unknown:
+			unknown = append(unknown, c)
+		case Help:
+			help = true
+		}
+	}
+	reaction := ReactionAck
+	if len(refused) > 0 || len(unknown) > 0 {
+		reaction = ReactionConfused
+	}
+	if err := t.gh.React(ctx, t.repo, t.comment, reaction); err != nil {
+		return err
+	}
+	var replies []string
+	if len(refused) > 0 || len(unknown) > 0 {
+		replies = append(replies, RenderRefusals(refused, unknown))
+	}
+	if help {
+		replies = append(replies, RenderHelp())
+	}
+	if len(replies) == 0 {
+		return nil
+	}
+	_, err := t.gh.CreateComment(ctx, t.repo, t.number, replyMarker+"\n"+Mask(strings.Join(replies, "\n\n"), t.bot.Secrets))
+	return err
+}
+
+// replyMarker starts the bot's replies to commands.
+const replyMarker = allotPrefix + "reply -->"
+
+// merge merges the pull request when it is approved, not held, green and
+// mergeable, with the checked head pinned, and says where it stands.
+func (t *turn) merge(ctx context.Context, pr *PullRequest, c checked, state PRState) MergeStatus {
+	ms := MergeStatus{AutoMergeOff: !c.policy.AutoMerge}
+	switch {
+	case !c.report.Passed():
+		ms.Waiting = "allot's check to pass"
+	case state.Held:
+		ms.Waiting = "the hold to be lifted"
+	case !state.Approved:
+		ms.Waiting = "approval from an approver"
+	case pr.Draft:
+		ms.Waiting = "the pull request to be marked ready for review"
+	case c.head != pr.HeadSHA:
+		ms.Waiting = "the new head to be checked"
+	case !c.policy.AutoMerge:
+		ms.Waiting = "someone to merge it"
+	case pr.Mergeable == nil || pr.MergeableState == "unknown" || pr.MergeableState == "":
+		ms.Waiting = "GitHub to work out whether it can be merged"
+		t.recheckLater()
+	case !*pr.Mergeable || !mergeableState(pr.MergeableState):
+		ms.Waiting = fmt.Sprintf("the pull request to become mergeable (GitHub says %q)", pr.MergeableState)
+		if pr.MergeableState == "blocked" {
+			// Branch protection may not have seen allot's check yet.
+			t.recheckLater()
+		}
+	default:
+		sha, err := t.gh.Merge(ctx, t.repo, t.number, c.head, c.policy.MergeMethod, fmt.Sprintf("%s (#%d)", pr.Title, t.number))
+		switch {
+		case err == nil:
+			ms.Merged, ms.Commit = true, sha
+		case errors.Is(err, ErrHeadChanged):
+			ms.Waiting = "the new head to be checked and approved"
+		default:
+			ms.Waiting = "the merge to succeed: " + err.Error()
+			t.bot.log().Warn("merge", "repository", t.repo.String(), "pr", t.number, "error", Mask(err.Error(), t.bot.Secrets))
+		}
+	}
+	return ms
+}
+
+// mergeableState reports whether GitHub's mergeable_state allows merging:
+// unstable means only checks that are not required failed.
+func mergeableState(s string) bool {
+	return s == "clean" || s == "unstable" || s == "has_hooks"
+}
+
+// recheckLater looks at the pull request again after MergeRetry, at most
+// MergeAttempts times in a row.
+func (t *turn) recheckLater() {
+	attempts := cmp.Or(t.bot.MergeAttempts, 5)
+	attempt := 0
+	if t.ev.Name == EventRecheck {
+		attempt = t.p.Attempt
+	}
+	if attempt >= attempts {
+		return
+	}
+	body, err := json.Marshal(map[string]any{
+		"allot_attempt": attempt + 1,
+		"installation":  t.p.Installation,
+	})
+	if err != nil {
+		return
+	}
+	ev := Event{Name: EventRecheck, Delivery: t.ev.Delivery, Repo: t.repo.String(), PR: t.number, Payload: body}
+	t.bot.requeue(ev, cmp.Or(t.bot.MergeRetry, 3*time.Second))
+}
+
+// upsertComment edits the bot comment, or posts it when there is none.
+func (t *turn) upsertComment(ctx context.Context, comments []Comment, view CommentView) error {
+	body := RenderComment(view, t.bot.Secrets)
+	existing := botComment(comments, t.bot.commentID(t.repo, t.number))
+	if existing != nil {
+		if existing.Body == body {
+			return nil
+		}
+		err := t.gh.EditComment(ctx, t.repo, existing.ID, body)
+		if err == nil {
+			return nil
+		}
+		// Someone may have deleted it meanwhile; post a new one.
+		t.bot.log().Warn("edit bot comment", "repository", t.repo.String(), "pr", t.number, "error", err)
+	}
+	id, err := t.gh.CreateComment(ctx, t.repo, t.number, body)
+	if err == nil {
+		t.bot.rememberComment(t.repo, t.number, id)
+	}
+	return err
+}
+
+// botComment finds the bot comment: the one the bot posted, if it
+// remembers it; else the first comment by a bot that starts with Marker;
+// else, for a token that acts as a user, the first one by anyone.
+func botComment(comments []Comment, id int64) *Comment {
+	var byBot, byUser *Comment
+	for i := range comments {
+		c := &comments[i]
+		if !strings.HasPrefix(c.Body, Marker) {
+			continue
+		}
+		switch {
+		case c.ID == id:
+			return c
+		case byBot == nil && (c.AuthorIsBot || strings.HasSuffix(c.Author, "[bot]")):
+			byBot = c
+		case byUser == nil:
+			byUser = c
+		}
+	}
+	return cmp.Or(byBot, byUser)
+}

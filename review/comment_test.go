@@ -1,0 +1,698 @@
+package review
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/allot-dev/allot/reconciler"
+	"github.com/allot-dev/allot/renderer"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/comment")
+
+// testSecrets are masked in every rendering of these tests.
+var testSecrets = []string{"ghs_SeCrEtToKeN1234567890", "whsec-0123456789abcdef"}
+
+const configMapDiff = `  []string{
+  	"apiVersion: v1",
+  	"data:",
+- 	"  LOG_LEVEL: info",
++ 	"  LOG_LEVEL: debug",
+  	"kind: ConfigMap",
+  	... // 4 identical elements
+  }
+`
+
+func samplePlan() *reconciler.Plan {
+	return &reconciler.Plan{
+		Commit: "abc1234def5678",
+		Entries: []reconciler.PlanEntry{
+			{
+				Cluster: "dev-eu-1", Environment: "checkout-dev", Action: reconciler.ActionCreated,
+				Changes: []reconciler.Change{
+					{Object: "Namespace/checkout-dev", Action: "create"},
+					{Object: "ServiceAccount/checkout-dev/deployer", Action: "create"},
+					{Object: "RoleBinding/checkout-dev/admins", Action: "create"},
+					{Object: "ResourceQuota/checkout-dev/default", Action: "create"},
+				},
+				Groups: []renderer.Group{{Name: "checkout-dev-admins", Members: []string{"alice@example.com", "bob@example.com"}}},
+			},
+			{
+				Cluster: "dev-us-1", Environment: "payments-dev", Action: reconciler.ActionUpdated,
+				Changes: []reconciler.Change{
+					{Object: "Namespace/payments-dev", Action: "unchanged"},
+					{Object: "ConfigMap/payments-dev/settings", Action: "update", Diff: configMapDiff},
+					{Object: "ServiceAccount/payments-dev/deployer", Action: "unchanged"},
+					{Object: "Secret/payments-dev/legacy", Action: "delete"},
+				},
+			},
+			{Cluster: "dev-us-1", Environment: "search-dev", Action: reconciler.ActionUnchanged,
+				Changes: []reconciler.Change{{Object: "Namespace/search-dev", Action: "unchanged"}}},
+		},
+		Groups: []reconciler.GroupChange{
+			{Group: "checkout-dev-admins", Action: "create", Add: []string{"alice@example.com", "bob@example.com"}},
+			{Group: "payments-dev-admins", Action: "update", Add: []string{"dave@example.com"}, Remove: []string{"eve@example.com"}},
+			{Group: "search-dev-admins", Action: "unchanged"},
+		},
+	}
+}
+
+func sampleReport() *Report {
+	return &Report{
+		SHA:          "abc1234def5678abc1234def5678abc1234def56",
+		Files:        []string{"requests/checkout-dev.yaml", "requests/payments-dev.yaml", "requests/search-dev.yaml"},
+		Environments: []string{"checkout-dev", "payments-dev", "search-dev"},
+		Plan:         samplePlan(),
+	}
+}
+
+var sampleApprovers = Approvers{Logins: []string{"alice", "carol"}, Teams: []string{"acme/platform"}}
+
+func TestRenderCommentGolden(t *testing.T) {
+	tests := []struct {
+		name string
+		view CommentView
+	}{
+		{
+			name: "passed-with-plan",
+			view: CommentView{
+				Report: sampleReport(), Approvers: sampleApprovers, Author: "alice",
+				Merge: MergeStatus{Waiting: "approval from an approver"},
+			},
+		},
+		{
+			name: "validation-errors",
+			view: CommentView{
+				Report: &Report{
+					SHA:          "0123456789abcdef",
+					Files:        []string{"requests/checkout-dev.yaml"},
+					Environments: []string{"checkout-dev"},
+					Problems: []Problem{
+						{File: "requests/checkout-dev.yaml", Line: 3, Message: "spec.ttl is deprecated; use spec.expires", Warning: true},
+						{File: "requests/checkout-dev.yaml", Line: 7, Message: "spec.owner: must be a team, not `alice`"},
+						{File: "requests/checkout-dev.yaml", Line: 12, Message: "spec.quota.cpu: 64 is more than the limit <16>"},
+					},
+					NotPlanned: "validation failed",
+				},
+				Approvers: sampleApprovers, Author: "bob",
+				Merge: MergeStatus{Waiting: "allot's check to pass"},
+			},
+		},
+		{
+			name: "fork-not-planned",
+			view: CommentView{
+				Report: &Report{
+					SHA: "fedcba9876543210", Files: []string{"requests/search-dev.yaml"}, Environments: []string{"search-dev"},
+					NotPlanned: "pull requests from forks are not planned on this platform",
+				},
+				Approvers: sampleApprovers, Author: "mallory", Fork: true,
+				Merge: MergeStatus{Waiting: "approval from an approver"},
+			},
+		},
+		{
+			name: "approved-merged",
+			view: CommentView{
+				Report:    sampleReport(),
+				State:     PRState{Approved: true, ApprovedBy: []string{"carol"}},
+				Approvers: sampleApprovers, Author: "alice",
+				Merge: MergeStatus{Merged: true, Commit: "99aa88bb77cc66dd55ee44ff33aa22bb11cc00dd"},
+			},
+		},
+		{
+			name: "held",
+			view: CommentView{
+				Report:    sampleReport(),
+				State:     PRState{Stale: []string{"carol"}, Held: true, HeldBy: []string{"dave"}},
+				Approvers: sampleApprovers, Author: "alice",
+				Merge: MergeStatus{Waiting: "the hold to be lifted", AutoMergeOff: true},
+			},
+		},
+		{
+			name: "check-could-not-run",
+			view: CommentView{
+				Report:    &Report{SHA: "1111111222222233333", Err: "fetch https://x-access-token:" + testSecrets[0] + "@github.com/acme/requests: timeout"},
+				Approvers: sampleApprovers, Author: "alice",
+				Merge: MergeStatus{Waiting: "allot's check to pass"},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := RenderComment(tt.view, testSecrets)
+			checkRendered(t, got, Marker)
+			golden(t, "comment-"+tt.name, got)
+		})
+	}
+}
+
+func TestRenderNoticeGolden(t *testing.T) {
+	n := Notice{
+		Number: 42, Author: "alice", Commit: "99aa88bb77cc66dd55ee44ff33aa22bb11cc00dd",
+		Outcomes: []Outcome{
+			{Environment: "checkout-dev", Kind: KindNamespace, Cluster: "dev-eu-1", Namespace: "checkout-dev", Ready: true, Groups: []string{"checkout-dev-admins"}},
+			{Environment: "sandbox", Kind: KindVCluster, Cluster: "dev-eu-1", Namespace: "vc-sandbox", Ready: true, Groups: []string{"sandbox-admins", "sandbox-viewers"}},
+			{Environment: "orders", Kind: KindECS, Cluster: "aws-eu-1", Namespace: "orders", Ready: true},
+			{Environment: "legacy-dev", Kind: KindNamespace, Cluster: "dev-eu-1", Namespace: "legacy-dev", Removed: true},
+			{Environment: "payments-dev", Kind: KindNamespace, Cluster: "dev-us-1", Namespace: "payments-dev",
+				Error: "apply Deployment/payments-dev/api: admission webhook denied the request (token " + testSecrets[0] + ")"},
+		},
+	}
+	got := RenderNotice(n, testSecrets)
+	checkRendered(t, got, NoticeMarker(n.Commit))
+	golden(t, "notice", got)
+}
+
+func TestRenderCheck(t *testing.T) {
+	withPlan := func(mod func(*Report)) *Report {
+		r := sampleReport()
+		mod(r)
+		return r
+	}
+	tests := []struct {
+		name      string
+		report    *Report
+		wantTitle string
+	}{
+		{"counts environments and clusters of a plan", sampleReport(), "3 environments planned on 2 clusters"},
+		{"counts validation errors, and warnings after them", &Report{SHA: "a", Problems: []Problem{{Message: "x"}, {Message: "y"}, {Message: "z", Warning: true}}}, "2 validation errors, 1 warning"},
+		{"says when the check could not run", &Report{SHA: "a", Err: "boom"}, "The check could not run"},
+		{"says a report was not planned", &Report{SHA: "a", Files: []string{"f"}, NotPlanned: "fork"}, "Validated, not planned"},
+		{"says no request files changed", &Report{SHA: "a"}, "No request files changed"},
+		{"counts plan errors and requests that failed to render", withPlan(func(r *Report) {
+			r.Plan.Errors = []string{"cluster dev-eu-1: unreachable"}
+			r.Plan.Kept = map[string]string{"file:requests/a.yaml": "render: boom", "b": "x"}
+		}), "1 plan error, 2 requests failed to render"},
+		{"says when a plan changes nothing", withPlan(func(r *Report) { r.Plan.Entries = nil }), "Nothing to change"},
+		{"says it has not checked yet without a report", nil, "Not checked yet"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			title, summary := RenderCheck(tt.report, testSecrets)
+			if diff := cmp.Diff(tt.wantTitle, title); diff != "" {
+				t.Errorf("title (-want +got):\n%s", diff)
+			}
+			checkRendered(t, summary, "")
+		})
+	}
+	t.Run("summary", func(t *testing.T) {
+		_, summary := RenderCheck(sampleReport(), testSecrets)
+		golden(t, "check-summary", summary)
+	})
+}
+
+func TestRenderHelp(t *testing.T) {
+	got := RenderHelp()
+	checkRendered(t, got, "")
+	golden(t, "help", got)
+}
+
+func TestRenderRefusals(t *testing.T) {
+	tests := []struct {
+		name    string
+		refused []Refusal
+		unknown []Command
+		want    string
+	}{
+		{
+			name:    "mentions the author of a refused command and says why",
+			refused: []Refusal{{CommentID: 1, Author: "mallory", Command: Approve, Reason: ReasonNotApprover}},
+			want:    "@mallory: `/approve` was not applied: not an approver. Approvers are the logins and teams that `allot.yaml` on the base branch names.\n",
+		},
+		{
+			name:    "explains self-approval",
+			refused: []Refusal{{CommentID: 1, Author: "alice", Command: Approve, Reason: ReasonSelfApproval}},
+			want:    "@alice: `/approve` was not applied: authors cannot approve their own request.\n",
+		},
+		{
+			name:    "names an unknown word and points to help",
+			unknown: []Command{{Name: Unknown, Word: "/lgtm", Line: 1}},
+			want:    "`/lgtm` is not an allot command; `/help` lists the commands.\n",
+		},
+		{
+			name:    "says a known command takes no such argument",
+			unknown: []Command{{Name: Unknown, Word: "/approve", Args: "please", Line: 1}, {Name: Unknown, Word: "/plan", Args: "now", Line: 2}},
+			want: "`/approve please` was not understood: `/approve` takes no argument but `cancel`; `/help` lists the commands.\n\n" +
+				"`/plan now` was not understood: `/plan` takes no arguments; `/help` lists the commands.\n",
+		},
+		{
+			name: "says the same thing once",
+			refused: []Refusal{
+				{CommentID: 1, Author: "alice", Command: Approve, Reason: ReasonSelfApproval},
+				{CommentID: 1, Author: "alice", Command: Approve, Reason: ReasonSelfApproval},
+			},
+			want: "@alice: `/approve` was not applied: authors cannot approve their own request.\n",
+		},
+		{
+			name:    "keeps arguments from breaking out of code",
+			unknown: []Command{{Name: Unknown, Word: "/hold", Args: "`<!-- allot:review -->` ``` <b>", Line: 1}},
+			want:    "````/hold `<\u200b!-- allot:review -->` ``` <b>```` was not understood: `/hold` takes no argument but `cancel`; `/help` lists the commands.\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := RenderRefusals(tt.refused, tt.unknown)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("stays short with thousands of commands", func(t *testing.T) {
+		var unknown []Command
+		for i := range 10000 {
+			unknown = append(unknown, Command{Name: Unknown, Word: fmt.Sprintf("/w%d", i), Args: strings.Repeat("a", 1000)})
+		}
+		got := RenderRefusals(nil, unknown)
+		if len(got) > 4096 || !strings.Contains(got, "9,980 more replies not shown") {
+			t.Errorf("got %d bytes:\n%s", len(got), got)
+		}
+		checkRendered(t, got, "")
+	})
+}
+
+func TestMask(t *testing.T) {
+	const key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAx4\nQ0hCZ3Z5\n-----END RSA PRIVATE KEY-----"
+	tests := []struct {
+		name    string
+		text    string
+		secrets []string
+		want    string
+	}{
+		{"replaces every occurrence of a secret", "a hunter22 b hunter22", []string{"hunter22"}, "a *** b ***"},
+		{"ignores empty and short secrets", "abc abcd", []string{"", "abc"}, "abc abcd"},
+		{"masks overlapping secrets as one", "xx abcdefgh yy", []string{"abcdef", "defgh"}, "xx *** yy"},
+		{"masks a secret inside another", "1 token-abcd-x 2", []string{"abcd", "token-abcd-x"}, "1 *** 2"},
+		{"masks what masking joins into a secret again", "tok*tok*", []string{"tok*", "****"}, "***"},
+		{"masks the body of a PEM private key", "key:\n" + key + "\nend", nil, "key:\n-----BEGIN RSA PRIVATE KEY-----\n***\n-----END RSA PRIVATE KEY-----\nend"},
+		{"masks a PEM private key cut short", "x -----BEGIN PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\nQ0hC<end>", nil, "x ***<end>"},
+		{"leaves public keys alone", "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----", nil, "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----"},
+		{"masks the password of a URL", "clone https://bot:s3cret@github.com/acme/x.git failed", nil, "clone https://bot:***@github.com/acme/x.git failed"},
+		{"keeps a URL without a password", "see https://bot@github.com/acme and https://github.com/a:b", nil, "see https://bot@github.com/acme and https://github.com/a:b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Mask(tt.text, tt.secrets)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			if again := Mask(got, tt.secrets); again != got {
+				t.Errorf("masking again changed %q to %q", got, again)
+			}
+		})
+	}
+}
+
+func TestNoticeMarker(t *testing.T) {
+	got := NoticeMarker("ABCdef0123 -->\n<x>")
+	if want := "<!-- allot:notice abcdef0123x -->"; got != want {
+		t.Errorf("NoticeMarker = %q, want %q", got, want)
+	}
+	if NoticeMarker("abc") == NoticeMarker("abd") {
+		t.Error("different commits share a marker")
+	}
+}
+
+// adversarialViews are views built to break the size limit or the layout.
+func adversarialViews() map[string]CommentView {
+	line := func(n int, s string) string { return strings.Repeat(s, n/len(s)+1)[:n] }
+	entry := func(i int, changes ...reconciler.Change) reconciler.PlanEntry {
+		return reconciler.PlanEntry{Cluster: fmt.Sprintf("cluster-%d", i%7), Environment: fmt.Sprintf("env-%05d", i), Action: reconciler.ActionUpdated, Changes: changes}
+	}
+	withPlan := func(entries ...reconciler.PlanEntry) CommentView {
+		r := sampleReport()
+		r.Plan = &reconciler.Plan{Entries: entries}
+		return CommentView{Report: r, Approvers: sampleApprovers, Author: "alice"}
+	}
+	views := map[string]CommentView{}
+
+	views["a 1 MB diff line"] = withPlan(entry(1, reconciler.Change{Object: "ConfigMap/a/b", Action: "update", Diff: line(1<<20, "x")}))
+	views["a 1 MB diff of short lines"] = withPlan(entry(1, reconciler.Change{Object: "ConfigMap/a/b", Action: "update", Diff: line(1<<20, "+ \"value\"\n")}))
+	views["multi-byte diffs"] = withPlan(
+		entry(1, reconciler.Change{Object: "ConfigMap/a/b", Action: "update", Diff: line(300000, "ünïcødé 😀\n")}),
+		entry(2, reconciler.Change{Object: "ConfigMap/a/c", Action: "update", Diff: line(300000, "😀")}),
+	)
+
+	var many []reconciler.PlanEntry
+	for i := range 10000 {
+		many = append(many, entry(i, reconciler.Change{Object: "ConfigMap/x/settings", Action: "update", Diff: configMapDiff},
+			reconciler.Change{Object: "Namespace/x", Action: "unchanged"}))
+	}
+	views["10,000 entries"] = withPlan(many...)
+
+	var objects []reconciler.Change
+	for i := range 10000 {
+		objects = append(objects, reconciler.Change{Object: fmt.Sprintf("ConfigMap/x/c%05d", i), Action: "create"})
+	}
+	views["10,000 objects in one entry"] = withPlan(entry(1, objects...))
+
+	v := withPlan()
+	for i := range 10000 {
+		v.Report.Problems = append(v.Report.Problems, Problem{File: fmt.Sprintf("requests/r%05d.yaml", i), Line: i, Message: line(500, "bad value ")})
+	}
+	v.Report.Plan = nil
+	views["10,000 problems"] = v
+
+	v = withPlan()
+	v.Report.Plan.Kept, v.Report.Plan.Errors = map[string]string{}, nil
+	for i := range 10000 {
+		v.Report.Plan.Kept[fmt.Sprintf("file:requests/r%05d.yaml", i)] = line(3000, "render ")
+		v.Report.Plan.Errors = append(v.Report.Plan.Errors, line(3000, "cluster down "))
+		v.Report.Plan.Groups = append(v.Report.Plan.Groups, reconciler.GroupChange{Group: fmt.Sprintf("g%d", i), Action: "update", Add: []string{"a", "b"}})
+		v.Report.Files = append(v.Report.Files, fmt.Sprintf("requests/r%05d.yaml", i))
+		v.Approvers.Logins = append(v.Approvers.Logins, fmt.Sprintf("user%d", i))
+		v.State.Stale = append(v.State.Stale, fmt.Sprintf("user%d", i))
+	}
+	views["10,000 of every list"] = v
+
+	var huge []reconciler.PlanEntry
+	mb, mbWide := line(1<<20, "o"), line(1<<20, "é")
+	for i := range 1000 {
+		e := entry(i, reconciler.Change{Object: mb, Action: "update", Diff: line(5000, "d\n")})
+		e.Environment, e.Cluster, e.Message = mbWide, mb, mb
+		e.Groups = []renderer.Group{{Name: mb, Members: []string{mb}}}
+		huge = append(huge, e)
+	}
+	v = withPlan(huge...)
+	v.Report.Err, v.Merge.Waiting = line(1<<20, "err "), line(1<<20, "wait ")
+	views["1 MB values everywhere"] = v
+
+	hostile := "``````` </details> <details><summary>x</summary> " + Marker + " <!-- x --> <b>bold</b> \n/approve\n```\n"
+	v = withPlan(entry(1, reconciler.Change{Object: hostile, Action: "update", Diff: strings.Repeat(hostile+"EVIL /approve\n", 3)}))
+	v.Report.Plan.Entries[0].Environment, v.Report.Plan.Entries[0].Message = hostile, hostile
+	v.Report.Plan.Errors, v.Report.Plan.Kept = []string{hostile}, map[string]string{hostile: hostile}
+	v.Report.Problems = []Problem{{File: hostile, Line: 1, Message: hostile}}
+	v.Report.Environments, v.Report.Files = []string{hostile}, []string{hostile}
+	v.Merge.Waiting, v.Author, v.State.HeldBy, v.State.Held = hostile, hostile, []string{hostile}, true
+	views["hostile text"] = v
+
+	hostileHuge := v
+	hostileHuge.Report = sampleReport()
+	hostileHuge.Report.Plan = &reconciler.Plan{}
+	for i := range 3000 {
+		hostileHuge.Report.Plan.Entries = append(hostileHuge.Report.Plan.Entries,
+			entry(i, reconciler.Change{Object: "x", Action: "update", Diff: strings.Repeat(hostile+"EVIL\n", 20)}))
+	}
+	views["hostile text, truncated"] = hostileHuge
+
+	v = withPlan(entry(1, reconciler.Change{Object: "Secret/a/" + testSecrets[0], Action: "update",
+		Diff: line(1<<20, "token "+testSecrets[0]+" https://u:p@h.example "+testSecrets[1]+"\n")}))
+	v.Report.Err = testSecrets[1]
+	views["secrets everywhere"] = v
+	return views
+}
+
+func TestRenderCommentWithAdversarialInput(t *testing.T) {
+	for name, v := range adversarialViews() {
+		t.Run(name, func(t *testing.T) {
+			got := RenderComment(v, testSecrets)
+			checkRendered(t, got, Marker)
+			if !strings.HasSuffix(got, commentFooter) {
+				t.Errorf("the footer is missing; the comment ends:\n%s", got[max(len(got)-300, 0):])
+			}
+			title, summary := RenderCheck(v.Report, testSecrets)
+			if len(summary) > checkSummaryLimit {
+				t.Errorf("check summary has %d bytes, more than %d", len(summary), checkSummaryLimit)
+			}
+			checkRendered(t, summary, "")
+			if strings.ContainsAny(title, "\r\n") {
+				t.Errorf("title %q is not one line", title)
+			}
+		})
+	}
+}
+
+func TestRenderCommentCutsDiffsFirst(t *testing.T) {
+	r := sampleReport()
+	r.Plan.Entries[1].Changes = append(r.Plan.Entries[1].Changes,
+		reconciler.Change{Object: "ConfigMap/payments-dev/big", Action: "update", Diff: strings.Repeat("+ \"a line of the diff\"\n", 10000)})
+	got := RenderComment(CommentView{Report: r}, nil)
+	for _, want := range []string{
+		"<summary>dev-eu-1 / checkout-dev: created — 4 to create</summary>",
+		"<summary>dev-us-1 / payments-dev: updated — 2 to update, 1 to delete, 2 unchanged</summary>",
+		configMapDiff,
+		"more lines not shown; run `allot plan` for the full diff",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the comment lacks %q", want)
+		}
+	}
+	if strings.Contains(got, "Shown as summaries") {
+		t.Error("entries were collapsed although cutting the diff was enough")
+	}
+}
+
+func TestRenderCommentCollapsesEntriesWhenCuttingDiffsIsNotEnough(t *testing.T) {
+	r := sampleReport()
+	r.Plan.Entries = nil
+	for i := range 2000 {
+		r.Plan.Entries = append(r.Plan.Entries, reconciler.PlanEntry{
+			Cluster: "dev-eu-1", Environment: fmt.Sprintf("env-%04d", i), Action: reconciler.ActionCreated,
+			Changes: []reconciler.Change{{Object: "Namespace/x", Action: "create"}, {Object: "ConfigMap/x/y", Action: "create"}},
+		})
+	}
+	got := RenderComment(CommentView{Report: r}, nil)
+	for _, want := range []string{"Shown as summaries", "- dev-eu-1 / env-0000: created — 2 to create\n", "more entries not shown"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the comment lacks %q", want)
+		}
+	}
+	checkRendered(t, got, Marker)
+}
+
+func TestRenderCommentNeverShowsSecrets(t *testing.T) {
+	// A secret that spans lines can be cut by the line-based cut of a diff;
+	// one in a long name by clipping. Either way no part of it may show.
+	const split = "first-half-Zq81\nsecond-half-Zq81"
+	secrets := append([]string{split}, testSecrets...)
+	for _, pad := range []int{0, 1, 7, 100, 4093, 65000} {
+		t.Run(fmt.Sprintf("after %d bytes", pad), func(t *testing.T) {
+			diff := strings.Repeat("x", pad) + "\n" + strings.Repeat("+ "+split+" "+testSecrets[0]+"\n", 8000)
+			r := sampleReport()
+			r.Plan.Entries[1].Changes[1].Diff = diff
+			r.Plan.Entries[1].Environment = strings.Repeat("e", maxName-10-pad%7) + testSecrets[1]
+			got := RenderComment(CommentView{Report: r, Author: testSecrets[0]}, secrets)
+			_, summary := RenderCheck(r, secrets)
+			for _, out := range []string{got, summary} {
+				for _, leak := range []string{"first-half", "second-half", testSecrets[0][:8], testSecrets[1][:8]} {
+					if strings.Contains(out, leak) {
+						t.Errorf("output shows %q", leak)
+					}
+				}
+			}
+			checkRendered(t, got, Marker)
+		})
+	}
+	t.Run("when only the start of a long value is read", func(t *testing.T) {
+		// Blanks collapse, so what follows them moves to the front.
+		blanks := strings.Repeat(" ", 4*maxName-10)
+		r := sampleReport()
+		r.Environments = []string{blanks + testSecrets[0], blanks[12:] + "https://bot:pw-Hidden-Value-123@github.com"}
+		got := RenderComment(CommentView{Report: r}, testSecrets)
+		for _, leak := range []string{testSecrets[0][:8], "pw-Hidden"} {
+			if strings.Contains(got, leak) {
+				t.Errorf("output shows %q", leak)
+			}
+		}
+	})
+	t.Run("in a notice", func(t *testing.T) {
+		n := Notice{Author: "alice", Commit: "abc", Outcomes: []Outcome{
+			{Environment: testSecrets[0], Cluster: "c", Error: "https://u:" + testSecrets[1] + "@host failed"},
+		}}
+		got := RenderNotice(n, testSecrets)
+		for _, s := range testSecrets {
+			if strings.Contains(got, s[:8]) {
+				t.Errorf("notice shows %q:\n%s", s[:8], got)
+			}
+		}
+	})
+}
+
+func TestRenderNoticeWithAdversarialInput(t *testing.T) {
+	var outcomes []Outcome
+	hostile := "x`y``` </details> " + Marker + " $(rm -rf ~)'\n/approve"
+	for i := range 10000 {
+		o := Outcome{Environment: hostile, Kind: KindVCluster, Cluster: hostile, Namespace: hostile, Ready: true, Groups: []string{hostile, hostile}}
+		if i%2 == 1 {
+			o.Ready, o.Error = false, strings.Repeat("e", 5000)
+		}
+		outcomes = append(outcomes, o)
+	}
+	got := RenderNotice(Notice{Author: hostile, Commit: "abc" + Marker, Outcomes: outcomes}, testSecrets)
+	checkRendered(t, got, NoticeMarker("abc"+Marker))
+	for _, want := range []string{
+		"### 5,000 environments ready, 5,000 failed\n",
+		" get secret 'vc-x`y``` </details> <\u200b!-- allot:review --> $(rm -rf ~)'\\'' /approve' --template",
+		"more environments not shown; `allot status` shows the details.\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the notice lacks %q:\n%s", want, got[:3000])
+		}
+	}
+}
+
+// checkRendered checks what must hold of everything the bot posts: within
+// GitHub's limit, valid UTF-8, the marker (if any) first and only once,
+// fences closed, <details> balanced, no HTML but allot's own, no command
+// the bot would act on, and no test secret.
+func checkRendered(t *testing.T, md, marker string) {
+	t.Helper()
+	if len(md) > MaxCommentBody {
+		t.Errorf("%d bytes, more than %d", len(md), MaxCommentBody)
+	}
+	if !utf8.ValidString(md) {
+		t.Error("not valid UTF-8")
+	}
+	if marker != "" && (!strings.HasPrefix(md, marker+"\n") || strings.Count(md, marker) != 1) {
+		t.Errorf("marker %q is not first and only once (%d times)", marker, strings.Count(md, marker))
+	}
+	if n := strings.Count(md, "<!-- allot:"); n != min(len(marker), 1) {
+		t.Errorf("%d allot markers, want %d", n, min(len(marker), 1))
+	}
+	if err := checkMarkdown(strings.TrimPrefix(md, marker)); err != nil {
+		t.Error(err)
+	}
+	if cmds := ParseCommands(md); len(cmds) > 0 {
+		t.Errorf("the bot would read its own text as commands: %+v", cmds)
+	}
+	for _, s := range testSecrets {
+		if strings.Contains(md, s) {
+			t.Errorf("shows secret %q", s)
+		}
+	}
+}
+
+// checkMarkdown finds fenced code blocks the way CommonMark does and checks
+// that each is closed, that lines with EVIL are inside one, and that
+// outside code (blocks and spans) the only HTML is <details>, <summary>
+// and <sub>, with every <details> closed.
+func checkMarkdown(md string) error {
+	var fence string
+	depth := 0
+	for n, line := range strings.Split(md, "\n") {
+		trimmed := strings.TrimLeft(line, " ")
+		indented := len(line)-len(trimmed) > 3
+		if fence != "" {
+			run := leadRun(trimmed, fence[0])
+			if !indented && len(run) >= len(fence) && strings.TrimRight(trimmed[len(run):], " \t") == "" {
+				fence = ""
+			}
+			continue
+		}
+		if run := leadRun(trimmed, '`'); !indented && len(run) >= 3 && !strings.Contains(trimmed[len(run):], "`") {
+			fence = run
+			continue
+		}
+		if run := leadRun(trimmed, '~'); !indented && len(run) >= 3 {
+			fence = run
+			continue
+		}
+		if strings.Contains(line, "EVIL") {
+			return fmt.Errorf("line %d is outside code: %q", n+1, line)
+		}
+		text := stripCodeSpans(line)
+		for i := strings.IndexByte(text, '<'); i >= 0; i = strings.IndexByte(text, '<') {
+			text = text[i:]
+			tag := ""
+			for _, t := range []string{"<details>", "</details>", "<summary>", "</summary>", "<sub>", "</sub>"} {
+				if strings.HasPrefix(text, t) {
+					tag = t
+				}
+			}
+			switch tag {
+			case "":
+				return fmt.Errorf("line %d has HTML outside code: %q", n+1, line)
+			case "<details>":
+				depth++
+			case "</details>":
+				depth--
+			}
+			if depth < 0 {
+				return fmt.Errorf("line %d closes a <details> that is not open", n+1)
+			}
+			text = text[len(tag):]
+		}
+	}
+	if fence != "" {
+		return fmt.Errorf("fence %s is not closed", fence)
+	}
+	if depth != 0 {
+		return fmt.Errorf("%d <details> not closed", depth)
+	}
+	return nil
+}
+
+// stripCodeSpans removes the inline code spans of a line: a backtick run
+// that a backslash does not escape, up to the next run of the same length.
+func stripCodeSpans(line string) string {
+	var b strings.Builder
+	for i := 0; i < len(line); {
+		switch {
+		case line[i] == '\\' && i+1 < len(line):
+			b.WriteString(line[i : i+2])
+			i += 2
+			continue
+		case line[i] != '`':
+			b.WriteByte(line[i])
+			i++
+			continue
+		}
+		open := leadRun(line[i:], '`')
+		j := i + len(open)
+		closed := false
+		for j < len(line) {
+			if line[j] != '`' {
+				j++
+				continue
+			}
+			run := leadRun(line[j:], '`')
+			j += len(run)
+			if len(run) == len(open) {
+				closed = true
+				break
+			}
+		}
+		if !closed {
+			b.WriteString(open)
+			i += len(open)
+			continue
+		}
+		i = j
+	}
+	return b.String()
+}
+
+func leadRun(s string, c byte) string {
+	i := 0
+	for i < len(s) && s[i] == c {
+		i++
+	}
+	return s[:i]
+}
+
+// golden compares got with testdata/comment/name.md, or rewrites that
+// file with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "comment", name+".md")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run the test with -update to write it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", path, diff)
+	}
+}
