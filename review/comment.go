@@ -456,8 +456,8 @@ func NoticeMarker(sha string) string {
 // RenderNotice renders the comment on a merged pull request that says how
 // its environments came out, and how to reach the ones that are ready.
 func RenderNotice(n Notice, secrets []string) string {
-	n = cleaner{secrets}.notice(n)
 	marker := NoticeMarker(n.Commit) + "\n"
+	n = cleaner{secrets}.notice(n)
 	hi := limits{items: len(n.Outcomes)}
 	for _, o := range n.Outcomes {
 		hi.items = max(hi.items, len(o.Groups))
@@ -600,8 +600,10 @@ func RenderHelp() string {
 func RenderRefusals(refused []Refusal, unknown []Command) string {
 	c := cleaner{}
 	var lines []string
+	seen := map[string]bool{}
 	add := func(line string) {
-		if !slices.Contains(lines, line) {
+		if !seen[line] {
+			seen[line] = true
 			lines = append(lines, line)
 		}
 	}
