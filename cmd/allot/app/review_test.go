@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/yaml"
 
 	"github.com/allot-dev/allot/reconciler"
 	"github.com/allot-dev/allot/renderer"
@@ -200,5 +201,50 @@ func TestPassFeedWaitsForAPassThatStartsLater(t *testing.T) {
 	feed.trigger = func() {}
 	if _, err := feed.next(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("a cancelled wait: got %v", err)
+	}
+}
+
+// TestDeployManifestArgsParse keeps the example manifests' container
+// arguments in step with the commands' flags.
+func TestDeployManifestArgsParse(t *testing.T) {
+	for _, file := range []string{"allot.yaml", "agent.yaml"} {
+		data, err := os.ReadFile(examples(t, "deploy", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := 0
+		for _, doc := range strings.Split(string(data), "\n---\n") {
+			var obj struct {
+				Spec struct {
+					Template struct {
+						Spec struct {
+							Containers []struct {
+								Args []string `json:"args"`
+							} `json:"containers"`
+						} `json:"spec"`
+					} `json:"template"`
+				} `json:"spec"`
+			}
+			if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			for _, c := range obj.Spec.Template.Spec.Containers {
+				if len(c.Args) == 0 {
+					continue
+				}
+				found++
+				root := NewRootCommand(Streams{}, func(string) string { return "" })
+				cmd, rest, err := root.Find(c.Args)
+				if err != nil || cmd == root {
+					t.Fatalf("%s: %v names no command (%v)", file, c.Args, err)
+				}
+				if err := cmd.ParseFlags(rest); err != nil {
+					t.Errorf("%s: allot %s: %v", file, cmd.Name(), err)
+				}
+			}
+		}
+		if found == 0 {
+			t.Errorf("%s: no container arguments found", file)
+		}
 	}
 }
