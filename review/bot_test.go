@@ -100,6 +100,12 @@ func (w *botWorld) start(token string) {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	w.startWith(clients, token)
+}
+
+// startWith starts the bot with clients; secret is masked.
+func (w *botWorld) startWith(clients Clients, token string) {
+	w.t.Helper()
 	w.bot = &Bot{Clients: clients, Checker: w.checker, Applier: w.applier, Repository: botRepo,
 		Secrets: []string{botSecret, token, planSecret}, MergeRetry: 10 * time.Millisecond}
 	w.serializer = &Serializer{Handle: w.bot.Handle}
@@ -516,4 +522,30 @@ func pushPayload(t *testing.T, w *botWorld, sha string) []byte {
 	}
 	t.Fatal("no push delivery")
 	return nil
+}
+
+func TestBotAsGitHubAppReportsCheckRuns(t *testing.T) {
+	w := newBotWorld(t)
+	key := w.gh.App(42)
+	w.gh.Install(42, 4242, botRepo)
+	clients, err := NewAppClients(42, key, w.gh.URL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.startWith(clients, "")
+	n := w.open("dev-dan")
+	runs := w.gh.CheckRuns(botRepo, headSHA)
+	if len(runs) == 0 {
+		t.Fatal("no check run on the head")
+	}
+	if got := runs[len(runs)-1]; got.Name != CheckName || got.Conclusion != "success" {
+		t.Errorf("check run %+v, want %s completed with success", got, CheckName)
+	}
+	if st := w.gh.Statuses(botRepo, headSHA); len(st) != 0 {
+		t.Errorf("a GitHub App reported statuses %+v; it reports check runs", st)
+	}
+	w.comment(n, "alice", "/approve")
+	if m := w.gh.Merges(); len(m) != 1 || m[0].SHA != headSHA {
+		t.Errorf("merges %+v, want the head merged through the installation", m)
+	}
 }
