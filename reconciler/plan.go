@@ -61,7 +61,14 @@ type GroupPlanner interface {
 }
 
 // Plan computes what a pass would do.
-func (r *Reconciler) Plan(ctx context.Context) (*Plan, error) {
+func (r *Reconciler) Plan(ctx context.Context) (*Plan, error) { return r.PlanOnly(ctx, nil) }
+
+// PlanOnly computes what a pass would do to the environments only accepts;
+// nil accepts every one. Server-side dry runs are made for those alone,
+// so a pull request that touches one environment is planned quickly in a
+// repository of thousands. The deletion guards still weigh every
+// environment.
+func (r *Reconciler) PlanOnly(ctx context.Context, only func(env string) bool) (*Plan, error) {
 	plan := &Plan{Kept: map[string]string{}}
 	state, err := r.prepare(ctx, plan.Kept)
 	if err != nil {
@@ -84,9 +91,14 @@ func (r *Reconciler) Plan(ctx context.Context) (*Plan, error) {
 			plan.Errors = append(plan.Errors, fmt.Sprintf("cluster %s: %v", entry.Name, guard))
 		}
 		for _, b := range sortedBundles(desired) {
-			plan.Entries = append(plan.Entries, r.planEnvironment(ctx, cl, b, records[b.Environment]))
+			if only == nil || only(b.Environment) {
+				plan.Entries = append(plan.Entries, r.planEnvironment(ctx, cl, b, records[b.Environment]))
+			}
 		}
 		for _, rec := range gone {
+			if only != nil && !only(rec.Environment) {
+				continue
+			}
 			pe := PlanEntry{Cluster: entry.Name, Environment: rec.Environment, Action: ActionDeleted, Groups: rec.Groups}
 			for _, o := range reversePhases(rec.Objects) {
 				pe.Changes = append(pe.Changes, Change{Object: o.String(), Action: "delete"})

@@ -71,6 +71,17 @@ func TestPlanShowsChangesWithoutWriting(t *testing.T) {
 	if e := findEntry(plan, "other"); e.Action != ActionUnchanged {
 		t.Errorf("other = %+v", e)
 	}
+	only, err := f.r.PlanOnly(context.Background(), func(env string) bool { return env == "shop" || env == "old" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var planned []string
+	for _, e := range only.Entries {
+		planned = append(planned, e.Environment)
+	}
+	if strings.Join(planned, ",") != "old,shop" {
+		t.Errorf("PlanOnly(shop, old) planned %v", planned)
+	}
 	// Nothing was written: the pass after the plan still has all of it to do.
 	res := f.mustPass(t)
 	if action(res, "a", "old") != ActionDeleted || action(res, "a", "shop") != ActionUpdated {

@@ -233,11 +233,16 @@ func (c *prChecker) Check(ctx context.Context, req review.CheckRequest) (*review
 	case validate.Failed(problems):
 		report.NotPlanned = "fix the validation errors first"
 	default:
-		plan, err := c.plan(ctx, head.Dir)
+		requestsOnly := onlyRequests(req.Files, report.Files)
+		var only func(string) bool
+		if requestsOnly {
+			only = func(env string) bool { return touched[env] }
+		}
+		plan, err := c.plan(ctx, head.Dir, only)
 		if err != nil {
 			return nil, policy, err
 		}
-		report.Plan = onlyTouched(plan, touched, onlyRequests(req.Files, report.Files))
+		report.Plan = onlyTouched(plan, touched, requestsOnly)
 	}
 	return report, policy, nil
 }
@@ -253,8 +258,8 @@ func (c *prChecker) fetch(ctx context.Context, cfg source.Config) (*source.Snaps
 }
 
 // plan plans the checked-out head against the clusters, as `allot plan`
-// would.
-func (c *prChecker) plan(ctx context.Context, dir string) (*reconciler.Plan, error) {
+// would, for the environments only accepts (nil: all of them).
+func (c *prChecker) plan(ctx context.Context, dir string, only func(string) bool) (*reconciler.Plan, error) {
 	o := c.opts
 	o.Repo = dir
 	r, err := newReconciler(o, c.log)
@@ -262,7 +267,7 @@ func (c *prChecker) plan(ctx context.Context, dir string) (*reconciler.Plan, err
 		return nil, err
 	}
 	defer r.StopWatching()
-	return r.Plan(ctx)
+	return r.PlanOnly(ctx, only)
 }
 
 // onlyRequests reports whether every changed file is a request file: then
