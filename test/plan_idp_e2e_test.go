@@ -54,3 +54,16 @@ func TestPlanShowsIdPChanges(t *testing.T) {
 		t.Errorf("plan after dropping a member:\n%s", out)
 	}
 }
+
+func TestPlanOneEnvironment(t *testing.T) {
+	cp := ownControlPlane(t)
+	repo := writeRepo(t, map[string]string{
+		"allot.yaml":                  "apiVersion: allot.dev/v1alpha1\nkind: Platform\nmetadata: {name: t}\nspec:\n  clusters: [{name: dev, inCluster: true}]\n  idp: {provider: none}\n  defaultSize: small\n  sizes: {small: {quota: {pods: 10}}}\n",
+		"environments/web/one.yaml":   namespaceRequest("one", ""),
+		"environments/web/other.yaml": namespaceRequest("other", ""),
+	})
+	out := allot(t, "plan", "--repo", repo, "--environment", "one", "--kubeconfig", "dev="+cp.Kubeconfig, "--chart-cache", t.TempDir())
+	if !strings.Contains(out, "dev / one: created") || strings.Contains(out, "other") {
+		t.Errorf("plan --environment one:\n%s", out)
+	}
+}

@@ -167,6 +167,13 @@ func run(n, edits int) error {
 	}
 	fmt.Printf("allot reconcile, nothing to do:          %7.2f s   peak RSS %4d MiB   (every object dry-run; the periodic safety net)\n", noop.Seconds(), rssNoop/1024)
 
+	// A pull request's check plans the environments it touches.
+	planOne, _, err := timed(allot, append([]string{"plan", "--environment", "env-7", "--workdir", filepath.Join(dir, "wc3")}, common...)...)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("allot plan, one environment of %d:     %7.2f s   (what a pull request's check plans)\n", n, planOne.Seconds())
+
 	// allot serve: the drift watch vouches for what did not change.
 	serve := exec.Command(allot, append([]string{"serve", "--listen", "127.0.0.1:18088", "--interval", "1h", "--drift-debounce", "50ms", "--workdir", filepath.Join(dir, "wc3")}, common...)...)
 	serve.Stdout, serve.Stderr = io.Discard, io.Discard

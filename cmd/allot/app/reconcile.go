@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -50,6 +51,8 @@ type ReconcileOptions struct {
 	// SkipIdentityProvider skips the identity provider, for clusters without one (tests,
 	// demos); groups are still rendered and shown.
 	SkipIdentityProvider bool
+	// Environments limits plan to these environments.
+	Environments []string
 	// Interval repeats reconcile passes when Once is false.
 	Once     bool
 	Interval time.Duration
@@ -279,6 +282,7 @@ IdP groups the environments need.`,
 	}
 	o.bind(cmd)
 	o.bindGuards(cmd)
+	cmd.Flags().StringSliceVar(&o.Environments, "environment", nil, "plan only these environments (repeatable); the deletion guards still weigh all of them")
 	return cmd
 }
 
@@ -291,7 +295,11 @@ func PlanCmd(ctx context.Context, s Streams, o ReconcileOptions) error {
 	if err != nil {
 		return err
 	}
-	plan, err := r.Plan(ctx)
+	var only func(string) bool
+	if len(o.Environments) > 0 {
+		only = func(env string) bool { return slices.Contains(o.Environments, env) }
+	}
+	plan, err := r.PlanOnly(ctx, only)
 	if err != nil {
 		return err
 	}
