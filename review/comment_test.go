@@ -152,23 +152,6 @@ func TestRenderCommentGolden(t *testing.T) {
 	}
 }
 
-func TestRenderNoticeGolden(t *testing.T) {
-	n := Notice{
-		Number: 42, Author: "alice", Commit: "99aa88bb77cc66dd55ee44ff33aa22bb11cc00dd",
-		Outcomes: []Outcome{
-			{Environment: "checkout-dev", Kind: KindNamespace, Cluster: "dev-eu-1", Namespace: "checkout-dev", Ready: true, Groups: []string{"checkout-dev-admins"}},
-			{Environment: "sandbox", Kind: KindVCluster, Cluster: "dev-eu-1", Namespace: "vc-sandbox", Ready: true, Groups: []string{"sandbox-admins", "sandbox-viewers"}},
-			{Environment: "orders", Kind: KindECS, Cluster: "aws-eu-1", Namespace: "orders", Ready: true},
-			{Environment: "legacy-dev", Kind: KindNamespace, Cluster: "dev-eu-1", Namespace: "legacy-dev", Removed: true},
-			{Environment: "payments-dev", Kind: KindNamespace, Cluster: "dev-us-1", Namespace: "payments-dev",
-				Error: "apply Deployment/payments-dev/api: admission webhook denied the request (token " + testSecrets[0] + ")"},
-		},
-	}
-	got := RenderNotice(n, testSecrets)
-	checkRendered(t, got, NoticeMarker(n.Commit))
-	golden(t, "notice", got)
-}
-
 func TestRenderCheck(t *testing.T) {
 	withPlan := func(mod func(*Report)) *Report {
 		r := sampleReport()
@@ -205,117 +188,6 @@ func TestRenderCheck(t *testing.T) {
 		_, summary := RenderCheck(sampleReport(), testSecrets)
 		golden(t, "check-summary", summary)
 	})
-}
-
-func TestRenderHelp(t *testing.T) {
-	got := RenderHelp()
-	checkRendered(t, got, "")
-	golden(t, "help", got)
-}
-
-func TestRenderRefusals(t *testing.T) {
-	tests := []struct {
-		name    string
-		refused []Refusal
-		unknown []Command
-		want    string
-	}{
-		{
-			name:    "mentions the author of a refused command and says why",
-			refused: []Refusal{{CommentID: 1, Author: "mallory", Command: Approve, Reason: ReasonNotApprover}},
-			want:    "@mallory: `/approve` was not applied: not an approver. Approvers are the logins and teams that `allot.yaml` on the base branch names.\n",
-		},
-		{
-			name:    "explains self-approval",
-			refused: []Refusal{{CommentID: 1, Author: "alice", Command: Approve, Reason: ReasonSelfApproval}},
-			want:    "@alice: `/approve` was not applied: authors cannot approve their own request.\n",
-		},
-		{
-			name:    "names an unknown word and points to help",
-			unknown: []Command{{Name: Unknown, Word: "/lgtm", Line: 1}},
-			want:    "`/lgtm` is not an allot command; `/help` lists the commands.\n",
-		},
-		{
-			name:    "says a known command takes no such argument",
-			unknown: []Command{{Name: Unknown, Word: "/approve", Args: "please", Line: 1}, {Name: Unknown, Word: "/plan", Args: "now", Line: 2}},
-			want: "`/approve please` was not understood: `/approve` takes no argument but `cancel`; `/help` lists the commands.\n\n" +
-				"`/plan now` was not understood: `/plan` takes no arguments; `/help` lists the commands.\n",
-		},
-		{
-			name: "says the same thing once",
-			refused: []Refusal{
-				{CommentID: 1, Author: "alice", Command: Approve, Reason: ReasonSelfApproval},
-				{CommentID: 1, Author: "alice", Command: Approve, Reason: ReasonSelfApproval},
-			},
-			want: "@alice: `/approve` was not applied: authors cannot approve their own request.\n",
-		},
-		{
-			name:    "keeps arguments from breaking out of code",
-			unknown: []Command{{Name: Unknown, Word: "/hold", Args: "`<!-- allot:review -->` ``` <b>", Line: 1}},
-			want:    "````/hold `<\u200b!-- allot:review -->` ``` <b>```` was not understood: `/hold` takes no argument but `cancel`; `/help` lists the commands.\n",
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := RenderRefusals(tt.refused, tt.unknown)
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
-		})
-	}
-	t.Run("stays short with thousands of commands", func(t *testing.T) {
-		var unknown []Command
-		for i := range 10000 {
-			unknown = append(unknown, Command{Name: Unknown, Word: fmt.Sprintf("/w%d", i), Args: strings.Repeat("a", 1000)})
-		}
-		got := RenderRefusals(nil, unknown)
-		if len(got) > 4096 || !strings.Contains(got, "9,980 more replies not shown") {
-			t.Errorf("got %d bytes:\n%s", len(got), got)
-		}
-		checkRendered(t, got, "")
-	})
-}
-
-func TestMask(t *testing.T) {
-	const key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAx4\nQ0hCZ3Z5\n-----END RSA PRIVATE KEY-----"
-	tests := []struct {
-		name    string
-		text    string
-		secrets []string
-		want    string
-	}{
-		{"replaces every occurrence of a secret", "a hunter22 b hunter22", []string{"hunter22"}, "a *** b ***"},
-		{"ignores empty and short secrets", "abc abcd", []string{"", "abc"}, "abc abcd"},
-		{"masks overlapping secrets as one", "xx abcdefgh yy", []string{"abcdef", "defgh"}, "xx *** yy"},
-		{"masks a secret inside another", "1 token-abcd-x 2", []string{"abcd", "token-abcd-x"}, "1 *** 2"},
-		{"masks what masking joins into a secret again", "tok*tok*", []string{"tok*", "****"}, "***"},
-		{"masks the body of a PEM private key", "key:\n" + key + "\nend", nil, "key:\n-----BEGIN RSA PRIVATE KEY-----\n***\n-----END RSA PRIVATE KEY-----\nend"},
-		{"masks a PEM private key cut short", "x -----BEGIN PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\nQ0hC<end>", nil, "x ***<end>"},
-		{"leaves public keys alone", "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----", nil, "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----"},
-		{"masks the password of a URL", "clone https://bot:s3cret@github.com/acme/x.git failed", nil, "clone https://bot:***@github.com/acme/x.git failed"},
-		{"keeps a URL without a password", "see https://bot@github.com/acme and https://github.com/a:b", nil, "see https://bot@github.com/acme and https://github.com/a:b"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := Mask(tt.text, tt.secrets)
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
-			if again := Mask(got, tt.secrets); again != got {
-				t.Errorf("masking again changed %q to %q", got, again)
-			}
-		})
-	}
-}
-
-func TestNoticeMarker(t *testing.T) {
-	got := NoticeMarker("ABCdef0123 -->\n<x>")
-	if want := "<!-- allot:notice abcdef0123x -->"; got != want {
-		t.Errorf("NoticeMarker = %q, want %q", got, want)
-	}
-	if NoticeMarker("abc") == NoticeMarker("abd") {
-		t.Error("different commits share a marker")
-	}
 }
 
 // adversarialViews are views built to break the size limit or the layout.
@@ -427,44 +299,6 @@ func TestRenderCommentWithAdversarialInput(t *testing.T) {
 	}
 }
 
-func TestRenderCommentCutsDiffsFirst(t *testing.T) {
-	r := sampleReport()
-	r.Plan.Entries[1].Changes = append(r.Plan.Entries[1].Changes,
-		reconciler.Change{Object: "ConfigMap/payments-dev/big", Action: "update", Diff: strings.Repeat("+ \"a line of the diff\"\n", 10000)})
-	got := RenderComment(CommentView{Report: r}, nil)
-	for _, want := range []string{
-		"<summary>dev-eu-1 / checkout-dev: created — 4 to create</summary>",
-		"<summary>dev-us-1 / payments-dev: updated — 2 to update, 1 to delete, 2 unchanged</summary>",
-		configMapDiff,
-		"more lines not shown; run `allot plan` for the full diff",
-	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("the comment lacks %q", want)
-		}
-	}
-	if strings.Contains(got, "Shown as summaries") {
-		t.Error("entries were collapsed although cutting the diff was enough")
-	}
-}
-
-func TestRenderCommentCollapsesEntriesWhenCuttingDiffsIsNotEnough(t *testing.T) {
-	r := sampleReport()
-	r.Plan.Entries = nil
-	for i := range 2000 {
-		r.Plan.Entries = append(r.Plan.Entries, reconciler.PlanEntry{
-			Cluster: "dev-eu-1", Environment: fmt.Sprintf("env-%04d", i), Action: reconciler.ActionCreated,
-			Changes: []reconciler.Change{{Object: "Namespace/x", Action: "create"}, {Object: "ConfigMap/x/y", Action: "create"}},
-		})
-	}
-	got := RenderComment(CommentView{Report: r}, nil)
-	for _, want := range []string{"Shown as summaries", "- dev-eu-1 / env-0000: created — 2 to create\n", "more entries not shown"} {
-		if !strings.Contains(got, want) {
-			t.Errorf("the comment lacks %q", want)
-		}
-	}
-	checkRendered(t, got, Marker)
-}
-
 func TestRenderCommentNeverShowsSecrets(t *testing.T) {
 	// A secret that spans lines can be cut by the line-based cut of a diff;
 	// one in a long name by clipping. Either way no part of it may show.
@@ -511,29 +345,6 @@ func TestRenderCommentNeverShowsSecrets(t *testing.T) {
 			}
 		}
 	})
-}
-
-func TestRenderNoticeWithAdversarialInput(t *testing.T) {
-	var outcomes []Outcome
-	hostile := "x`y``` </details> " + Marker + " $(rm -rf ~)'\n/approve"
-	for i := range 10000 {
-		o := Outcome{Environment: hostile, Kind: KindVCluster, Cluster: hostile, Namespace: hostile, Ready: true, Groups: []string{hostile, hostile}}
-		if i%2 == 1 {
-			o.Ready, o.Error = false, strings.Repeat("e", 5000)
-		}
-		outcomes = append(outcomes, o)
-	}
-	got := RenderNotice(Notice{Author: hostile, Commit: "abc" + Marker, Outcomes: outcomes}, testSecrets)
-	checkRendered(t, got, NoticeMarker("abc"+Marker))
-	for _, want := range []string{
-		"### 5,000 environments ready, 5,000 failed\n",
-		" get secret 'vc-x`y``` </details> <\u200b!-- allot:review --> $(rm -rf ~)'\\'' /approve' --template",
-		"more environments not shown; `allot status` shows the details.\n",
-	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("the notice lacks %q:\n%s", want, got[:3000])
-		}
-	}
 }
 
 // checkRendered checks what must hold of everything the bot posts: within

@@ -1,0 +1,60 @@
+package review
+
+import (
+	"fmt"
+	"strings"
+)
+
+// maxReplies bounds the lines of a reply to refused commands.
+const maxReplies = 20
+
+// RenderHelp is the reply to /help: the commands, one line each, and who
+// may use them.
+func RenderHelp() string {
+	return "allot reads these commands at the start of a comment line, one per line:\n\n" +
+		"- `/approve`: approve the head commit; approvers only, and not the author. A new push needs a new approval.\n" +
+		"- `/approve cancel`: withdraw your approval; anyone may withdraw their own.\n" +
+		"- `/hold`: keep the pull request from merging; approvers only.\n" +
+		"- `/unhold` or `/hold cancel`: lift every hold; approvers only.\n" +
+		"- `/plan`: check and plan the head commit again; anyone.\n" +
+		"- `/help`: show this list; anyone.\n\n" +
+		"Approvers are the logins and teams that `allot.yaml` on the base branch names.\n"
+}
+
+// RenderRefusals is the short reply to commands that were refused or not
+// understood: one line each, the same line once.
+func RenderRefusals(refused []Refusal, unknown []Command) string {
+	c := cleaner{}
+	var lines []string
+	seen := map[string]bool{}
+	add := func(line string) {
+		if !seen[line] {
+			seen[line] = true
+			lines = append(lines, line)
+		}
+	}
+	for _, r := range refused {
+		line := fmt.Sprintf("@%s: %s was not applied: %s.", mdText(c.line(r.Author, maxName)),
+			mdCode("/"+c.line(string(r.Command), maxName)), mdText(c.line(r.Reason, maxMessage)))
+		if r.Reason == ReasonNotApprover {
+			line += " Approvers are the logins and teams that `allot.yaml` on the base branch names."
+		}
+		add(line)
+	}
+	for _, u := range unknown {
+		word, args := c.line(u.Word, 100), c.line(u.Args, 100)
+		switch word {
+		case "/approve", "/hold":
+			add(fmt.Sprintf("%s was not understood: %s takes no argument but `cancel`; `/help` lists the commands.", mdCode(word+" "+args), mdCode(word)))
+		case "/unhold", "/plan", "/help":
+			add(fmt.Sprintf("%s was not understood: %s takes no arguments; `/help` lists the commands.", mdCode(word+" "+args), mdCode(word)))
+		default:
+			add(fmt.Sprintf("%s is not an allot command; `/help` lists the commands.", mdCode(word)))
+		}
+	}
+	shown, more := firstN(lines, maxReplies)
+	if more > 0 {
+		shown = append(shown, "… "+countWord(more, "more reply")+" not shown.")
+	}
+	return finish("", strings.Join(shown, "\n\n")+"\n", nil)
+}
