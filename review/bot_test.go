@@ -71,7 +71,7 @@ func (a *stubApplier) Apply(_ context.Context, commit string, _ []string) ([]Out
 // botWorld is a GitHub API server that delivers its webhooks to a Bot
 // behind the real webhook Handler.
 type botWorld struct {
-	t          *testing.T
+	t          testing.TB
 	gh         *githubapi.Server
 	bot        *Bot
 	checker    *stubChecker
@@ -80,7 +80,7 @@ type botWorld struct {
 	serializer *Serializer
 }
 
-func newBotWorld(t *testing.T) *botWorld {
+func newBotWorld(t testing.TB) *botWorld {
 	t.Helper()
 	gh := githubapi.New(t)
 	gh.AddRepo(githubapi.Repo{FullName: botRepo})
