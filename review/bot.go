@@ -97,6 +97,10 @@ type Bot struct {
 	// Repository limits the bot to the requests repository, "owner/name";
 	// empty accepts any repository the installation sends.
 	Repository string
+	// Branch is the branch allot reconciles; pushes to it and pull
+	// requests merged into it get ready notices. Empty means the
+	// repository's default branch.
+	Branch string
 	// Secrets are masked in everything the bot writes to GitHub.
 	Secrets []string
 	// Requeue runs ev again after delay, through the same serialisation

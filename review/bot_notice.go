@@ -1,9 +1,11 @@
 package review
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
+	"time"
 )
 
 // pushed handles a push to the default branch: it runs a reconcile pass
@@ -13,7 +15,7 @@ import (
 func (t *turn) pushed(ctx context.Context) error {
 	p := t.p
 	if t.bot.Applier == nil || p.Deleted || p.After == "" || p.Repository == nil ||
-		p.Ref != "refs/heads/"+p.Repository.DefaultBranch {
+		p.Ref != "refs/heads/"+cmp.Or(t.bot.Branch, p.Repository.DefaultBranch) {
 		return nil
 	}
 	var files []string
@@ -61,6 +63,59 @@ func (t *turn) pushed(ctx context.Context) error {
 	for _, tg := range targets {
 		body := RenderNotice(Notice{Number: tg.number, Author: tg.author, Commit: p.After, Outcomes: outcomes}, t.bot.Secrets)
 		if _, err := t.gh.CreateComment(ctx, t.repo, tg.number, body); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Recover posts the ready notices a restart may have lost: for every pull
+// request merged into the default branch since the given time that has no
+// notice for its merge commit, it runs a pass and comments how its
+// environments came out. `allot serve` calls it once at start.
+func (b *Bot) Recover(ctx context.Context, since time.Time) error {
+	if b.Applier == nil || b.Repository == "" {
+		return nil
+	}
+	repo, err := ParseRepo(b.Repository)
+	if err != nil {
+		return err
+	}
+	installation, err := b.Clients.Installation(ctx, repo)
+	if err != nil {
+		return err
+	}
+	gh, err := b.Clients.For(installation)
+	if err != nil {
+		return err
+	}
+	merged, err := gh.MergedSince(ctx, repo, since)
+	if err != nil {
+		return err
+	}
+	slices.Reverse(merged) // oldest first, as they were merged
+	for _, pr := range merged {
+		if pr.MergeCommitSHA == "" || b.Branch != "" && pr.BaseRef != b.Branch {
+			continue
+		}
+		comments, err := gh.Comments(ctx, repo, pr.Number)
+		if err != nil {
+			return err
+		}
+		marker := NoticeMarker(pr.MergeCommitSHA)
+		if slices.ContainsFunc(comments, func(c Comment) bool { return strings.HasPrefix(c.Body, marker) }) {
+			continue
+		}
+		files, err := gh.Files(ctx, repo, pr.Number)
+		if err != nil {
+			return err
+		}
+		outcomes, err := b.Applier.Apply(ctx, pr.MergeCommitSHA, files)
+		if err != nil {
+			return err
+		}
+		body := RenderNotice(Notice{Number: pr.Number, Author: pr.Author, Commit: pr.MergeCommitSHA, Outcomes: outcomes}, b.Secrets)
+		if _, err := gh.CreateComment(ctx, repo, pr.Number, body); err != nil {
 			return err
 		}
 	}

@@ -549,3 +549,52 @@ func TestBotAsGitHubAppReportsCheckRuns(t *testing.T) {
 		t.Errorf("merges %+v, want the head merged through the installation", m)
 	}
 }
+
+func TestBotRecoverPostsTheNoticesARestartLost(t *testing.T) {
+	w := newBotWorld(t)
+	key := w.gh.App(42)
+	w.gh.Install(42, 4242, botRepo)
+	clients, err := NewAppClients(42, key, w.gh.URL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.startWith(clients, "")
+	w.bot.Applier = nil // the process that merged stopped before its notice
+	n := w.open("dev-dan")
+	w.comment(n, "alice", "/approve")
+	merges := w.gh.Merges()
+	if len(merges) != 1 {
+		t.Fatalf("merges %+v", merges)
+	}
+	notices := func() int {
+		count := 0
+		for _, c := range w.gh.Comments(botRepo, n) {
+			if strings.HasPrefix(c.Body, NoticeMarker(merges[0].MergeSHA)) {
+				count++
+			}
+		}
+		return count
+	}
+	if notices() != 0 {
+		t.Fatal("a notice without an applier")
+	}
+
+	w.startWith(clients, "") // the next process
+	since := w.gh.Now().Add(-time.Hour)
+	for range 2 {
+		if err := w.bot.Recover(context.Background(), since); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := notices(); got != 1 {
+		t.Errorf("%d notices after recovering twice, want 1", got)
+	}
+	if err := w.bot.Recover(context.Background(), w.gh.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	w.applier.mu.Lock()
+	defer w.applier.mu.Unlock()
+	if !cmp.Equal(w.applier.commits, []string{merges[0].MergeSHA}) {
+		t.Errorf("applied %v, want the merge commit once", w.applier.commits)
+	}
+}

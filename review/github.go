@@ -144,13 +144,18 @@ type GitHub interface {
 	// old and new path of a rename), as GitHub compares it with the merge
 	// base, every page up to GitHub's 3,000 files.
 	Files(ctx context.Context, repo Repo, number int) ([]string, error)
+	// MergedSince lists the pull requests merged since the given time,
+	// newest first, up to a bound.
+	MergedSince(ctx context.Context, repo Repo, since time.Time) ([]*PullRequest, error)
 	// PullRequestsWithCommit lists the numbers of the pull requests that
 	// contain sha, for example the one a merge commit closed.
 	PullRequestsWithCommit(ctx context.Context, repo Repo, sha string) ([]int, error)
 }
 
-// Clients knows how to reach GitHub for the installation an event names.
+// Clients knows how to reach GitHub for the installation an event names,
+// and how to find the installation on a repository when no event names it.
 // With a token, the installation is ignored.
 type Clients interface {
 	For(installationID int64) (GitHub, error)
+	Installation(ctx context.Context, repo Repo) (int64, error)
 }

@@ -133,6 +133,25 @@ func (c *AppClients) For(installationID int64) (GitHub, error) {
 
 var _, _ Clients = (*TokenClients)(nil), (*AppClients)(nil)
 
+// Installation finds the installation of the app on repo, for work that
+// no event starts, such as recovering after a restart.
+func (c *AppClients) Installation(ctx context.Context, repo Repo) (int64, error) {
+	apps := ghinstallation.NewAppsTransportFromPrivateKey(c.retry, c.appID, c.key)
+	apps.BaseURL = c.appsURL
+	gh, err := newGitHub(c.apiURL, apps)
+	if err != nil {
+		return 0, err
+	}
+	in, _, err := gh.Apps.FindRepositoryInstallation(ctx, repo.Owner, repo.Name)
+	if err != nil {
+		return 0, fmt.Errorf("find the installation of GitHub App %d on %s: %w", c.appID, repo, err)
+	}
+	return in.GetID(), nil
+}
+
+// Installation is 0 with a token, which For ignores.
+func (c *TokenClients) Installation(context.Context, Repo) (int64, error) { return 0, nil }
+
 // parsePrivateKey reads an RSA key in PKCS #1 or PKCS #8 PEM; errors never
 // quote the key.
 func parsePrivateKey(data []byte) (*rsa.PrivateKey, error) {
@@ -185,15 +204,44 @@ func (c *apiClient) PullRequest(ctx context.Context, repo Repo, number int) (*Pu
 	if err != nil {
 		return nil, fmt.Errorf("read pull request %s#%d: %w", repo, number, err)
 	}
+	return pullRequestOf(pr), nil
+}
+
+func (c *apiClient) MergedSince(ctx context.Context, repo Repo, since time.Time) ([]*PullRequest, error) {
+	var out []*PullRequest
+	for page := 0; page < maxListPages; {
+		opts := &github.PullRequestListOptions{State: "closed", Sort: "updated", Direction: "desc", ListOptions: github.ListOptions{Page: page, PerPage: perPage}}
+		prs, resp, err := c.gh.PullRequests.List(ctx, repo.Owner, repo.Name, opts)
+		if err != nil {
+			return nil, fmt.Errorf("list closed pull requests of %s: %w", repo, err)
+		}
+		for _, pr := range prs {
+			if pr.GetUpdatedAt().Before(since) {
+				return out, nil // sorted by update, newest first
+			}
+			if pr.MergedAt != nil && !pr.GetMergedAt().Before(since) {
+				out = append(out, pullRequestOf(pr))
+			}
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		page = resp.NextPage
+	}
+	return out, nil
+}
+
+// pullRequestOf converts go-github's pull request.
+func pullRequestOf(pr *github.PullRequest) *PullRequest {
 	head, base := pr.GetHead(), pr.GetBase()
 	return &PullRequest{
 		Number: pr.GetNumber(), Title: pr.GetTitle(), HTMLURL: pr.GetHTMLURL(),
 		Author: pr.GetUser().GetLogin(), AuthorIsBot: isBot(pr.GetUser()),
-		State: pr.GetState(), Draft: pr.GetDraft(), Merged: pr.GetMerged(), MergeCommitSHA: pr.GetMergeCommitSHA(),
+		State: pr.GetState(), Draft: pr.GetDraft(), Merged: pr.GetMerged() || pr.MergedAt != nil, MergeCommitSHA: pr.GetMergeCommitSHA(),
 		Mergeable: pr.Mergeable, MergeableState: pr.GetMergeableState(),
 		HeadSHA: head.GetSHA(), HeadRef: head.GetRef(), HeadRepo: head.GetRepo().GetFullName(),
 		BaseRef: base.GetRef(), BaseSHA: base.GetSHA(), CloneURL: base.GetRepo().GetCloneURL(),
-	}, nil
+	}
 }
 
 func (c *apiClient) Comments(ctx context.Context, repo Repo, number int) ([]Comment, error) {

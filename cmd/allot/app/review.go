@@ -316,29 +316,35 @@ func onlyTouched(plan *reconciler.Plan, touched map[string]bool, requestsOnly bo
 	return out
 }
 
+// reviewRecoverWindow is how far back `allot serve` looks at start for
+// merged pull requests whose ready notice a restart lost.
+const reviewRecoverWindow = 24 * time.Hour
+
 // newReviewHandler returns the webhook endpoint of the pull-request
-// workflow, or nil when the workflow is off.
-func newReviewHandler(o ServeOptions, feed *passFeed, log *slog.Logger) (http.Handler, error) {
+// workflow and the recovery to run once this replica reconciles; both are
+// nil when the workflow is off.
+func newReviewHandler(o ServeOptions, feed *passFeed, log *slog.Logger) (http.Handler, func(context.Context), error) {
 	getenv := o.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
 	}
 	rc, err := readReview(o.Review, o.Repo, getenv)
 	if err != nil || rc == nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !isGitURL(o.Repo) {
-		return nil, usageError(errors.New("the pull-request workflow needs --repo to be the git URL of the requests repository, to fetch pull requests"))
+		return nil, nil, usageError(errors.New("the pull-request workflow needs --repo to be the git URL of the requests repository, to fetch pull requests"))
 	}
 	token, err := secretFrom(o.TokenFile, getenv("ALLOT_GIT_TOKEN"), "--token-file")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	bot := &review.Bot{
 		Clients:    rc.clients,
 		Checker:    &prChecker{opts: o.ReconcileOptions, dir: strings.TrimRight(o.WorkDir, "/") + "-review", token: token, log: log},
 		Applier:    &passApplier{feed: feed, timeout: cmp.Or(o.ReadyTimeout, 10*time.Minute), poll: 5 * time.Second},
 		Repository: rc.repository,
+		Branch:     o.Branch,
 		Secrets:    append(rc.secrets, token),
 		Log:        log,
 	}
@@ -347,5 +353,14 @@ func newReviewHandler(o ServeOptions, feed *passFeed, log *slog.Logger) (http.Ha
 		time.AfterFunc(delay, func() { serializer.Dispatch(ev) })
 	}
 	log.Info("pull-request workflow on", "repository", rc.repository, "path", o.Review.Path)
-	return review.NewHandler(rc.secret, serializer.Dispatch, log)
+	h, err := review.NewHandler(rc.secret, serializer.Dispatch, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	recoverNotices := func(ctx context.Context) {
+		if err := bot.Recover(ctx, time.Now().Add(-reviewRecoverWindow)); err != nil && ctx.Err() == nil {
+			log.Error("recover ready notices", "error", review.Mask(err.Error(), bot.Secrets))
+		}
+	}
+	return h, recoverNotices, nil
 }

@@ -167,7 +167,7 @@ func Serve(ctx context.Context, s Streams, o ServeOptions) error {
 		poke()
 	}
 	feed := &passFeed{trigger: poke}
-	webhook, err := newReviewHandler(o, feed, log)
+	webhook, recoverNotices, err := newReviewHandler(o, feed, log)
 	if err != nil {
 		return err
 	}
@@ -204,6 +204,11 @@ func Serve(ctx context.Context, s Streams, o ServeOptions) error {
 	log.Info("serving", "address", ln.Addr().String())
 
 	loop := func(ctx context.Context) {
+		if recoverNotices != nil {
+			// Only the replica that reconciles can tell when environments
+			// are ready.
+			go recoverNotices(ctx)
+		}
 		backoff := time.Duration(0)
 		for passes := 1; ; passes++ {
 			start := time.Now()

@@ -104,7 +104,10 @@ func (s *Server) authenticate(r *http.Request) (actor, int, string) {
 	s.mu.Lock()
 	who, ok := s.tokens[cred]
 	s.mu.Unlock()
-	isApp := strings.HasPrefix(r.URL.Path, "/app/") || r.URL.Path == "/app"
+	// An app's JWT reaches the /app endpoints and the lookup of its
+	// installation on a repository.
+	isApp := strings.HasPrefix(r.URL.Path, "/app/") || r.URL.Path == "/app" ||
+		strings.HasPrefix(r.URL.Path, "/repos/") && strings.HasSuffix(r.URL.Path, "/installation")
 	switch {
 	case ok && isApp:
 		return actor{}, http.StatusUnauthorized, "A JSON web token could not be decoded"
@@ -265,4 +268,27 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// repoInstallation answers GET /repos/{owner}/{repo}/installation, which
+// takes the app's JWT: the app's installation on the repository, or 404.
+func (s *Server) repoInstallation(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rp := s.repoOf(w, r)
+	if rp == nil {
+		return
+	}
+	in := s.installationOf(rp.fullName())
+	if in == nil || in.app != info(r).actor.app {
+		writeError(w, http.StatusNotFound, "Not Found", "https://docs.github.com/rest/apps/apps#get-a-repository-installation-for-the-authenticated-app")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id": in.id, "app_id": in.app, "target_type": "Organization", "repository_selection": "selected",
+		"access_tokens_url": fmt.Sprintf("%sapp/installations/%d/access_tokens", s.URL(), in.id),
+		"account":           s.user(rp.owner, "Organization"),
+		"permissions":       map[string]string{"checks": "write", "contents": "write", "issues": "write", "pull_requests": "write", "statuses": "write", "members": "read"},
+		"events":            []string{"issue_comment", "pull_request", "push"},
+	})
 }

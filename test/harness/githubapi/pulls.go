@@ -261,3 +261,39 @@ func (s *Server) commitPulls(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, out)
 }
+
+// listPulls answers GET /repos/{owner}/{repo}/pulls: state open (the
+// default), closed or all; sort created (the default) or updated;
+// direction desc unless asc.
+func (s *Server) listPulls(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rp := s.repoOf(w, r)
+	if rp == nil {
+		return
+	}
+	q := r.URL.Query()
+	state := cmp.Or(q.Get("state"), "open")
+	var found []*pull
+	for _, p := range rp.sortedPulls() {
+		if state == "all" || p.state == state {
+			found = append(found, p)
+		}
+	}
+	key := func(p *pull) time.Time { return p.created }
+	if q.Get("sort") == "updated" {
+		key = func(p *pull) time.Time { return p.updated }
+	}
+	slices.SortStableFunc(found, func(a, b *pull) int {
+		if q.Get("direction") == "asc" {
+			return key(a).Compare(key(b))
+		}
+		return key(b).Compare(key(a))
+	})
+	lo, hi := s.page(w, r, len(found))
+	out := []any{}
+	for _, p := range found[lo:hi] {
+		out = append(out, s.pullRequestSimple(rp, p))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
