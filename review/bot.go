@@ -214,10 +214,19 @@ func (b *Bot) handle(ctx context.Context, ev Event) error {
 		}
 		return t.review(ctx)
 	case "issue_comment":
-		if ev.PR == 0 || ev.Action != "created" || p.Comment == nil {
+		if ev.PR == 0 || p.Comment == nil {
 			return nil
 		}
 		if p.Comment.User.Type == "Bot" || strings.HasSuffix(p.Comment.User.Login, "[bot]") || fromAllot(p.Comment.Body) {
+			return nil
+		}
+		switch ev.Action {
+		case "edited", "deleted":
+			// An edited or deleted command changes the state, which is
+			// read from the comments as they are now; no reply is due.
+			return t.review(ctx)
+		case "created":
+		default:
 			return nil
 		}
 		t.comment = p.Comment.ID

@@ -598,3 +598,32 @@ func TestBotRecoverPostsTheNoticesARestartLost(t *testing.T) {
 		t.Errorf("applied %v, want the merge commit once", w.applier.commits)
 	}
 }
+
+func TestBotActsOnAnEditedCommand(t *testing.T) {
+	w := newBotWorld(t)
+	n := w.open("dev-dan")
+	hold := w.comment(n, "carol", "/hold")
+	w.comment(n, "alice", "/approve")
+	if len(w.gh.Merges()) != 0 {
+		t.Fatal("merged while held")
+	}
+	carol, err := NewTokenClients(w.gh.Token("carol"), w.gh.URL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh, err := carol.For(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, _ := ParseRepo(botRepo)
+	if err := gh.EditComment(context.Background(), repo, hold.ID, "never mind, looks fine"); err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+	if m := w.gh.Merges(); len(m) != 1 {
+		t.Errorf("merges %+v, want one once the hold was edited away", m)
+	}
+	if r := w.reactions(hold.ID); len(r) != 1 {
+		t.Errorf("reactions %v on the edited comment, want only the first", r)
+	}
+}
