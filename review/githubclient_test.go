@@ -317,3 +317,43 @@ func TestRecordedExchanges(t *testing.T) {
 		}
 	})
 }
+
+func TestMergedSince(t *testing.T) {
+	s, gh, _ := fakeGitHub(t, false)
+	ctx := context.Background()
+	// 150 pull requests merged, so the list takes two pages; then one that
+	// stays open.
+	var first time.Time
+	for i := range 150 {
+		n := s.OpenPR(fakeRepo, githubapi.PR{Author: "dan", HeadSHA: fmt.Sprintf("%040d", i+2)})
+		s.AddStatus(fakeRepo, githubapi.Status{SHA: fmt.Sprintf("%040d", i+2), State: "success", Context: CheckName})
+		if _, err := gh.Merge(ctx, acme, n, fmt.Sprintf("%040d", i+2), MergeCommit, "merge"); err != nil {
+			t.Fatal(err)
+		}
+		if i == 99 {
+			first = s.Now()
+		}
+	}
+	merged, err := gh.MergedSince(ctx, acme, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(merged) != 51 { // since counts: the 100th merge is at that time
+		t.Fatalf("%d merged since the 100th merge, want it and the 50 after it", len(merged))
+	}
+	for i, pr := range merged {
+		if !pr.Merged || pr.MergeCommitSHA == "" || pr.State != "closed" {
+			t.Errorf("pull request %d: %+v, want merged with its merge commit", pr.Number, pr)
+		}
+		if i > 0 && pr.Number > merged[i-1].Number {
+			t.Errorf("not newest first: #%d after #%d", pr.Number, merged[i-1].Number)
+		}
+	}
+	all, err := gh.MergedSince(ctx, acme, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 150 {
+		t.Errorf("%d merged in all, want 150 over two pages", len(all))
+	}
+}
