@@ -28,6 +28,10 @@ type CheckRequest struct {
 	// Fork is set for pull requests from forks: they are checked without
 	// secrets, and planned only when Policy.PlanForks allows it.
 	Fork bool
+	// BaseTip is the base branch's commit when the check started. The
+	// checker validates and plans the pull request's changes on top of the
+	// base branch, and reports the base it used in Report.BaseSHA.
+	BaseTip string
 }
 
 // Policy is what allot.yaml on the base branch says about reviews.

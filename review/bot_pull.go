@@ -67,6 +67,22 @@ func (t *turn) review(ctx context.Context) error {
 	if err := t.answer(ctx, state); err != nil {
 		return err
 	}
+	if waitingFor(pr, c, state) == "" {
+		// Merging lands the change on the base branch as it is now: when
+		// the base moved since the check, check again on top of it, so two
+		// pull requests that are each fine alone (the same name, say)
+		// cannot both merge.
+		tip, err := t.gh.BranchHead(ctx, t.repo, pr.BaseRef)
+		if err != nil {
+			return err
+		}
+		if c.report.BaseSHA != "" && !strings.EqualFold(tip, c.report.BaseSHA) {
+			t.recheck = true
+			if c, err = t.check(ctx, pr); err != nil {
+				return err
+			}
+		}
+	}
 	merge := t.merge(ctx, pr, c, state)
 	view := CommentView{Report: c.report, State: state, Approvers: c.policy.Approvers, Author: pr.Author, Merge: merge, Fork: pr.FromFork(t.repo)}
 	return t.upsertComment(ctx, comments, view)
@@ -94,14 +110,17 @@ func (t *turn) check(ctx context.Context, pr *PullRequest) (checked, error) {
 	if err != nil {
 		return checked{}, err
 	}
+	tip, err := t.gh.BranchHead(ctx, t.repo, pr.BaseRef)
+	if err != nil {
+		return checked{}, err
+	}
 	fork := pr.FromFork(t.repo)
-	report, policy, err := t.bot.Checker.Check(ctx, CheckRequest{Repo: t.repo, PR: pr, Files: files, Fork: fork})
+	report, policy, err := t.bot.Checker.Check(ctx, CheckRequest{Repo: t.repo, PR: pr, Files: files, Fork: fork, BaseTip: tip})
 	if err != nil {
 		report = &Report{SHA: pr.HeadSHA, Err: err.Error()}
 	}
-	if report.SHA == "" {
-		report.SHA = pr.HeadSHA
-	}
+	report.SHA = cmp.Or(report.SHA, pr.HeadSHA)
+	report.BaseSHA = cmp.Or(report.BaseSHA, tip)
 	title, summary := RenderCheck(report, t.bot.Secrets)
 	final := Check{SHA: pr.HeadSHA, State: CheckFailure, Title: title, Summary: summary, DetailsURL: pr.HTMLURL}
 	if report.Passed() {
@@ -179,23 +198,32 @@ func (t *turn) answer(ctx context.Context, state PRState) error {
 // replyMarker starts the bot's replies to commands.
 const replyMarker = allotPrefix + "reply -->"
 
+// waitingFor says what allot's own rules still wait for before a merge,
+// or "" when they allow it.
+func waitingFor(pr *PullRequest, c checked, state PRState) string {
+	switch {
+	case !c.report.Passed():
+		return "allot's check to pass"
+	case state.Held:
+		return "the hold to be lifted"
+	case !state.Approved:
+		return "approval from an approver"
+	case pr.Draft:
+		return "the pull request to be marked ready for review"
+	case c.head != pr.HeadSHA:
+		return "the new head to be checked"
+	case !c.policy.AutoMerge:
+		return "someone to merge it"
+	}
+	return ""
+}
+
 // merge merges the pull request when it is approved, not held, green and
 // mergeable, with the checked head pinned, and says where it stands.
 func (t *turn) merge(ctx context.Context, pr *PullRequest, c checked, state PRState) MergeStatus {
-	ms := MergeStatus{AutoMergeOff: !c.policy.AutoMerge}
+	ms := MergeStatus{AutoMergeOff: !c.policy.AutoMerge, Waiting: waitingFor(pr, c, state)}
 	switch {
-	case !c.report.Passed():
-		ms.Waiting = "allot's check to pass"
-	case state.Held:
-		ms.Waiting = "the hold to be lifted"
-	case !state.Approved:
-		ms.Waiting = "approval from an approver"
-	case pr.Draft:
-		ms.Waiting = "the pull request to be marked ready for review"
-	case c.head != pr.HeadSHA:
-		ms.Waiting = "the new head to be checked"
-	case !c.policy.AutoMerge:
-		ms.Waiting = "someone to merge it"
+	case ms.Waiting != "":
 	case pr.Mergeable == nil || pr.MergeableState == "unknown" || pr.MergeableState == "":
 		ms.Waiting = "GitHub to work out whether it can be merged"
 		t.recheckLater()

@@ -144,6 +144,8 @@ type GitHub interface {
 	// old and new path of a rename), as GitHub compares it with the merge
 	// base, every page up to GitHub's 3,000 files.
 	Files(ctx context.Context, repo Repo, number int) ([]string, error)
+	// BranchHead is the commit a branch points at now.
+	BranchHead(ctx context.Context, repo Repo, branch string) (string, error)
 	// MergedSince lists the pull requests merged since the given time,
 	// newest first, up to a bound.
 	MergedSince(ctx context.Context, repo Repo, since time.Time) ([]*PullRequest, error)

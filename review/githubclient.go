@@ -207,6 +207,14 @@ func (c *apiClient) PullRequest(ctx context.Context, repo Repo, number int) (*Pu
 	return pullRequestOf(pr), nil
 }
 
+func (c *apiClient) BranchHead(ctx context.Context, repo Repo, branch string) (string, error) {
+	ref, _, err := c.gh.Git.GetRef(ctx, repo.Owner, repo.Name, "heads/"+branch)
+	if err != nil {
+		return "", fmt.Errorf("read branch %s of %s: %w", branch, repo, err)
+	}
+	return ref.GetObject().GetSHA(), nil
+}
+
 func (c *apiClient) MergedSince(ctx context.Context, repo Repo, since time.Time) ([]*PullRequest, error) {
 	var out []*PullRequest
 	for page := 0; page < maxListPages; {

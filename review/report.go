@@ -8,6 +8,9 @@ import (
 type Report struct {
 	// SHA is the head commit checked.
 	SHA string
+	// BaseSHA is the commit of the base branch the head was checked
+	// against, merged with it; empty when unknown.
+	BaseSHA string
 	// Files are the request files the pull request adds, changes or
 	// deletes, relative to the repository root, sorted.
 	Files []string

@@ -2,6 +2,7 @@ package test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
@@ -17,16 +18,25 @@ import (
 	"github.com/allot-dev/allot/test/harness/githubapi"
 )
 
-// TestPullRequestToReadyEnvironment runs the whole workflow: a pull request
-// adds an environment; allot serve, behind its real webhook endpoint,
-// validates and plans it against a real control plane and comments; an
-// approver's /approve makes it merge the reviewed head into a real git
-// repository served over HTTP; the push reconciles the environment, and
-// allot tells the pull request it is ready.
-func TestPullRequestToReadyEnvironment(t *testing.T) {
-	cp := ownControlPlane(t)
+const reviewRepo = "acme/requests"
+
+// reviewWorld is allot serve with the pull-request workflow on, against a
+// real control plane, a real git repository served over HTTP, and the
+// in-process GitHub API delivering signed webhooks to serve's endpoint.
+type reviewWorld struct {
+	t    *testing.T
+	cp   *harness.ControlPlane
+	repo *harness.GitRepo
+	gh   *githubapi.Server
+	base string
+}
+
+func startReviewWorld(t *testing.T) *reviewWorld {
+	t.Helper()
+	w := &reviewWorld{t: t, cp: ownControlPlane(t)}
 	root := t.TempDir()
-	repo, err := harness.NewGitRepo(filepath.Join(root, "requests.git"), filepath.Join(root, "work"), "main")
+	var err error
+	w.repo, err = harness.NewGitRepo(filepath.Join(root, "requests.git"), filepath.Join(root, "work"), "main")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,102 +44,130 @@ func TestPullRequestToReadyEnvironment(t *testing.T) {
 		"allot.yaml": "apiVersion: allot.dev/v1alpha1\nkind: Platform\nmetadata: {name: t}\nspec:\n" +
 			"  clusters: [{name: dev, inCluster: true}]\n  idp: {provider: none}\n  defaultSize: small\n  sizes: {small: {quota: {pods: 10}}}\n" +
 			"  approvers: {default: [alice], teams: {web: [alice, acme/web-leads]}}\n  review: {mergeMethod: merge}\n",
-		"environments/web/existing.yaml": "apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata: {name: existing}\nspec: {type: namespace, owner: dev@example.com, team: web, cluster: dev}\n",
+		"environments/web/existing.yaml": request("existing", "web"),
 	} {
-		if err := repo.WriteFile(rel, content); err != nil {
+		if err := w.repo.WriteFile(rel, content); err != nil {
 			t.Fatal(err)
 		}
 	}
-	base, err := repo.Commit("first requests")
-	if err != nil {
+	if w.base, err = w.repo.Commit("first requests"); err != nil {
 		t.Fatal(err)
 	}
 	gitSrv, err := harness.StartGitServer(root, harness.GitServerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer gitSrv.Close()
+	t.Cleanup(func() { _ = gitSrv.Close() })
 
-	gh := githubapi.New(t)
-	gh.AddRepo(githubapi.Repo{FullName: "acme/requests", CloneURL: gitSrv.URL("requests.git"), HeadSHA: base})
-	gh.OnMerge = func(_ string, number int, sha, _ string) (string, error) {
-		if _, err := repo.Git("checkout", "-q", "main"); err != nil {
+	w.gh = githubapi.New(t)
+	w.gh.AddRepo(githubapi.Repo{FullName: reviewRepo, CloneURL: gitSrv.URL("requests.git"), HeadSHA: w.base})
+	w.gh.OnMerge = func(_ string, _ int, sha, _ string) (string, error) {
+		if _, err := w.repo.Git("checkout", "-q", "main"); err != nil {
 			return "", err
 		}
-		if _, err := repo.Git("merge", "-q", "--no-ff", "-m", "Merge pull request", sha); err != nil {
+		if _, err := w.repo.Git("merge", "-q", "--no-ff", "-m", "Merge pull request", sha); err != nil {
 			return "", err
 		}
-		if _, err := repo.Git("push", "-q", "origin", "main"); err != nil {
+		if _, err := w.repo.Git("push", "-q", "origin", "main"); err != nil {
 			return "", err
 		}
-		return repo.Git("rev-parse", "HEAD")
+		return w.repo.Git("rev-parse", "HEAD")
 	}
 	const secret = "e2e-webhook-secret"
-	token := gh.Token("allot-bot")
-	env := map[string]string{"ALLOT_GITHUB_WEBHOOK_SECRET": secret, "ALLOT_GITHUB_TOKEN": token}
+	env := map[string]string{"ALLOT_GITHUB_WEBHOOK_SECRET": secret, "ALLOT_GITHUB_TOKEN": w.gh.Token("allot-bot")}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
 		done <- app.Serve(ctx, app.Streams{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard}, app.ServeOptions{
 			ReconcileOptions: app.ReconcileOptions{
 				Repo: gitSrv.URL("requests.git"), Branch: "main", WorkDir: filepath.Join(t.TempDir(), "wc"),
-				Kubeconfigs: map[string]string{"dev": cp.Kubeconfig}, ChartCache: t.TempDir(),
+				Kubeconfigs: map[string]string{"dev": w.cp.Kubeconfig}, ChartCache: t.TempDir(),
 				MaxDeleteShare: 0.5, Interval: time.Hour,
 			},
 			Listen: "127.0.0.1:0", Debounce: 50 * time.Millisecond, Ready: ready,
-			Review:       app.ReviewOptions{APIURL: gh.URL(), Repository: "acme/requests", Path: app.DefaultWebhookPath},
+			Review:       app.ReviewOptions{APIURL: w.gh.URL(), Repository: reviewRepo, Path: app.DefaultWebhookPath},
 			ReadyTimeout: time.Minute,
 			Getenv:       func(k string) string { return env[k] },
 		})
 	}()
-	var addr string
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Error("serve did not stop")
+		}
+	})
 	select {
-	case addr = <-ready:
+	case addr := <-ready:
+		w.gh.DeliverTo("http://"+addr+app.DefaultWebhookPath, []byte(secret))
 	case err := <-done:
 		t.Fatalf("serve stopped: %v", err)
 	}
-	gh.DeliverTo("http://"+addr+app.DefaultWebhookPath, []byte(secret))
+	return w
+}
 
-	// A developer pushes a branch that adds one request; GitHub keeps its
-	// head under refs/pull/1/head.
-	const file = "environments/web/pr-shop.yaml"
-	if _, err := repo.Git("checkout", "-q", "-b", "add-pr-shop"); err != nil {
-		t.Fatal(err)
-	}
-	if err := repo.WriteFile(file, "apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata: {name: pr-shop}\nspec: {type: namespace, owner: dan@example.com, team: web, cluster: dev}\n"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := repo.Git("add", "--all"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := repo.Git("commit", "-q", "-m", "Add pr-shop"); err != nil {
-		t.Fatal(err)
-	}
-	head, err := repo.Git("rev-parse", "HEAD")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := repo.Git("push", "-q", "origin", "HEAD:refs/pull/1/head"); err != nil {
-		t.Fatal(err)
-	}
-	n := gh.OpenPR("acme/requests", githubapi.PR{Number: 1, Author: "dan", HeadSHA: head, HeadRef: "add-pr-shop", BaseSHA: base,
-		Title: "Add pr-shop", Files: []githubapi.File{{Filename: file, Status: "added"}}})
+func request(name, team string) string {
+	return fmt.Sprintf("apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata: {name: %s}\nspec: {type: namespace, owner: dan@example.com, team: %s, cluster: dev}\n", name, team)
+}
 
-	botComment := func() string {
-		for _, c := range gh.Comments("acme/requests", n) {
-			if strings.HasPrefix(c.Body, review.Marker) {
-				return c.Body
-			}
+// openPR pushes a branch off the first commit that adds file, keeps its
+// head under refs/pull/N/head as GitHub does, and opens pull request n.
+func (w *reviewWorld) openPR(n int, file, content string) string {
+	w.t.Helper()
+	branch := fmt.Sprintf("pr-%d", n)
+	for _, args := range [][]string{{"checkout", "-q", "-b", branch, w.base}} {
+		if _, err := w.repo.Git(args...); err != nil {
+			w.t.Fatal(err)
 		}
-		return ""
 	}
+	if err := w.repo.WriteFile(file, content); err != nil {
+		w.t.Fatal(err)
+	}
+	for _, args := range [][]string{{"add", "--all"}, {"commit", "-q", "-m", "Add " + file}, {"push", "-q", "origin", fmt.Sprintf("HEAD:refs/pull/%d/head", n)}} {
+		if _, err := w.repo.Git(args...); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	head, err := w.repo.Git("rev-parse", "HEAD")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := w.repo.Git("checkout", "-q", "main"); err != nil {
+		w.t.Fatal(err)
+	}
+	w.gh.OpenPR(reviewRepo, githubapi.PR{Number: n, Author: "dan", HeadSHA: head, HeadRef: branch, BaseSHA: w.base,
+		Title: "Add " + file, Files: []githubapi.File{{Filename: file, Status: "added"}}})
+	return head
+}
+
+// botComment is the bot comment on pull request n, or "".
+func (w *reviewWorld) botComment(n int) string {
+	for _, c := range w.gh.Comments(reviewRepo, n) {
+		if strings.HasPrefix(c.Body, review.Marker) {
+			return c.Body
+		}
+	}
+	return ""
+}
+
+// TestPullRequestToReadyEnvironment runs the whole workflow: a pull request
+// adds an environment; allot serve, behind its real webhook endpoint,
+// validates and plans it against a real control plane and comments; an
+// approver's /approve makes it merge the reviewed head into a real git
+// repository served over HTTP; the push reconciles the environment, and
+// allot tells the pull request it is ready.
+func TestPullRequestToReadyEnvironment(t *testing.T) {
+	w := startReviewWorld(t)
+	ctx := context.Background()
+	head := w.openPR(1, "environments/web/pr-shop.yaml", request("pr-shop", "web"))
+
 	eventually(t, 60*time.Second, "the plan comment", func() bool {
-		return strings.Contains(botComment(), "pr-shop")
+		return strings.Contains(w.botComment(1), "pr-shop")
 	})
-	body := botComment()
+	body := w.botComment(1)
 	for _, want := range []string{"dev", "Namespace", "@alice"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the plan comment does not mention %q:\n%s", want, body)
@@ -139,19 +177,19 @@ func TestPullRequestToReadyEnvironment(t *testing.T) {
 		t.Errorf("the plan comment shows an environment the pull request does not touch:\n%s", body)
 	}
 	var ns corev1.Namespace
-	if err := cp.Client.Get(ctx, client.ObjectKey{Name: "pr-shop"}, &ns); err == nil {
+	if err := w.cp.Client.Get(ctx, client.ObjectKey{Name: "pr-shop"}, &ns); err == nil {
 		t.Fatal("the environment exists before the merge")
 	}
 
-	gh.AddComment("acme/requests", n, "alice", "/approve")
-	eventually(t, 30*time.Second, "the merge", func() bool { return len(gh.Merges()) == 1 })
-	if m := gh.Merges()[0]; m.SHA != head || m.Method != "merge" {
+	w.gh.AddComment(reviewRepo, 1, "alice", "/approve")
+	eventually(t, 30*time.Second, "the merge", func() bool { return len(w.gh.Merges()) == 1 })
+	if m := w.gh.Merges()[0]; m.SHA != head || m.Method != "merge" {
 		t.Errorf("merge %+v, want the reviewed head %s merged by merge commit", m, head)
 	}
 
 	var notice string
 	eventually(t, 90*time.Second, "the ready notice", func() bool {
-		for _, c := range gh.Comments("acme/requests", n) {
+		for _, c := range w.gh.Comments(reviewRepo, 1) {
 			if strings.HasPrefix(c.Body, "<!-- allot:notice") {
 				notice = c.Body
 				return true
@@ -165,13 +203,37 @@ func TestPullRequestToReadyEnvironment(t *testing.T) {
 			t.Errorf("the ready notice does not mention %q:\n%s", want, notice)
 		}
 	}
-	if err := cp.Client.Get(ctx, client.ObjectKey{Name: "pr-shop"}, &ns); err != nil {
+	if err := w.cp.Client.Get(ctx, client.ObjectKey{Name: "pr-shop"}, &ns); err != nil {
 		t.Errorf("the merged environment is not on the cluster: %v", err)
 	}
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		t.Error("serve did not stop")
+}
+
+// TestSecondRequestForATakenNameIsNotMerged opens two pull requests that
+// each ask for an environment named twin, in different teams' folders. Each
+// is fine alone; once the first merges, allot checks the second again on
+// top of the moved base branch before merging it, and refuses.
+func TestSecondRequestForATakenNameIsNotMerged(t *testing.T) {
+	w := startReviewWorld(t)
+	w.openPR(1, "environments/web/twin.yaml", request("twin", "web"))
+	w.openPR(2, "environments/shop/twin.yaml", request("twin", "shop"))
+	for _, n := range []int{1, 2} {
+		eventually(t, 60*time.Second, fmt.Sprintf("the plan comment on #%d", n), func() bool {
+			return strings.Contains(w.botComment(n), "twin") && strings.Contains(w.botComment(n), "Passed")
+		})
 	}
+
+	w.gh.AddComment(reviewRepo, 1, "alice", "/approve")
+	eventually(t, 30*time.Second, "the first merge", func() bool { return len(w.gh.Merges()) == 1 })
+	w.gh.AddComment(reviewRepo, 2, "alice", "/approve")
+	eventually(t, 60*time.Second, "the second pull request checked again", func() bool {
+		return strings.Contains(w.botComment(2), "twin") && !strings.Contains(w.botComment(2), "Passed")
+	})
+	time.Sleep(time.Second) // give a wrong merge the time to happen
+	if m := w.gh.Merges(); len(m) != 1 {
+		t.Errorf("merges %+v: the second request for the name was merged", m)
+	}
+	if pr := w.gh.PullRequest(reviewRepo, 2); pr.Merged {
+		t.Error("pull request 2 is merged")
+	}
+	t.Logf("the second pull request's comment:\n%s", w.botComment(2))
 }

@@ -9,22 +9,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path"
-	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/allot-dev/allot/environments"
-	"github.com/allot-dev/allot/reconciler"
-	"github.com/allot-dev/allot/reconciler/source"
 	"github.com/allot-dev/allot/review"
-	"github.com/allot-dev/allot/schemas"
-	"github.com/allot-dev/allot/schemas/load"
-	"github.com/allot-dev/allot/schemas/validate"
 )
 
 // ReviewOptions turn on the pull-request workflow of `allot serve`.
@@ -150,170 +140,6 @@ func repositoryOf(repoURL string) string {
 		return ""
 	}
 	return parts[len(parts)-2] + "/" + parts[len(parts)-1]
-}
-
-// prChecker checks pull-request heads: it fetches the head and the base
-// branch, validates the head, and plans it against the clusters.
-type prChecker struct {
-	opts ReconcileOptions
-	// dir holds a working copy per pull request.
-	dir   string
-	token string
-	log   *slog.Logger
-}
-
-var _ review.Checker = (*prChecker)(nil)
-
-// Check validates and plans a pull request's head.
-func (c *prChecker) Check(ctx context.Context, req review.CheckRequest) (*review.Report, review.Policy, error) {
-	pr := req.PR
-	work := filepath.Join(c.dir, "pr-"+strconv.Itoa(pr.Number))
-	head, err := c.fetch(ctx, source.Config{Ref: fmt.Sprintf("refs/pull/%d/head", pr.Number), Dir: filepath.Join(work, "head")})
-	if err != nil {
-		return nil, review.Policy{}, err
-	}
-	if !strings.EqualFold(head.Commit, pr.HeadSHA) {
-		return nil, review.Policy{}, fmt.Errorf("the head moved to %.7s while allot fetched %.7s; the push that moved it starts a new check", head.Commit, pr.HeadSHA)
-	}
-	base, err := c.fetch(ctx, source.Config{Branch: pr.BaseRef, Dir: filepath.Join(work, "base")})
-	if err != nil {
-		return nil, review.Policy{}, err
-	}
-	opts := load.Options{Builtin: environments.Templates()}
-	headRepo, err := load.Load(head.Dir, opts)
-	if err != nil {
-		return nil, review.Policy{}, err
-	}
-	baseRepo, err := load.Load(base.Dir, opts)
-	if err != nil {
-		return nil, review.Policy{}, err
-	}
-
-	changed := map[string]bool{}
-	for _, f := range req.Files {
-		changed[f] = true
-	}
-	report := &review.Report{SHA: head.Commit}
-	var teams []string
-	touched := map[string]bool{}
-	for _, repo := range []*load.Repository{headRepo, baseRepo} {
-		for _, ef := range repo.Environments {
-			if !changed[ef.Doc.File] || touched[ef.Environment.Metadata.Name] {
-				continue
-			}
-			touched[ef.Environment.Metadata.Name] = true
-			report.Files = append(report.Files, ef.Doc.File)
-			report.Environments = append(report.Environments, ef.Environment.Metadata.Name)
-			teams = append(teams, ef.Environment.Spec.Team)
-		}
-	}
-	slices.Sort(report.Files)
-	slices.Sort(report.Environments)
-	slices.Sort(teams)
-	var spec *schemas.PlatformSpec
-	if baseRepo.Platform != nil {
-		spec = &baseRepo.Platform.Platform.Spec
-	}
-	policy := review.PolicyFrom(spec, slices.Compact(teams))
-
-	selected := selectChanged(changed)
-	problems := validate.Repository(headRepo, validate.Options{Selected: selected})
-	rendered, err := renderProblems(ctx, headRepo, problems, selected, c.opts.ChartCache)
-	if err != nil {
-		return nil, policy, err
-	}
-	problems = append(problems, rendered...)
-	for _, p := range problems {
-		report.Problems = append(report.Problems, review.Problem{File: p.File, Line: p.Line, Message: p.Message, Warning: p.Severity != schemas.SeverityError})
-	}
-
-	switch {
-	case req.Fork && !policy.PlanForks:
-		report.NotPlanned = "pull requests from forks are validated without secrets and not planned against the clusters (review.planForks in allot.yaml)"
-	case validate.Failed(problems):
-		report.NotPlanned = "fix the validation errors first"
-	default:
-		requestsOnly := onlyRequests(req.Files, report.Files)
-		var only func(string) bool
-		if requestsOnly {
-			only = func(env string) bool { return touched[env] }
-		}
-		plan, err := c.plan(ctx, head.Dir, only)
-		if err != nil {
-			return nil, policy, err
-		}
-		report.Plan = onlyTouched(plan, touched, requestsOnly)
-	}
-	return report, policy, nil
-}
-
-// fetch fetches one reference of the requests repository.
-func (c *prChecker) fetch(ctx context.Context, cfg source.Config) (*source.Snapshot, error) {
-	cfg.URL, cfg.Token, cfg.SSHKeyFile, cfg.KnownHostsFile = c.opts.Repo, c.token, c.opts.SSHKeyFile, c.opts.KnownHostsFile
-	g, err := source.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return g.Fetch(ctx)
-}
-
-// plan plans the checked-out head against the clusters, as `allot plan`
-// would, for the environments only accepts (nil: all of them).
-func (c *prChecker) plan(ctx context.Context, dir string, only func(string) bool) (*reconciler.Plan, error) {
-	o := c.opts
-	o.Repo = dir
-	r, err := newReconciler(o, c.log)
-	if err != nil {
-		return nil, err
-	}
-	defer r.StopWatching()
-	return r.PlanOnly(ctx, only)
-}
-
-// onlyRequests reports whether every changed file is a request file: then
-// the rest of the repository is as on the base branch, and its plan is
-// left out.
-func onlyRequests(changed, requests []string) bool {
-	for _, f := range changed {
-		if !slices.Contains(requests, f) {
-			return false
-		}
-	}
-	return true
-}
-
-// onlyTouched keeps the parts of a plan about the touched environments,
-// and, when more than requests changed, every entry that changes anything.
-// Errors stay: a guard that would stop the pass concerns every pull
-// request.
-func onlyTouched(plan *reconciler.Plan, touched map[string]bool, requestsOnly bool) *reconciler.Plan {
-	out := &reconciler.Plan{Commit: plan.Commit, Errors: plan.Errors, Kept: map[string]string{}}
-	groups := map[string]bool{}
-	for _, e := range plan.Entries {
-		changes := slices.ContainsFunc(e.Changes, func(c reconciler.Change) bool { return c.Action != "unchanged" })
-		if touched[e.Environment] || !requestsOnly && (changes || e.Action != reconciler.ActionUnchanged) {
-			out.Entries = append(out.Entries, e)
-			for _, g := range e.Groups {
-				groups[g.Name] = true
-			}
-		}
-	}
-	for _, g := range plan.Groups {
-		if groups[g.Group] {
-			out.Groups = append(out.Groups, g)
-		}
-	}
-	for k, v := range plan.Kept {
-		if touched[strings.TrimPrefix(k, "file:")] || !requestsOnly {
-			out.Kept[k] = v
-		}
-	}
-	for k := range plan.Kept {
-		if f, ok := strings.CutPrefix(k, "file:"); ok && touched[strings.TrimSuffix(path.Base(f), path.Ext(f))] {
-			out.Kept[k] = plan.Kept[k]
-		}
-	}
-	return out
 }
 
 // reviewRecoverWindow is how far back `allot serve` looks at start for

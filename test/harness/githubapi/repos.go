@@ -149,3 +149,24 @@ func fakeSHA(parts ...string) string {
 	sum := sha1.Sum([]byte(strings.Join(parts, "\x00")))
 	return hex.EncodeToString(sum[:])
 }
+
+// getBranchRef answers GET /repos/{owner}/{repo}/git/ref/heads/{branch}.
+func (s *Server) getBranchRef(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rp := s.repoOf(w, r)
+	if rp == nil {
+		return
+	}
+	branch := r.PathValue("branch")
+	sha, ok := rp.branches[branch]
+	if !ok {
+		writeError(w, http.StatusNotFound, "Not Found", "https://docs.github.com/rest/git/refs#get-a-reference")
+		return
+	}
+	api := fmt.Sprintf("%srepos/%s/git/", s.URL(), rp.fullName())
+	writeJSON(w, http.StatusOK, map[string]any{
+		"ref": "refs/heads/" + branch, "node_id": nodeID("REF_", s.userID(rp.fullName()+branch)), "url": api + "refs/heads/" + branch,
+		"object": map[string]any{"sha": sha, "type": "commit", "url": api + "commits/" + sha},
+	})
+}

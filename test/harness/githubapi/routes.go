@@ -11,6 +11,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /repos/{owner}/{repo}", s.getRepo)
 	m.HandleFunc("GET /repos/{owner}/{repo}/installation", s.repoInstallation)
 	m.HandleFunc("GET /repos/{owner}/{repo}/pulls", s.listPulls)
+	m.HandleFunc("GET /repos/{owner}/{repo}/git/ref/heads/{branch...}", s.getBranchRef)
 	m.HandleFunc("GET /repos/{owner}/{repo}/pulls/{number}", s.getPull)
 	m.HandleFunc("GET /repos/{owner}/{repo}/pulls/{number}/files", s.listFiles)
 	m.HandleFunc("PUT /repos/{owner}/{repo}/pulls/{number}/merge", s.mergePull)
