@@ -162,8 +162,10 @@ type payload struct {
 		Modified []string `json:"modified"`
 		Removed  []string `json:"removed"`
 	} `json:"commits"`
-	// Attempt counts rechecks (EventRecheck only).
-	Attempt int `json:"allot_attempt"`
+	// Attempt counts rechecks; Recheck asks for the head to be checked
+	// again, because the base moved (EventRecheck only).
+	Attempt int  `json:"allot_attempt"`
+	Recheck bool `json:"allot_recheck"`
 }
 
 // Handle processes one event; pass it to Serializer.Handle. Errors are
@@ -240,6 +242,7 @@ func (b *Bot) handle(ctx context.Context, ev Event) error {
 		}
 		return t.review(ctx)
 	case EventRecheck:
+		t.recheck = p.Recheck
 		return t.review(ctx)
 	case "push":
 		return t.pushed(ctx)

@@ -3,19 +3,27 @@ package review
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"time"
 )
 
-// pushed handles a push to the default branch: it runs a reconcile pass
+// pushed handles a push to the default branch: it queues new checks of
+// the open pull requests into it, runs a reconcile pass
 // that includes the pushed commit and, on each merged pull request that
 // commit belongs to, comments how its environments came out. The comment
 // carries NoticeMarker, so a push delivered twice gets one notice.
 func (t *turn) pushed(ctx context.Context) error {
 	p := t.p
-	if t.bot.Applier == nil || p.Deleted || p.After == "" || p.Repository == nil ||
+	if p.Deleted || p.After == "" || p.Repository == nil ||
 		p.Ref != "refs/heads/"+cmp.Or(t.bot.Branch, p.Repository.DefaultBranch) {
+		return nil
+	}
+	if err := t.recheckOpen(ctx, strings.TrimPrefix(p.Ref, "refs/heads/")); err != nil {
+		return err
+	}
+	if t.bot.Applier == nil {
 		return nil
 	}
 	var files []string
@@ -65,6 +73,32 @@ func (t *turn) pushed(ctx context.Context) error {
 		if _, err := t.gh.CreateComment(ctx, t.repo, tg.number, body); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// maxRechecks bounds the open pull requests checked again after a push.
+const maxRechecks = 50
+
+// recheckOpen queues a new check of every open pull request into branch,
+// which has just moved: a request that was fine may clash with what just
+// landed. The checks run through the per-pull-request serialisation, while
+// this push goes on to its pass.
+func (t *turn) recheckOpen(ctx context.Context, branch string) error {
+	open, err := t.gh.OpenPullRequests(ctx, t.repo, branch)
+	if err != nil {
+		return err
+	}
+	if len(open) > maxRechecks {
+		t.bot.log().Warn("too many open pull requests to check again after a push; the rest are checked before they merge", "open", len(open), "checked", maxRechecks)
+		open = open[:maxRechecks]
+	}
+	for _, n := range open {
+		body, err := json.Marshal(map[string]any{"allot_recheck": true, "installation": t.p.Installation})
+		if err != nil {
+			return err
+		}
+		t.bot.requeue(Event{Name: EventRecheck, Delivery: t.ev.Delivery, Repo: t.repo.String(), PR: n, Payload: body}, 0)
 	}
 	return nil
 }

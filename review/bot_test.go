@@ -627,3 +627,32 @@ func TestBotActsOnAnEditedCommand(t *testing.T) {
 		t.Errorf("reactions %v on the edited comment, want only the first", r)
 	}
 }
+
+func TestBotChecksOpenPullRequestsAgainWhenTheBaseMoves(t *testing.T) {
+	w := newBotWorld(t)
+	first := w.open("dev-dan")
+	second := w.gh.OpenPR(botRepo, githubapi.PR{Author: "dev-eve", HeadSHA: secondSHA, Files: []githubapi.File{{Filename: "environments/web/other.yaml", Status: "added"}}})
+	w.settle()
+	checks := func(n int) int {
+		count := 0
+		for _, r := range w.checker.requests() {
+			if r.PR.Number == n {
+				count++
+			}
+		}
+		return count
+	}
+	if checks(second) != 1 {
+		t.Fatalf("%d checks of #%d, want 1", checks(second), second)
+	}
+	w.comment(first, "alice", "/approve")
+	if len(w.gh.Merges()) != 1 {
+		t.Fatal("the first pull request was not merged")
+	}
+	if got := checks(second); got != 2 {
+		t.Errorf("%d checks of #%d after the base moved, want 2", got, second)
+	}
+	if got := len(w.botComments(second)); got != 1 {
+		t.Errorf("%d bot comments on #%d, want one edited", got, second)
+	}
+}

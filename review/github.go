@@ -146,6 +146,9 @@ type GitHub interface {
 	Files(ctx context.Context, repo Repo, number int) ([]string, error)
 	// BranchHead is the commit a branch points at now.
 	BranchHead(ctx context.Context, repo Repo, branch string) (string, error)
+	// OpenPullRequests lists the open pull requests into base, up to a
+	// bound.
+	OpenPullRequests(ctx context.Context, repo Repo, base string) ([]int, error)
 	// MergedSince lists the pull requests merged since the given time,
 	// newest first, up to a bound.
 	MergedSince(ctx context.Context, repo Repo, since time.Time) ([]*PullRequest, error)

@@ -215,6 +215,21 @@ func (c *apiClient) BranchHead(ctx context.Context, repo Repo, branch string) (s
 	return ref.GetObject().GetSHA(), nil
 }
 
+func (c *apiClient) OpenPullRequests(ctx context.Context, repo Repo, base string) ([]int, error) {
+	prs, _, err := pages(maxListPages, func(page int) ([]*github.PullRequest, *github.Response, error) {
+		opts := &github.PullRequestListOptions{State: "open", Base: base, ListOptions: github.ListOptions{Page: page, PerPage: perPage}}
+		return c.gh.PullRequests.List(ctx, repo.Owner, repo.Name, opts)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list open pull requests of %s: %w", repo, err)
+	}
+	out := make([]int, 0, len(prs))
+	for _, pr := range prs {
+		out = append(out, pr.GetNumber())
+	}
+	return out, nil
+}
+
 func (c *apiClient) MergedSince(ctx context.Context, repo Repo, since time.Time) ([]*PullRequest, error) {
 	var out []*PullRequest
 	for page := 0; page < maxListPages; {

@@ -263,8 +263,8 @@ func (s *Server) commitPulls(w http.ResponseWriter, r *http.Request) {
 }
 
 // listPulls answers GET /repos/{owner}/{repo}/pulls: state open (the
-// default), closed or all; sort created (the default) or updated;
-// direction desc unless asc.
+// default), closed or all; base, a branch name; sort created (the default)
+// or updated; direction desc unless asc.
 func (s *Server) listPulls(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -276,7 +276,7 @@ func (s *Server) listPulls(w http.ResponseWriter, r *http.Request) {
 	state := cmp.Or(q.Get("state"), "open")
 	var found []*pull
 	for _, p := range rp.sortedPulls() {
-		if state == "all" || p.state == state {
+		if (state == "all" || p.state == state) && (q.Get("base") == "" || p.baseRef == q.Get("base")) {
 			found = append(found, p)
 		}
 	}
