@@ -46,8 +46,8 @@ $(GITHUB_FIXTURES)/node_modules: $(GITHUB_FIXTURES)/package-lock.json
 test: controlplane $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES)/node_modules $(GITHUB_FIXTURES)/node_modules
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) test -count=1 ./...
 
-## demo: validate the example, list and render it, then reconcile it onto local control planes
-demo: build controlplane $(SCIM_SERVER)/node_modules
+## demo: validate the example, list and render it, reconcile it onto local control planes, then take a pull request through allot serve
+demo: build controlplane $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES)/node_modules
 	$(BIN)/allot validate --repo examples/requests
 	@echo
 	$(BIN)/allot list --repo examples/requests

@@ -1,7 +1,9 @@
 // Command demo shows allot's main job on its built-in example: it starts
 // local control planes for the example's clusters, reconciles
 // examples/requests onto them, shows the status, repairs a change made by
-// hand, tears down a deleted environment, and stops. `make demo` runs it.
+// hand, tears down a deleted environment, takes a pull request from plan
+// comment to approval, merge and ready notice, and stops. `make demo` runs
+// it.
 package main
 
 import (
@@ -158,7 +160,16 @@ func run() error {
 	allot(append([]string{"reconcile", "--once"}, base...)...)
 	allot(append([]string{"status"}, base...)...)
 	showGroups()
-	step("stopping the control planes and the SCIM server")
+
+	kubeconfigs := map[string]string{}
+	for _, name := range clusters[:3] {
+		kubeconfigs[name] = byName[name].Kubeconfig
+	}
+	if err := pullRequest(ctx, repo, kubeconfigs); err != nil {
+		return err
+	}
+	showGroups()
+	step("stopping the control planes, the SCIM server, git and the GitHub API")
 	return nil
 }
 

@@ -85,9 +85,19 @@ func WithClock(start time.Time) Option {
 // missing.
 func New(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	tmpl, err := loadTemplates()
+	s, err := Start(opts...)
 	if err != nil {
 		t.Fatalf("githubapi: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a server outside a test, for the demo; Close stops it.
+func Start(opts ...Option) (*Server, error) {
+	tmpl, err := loadTemplates()
+	if err != nil {
+		return nil, err
 	}
 	s := &Server{
 		tmpl:     tmpl,
@@ -107,14 +117,16 @@ func New(t testing.TB, opts ...Option) *Server {
 	}
 	s.routes()
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
-	t.Cleanup(func() {
-		s.mu.Lock()
-		s.closing = true
-		s.mu.Unlock()
-		s.Wait()
-		s.srv.Close()
-	})
-	return s
+	return s, nil
+}
+
+// Close waits for the deliveries under way and stops the server.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	s.Wait()
+	s.srv.Close()
 }
 
 // URL is the API's base URL, like https://api.github.com/, with the

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/allot-dev/allot/cmd/allot/app"
+	"github.com/allot-dev/allot/review"
+	"github.com/allot-dev/allot/test/harness"
+	"github.com/allot-dev/allot/test/harness/githubapi"
+)
+
+// demoRequest is the environment the demo's pull request asks for.
+const demoRequest = `apiVersion: allot.dev/v1alpha1
+kind: Environment
+metadata:
+  name: refunds-dev
+spec:
+  type: namespace
+  owner: bob.lee@acme.example
+  team: payments
+  cluster: dev-eu-1
+  expires: 14d
+`
+
+// pullRequest shows the pull-request workflow: the requests repository is
+// served over git HTTP, an in-process GitHub API (GitHub itself cannot run
+// here) delivers signed webhooks to allot serve, a developer opens a pull
+// request, an approver approves it, and allot merges, reconciles and says
+// the environment is ready.
+func pullRequest(ctx context.Context, dir string, kubeconfigs map[string]string) error {
+	step("the requests repository moves to git; allot serve runs the pull-request workflow against a GitHub API")
+	root, err := os.MkdirTemp("", "allot-demo-git-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(root)
+	repo, err := harness.NewGitRepo(filepath.Join(root, "requests.git"), dir, "main")
+	if err != nil {
+		return err
+	}
+	base, err := repo.Commit("the example requests")
+	if err != nil {
+		return err
+	}
+	gitSrv, err := harness.StartGitServer(root, harness.GitServerOptions{})
+	if err != nil {
+		return err
+	}
+	defer gitSrv.Close()
+	gh, err := githubapi.Start()
+	if err != nil {
+		return err
+	}
+	defer gh.Close()
+	gh.AddRepo(githubapi.Repo{FullName: "acme/requests", CloneURL: gitSrv.URL("requests.git"), HeadSHA: base})
+	gh.AddTeamMember("acme", "payments-leads", "dana-k")
+	gh.OnMerge = func(_ string, _ int, sha, _ string) (string, error) {
+		for _, args := range [][]string{{"checkout", "-q", "main"}, {"merge", "-q", "--no-ff", "-m", "Merge pull request #1", sha}, {"push", "-q", "origin", "main"}} {
+			if _, err := repo.Git(args...); err != nil {
+				return "", err
+			}
+		}
+		return repo.Git("rev-parse", "HEAD")
+	}
+	const secret = "demo-webhook-secret"
+	os.Setenv("ALLOT_GITHUB_WEBHOOK_SECRET", secret)
+	os.Setenv("ALLOT_GITHUB_TOKEN", gh.Token("allot-bot"))
+
+	serveCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Serve(serveCtx, app.Streams{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard}, app.ServeOptions{
+			ReconcileOptions: app.ReconcileOptions{
+				Repo: gitSrv.URL("requests.git"), Branch: "main", WorkDir: filepath.Join(root, "wc"),
+				Kubeconfigs: kubeconfigs, ChartCache: filepath.Join(dir, ".charts"), UseKubeconfigServer: true,
+				MaxDeleteShare: 0.5, Interval: time.Hour,
+			},
+			Listen: "127.0.0.1:0", Debounce: 50 * time.Millisecond, Ready: ready,
+			Review:       app.ReviewOptions{APIURL: gh.URL(), Repository: "acme/requests", Path: app.DefaultWebhookPath},
+			ReadyTimeout: time.Minute,
+		})
+	}()
+	select {
+	case addr := <-ready:
+		gh.DeliverTo("http://"+addr+app.DefaultWebhookPath, []byte(secret))
+		fmt.Printf("allot serve listens on %s; webhooks go to %s\n", addr, app.DefaultWebhookPath)
+	case err := <-done:
+		return fmt.Errorf("allot serve: %w", err)
+	}
+
+	step("bob opens a pull request that adds environments/payments/refunds-dev.yaml; allot checks it and comments")
+	const file = "environments/payments/refunds-dev.yaml"
+	for _, args := range [][]string{{"checkout", "-q", "-b", "add-refunds-dev"}} {
+		if _, err := repo.Git(args...); err != nil {
+			return err
+		}
+	}
+	if err := repo.WriteFile(file, demoRequest); err != nil {
+		return err
+	}
+	for _, args := range [][]string{{"add", "--all"}, {"commit", "-q", "-m", "Add refunds-dev"}, {"push", "-q", "origin", "HEAD:refs/pull/1/head"}} {
+		if _, err := repo.Git(args...); err != nil {
+			return err
+		}
+	}
+	head, err := repo.Git("rev-parse", "HEAD")
+	if err != nil {
+		return err
+	}
+	if _, err := repo.Git("checkout", "-q", "main"); err != nil {
+		return err
+	}
+	gh.OpenPR("acme/requests", githubapi.PR{Number: 1, Author: "bob-lee", Title: "Add refunds-dev", HeadSHA: head, HeadRef: "add-refunds-dev", BaseSHA: base,
+		Files: []githubapi.File{{Filename: file, Status: "added"}}})
+	comment, err := waitFor(ctx, time.Minute, func() string {
+		for _, c := range gh.Comments("acme/requests", 1) {
+			if strings.HasPrefix(c.Body, review.Marker) && strings.Contains(c.Body, "Plan") {
+				return c.Body
+			}
+		}
+		return ""
+	})
+	if err != nil {
+		return fmt.Errorf("the plan comment: %w", err)
+	}
+	quote(comment)
+
+	step("bob tries /approve on his own request; dana-k (of acme/payments-leads) approves")
+	gh.AddComment("acme/requests", 1, "bob-lee", "/approve")
+	reply, err := waitFor(ctx, 30*time.Second, func() string {
+		for _, c := range gh.Comments("acme/requests", 1) {
+			if strings.HasPrefix(c.Body, "<!-- allot:reply") {
+				return c.Body
+			}
+		}
+		return ""
+	})
+	if err != nil {
+		return fmt.Errorf("the reply to bob: %w", err)
+	}
+	quote(reply)
+	gh.AddComment("acme/requests", 1, "dana-k", "/approve")
+	if _, err := waitFor(ctx, 30*time.Second, func() string {
+		if m := gh.Merges(); len(m) > 0 {
+			fmt.Printf("allot merged %.7s (the reviewed head, pinned) into main as %.7s\n", m[0].SHA, m[0].MergeSHA)
+			return m[0].MergeSHA
+		}
+		return ""
+	}); err != nil {
+		return fmt.Errorf("the merge: %w", err)
+	}
+
+	step("the push to main reconciles refunds-dev; allot tells the pull request")
+	notice, err := waitFor(ctx, 2*time.Minute, func() string {
+		for _, c := range gh.Comments("acme/requests", 1) {
+			if strings.HasPrefix(c.Body, "<!-- allot:notice") {
+				return c.Body
+			}
+		}
+		return ""
+	})
+	if err != nil {
+		return fmt.Errorf("the ready notice: %w", err)
+	}
+	quote(notice)
+	stop()
+	<-done
+	return nil
+}
+
+// waitFor polls get until it returns something or within passes.
+func waitFor(ctx context.Context, within time.Duration, get func() string) (string, error) {
+	deadline := time.Now().Add(within)
+	for {
+		if v := get(); v != "" {
+			return v, nil
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("nothing after %s", within)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// quote prints a comment as GitHub would show its text, hidden markers
+// left out.
+func quote(body string) {
+	for _, line := range strings.Split(strings.TrimRight(body, "\n"), "\n") {
+		if strings.HasPrefix(line, "<!-- allot:") {
+			continue
+		}
+		fmt.Println("  │ " + line)
+	}
+}
