@@ -235,5 +235,7 @@ func TestSecondRequestForATakenNameIsNotMerged(t *testing.T) {
 	if pr := w.gh.PullRequest(reviewRepo, 2); pr.Merged {
 		t.Error("pull request 2 is merged")
 	}
-	t.Logf("the second pull request's comment:\n%s", w.botComment(2))
+	if body := w.botComment(2); !strings.Contains(body, `environments/shop/twin.yaml:3`) || !strings.Contains(body, "already used") {
+		t.Errorf("the comment does not put the clash on the pull request's own file:\n%s", body)
+	}
 }

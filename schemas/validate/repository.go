@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -8,10 +9,14 @@ import (
 	"github.com/allot-dev/allot/schemas/load"
 )
 
-// unique reports environments that share a name; the error names both files.
+// unique reports environments that share a name; the error names both
+// files. The requests a change touches are counted last, so that the error
+// lands on the new request rather than the one already there.
 func (c *checker) unique() {
+	envs := slices.Clone(c.repo.Environments)
+	sort.SliceStable(envs, func(i, j int) bool { return !c.selected(envs[i]) && c.selected(envs[j]) })
 	first := map[string]*load.EnvironmentFile{}
-	for _, ef := range c.repo.Environments {
+	for _, ef := range envs {
 		name := ef.Environment.Metadata.Name
 		if prev, dup := first[name]; dup {
 			c.errorf(ef.Doc.Pos("metadata", "name"), schemas.RuleUnique, "environment name %q is already used by %s; names must be unique across the repository, so pick another", name, prev.Doc.Pos("metadata", "name"))

@@ -299,3 +299,29 @@ func TestReservedNames(t *testing.T) {
 		}
 	}
 }
+
+func TestDuplicateNameLandsOnTheChangedRequest(t *testing.T) {
+	root := t.TempDir()
+	twin := "apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata: {name: twin}\nspec: {type: namespace, owner: jane@acme.example, team: %s, cluster: eu, expires: 7d}\n"
+	for rel, content := range map[string]string{
+		"allot.yaml":                  platform,
+		"environments/web/twin.yaml":  fmt.Sprintf(twin, "web"),
+		"environments/shop/twin.yaml": fmt.Sprintf(twin, "shop"),
+	} {
+		p := filepath.Join(root, rel)
+		_ = os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	repo, err := load.Load(root, load.Options{Builtin: environments.Templates()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, changed := range []string{"environments/web/twin.yaml", "environments/shop/twin.yaml"} {
+		got := Repository(repo, Options{Now: now, Selected: func(ef *load.EnvironmentFile) bool { return ef.Doc.File == changed }})
+		if len(got) != 1 || got[0].Rule != schemas.RuleUnique || got[0].File != changed {
+			t.Errorf("with %s changed: %v, want the duplicate name reported on it", changed, got)
+		}
+	}
+}

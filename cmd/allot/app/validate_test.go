@@ -167,11 +167,11 @@ func TestValidateChangedFrom(t *testing.T) {
 			t.Errorf("without --changed-from: exit %d, want 1 with the expired request\n%s", code, out)
 		}
 	})
-	t.Run("still checks names across the repository", func(t *testing.T) {
+	t.Run("still checks names across the repository, and reports a clash on the new request", func(t *testing.T) {
 		writeFile(t, filepath.Join(dir, "environments/mobile/old.yaml"), request("old", "omar@acme.example", "7d"))
 		defer os.Remove(filepath.Join(dir, "environments/mobile/old.yaml"))
 		code, out, _ := run(t, nil, "validate", "--repo", dir, "--changed-from", "main")
-		if code != ExitInvalid || !strings.Contains(out, `environments/web/old.yaml:4: environment name "old" is already used by environments/mobile/old.yaml:4`) {
+		if code != ExitInvalid || !strings.Contains(out, `environments/mobile/old.yaml:4: environment name "old" is already used by environments/web/old.yaml:4`) {
 			t.Errorf("exit %d, want 1 with a duplicate name\n%s", code, out)
 		}
 	})
