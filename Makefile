@@ -56,7 +56,7 @@ demo: build controlplane $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES)/node_mo
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) run ./test/demo
 
 ## bench: benchmarks, printing figures (render and validate speed, then the reconciler on a real apiserver)
-bench: controlplane $(SCIM_SERVER)/node_modules
+bench: controlplane $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES)/node_modules
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) test -run '^$$' -bench . -benchmem ./...
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) run ./test/bench -n 1000 -edits 50
 
