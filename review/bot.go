@@ -122,11 +122,11 @@ type Bot struct {
 	comments map[string]int64   // the bot comment, by repo#number
 }
 
-// checked is the last check of a pull request's head.
+// checked is the last check of a pull request's head: the head is
+// report.SHA.
 type checked struct {
-	head, base string
-	report     *Report
-	policy     Policy
+	report *Report
+	policy Policy
 }
 
 // EventRecheck is a synthetic event the bot queues for itself to look at a

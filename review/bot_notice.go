@@ -3,16 +3,15 @@ package review
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"time"
 )
 
-// pushed handles a push to the default branch: it queues new checks of
-// the open pull requests into it, runs a reconcile pass
-// that includes the pushed commit and, on each merged pull request that
-// commit belongs to, comments how its environments came out. The comment
+// pushed handles a push to the reconciled branch: it queues new checks of
+// the open pull requests into it, runs a reconcile pass that includes the
+// pushed commit and, on each merged pull request that commit belongs to,
+// comments how its environments came out. The comment
 // carries NoticeMarker, so a push delivered twice gets one notice.
 func (t *turn) pushed(ctx context.Context) error {
 	p := t.p
@@ -52,12 +51,11 @@ func (t *turn) pushed(ctx context.Context) error {
 		if !pr.Merged || !strings.EqualFold(pr.MergeCommitSHA, p.After) {
 			continue // an open pull request that contains the commit
 		}
-		comments, err := t.gh.Comments(ctx, t.repo, n)
+		done, err := noticed(ctx, t.gh, t.repo, n, p.After)
 		if err != nil {
 			return err
 		}
-		marker := NoticeMarker(p.After)
-		if slices.ContainsFunc(comments, func(c Comment) bool { return strings.HasPrefix(c.Body, marker) }) {
+		if done {
 			continue
 		}
 		targets = append(targets, target{number: n, author: pr.Author})
@@ -69,12 +67,27 @@ func (t *turn) pushed(ctx context.Context) error {
 		return err
 	}
 	for _, tg := range targets {
-		body := RenderNotice(Notice{Number: tg.number, Author: tg.author, Commit: p.After, Outcomes: outcomes}, t.bot.Secrets)
-		if _, err := t.gh.CreateComment(ctx, t.repo, tg.number, body); err != nil {
+		if err := t.bot.notify(ctx, t.gh, t.repo, Notice{Number: tg.number, Author: tg.author, Commit: p.After, Outcomes: outcomes}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// noticed reports whether pull request n has the ready notice of commit.
+func noticed(ctx context.Context, gh GitHub, repo Repo, n int, commit string) (bool, error) {
+	comments, err := gh.Comments(ctx, repo, n)
+	if err != nil {
+		return false, err
+	}
+	marker := NoticeMarker(commit)
+	return slices.ContainsFunc(comments, func(c Comment) bool { return strings.HasPrefix(c.Body, marker) }), nil
+}
+
+// notify posts a ready notice.
+func (b *Bot) notify(ctx context.Context, gh GitHub, repo Repo, n Notice) error {
+	_, err := gh.CreateComment(ctx, repo, n.Number, RenderNotice(n, b.Secrets))
+	return err
 }
 
 // maxRechecks bounds the open pull requests checked again after a push.
@@ -94,11 +107,7 @@ func (t *turn) recheckOpen(ctx context.Context, branch string) error {
 		open = open[:maxRechecks]
 	}
 	for _, n := range open {
-		body, err := json.Marshal(map[string]any{"allot_recheck": true, "installation": t.p.Installation})
-		if err != nil {
-			return err
-		}
-		t.bot.requeue(Event{Name: EventRecheck, Delivery: t.ev.Delivery, Repo: t.repo.String(), PR: n, Payload: body}, 0)
+		t.bot.requeue(t.recheckEvent(n, 0, true), 0)
 	}
 	return nil
 }
@@ -132,12 +141,11 @@ func (b *Bot) Recover(ctx context.Context, since time.Time) error {
 		if pr.MergeCommitSHA == "" || b.Branch != "" && pr.BaseRef != b.Branch {
 			continue
 		}
-		comments, err := gh.Comments(ctx, repo, pr.Number)
+		done, err := noticed(ctx, gh, repo, pr.Number, pr.MergeCommitSHA)
 		if err != nil {
 			return err
 		}
-		marker := NoticeMarker(pr.MergeCommitSHA)
-		if slices.ContainsFunc(comments, func(c Comment) bool { return strings.HasPrefix(c.Body, marker) }) {
+		if done {
 			continue
 		}
 		files, err := gh.Files(ctx, repo, pr.Number)
@@ -148,8 +156,7 @@ func (b *Bot) Recover(ctx context.Context, since time.Time) error {
 		if err != nil {
 			return err
 		}
-		body := RenderNotice(Notice{Number: pr.Number, Author: pr.Author, Commit: pr.MergeCommitSHA, Outcomes: outcomes}, b.Secrets)
-		if _, err := gh.CreateComment(ctx, repo, pr.Number, body); err != nil {
+		if err := b.notify(ctx, gh, repo, Notice{Number: pr.Number, Author: pr.Author, Commit: pr.MergeCommitSHA, Outcomes: outcomes}); err != nil {
 			return err
 		}
 	}

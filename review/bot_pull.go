@@ -92,16 +92,19 @@ func (t *turn) review(ctx context.Context) error {
 // head or base is new to this bot or a new check was asked for.
 func (t *turn) check(ctx context.Context, pr *PullRequest) (checked, error) {
 	last, ok := t.bot.lastCheck(t.repo, t.number)
-	if ok && !t.newHead && !t.recheck && last.head == pr.HeadSHA && last.base == pr.BaseSHA {
+	if ok && !t.newHead && !t.recheck && last.report.SHA == pr.HeadSHA {
 		return last, nil
-	}
-	_, seen, err := t.gh.HeadSince(ctx, t.repo, pr.HeadSHA)
-	if err != nil {
-		return checked{}, err
 	}
 	// A head allot never checked is new to it; after a restart, GitHub
 	// still has the checks allot made before.
-	newHead := t.newHead || !seen
+	newHead := t.newHead
+	if !newHead {
+		_, seen, err := t.gh.HeadSince(ctx, t.repo, pr.HeadSHA)
+		if err != nil {
+			return checked{}, err
+		}
+		newHead = !seen
+	}
 	pending := Check{SHA: pr.HeadSHA, State: CheckPending, Title: "Validating and planning", NewHead: newHead}
 	if err := t.gh.SetCheck(ctx, t.repo, pending); err != nil {
 		return checked{}, err
@@ -129,7 +132,7 @@ func (t *turn) check(ctx context.Context, pr *PullRequest) (checked, error) {
 	if err := t.gh.SetCheck(ctx, t.repo, final); err != nil {
 		return checked{}, err
 	}
-	c := checked{head: pr.HeadSHA, base: pr.BaseSHA, report: report, policy: policy}
+	c := checked{report: report, policy: policy}
 	t.bot.remember(t.repo, t.number, c)
 	return c, nil
 }
@@ -210,7 +213,7 @@ func waitingFor(pr *PullRequest, c checked, state PRState) string {
 		return "approval from an approver"
 	case pr.Draft:
 		return "the pull request to be marked ready for review"
-	case c.head != pr.HeadSHA:
+	case c.report.SHA != pr.HeadSHA:
 		return "the new head to be checked"
 	case !c.policy.AutoMerge:
 		return "someone to merge it"
@@ -234,7 +237,7 @@ func (t *turn) merge(ctx context.Context, pr *PullRequest, c checked, state PRSt
 			t.recheckLater()
 		}
 	default:
-		sha, err := t.gh.Merge(ctx, t.repo, t.number, c.head, c.policy.MergeMethod, fmt.Sprintf("%s (#%d)", pr.Title, t.number))
+		sha, err := t.gh.Merge(ctx, t.repo, t.number, c.report.SHA, c.policy.MergeMethod, fmt.Sprintf("%s (#%d)", pr.Title, t.number))
 		switch {
 		case err == nil:
 			ms.Merged, ms.Commit = true, sha
@@ -265,15 +268,15 @@ func (t *turn) recheckLater() {
 	if attempt >= attempts {
 		return
 	}
-	body, err := json.Marshal(map[string]any{
-		"allot_attempt": attempt + 1,
-		"installation":  t.p.Installation,
-	})
-	if err != nil {
-		return
-	}
-	ev := Event{Name: EventRecheck, Delivery: t.ev.Delivery, Repo: t.repo.String(), PR: t.number, Payload: body}
-	t.bot.requeue(ev, cmp.Or(t.bot.MergeRetry, 3*time.Second))
+	t.bot.requeue(t.recheckEvent(t.number, attempt+1, false), cmp.Or(t.bot.MergeRetry, 3*time.Second))
+}
+
+// recheckEvent is the EventRecheck that looks at pull request n again,
+// through the same installation; again asks for a new check of its head.
+func (t *turn) recheckEvent(n, attempt int, again bool) Event {
+	// A map of plain values always marshals.
+	body, _ := json.Marshal(map[string]any{"installation": t.p.Installation, "allot_attempt": attempt, "allot_recheck": again})
+	return Event{Name: EventRecheck, Delivery: t.ev.Delivery, Repo: t.repo.String(), PR: n, Payload: body}
 }
 
 // upsertComment edits the bot comment, or posts it when there is none.

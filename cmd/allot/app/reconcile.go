@@ -148,14 +148,20 @@ func newSource(o ReconcileOptions) (reconciler.Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, err := source.New(source.Config{
-		URL: o.Repo, Branch: o.Branch, Token: token, SSHKeyFile: o.SSHKeyFile, KnownHostsFile: o.KnownHostsFile,
-		Dir: o.WorkDir,
-	})
+	g, err := source.New(o.gitConfig(token))
 	if err != nil {
 		return nil, usageError(err)
 	}
 	return gitSource{git: g}, nil
+}
+
+// gitConfig is how to read the repository's branch into WorkDir; the
+// pull-request workflow changes the reference and the folder.
+func (o ReconcileOptions) gitConfig(token string) source.Config {
+	return source.Config{
+		URL: o.Repo, Branch: o.Branch, Token: token, SSHKeyFile: o.SSHKeyFile, KnownHostsFile: o.KnownHostsFile,
+		Dir: o.WorkDir,
+	}
 }
 
 // NewReconcileCommand builds `allot reconcile`.

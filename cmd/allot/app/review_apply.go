@@ -10,6 +10,7 @@ import (
 
 	"github.com/allot-dev/allot/reconciler"
 	"github.com/allot-dev/allot/review"
+	"github.com/allot-dev/allot/schemas/load"
 )
 
 // passFeed lets callers wait for a reconcile pass that starts after they
@@ -104,18 +105,25 @@ func (a *passApplier) Apply(ctx context.Context, commit string, files []string) 
 	}
 }
 
-// requestNames are the environments that changed files name: a request
-// file is named after its environment.
+// requestNames are the environments that changed files name.
 func requestNames(files []string) []string {
 	var names []string
 	for _, f := range files {
-		ext := path.Ext(f)
-		if (ext != ".yaml" && ext != ".yml") || f == "allot.yaml" || strings.HasPrefix(f, "templates/") || strings.HasPrefix(f, "addons/") {
-			continue
+		if name, ok := requestName(f); ok {
+			names = append(names, name)
 		}
-		names = append(names, strings.TrimSuffix(path.Base(f), ext))
 	}
 	return names
+}
+
+// requestName is the environment a request file names: request files
+// live under environments/ and are named after their environment.
+func requestName(file string) (string, bool) {
+	ext := path.Ext(file)
+	if !strings.HasPrefix(file, load.EnvironmentsDir+"/") || ext != ".yaml" && ext != ".yml" {
+		return "", false
+	}
+	return strings.TrimSuffix(path.Base(file), ext), true
 }
 
 // outcomesOf reads how the named environments came out of a pass, and

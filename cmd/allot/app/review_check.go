@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -40,14 +39,14 @@ var _ review.Checker = (*prChecker)(nil)
 func (c *prChecker) Check(ctx context.Context, req review.CheckRequest) (*review.Report, review.Policy, error) {
 	pr := req.PR
 	work := filepath.Join(c.dir, "pr-"+strconv.Itoa(pr.Number))
-	head, err := c.fetch(ctx, source.Config{Ref: fmt.Sprintf("refs/pull/%d/head", pr.Number), Dir: filepath.Join(work, "head")})
+	head, err := c.fetch(ctx, "", fmt.Sprintf("refs/pull/%d/head", pr.Number), filepath.Join(work, "head"))
 	if err != nil {
 		return nil, review.Policy{}, err
 	}
 	if !strings.EqualFold(head.Commit, pr.HeadSHA) {
 		return nil, review.Policy{}, fmt.Errorf("the head moved to %.7s while allot fetched %.7s; the push that moved it starts a new check", head.Commit, pr.HeadSHA)
 	}
-	base, err := c.fetch(ctx, source.Config{Branch: pr.BaseRef, Dir: filepath.Join(work, "base")})
+	base, err := c.fetch(ctx, pr.BaseRef, "", filepath.Join(work, "base"))
 	if err != nil {
 		return nil, review.Policy{}, err
 	}
@@ -59,7 +58,7 @@ func (c *prChecker) Check(ctx context.Context, req review.CheckRequest) (*review
 		return nil, review.Policy{}, err
 	}
 	opts := load.Options{Builtin: environments.Templates()}
-	headRepo, err := load.Load(merged, opts)
+	mergedRepo, err := load.Load(merged, opts)
 	if err != nil {
 		return nil, review.Policy{}, err
 	}
@@ -75,7 +74,7 @@ func (c *prChecker) Check(ctx context.Context, req review.CheckRequest) (*review
 	report := &review.Report{SHA: head.Commit, BaseSHA: base.Commit}
 	var teams []string
 	touched := map[string]bool{}
-	for _, repo := range []*load.Repository{headRepo, baseRepo} {
+	for _, repo := range []*load.Repository{mergedRepo, baseRepo} {
 		for _, ef := range repo.Environments {
 			if !changed[ef.Doc.File] || touched[ef.Environment.Metadata.Name] {
 				continue
@@ -96,8 +95,8 @@ func (c *prChecker) Check(ctx context.Context, req review.CheckRequest) (*review
 	policy := review.PolicyFrom(spec, slices.Compact(teams))
 
 	selected := selectChanged(changed)
-	problems := validate.Repository(headRepo, validate.Options{Selected: selected})
-	rendered, err := renderProblems(ctx, headRepo, problems, selected, c.opts.ChartCache)
+	problems := validate.Repository(mergedRepo, validate.Options{Selected: selected})
+	rendered, err := renderProblems(ctx, mergedRepo, problems, selected, c.opts.ChartCache)
 	if err != nil {
 		return nil, policy, err
 	}
@@ -126,9 +125,11 @@ func (c *prChecker) Check(ctx context.Context, req review.CheckRequest) (*review
 	return report, policy, nil
 }
 
-// fetch fetches one reference of the requests repository.
-func (c *prChecker) fetch(ctx context.Context, cfg source.Config) (*source.Snapshot, error) {
-	cfg.URL, cfg.Token, cfg.SSHKeyFile, cfg.KnownHostsFile = c.opts.Repo, c.token, c.opts.SSHKeyFile, c.opts.KnownHostsFile
+// fetch fetches a branch of the requests repository, or ref when set,
+// into dir.
+func (c *prChecker) fetch(ctx context.Context, branch, ref, dir string) (*source.Snapshot, error) {
+	cfg := c.opts.gitConfig(c.token)
+	cfg.Branch, cfg.Ref, cfg.Dir = branch, ref, dir
 	g, err := source.New(cfg)
 	if err != nil {
 		return nil, err
@@ -183,13 +184,14 @@ func onlyTouched(plan *reconciler.Plan, touched map[string]bool, requestsOnly bo
 		}
 	}
 	for k, v := range plan.Kept {
-		if touched[strings.TrimPrefix(k, "file:")] || !requestsOnly {
-			out.Kept[k] = v
+		// Kept is keyed by environment, or by "file:" and the path of a
+		// request too broken to name one.
+		name := k
+		if f, ok := strings.CutPrefix(k, "file:"); ok {
+			name, _ = requestName(f)
 		}
-	}
-	for k := range plan.Kept {
-		if f, ok := strings.CutPrefix(k, "file:"); ok && touched[strings.TrimSuffix(path.Base(f), path.Ext(f))] {
-			out.Kept[k] = plan.Kept[k]
+		if touched[name] || !requestsOnly {
+			out.Kept[k] = v
 		}
 	}
 	return out
