@@ -21,7 +21,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/allot-dev/allot/reconciler/idp/restapi"
 	"net"
 	"net/http"
 	"net/url"
@@ -29,6 +28,7 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot/reconciler/idp"
+	"github.com/allot-dev/allot/reconciler/idp/restapi"
 )
 
 // Defaults for Options.

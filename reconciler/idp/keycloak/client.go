@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/allot-dev/allot/reconciler/idp/restapi"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/allot-dev/allot/reconciler/idp"
+	"github.com/allot-dev/allot/reconciler/idp/restapi"
 )
 
 // do sends one admin API request: path is below the realm's admin URL,

@@ -16,7 +16,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/allot-dev/allot/reconciler/idp/restapi"
 	"net"
 	"net/http"
 	"net/url"
@@ -24,6 +23,7 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot/reconciler/idp"
+	"github.com/allot-dev/allot/reconciler/idp/restapi"
 )
 
 // Defaults for Options.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/allot-dev/allot/reconciler/idp/restapi"
 	"io"
 	"net/http"
 	"net/url"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot/reconciler/idp"
+	"github.com/allot-dev/allot/reconciler/idp/restapi"
 )
 
 // defaultRetryAfter is the wait reported for a 429 without usable
