@@ -66,4 +66,9 @@ func TestPlanOneEnvironment(t *testing.T) {
 	if !strings.Contains(out, "dev / one: created") || strings.Contains(out, "other") {
 		t.Errorf("plan --environment one:\n%s", out)
 	}
+	var stdout, stderr bytes.Buffer
+	code := app.Run(app.Streams{In: strings.NewReader(""), Out: &stdout, Err: &stderr}, []string{"plan", "--repo", repo, "--environment", "onne", "--kubeconfig", "dev=" + cp.Kubeconfig, "--chart-cache", t.TempDir()}, func(string) string { return "" })
+	if code != app.ExitUsage || !strings.Contains(stderr.String(), "--environment onne: no such environment") {
+		t.Errorf("plan --environment onne: exit %d\n%s", code, stderr.String())
+	}
 }

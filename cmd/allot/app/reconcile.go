@@ -309,6 +309,12 @@ func PlanCmd(ctx context.Context, s Streams, o ReconcileOptions) error {
 	if err != nil {
 		return err
 	}
+	for _, env := range o.Environments {
+		_, kept := plan.Kept[env]
+		if !kept && !slices.ContainsFunc(plan.Entries, func(e reconciler.PlanEntry) bool { return e.Environment == env }) {
+			return usageError(fmt.Errorf("--environment %s: no such environment on the clusters planned; `allot list` shows the environments and their clusters", env))
+		}
+	}
 	if o.Output == OutputJSON {
 		enc := json.NewEncoder(s.Out)
 		enc.SetIndent("", "  ")

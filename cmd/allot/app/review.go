@@ -86,9 +86,14 @@ func readReview(o ReviewOptions, repoURL string, getenv func(string) string) (*r
 	case app && (o.AppID == 0 || o.AppKeyFile == ""):
 		return nil, usageError(errors.New("a GitHub App needs both --github-app-id and --github-app-key-file"))
 	}
+	if !isGitURL(repoURL) {
+		return nil, usageError(fmt.Errorf("the pull-request workflow fetches pull requests, so --repo must be the requests repository's git URL, not the folder %s", repoURL))
+	}
 	repository := o.Repository
 	if repository == "" {
-		repository = repositoryOf(repoURL)
+		if repository = repositoryOf(repoURL); repository == "" {
+			return nil, usageError(fmt.Errorf("cannot tell the GitHub repository from --repo %s: set --github-repository owner/name", repoURL))
+		}
 	}
 	if _, err := review.ParseRepo(repository); err != nil {
 		return nil, usageError(fmt.Errorf("--github-repository: %w", err))
@@ -157,9 +162,6 @@ func newReviewHandler(o ServeOptions, feed *passFeed, log *slog.Logger) (http.Ha
 	rc, err := readReview(o.Review, o.Repo, getenv)
 	if err != nil || rc == nil {
 		return nil, nil, err
-	}
-	if !isGitURL(o.Repo) {
-		return nil, nil, usageError(errors.New("the pull-request workflow needs --repo to be the git URL of the requests repository, to fetch pull requests"))
 	}
 	token, err := secretFrom(o.TokenFile, getenv("ALLOT_GIT_TOKEN"), "--token-file")
 	if err != nil {

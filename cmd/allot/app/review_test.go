@@ -1,6 +1,7 @@
 package app
 
 import (
+	stdcmp "cmp"
 	"context"
 	"errors"
 	"os"
@@ -37,6 +38,7 @@ func TestReadReview(t *testing.T) {
 	tests := []struct {
 		name    string
 		opts    ReviewOptions
+		repo    string
 		getenv  func(string) string
 		off     bool
 		wantErr string
@@ -48,12 +50,14 @@ func TestReadReview(t *testing.T) {
 		{name: "refuses both a token and an app", opts: ReviewOptions{WebhookSecretFile: secretFile, AppID: 7, AppKeyFile: secretFile}, getenv: env("ALLOT_GITHUB_TOKEN", "ghp_x"), wantErr: "use one"},
 		{name: "refuses an app without its key", opts: ReviewOptions{WebhookSecretFile: secretFile, AppID: 7}, getenv: env(), wantErr: "--github-app-key-file"},
 		{name: "names an unreadable secret file", opts: ReviewOptions{WebhookSecretFile: filepath.Join(dir, "missing")}, getenv: env(), wantErr: "read --github-webhook-secret-file"},
+		{name: "refuses a local folder as the repository", repo: "./requests", opts: ReviewOptions{WebhookSecretFile: secretFile}, getenv: env("ALLOT_GITHUB_TOKEN", "ghp_x"), wantErr: "must be the requests repository's git URL"},
+		{name: "asks for the repository when the URL does not name one", repo: "https://git.example.com/requests.git", opts: ReviewOptions{WebhookSecretFile: secretFile}, getenv: env("ALLOT_GITHUB_TOKEN", "ghp_x"), wantErr: "set --github-repository owner/name"},
 		{name: "on with a secret file and a token", opts: ReviewOptions{WebhookSecretFile: secretFile}, getenv: env("ALLOT_GITHUB_TOKEN", "ghp_x")},
 		{name: "on with a secret and a token from the environment", getenv: env("ALLOT_GITHUB_WEBHOOK_SECRET", "s", "ALLOT_GITHUB_TOKEN", "ghp_x")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := readReview(tt.opts, repo, tt.getenv)
+			cfg, err := readReview(tt.opts, stdcmp.Or(tt.repo, repo), tt.getenv)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("got %v, want an error containing %q", err, tt.wantErr)
