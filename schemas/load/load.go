@@ -30,6 +30,15 @@ const (
 	EnvironmentsDir = "environments"
 )
 
+// IsPlatformFile reports whether a slash-separated path of the repository is
+// the platform's own: allot.yaml or anything under templates/. These choose
+// clusters, credentials, policy and templates, so they are trusted only from
+// the base branch.
+func IsPlatformFile(p string) bool {
+	p = path.Clean(p)
+	return p == PlatformPath || p == TemplatesDir || strings.HasPrefix(p, TemplatesDir+"/")
+}
+
 // Options bounds what Load reads.
 type Options struct {
 	// MaxFileSize is the largest YAML file read, in bytes.
