@@ -100,7 +100,7 @@ current-context: evil
 	}
 	for _, want := range []string{
 		"Platform change", "allot.yaml", // the platform change on its own
-		"+  idp: {provider: scim", // as a diff
+		"+  idp: {provider: scim",           // as a diff
 		"environments/web/pwn.yaml", "evil", // the request on the unknown cluster, judged by the base platform
 		"environments/web/fine.yaml", // the add-on from a repository the base policy does not allow
 	} {
