@@ -564,8 +564,15 @@ func (r *Reconciler) partition(bundles []*renderer.Bundle, records map[string]*R
 		return desired, gone, nil
 	}
 	deletes, total := countDeletes(records, desired, gone)
+	// A request kept after a failure lifts the empty-render guard only if
+	// it has a record here: one broken request elsewhere, or one never
+	// applied, says nothing about this cluster's environments.
+	keptHere := false
+	for _, rec := range records {
+		keptHere = keptHere || keptRecord(rec, kept)
+	}
 	switch {
-	case len(desired) == 0 && len(records) > 0 && len(kept) == 0 && len(gone) > 0:
+	case len(desired) == 0 && len(records) > 0 && !keptHere && len(gone) > 0:
 		return desired, gone, ErrEmptyRender
 	case total > 0 && float64(deletes) > r.maxDeleteShare()*float64(total):
 		return desired, gone, fmt.Errorf("%w: %d of %d objects (more than %.0f%%); run with --allow-mass-delete if that is intended", ErrMassDelete, deletes, total, r.maxDeleteShare()*100)
