@@ -48,7 +48,9 @@ func (tw *tripwire) addr() string { return tw.ln.Addr().String() }
 // points the IdP at that listener with allot's GitHub token, allows charts
 // from it, and adds a request placed on that cluster with a chart from
 // there. allot must check the requests with the base branch's platform:
-// nothing connects to the listener and the plugin never runs. The platform
+// nothing connects to the listener and the plugin never runs. (Each part
+// of the attack is valid under the pull request's own allot.yaml, so a
+// check that used it would fetch the chart and run the plugin.) The platform
 // change is shown on its own, and a team approver cannot approve it.
 func TestPullRequestCannotChooseWhereCredentialsGo(t *testing.T) {
 	w := startReviewWorld(t)
@@ -72,24 +74,41 @@ current-context: evil
 		"  clusters: [{name: dev, inCluster: true}, {name: evil, kubeconfig: {file: " + filepath.Join(head, "kc.yaml") + "}}]\n" +
 		"  idp: {provider: scim, url: \"http://" + tw.addr() + "/scim/v2\", token: {env: ALLOT_GITHUB_TOKEN}}\n" +
 		"  defaultSize: small\n  sizes: {small: {quota: {pods: 10}}}\n" +
-		"  policy: {addons: {allowedRepositories: [\"http://" + tw.addr() + "\"]}}\n" +
+		"  policy: {addons: {allowedRepositories: [\"https://" + tw.addr() + "\"]}}\n" +
 		"  approvers: {default: [webby], teams: {web: [webby]}}\n"
 	pwn := "apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata: {name: pwn}\n" +
 		"spec:\n  type: namespace\n  owner: dan@example.com\n  team: web\n  cluster: evil\n" +
-		"  addons: [{name: x, helm: {repository: \"http://" + tw.addr() + "\", chart: x, version: 1.0.0}}]\n"
+		"  addons: [{name: x, helm: {repository: \"https://" + tw.addr() + "\", chart: x, version: 1.0.0}}]\n"
 	ok := "apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata: {name: fine}\n" +
 		"spec:\n  type: namespace\n  owner: dan@example.com\n  team: web\n  cluster: dev\n" +
-		"  addons: [{name: x, helm: {repository: \"http://" + tw.addr() + "\", chart: x, version: 1.0.0}}]\n"
+		"  addons: [{name: x, helm: {repository: \"https://" + tw.addr() + "\", chart: x, version: 1.0.0}}]\n"
 	w.openPRFiles(3, map[string]string{
 		"allot.yaml":                 platform,
 		"kc.yaml":                    kubeconfig,
 		"environments/web/pwn.yaml":  pwn,
 		"environments/web/fine.yaml": ok,
+		// A request the base platform accepts is planned, with the base
+		// branch's clusters.
+		"environments/web/plain.yaml": request("plain", "web"),
 	})
 
-	eventually(t, 90*time.Second, "the check's comment", func() bool {
-		return strings.Contains(w.botComment(3), "Platform change")
+	// The same without add-ons: every request valid under the pull
+	// request's allot.yaml, so a check that used it would plan cluster evil
+	// and run its kubeconfig's plugin.
+	head4 := filepath.Join(w.workDir+"-review", "pr-4", "head")
+	w.openPRFiles(4, map[string]string{
+		"allot.yaml":                strings.ReplaceAll(platform, head, head4),
+		"kc.yaml":                   kubeconfig,
+		"environments/web/pwn.yaml": "apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata: {name: pwn}\nspec: {type: namespace, owner: dan@example.com, team: web, cluster: evil}\n",
 	})
+	for _, n := range []int{3, 4} {
+		eventually(t, 90*time.Second, fmt.Sprintf("the check's comment on #%d", n), func() bool {
+			return strings.Contains(w.botComment(n), "Platform change")
+		})
+	}
+	if body := w.botComment(4); !strings.Contains(body, `unknown cluster \"evil\"`) && !strings.Contains(body, `unknown cluster "evil"`) {
+		t.Errorf("pull request 4's request is not judged by the base platform:\n%s", body)
+	}
 	body := w.botComment(3)
 	t.Logf("comment:\n%s", body)
 	if n := tw.hits.Load(); n != 0 {
@@ -103,6 +122,7 @@ current-context: evil
 		"+  idp: {provider: scim",           // as a diff
 		"environments/web/pwn.yaml", "evil", // the request on the unknown cluster, judged by the base platform
 		"environments/web/fine.yaml", // the add-on from a repository the base policy does not allow
+		"is not allowed by the policy",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the comment does not mention %q", want)
