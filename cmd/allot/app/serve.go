@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"github.com/allot-dev/allot/reconciler"
+	"github.com/allot-dev/allot/review"
 )
 
 // ServeOptions are the inputs of Serve.
@@ -191,7 +192,9 @@ func Serve(ctx context.Context, s Streams, o ServeOptions) error {
 	if err != nil {
 		return usageError(fmt.Errorf("listen on %s: %w", o.Listen, err))
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// The webhook path is open to the internet; every path shares its
+	// timeouts.
+	srv := review.NewServer(mux)
 	go func() { _ = srv.Serve(ln) }()
 	defer func() {
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
