@@ -27,6 +27,17 @@ const ecsRepo = "testdata/ecs"
 // renderECS renders every request of ecsRepo, keyed by environment name.
 func renderECS(t testing.TB) map[string]*renderer.Bundle {
 	t.Helper()
+	out, err := renderECSWith(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// renderECSWith renders ecsRepo after change has changed what was loaded,
+// and returns the first render error.
+func renderECSWith(t testing.TB, change func(*load.Repository)) (map[string]*renderer.Bundle, error) {
+	t.Helper()
 	repo, err := load.Load(ecsRepo, load.Options{Builtin: environments.Templates()})
 	if err != nil {
 		t.Fatal(err)
@@ -40,6 +51,9 @@ func renderECS(t testing.TB) map[string]*renderer.Bundle {
 	// A ProviderConfig other than Crossplane's default, as a platform with
 	// several AWS accounts names one.
 	repo.Templates["ecs"].Template.Spec.Options["providerConfig"] = "aws-dev"
+	if change != nil {
+		change(repo)
+	}
 	root, err := os.OpenRoot(ecsRepo)
 	if err != nil {
 		t.Fatal(err)
@@ -53,11 +67,11 @@ func renderECS(t testing.TB) map[string]*renderer.Bundle {
 	out := map[string]*renderer.Bundle{}
 	for _, res := range r.RenderAll(context.Background(), targets) {
 		if res.Err != nil {
-			t.Fatal(res.Err)
+			return nil, res.Err
 		}
 		out[res.Bundle.Environment] = res.Bundle
 	}
-	return out
+	return out, nil
 }
 
 // objects returns a bundle's objects in apply order.
@@ -233,6 +247,24 @@ func TestECSStack(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestECSSettingsRefused(t *testing.T) {
+	for _, tc := range []struct{ name, label, value, want string }{
+		{"an unknown provider on the cluster", "allot.dev/ecs-provider", "pulumi", `provider "pulumi" is neither ack nor crossplane; fix values.provider, the cluster's allot.dev/ecs-provider label`},
+		{"an unknown network on the cluster", "allot.dev/ecs-network", "dmz", `network "dmz" is neither public nor private`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := renderECSWith(t, func(r *load.Repository) {
+				for i := range r.Platform.Platform.Spec.Clusters {
+					r.Platform.Platform.Spec.Clusters[i].Labels[tc.label] = tc.value
+				}
+			})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("render: %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
 }
 
 func ref(name string) map[string]any { return map[string]any{"from": map[string]any{"name": name}} }
