@@ -177,7 +177,12 @@ func slimMetadata(obj any) (any, error) {
 }
 
 // lastManager is the field manager of the newest managed-fields entry, or
-// what slimMetadata kept of it.
+// what slimMetadata kept of it. Managed-fields times have a resolution of
+// one second, so allot's repair and another manager's edit made in the
+// same second tie: then the other manager counts as the newest, whatever
+// the order of the entries, so that the edit is seen as drift. (A needless
+// repair is a no-op apply; a missed one leaves the drift until the next
+// full pass.)
 func lastManager(m *metav1.PartialObjectMetadata) string {
 	if len(m.ManagedFields) == 0 {
 		return m.Annotations[annotationLastManager]
@@ -185,8 +190,15 @@ func lastManager(m *metav1.PartialObjectMetadata) string {
 	var newest time.Time
 	manager := ""
 	for _, f := range m.ManagedFields {
-		if f.Time != nil && !f.Time.Time.Before(newest) {
-			newest, manager = f.Time.Time, f.Manager
+		if f.Time == nil {
+			continue
+		}
+		t := f.Time.Time
+		switch {
+		case manager == "" || t.After(newest):
+			newest, manager = t, f.Manager
+		case t.Equal(newest) && manager == FieldManager && f.Manager != FieldManager:
+			manager = f.Manager
 		}
 	}
 	return manager
