@@ -56,7 +56,10 @@ type EnvResult struct {
 	Pruned  int // objects deleted
 	// Message says more, such as what the environment waits for.
 	Message string
-	Err     error
+	// Deadline, for an environment that is not ready, is when it fails
+	// if it is still not ready then; a pass after it tells.
+	Deadline time.Time
+	Err      error
 }
 
 // applyPhases are applied in this order; preDelete waits for teardown.
@@ -190,7 +193,7 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inve
 	if err := inv.write(ctx, rec); err != nil {
 		res.Action, res.Err = ActionFailed, err
 	}
-	return readinessResult(res, s, notReady)
+	return readinessResult(res, s, notReady, rec.WaitingSince.Add(r.readinessTimeout(b)))
 }
 
 // refreshReadiness reads an applied environment's readiness again and
@@ -206,12 +209,13 @@ func (r *Reconciler) refreshReadiness(ctx context.Context, cl *Cluster, inv inve
 			return res
 		}
 	}
-	return readinessResult(res, s, notReady)
+	return readinessResult(res, s, notReady, rec.WaitingSince.Add(r.readinessTimeout(b)))
 }
 
 // readinessResult completes an environment's result with its readiness:
-// notReady is set when it failed for it.
-func readinessResult(res EnvResult, s setReadiness, notReady error) EnvResult {
+// notReady is set when it failed for it, and deadline is when it fails if
+// it is still not ready then.
+func readinessResult(res EnvResult, s setReadiness, notReady error, deadline time.Time) EnvResult {
 	if res.Err != nil {
 		return res
 	}
@@ -222,6 +226,7 @@ func readinessResult(res EnvResult, s setReadiness, notReady error) EnvResult {
 	res.Ready = s.ready()
 	if !res.Ready {
 		res.Message = cmp.Or(res.Message, s.message())
+		res.Deadline = deadline
 	}
 	return res
 }
@@ -259,7 +264,7 @@ func (r *Reconciler) reportDrift(ctx context.Context, cl *Cluster, inv inventory
 			return res
 		}
 	}
-	return readinessResult(res, s, notReady)
+	return readinessResult(res, s, notReady, rec.WaitingSince.Add(r.readinessTimeout(b)))
 }
 
 // fail records why an environment failed and keeps its inventory, which

@@ -168,6 +168,20 @@ func (p *PassResult) Failed() bool {
 	return false
 }
 
+// NextDeadline is the earliest time an environment of the pass that is
+// not ready yet fails, if it is still not ready then; zero when none waits.
+func (p *PassResult) NextDeadline() time.Time {
+	var next time.Time
+	for _, c := range p.Clusters {
+		for _, e := range c.Environments {
+			if !e.Deadline.IsZero() && (next.IsZero() || e.Deadline.Before(next)) {
+				next = e.Deadline
+			}
+		}
+	}
+	return next
+}
+
 // Pass runs one reconcile pass: fetch, load and validate, render, then per
 // cluster apply, prune and tear down.
 func (r *Reconciler) Pass(ctx context.Context) *PassResult {
