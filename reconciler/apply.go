@@ -98,6 +98,22 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inve
 		return r.reportDrift(ctx, cl, inv, b, rec, res, dp)
 	}
 
+	if !unchangedDigest {
+		// Never take over what exists and is not the environment's.
+		found, err := conflicts(ctx, cl, b, rec)
+		if err == nil && len(found) > 0 {
+			err = conflictError(b.Environment, found)
+		}
+		switch {
+		case err != nil && isNew:
+			// Nothing was applied, so there is nothing to record.
+			res.Action, res.Err = ActionFailed, err
+			return res
+		case err != nil:
+			return r.fail(ctx, inv, rec, res, ReasonConflict, err)
+		}
+	}
+
 	// Intent first: the union of what is there and what is coming.
 	if !unchangedDigest {
 		rec.File, rec.Groups, rec.PreDelete = b.File, b.Groups, preDeleteObjects(b)

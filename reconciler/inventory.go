@@ -53,6 +53,9 @@ const (
 	ReasonObjectFailed = "ObjectFailed"
 	// ReasonApplyFailed: applying failed.
 	ReasonApplyFailed = "ApplyFailed"
+	// ReasonConflict: objects of the environment exist and are not
+	// allot's.
+	ReasonConflict = "Conflict"
 	// ReasonPruneFailed: deleting what left the bundle failed.
 	ReasonPruneFailed = "PruneFailed"
 	// ReasonDeletionHeld: the mass-delete guard held deletions back.
