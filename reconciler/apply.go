@@ -99,18 +99,16 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inve
 	}
 
 	if !unchangedDigest {
-		// Never take over what exists and is not the environment's.
-		found, err := conflicts(ctx, cl, b, rec)
-		if err == nil && len(found) > 0 {
-			err = conflictError(b.Environment, found)
-		}
+		// Never take over what exists and is not the environment's, nor
+		// apply a kind with another scope than allowed.
+		err := preflight(ctx, cl, b, rec)
 		switch {
 		case err != nil && isNew:
 			// Nothing was applied, so there is nothing to record.
 			res.Action, res.Err = ActionFailed, err
 			return res
 		case err != nil:
-			return r.fail(ctx, inv, rec, res, ReasonConflict, err)
+			return r.fail(ctx, inv, rec, res, preflightReason(err), err)
 		}
 	}
 
@@ -298,6 +296,14 @@ func (r *Reconciler) fail(ctx context.Context, inv inventory, rec *Record, res E
 	}
 	res.Action, res.Err = ActionFailed, err
 	return res
+}
+
+// preflightReason is the condition reason of a preflight error.
+func preflightReason(err error) string {
+	if errors.Is(err, ErrScope) {
+		return ReasonScope
+	}
+	return ReasonConflict
 }
 
 // readinessReason is the condition reason of a readiness error.

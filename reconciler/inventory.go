@@ -56,6 +56,8 @@ const (
 	// ReasonConflict: objects of the environment exist and are not
 	// allot's.
 	ReasonConflict = "Conflict"
+	// ReasonScope: a kind has another scope on the cluster than allowed.
+	ReasonScope = "ScopeRefused"
 	// ReasonPruneFailed: deleting what left the bundle failed.
 	ReasonPruneFailed = "PruneFailed"
 	// ReasonDeletionHeld: the mass-delete guard held deletions back.

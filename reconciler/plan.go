@@ -128,10 +128,7 @@ func (r *Reconciler) planEnvironment(ctx context.Context, cl *Cluster, b *render
 	if rec == nil {
 		pe.Action = ActionCreated
 	}
-	if found, err := conflicts(ctx, cl, b, rec); err != nil || len(found) > 0 {
-		if err == nil {
-			err = conflictError(b.Environment, found)
-		}
+	if err := preflight(ctx, cl, b, rec); err != nil {
 		pe.Action, pe.Message = ActionFailed, err.Error()
 		return pe
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -14,9 +15,64 @@ import (
 	"github.com/allot-dev/allot/renderer"
 )
 
-// ErrConflict means an environment would take over objects that exist and
-// are not its own: allot never adopts what it did not create.
-var ErrConflict = errors.New("objects exist that allot did not create")
+// Errors of the checks made before an environment is applied.
+var (
+	// ErrConflict means an environment would take over objects that exist
+	// and are not its own: allot never adopts what it did not create.
+	ErrConflict = errors.New("objects exist that allot did not create")
+	// ErrScope means an object's scope on the cluster is not the one it
+	// was rendered for: a kind the renderer took as namespaced is
+	// cluster-scoped there, or the other way round.
+	ErrScope = errors.New("objects have another scope on the cluster than allowed")
+)
+
+// preflight checks a bundle against its cluster before anything of it is
+// applied: the scope of every kind, as the cluster serves it, and that no
+// object exists that is not the environment's.
+func preflight(ctx context.Context, cl *Cluster, b *renderer.Bundle, rec *Record) error {
+	if err := checkScopes(cl, b); err != nil {
+		return err
+	}
+	found, err := conflicts(ctx, cl, b, rec)
+	if err != nil {
+		return err
+	}
+	if len(found) > 0 {
+		return conflictError(b.Environment, found)
+	}
+	return nil
+}
+
+// checkScopes compares the scope the cluster's REST mapper gives each kind
+// with the one the renderer, which cannot ask a cluster, gave its object:
+// an object rendered into the environment's namespace must be namespaced,
+// and a cluster-scoped one (allowed by the template or the policy) must be
+// cluster-scoped. Kinds the cluster does not serve yet are left to apply.
+func checkScopes(cl *Cluster, b *renderer.Bundle) error {
+	var bad []string
+	for _, o := range bundleObjects(b) {
+		gvk := o.GroupVersionKind()
+		m, err := cl.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			continue
+		}
+		namespaced := m.Scope.Name() == meta.RESTScopeNameNamespace
+		key := gvk.Kind
+		if gvk.Group != "" {
+			key += "." + gvk.Group
+		}
+		switch {
+		case !namespaced && o.GetNamespace() != "":
+			bad = append(bad, fmt.Sprintf("%s is cluster-scoped on cluster %s, and neither the template's clusterScopedKinds nor allot.yaml's policy.addons.allowedClusterScopedKinds lists %s", renderer.ObjectID(o), cl.Name, key))
+		case namespaced && o.GetNamespace() == "":
+			bad = append(bad, fmt.Sprintf("%s is namespaced on cluster %s, but is declared cluster-scoped; remove %s from clusterScopedKinds", renderer.ObjectID(o), cl.Name, key))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%w: %s", ErrScope, strings.Join(bad, "; "))
+	}
+	return nil
+}
 
 // conflicts lists the objects of a bundle that exist on the cluster but are
 // not the environment's: without allot's labels for it, and not in its

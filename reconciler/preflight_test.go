@@ -3,11 +3,17 @@ package reconciler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/allot-dev/allot/test/harness"
 )
 
 func TestExistingNamespaceIsNotTakenOver(t *testing.T) {
@@ -95,4 +101,33 @@ func TestExistingNamespaceIsNotTakenOver(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestClusterScopedKindUnknownToTheRendererIsRefused(t *testing.T) {
+	f := newFixture(t, "a")
+	ctx := context.Background()
+	issuer := schema.GroupVersionKind{Group: "cert-manager.io", Version: "v1", Kind: "ClusterIssuer"}
+	if err := harness.InstallCRDs(ctx, f.cps["a"].Client, false, issuer); err != nil {
+		t.Fatal(err)
+	}
+	f.src.write(t, "environments/web/shop.yaml", request("shop", "a", fmt.Sprintf(configAddon, "shop")))
+	f.src.write(t, "addons/shop/issuer.yaml", "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {name: everyone}\nspec: {selfSigned: {}}\n")
+
+	plan, err := f.r.Plan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Entries) != 1 || plan.Entries[0].Action != ActionFailed || !strings.Contains(plan.Entries[0].Message, "ClusterIssuer/shop/everyone is cluster-scoped on cluster a") {
+		t.Errorf("plan %+v, want the cluster-scoped kind refused", plan.Entries)
+	}
+	res := f.pass(t)
+	e := result(res, "a", "shop")
+	if e.Action != ActionFailed || !errors.Is(e.Err, ErrScope) || !strings.Contains(e.Err.Error(), "ClusterIssuer.cert-manager.io") {
+		t.Fatalf("action %s err %v, want the scope refused\n%s", e.Action, e.Err, describe(res))
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(issuer)
+	if err := f.get(t, "a", u, "", "everyone"); !apierrors.IsNotFound(err) {
+		t.Errorf("the ClusterIssuer was created cluster-wide (err %v)", err)
+	}
 }
