@@ -70,6 +70,7 @@ func TestExistingNamespaceIsNotTakenOver(t *testing.T) {
 		}
 	})
 	t.Run("an object of another environment is a conflict too", func(t *testing.T) {
+		f.src.remove(t, "environments/web/cert-manager.yaml")
 		f.src.write(t, "environments/web/shop.yaml", request("shop", "a", "  addons:\n    - name: config\n      manifests: {path: addons/shop}\n"))
 		f.src.write(t, "addons/shop/config.yaml", configMap("settings", "v", ""))
 		f.mustPass(t)

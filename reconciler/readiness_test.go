@@ -310,8 +310,8 @@ func TestLastPhaseTimesOut(t *testing.T) {
 	if res := f.mustPass(t); result(res, "a", "net").Err != nil {
 		t.Fatalf("failed within the readiness timeout\n%s", describe(res))
 	}
-	// The namespace template's readinessTimeout is 2m.
-	f.now = f.now.Add(90 * time.Second)
+	// Past the namespace template's readinessTimeout of 2m.
+	f.now = f.now.Add(10 * time.Minute)
 	res = f.pass(t)
 	e := result(res, "a", "net")
 	if e.Action != ActionFailed || !errors.Is(e.Err, ErrNotReady) || !strings.Contains(e.Err.Error(), "VPC/net/vpc (no status conditions reported yet") {
