@@ -153,7 +153,7 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inve
 			}
 		}
 		if err != nil {
-			res.Applied, res.Changed, rec.Changed = len(changes), changes, changes
+			res.Applied, res.Changed, rec.Changed = len(changes), changes, recordedChanges(changes)
 			return r.fail(ctx, inv, rec, res, reason, err)
 		}
 		rec.Phase = p
@@ -163,7 +163,7 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inve
 	if len(stale) > 0 {
 		if !allowPrune {
 			res.Action = ActionHeld
-			rec.Changed = changes
+			rec.Changed = recordedChanges(changes)
 			rec.setCondition(ConditionReady, metav1.ConditionFalse, ReasonDeletionHeld, fmt.Sprintf("%d objects left the bundle but deletions are held by the mass-delete guard", len(stale)), now)
 			if err := inv.write(ctx, rec); err != nil {
 				res.Err = err
@@ -173,7 +173,7 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inve
 		n, err := r.deleteObjects(ctx, cl, b.Environment, reversePhases(stale))
 		res.Pruned = n
 		if err != nil {
-			rec.Changed = changes
+			rec.Changed = recordedChanges(changes)
 			return r.fail(ctx, inv, rec, res, ReasonPruneFailed, fmt.Errorf("prune: %w", err))
 		}
 	}
@@ -197,7 +197,7 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inve
 		// A new desired state: its readiness timeout starts now.
 		rec.WaitingSince = time.Time{}
 	}
-	rec.Objects, rec.Digest, rec.Commit, rec.LastError, rec.Changed = refs, b.Digest, commit, "", changes
+	rec.Objects, rec.Digest, rec.Commit, rec.LastError, rec.Changed = refs, b.Digest, commit, "", recordedChanges(changes)
 	s := readObjects(ctx, cl, bundleObjects(b))
 	_, notReady := markReadiness(rec, s, r.readinessTimeout(b), now)
 	if res.Action == ActionRepaired {
@@ -503,4 +503,17 @@ func groupNames(groups []renderer.Group) []string {
 		names = append(names, g.Name)
 	}
 	return names
+}
+
+// maxRecordedChanges bounds the changes a record lists, which share its
+// ConfigMap's 1 MiB with the objects.
+const maxRecordedChanges = 200
+
+// recordedChanges is what a record keeps of a pass's changes.
+func recordedChanges(changes []string) []string {
+	if len(changes) <= maxRecordedChanges {
+		return changes
+	}
+	out := append([]string(nil), changes[:maxRecordedChanges]...)
+	return append(out, fmt.Sprintf("… and %d more", len(changes)-maxRecordedChanges))
 }

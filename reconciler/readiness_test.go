@@ -418,4 +418,8 @@ func TestFailedPassReportsWhatItApplied(t *testing.T) {
 	if strings.Join(rec.Changed, "\n") != strings.Join(e.Changed, "\n") || !strings.Contains(rec.LastError, "VPC/net/broken") {
 		t.Errorf("record changed %q lastError %q, want %q and the broken VPC", rec.Changed, rec.LastError, e.Changed)
 	}
+	rows, _ := f.r.Status(context.Background(), f.r.Platform().Clusters)
+	if len(rows) != 1 || len(rows[0].Changed) != len(e.Changed) || !strings.Contains(rows[0].Message, "before it failed, the apply made: ") {
+		t.Errorf("status %+v does not show what the failed apply made", rows)
+	}
 }
