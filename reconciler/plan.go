@@ -98,7 +98,11 @@ func (r *Reconciler) PlanOnly(ctx context.Context, only func(env string) bool) (
 		}
 		for _, b := range sortedBundles(desired) {
 			if only == nil || only(b.Environment) {
-				plan.Entries = append(plan.Entries, r.planEnvironment(ctx, cl, b, records[b.Environment]))
+				pe := r.planEnvironment(ctx, cl, b, records[b.Environment])
+				if pe.Action == ActionFailed {
+					plan.Errors = append(plan.Errors, fmt.Sprintf("cluster %s: environment %s: %s", entry.Name, b.Environment, pe.Message))
+				}
+				plan.Entries = append(plan.Entries, pe)
 			}
 		}
 		for _, rec := range gone {
@@ -133,6 +137,10 @@ func (r *Reconciler) planEnvironment(ctx context.Context, cl *Cluster, b *render
 	pe := PlanEntry{Cluster: cl.Name, Environment: b.Environment, Action: ActionUnchanged, Groups: b.Groups}
 	if rec == nil {
 		pe.Action = ActionCreated
+	}
+	if err := preflight(ctx, cl, b, rec); err != nil {
+		pe.Action, pe.Message = ActionFailed, err.Error()
+		return pe
 	}
 	want := map[string]bool{}
 	for _, p := range applyPhases {
