@@ -70,6 +70,9 @@ func run() error {
 	if err := harness.InstallCRDFiles(ctx, byName["mgmt"].Client, crds...); err != nil {
 		return err
 	}
+	// allot calls an ACK object ready only once its controller reports
+	// ACK.ResourceSynced; stand in for the controllers here too.
+	go harness.RunACKStatus(ctx, byName["mgmt"].Client, 200*time.Millisecond)
 
 	repo, err := copyExample()
 	if err != nil {
