@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	"github.com/fluxcd/pkg/ssa"
@@ -25,6 +26,10 @@ import (
 // FieldManager is the server-side apply field manager of everything allot
 // applies.
 const FieldManager = "allot"
+
+// RequestTimeout bounds each request allot makes to a cluster, watches
+// excepted.
+const RequestTimeout = 30 * time.Second
 
 // Cluster is a connection to one cluster allot manages.
 type Cluster struct {
@@ -44,7 +49,14 @@ func NewCluster(name string, cfg *rest.Config) (*Cluster, error) {
 		// fairness protects it.
 		cfg.QPS, cfg.Burst = 500, 1000
 	}
-	httpClient, err := rest.HTTPClientFor(cfg)
+	// Every request but the drift watch's long-running ones has a deadline,
+	// so an API server that stops answering stalls a pass for at most
+	// RequestTimeout per request rather than for as long as it hangs.
+	reqCfg := rest.CopyConfig(cfg)
+	if reqCfg.Timeout == 0 {
+		reqCfg.Timeout = RequestTimeout
+	}
+	httpClient, err := rest.HTTPClientFor(reqCfg)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
@@ -52,7 +64,7 @@ func NewCluster(name string, cfg *rest.Config) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
-	c, err := client.New(cfg, client.Options{Mapper: mapper, HTTPClient: httpClient})
+	c, err := client.New(reqCfg, client.Options{Mapper: mapper, HTTPClient: httpClient})
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
