@@ -12,6 +12,8 @@ import (
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/allot-dev/allot/schemas/load"
 )
 
 // Object is one Kubernetes object a source produced.
@@ -29,6 +31,15 @@ type Object struct {
 // ErrLimitExceeded is wrapped by every error that refuses input because it is
 // larger than a size or count limit.
 var ErrLimitExceeded = errors.New("limit exceeded")
+
+// refuseAliases refuses YAML anchors, aliases and merge keys in data, the
+// content of the file name, as request files refuse them.
+func refuseAliases(name string, data []byte) error {
+	if err := load.RefuseAliases(data); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
 
 // splitDocuments splits a YAML stream at its "---" separators. The documents
 // keep their comments; empty documents are returned too, so that document
@@ -50,7 +61,8 @@ func splitDocuments(data []byte) ([][]byte, error) {
 
 // decodeDocument turns one YAML or JSON document into objects: none for an
 // empty document, the items for a list kind such as v1 List, otherwise one.
-func decodeDocument(doc []byte) ([]*unstructured.Unstructured, error) {
+// Each object is charged to budget, a list's JSON to its first item.
+func decodeDocument(doc []byte, budget *Budget) ([]*unstructured.Unstructured, error) {
 	data, err := yaml.YAMLToJSON(doc)
 	if err != nil {
 		return nil, fmt.Errorf("invalid YAML: %w", err)
@@ -58,6 +70,12 @@ func decodeDocument(doc []byte) ([]*unstructured.Unstructured, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || string(data) == "null" {
 		return nil, nil
+	}
+	size := len(data)
+	charge := func() error {
+		err := budget.charge(size)
+		size = 0
+		return err
 	}
 	var value any
 	// utiljson turns numbers into int64 or float64, as unstructured requires.
@@ -76,6 +94,9 @@ func decodeDocument(doc []byte) ([]*unstructured.Unstructured, error) {
 		if err := checkName(u); err != nil {
 			return nil, err
 		}
+		if err := charge(); err != nil {
+			return nil, err
+		}
 		return []*unstructured.Unstructured{u}, nil
 	}
 	items := u.Object["items"].([]any)
@@ -91,6 +112,9 @@ func decodeDocument(doc []byte) ([]*unstructured.Unstructured, error) {
 		}
 		if err := checkName(obj); err != nil {
 			return nil, fmt.Errorf("%s item %d: %w", u.GetKind(), i+1, err)
+		}
+		if err := charge(); err != nil {
+			return nil, err
 		}
 		objs = append(objs, obj)
 	}
