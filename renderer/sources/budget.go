@@ -81,3 +81,15 @@ func (b *Budget) checkText(size int64) error {
 	}
 	return nil
 }
+
+// checkDocuments refuses n YAML documents when they are more than twice the
+// objects left, so many that their objects cannot fit.
+func (b *Budget) checkDocuments(n int) error {
+	if b == nil || b.MaxObjects <= 0 {
+		return nil
+	}
+	if n > 2*(b.MaxObjects-b.objects) {
+		return &BudgetError{Objects: true, Limit: int64(b.MaxObjects)}
+	}
+	return nil
+}

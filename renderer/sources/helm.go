@@ -173,8 +173,8 @@ type helmJob struct {
 // helmOutput is a rendered release: its manifest and its hooks, sorted by
 // path.
 type helmOutput struct {
-	Manifest string       `json:"manifest"`
-	Hooks    []helmHook   `json:"hooks,omitempty"`
+	Manifest string     `json:"manifest"`
+	Hooks    []helmHook `json:"hooks,omitempty"`
 }
 
 // helmHook is one rendered hook template.

@@ -21,9 +21,9 @@ import (
 // Defaults for the zero fields of Sandbox.
 const (
 	// DefaultSandboxTimeout bounds one chart render. Charts of development
-	// environments render in well under a second; the vcluster chart takes
-	// about 0.2 s.
-	DefaultSandboxTimeout = 20 * time.Second
+	// environments render in well under a second, the vcluster chart
+	// included; a chart that emits 200,000 objects is still busy after 20 s.
+	DefaultSandboxTimeout = 10 * time.Second
 	// DefaultSandboxMemory bounds the memory of one render's child process.
 	// With one child at a time and allot itself at about 150 MiB, a check
 	// stays within the 512 MiB of the example Deployment.
@@ -166,7 +166,12 @@ func (s *Sandbox) run(ctx context.Context, job helmJob, budget *Budget) (*helmOu
 // isOutOfMemory reports whether a Go child's standard error says it ran out
 // of memory.
 func isOutOfMemory(stderr string) bool {
-	return strings.Contains(stderr, "out of memory") || strings.Contains(stderr, "cannot allocate memory")
+	for _, s := range []string{"out of memory", "cannot allocate memory", "pthread_create failed", "failed to create new OS thread"} {
+		if strings.Contains(stderr, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // maxSandboxJobBytes bounds the job a child reads: the chart (bounded by

@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -286,7 +287,8 @@ func isLetter(c byte) bool {
 type boundedFS struct {
 	filesys.FileSystem
 	budget *Budget
-	read   int64
+	read   int64 // bytes of YAML read
+	docs   int   // YAML documents read, counted by their separators
 	err    error
 }
 
@@ -298,7 +300,15 @@ func (b *boundedFS) ReadFile(name string) ([]byte, error) {
 	}
 	rel := strings.TrimPrefix(name, "/")
 	b.read += int64(len(data))
+	b.docs += 1 + bytes.Count(data, []byte("\n---"))
 	if err := b.budget.checkText(b.read); err != nil {
+		return nil, b.fail(fmt.Errorf("reading %s: %w", rel, err))
+	}
+	// Kustomize adds each resource in time proportional to those before
+	// it, so documents are bounded before it sees them, not only objects
+	// after: no more than twice the objects left, which leaves room for
+	// patches and kustomization files.
+	if err := b.budget.checkDocuments(b.docs); err != nil {
 		return nil, b.fail(fmt.Errorf("reading %s: %w", rel, err))
 	}
 	if err := refuseAliases(rel, data); err != nil {
