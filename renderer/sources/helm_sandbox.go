@@ -24,10 +24,12 @@ const (
 	// environments render in well under a second, the vcluster chart
 	// included; a chart that emits 200,000 objects is still busy after 20 s.
 	DefaultSandboxTimeout = 10 * time.Second
-	// DefaultSandboxMemory bounds the memory of one render's child process.
-	// With one child at a time and allot itself at about 150 MiB, a check
-	// stays within the 512 MiB of the example Deployment.
-	DefaultSandboxMemory = 256 << 20
+	// DefaultSandboxMemory bounds the data (heap and stacks) of one
+	// render's child process; its peak RSS is that plus the pages of the
+	// binary it runs, about 200 MiB in all. With one child at a time beside
+	// allot itself, a check stays within the 512 MiB of the example
+	// Deployment.
+	DefaultSandboxMemory = 192 << 20
 	// DefaultSandboxParallel is how many children render at once.
 	DefaultSandboxParallel = 1
 )
