@@ -254,13 +254,27 @@ func (r *Renderer) renderTemplateSource(ctx context.Context, tf *load.TemplateFi
 		if release == "" {
 			release = name
 		}
-		return r.Helm.Render(ctx, chart, release, namespace, values, budget)
+		return r.templateHelm(tf).Render(ctx, chart, release, namespace, values, budget)
 	case src.Kustomize != nil:
 		return sources.Kustomize(fsys, path.Join(dir, src.Kustomize.Path), budget)
 	case src.Manifests != nil:
 		return sources.Manifests(fsys, path.Join(dir, src.Manifests.Path), budget)
 	}
 	return nil, errors.New("names no helm, kustomize, manifests or template")
+}
+
+// templateHelm returns the Helm that renders a template's charts. Built-in
+// templates ship inside allot and are trusted, so their charts render in
+// this process, without the cost of a sandbox's child process; a
+// repository's templates may come from a pull request and are sandboxed
+// like add-ons.
+func (r *Renderer) templateHelm(tf *load.TemplateFile) *sources.Helm {
+	if !tf.Builtin || r.Helm.Sandbox == nil {
+		return r.Helm
+	}
+	trusted := *r.Helm
+	trusted.Sandbox = nil
+	return &trusted
 }
 
 func (r *Renderer) renderAddon(ctx context.Context, addon schemas.Addon, namespace string, budget *sources.Budget) ([]sources.Object, error) {
