@@ -100,6 +100,16 @@ func manyDocuments(dir string, n int) map[string][]byte {
 	return files
 }
 
+// wideDocument is one custom resource of about 7 MiB whose spec is a flow
+// sequence of 3.5 million one-digit numbers: the most YAML nodes per byte.
+func wideDocument() []byte {
+	var b bytes.Buffer
+	b.WriteString("apiVersion: example.com/v1\nkind: Wide\nmetadata: {name: wide}\nspec:\n  items: [")
+	b.WriteString(strings.Repeat("1,", 7<<19))
+	b.WriteString("1]\n")
+	return b.Bytes()
+}
+
 func hostileCases() []hostileCase {
 	return []hostileCase{
 		{
@@ -182,6 +192,23 @@ func hostileCases() []hostileCase {
 			addon:  "{name: bomb, helm: {path: charts/bomb}}",
 			want:   []string{`add-on "bomb"`, "subchart archive charts/sub-0.tgz: unpacks to more than the limit of"},
 			wantIs: sources.ErrLimitExceeded,
+		},
+		{
+			name:  "7 MiB document of 3.5 million numbers in manifests",
+			files: func() map[string][]byte { return map[string][]byte{"addons/wide/wide.yaml": wideDocument()} },
+			addon: "{name: wide, manifests: {path: addons/wide}}",
+			want:  []string{`add-on "wide"`, "manifest addons/wide/wide.yaml, document 1: holds more than 500000 YAML values", "raise policy.bundles.maxObjects"},
+		},
+		{
+			name: "7 MiB document of 3.5 million numbers in a kustomization",
+			files: func() map[string][]byte {
+				return map[string][]byte{
+					"addons/wide/kustomization.yaml": []byte("resources: [wide.yaml]\n"),
+					"addons/wide/wide.yaml":          wideDocument(),
+				}
+			},
+			addon: "{name: wide, kustomize: {path: addons/wide}}",
+			want:  []string{`add-on "wide"`, "addons/wide/wide.yaml: holds more than 500000 YAML values", "raise policy.bundles.maxObjects"},
 		},
 		{
 			name:  "600,000 YAML documents in manifests",

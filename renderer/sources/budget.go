@@ -17,18 +17,32 @@ type Budget struct {
 
 	objects int
 	bytes   int64
+	nodes   int
 }
+
+// NodesPerObject is how many YAML nodes (keys, values, items) a Budget
+// allows per object it may hold, on average. Decoding costs time and
+// memory by the node, and YAML such as [1,1,1,...] has a node every two
+// bytes: this bounds what the byte limit alone would not. A Deployment is
+// about a hundred nodes.
+const NodesPerObject = 250
 
 // BudgetError says which limit of a Budget a source went over. It wraps
 // ErrLimitExceeded.
 type BudgetError struct {
 	// Objects is true when the object limit was reached, false for bytes.
 	Objects bool
+	// Nodes is true when the YAML nodes the object limit allows were
+	// reached; Objects is true too.
+	Nodes bool
 	// Limit is the limit that was reached.
 	Limit int64
 }
 
 func (e *BudgetError) Error() string {
+	if e.Nodes {
+		return fmt.Sprintf("holds more than %d YAML values, %d for each of the %d objects one bundle may hold", e.Limit*NodesPerObject, NodesPerObject, e.Limit)
+	}
 	if e.Objects {
 		return fmt.Sprintf("renders more than %d objects, the most one bundle may hold", e.Limit)
 	}
@@ -90,6 +104,28 @@ func (b *Budget) checkDocuments(n int) error {
 	}
 	if n > 2*(b.MaxObjects-b.objects) {
 		return &BudgetError{Objects: true, Limit: int64(b.MaxObjects)}
+	}
+	return nil
+}
+
+// chargeNodes counts n YAML nodes read.
+func (b *Budget) chargeNodes(n int) error {
+	if err := b.checkNodes(n); err != nil {
+		return err
+	}
+	if b != nil {
+		b.nodes += n
+	}
+	return nil
+}
+
+// checkNodes refuses n more YAML nodes when they do not fit.
+func (b *Budget) checkNodes(n int) error {
+	if b == nil || b.MaxObjects <= 0 {
+		return nil
+	}
+	if b.nodes+n > NodesPerObject*b.MaxObjects {
+		return &BudgetError{Objects: true, Nodes: true, Limit: int64(b.MaxObjects)}
 	}
 	return nil
 }

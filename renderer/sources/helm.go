@@ -236,7 +236,7 @@ func (o *helmOutput) objects(chrt *chart.Chart, budget *Budget) ([]Object, error
 		return fmt.Sprintf("chart %s %s, %s", chrt.Name(), chrt.Metadata.Version, source)
 	}
 	decode := func(source string, doc []byte) ([]*unstructured.Unstructured, error) {
-		if err := refuseAliases(source, doc); err != nil {
+		if err := refuseAliases(source, doc, budget); err != nil {
 			return nil, err
 		}
 		us, err := decodeDocument(doc, budget)

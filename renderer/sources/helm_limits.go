@@ -49,7 +49,7 @@ func (b *chartBudget) check(prefix string, files []*loader.BufferedFile, depth i
 			return fmt.Errorf("chart files hold more than %d bytes, its subchart archives unpacked (reached at %s): %w", b.limits.maxBytes, name, ErrLimitExceeded)
 		}
 		if isChartYAML(f.Name) {
-			if err := refuseAliases(name, f.Data); err != nil {
+			if err := refuseAliases(name, f.Data, nil); err != nil {
 				return err
 			}
 		}

@@ -311,7 +311,7 @@ func (b *boundedFS) ReadFile(name string) ([]byte, error) {
 	if err := b.budget.checkDocuments(b.docs); err != nil {
 		return nil, b.fail(fmt.Errorf("reading %s: %w", rel, err))
 	}
-	if err := refuseAliases(rel, data); err != nil {
+	if err := refuseAliases(rel, data, b.budget); err != nil {
 		return nil, b.fail(err)
 	}
 	return data, nil

@@ -58,7 +58,7 @@ func manifests(fsys fs.FS, dir string, budget *Budget, lim treeLimits) ([]Object
 			return nil, fmt.Errorf("manifest %s: %w; fix the YAML", name, err)
 		}
 		for i, doc := range docs {
-			if err := refuseAliases(fmt.Sprintf("manifest %s, document %d", name, i+1), doc); err != nil {
+			if err := refuseAliases(fmt.Sprintf("manifest %s, document %d", name, i+1), doc, budget); err != nil {
 				return nil, err
 			}
 			us, err := decodeDocument(doc, budget)

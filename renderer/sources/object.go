@@ -33,12 +33,36 @@ type Object struct {
 var ErrLimitExceeded = errors.New("limit exceeded")
 
 // refuseAliases refuses YAML anchors, aliases and merge keys in data, the
-// content of the file name, as request files refuse them.
-func refuseAliases(name string, data []byte) error {
-	if err := load.RefuseAliases(data); err != nil {
+// content of the file name, as request files refuse them, and charges its
+// YAML nodes to budget.
+func refuseAliases(name string, data []byte, budget *Budget) error {
+	// Parsing costs by the node, so a document with more nodes than the
+	// budget has left is refused before it is parsed, by an estimate.
+	if err := budget.checkNodes(estimateNodes(data)); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	nodes, err := load.RefuseAliases(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if err := budget.chargeNodes(nodes); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
+}
+
+// estimateNodes returns at least the number of YAML nodes in data: every
+// node but the first follows a line break, an indicator ("-", ":", "[",
+// "{") or a comma. Text with many of those in strings counts high.
+func estimateNodes(data []byte) int {
+	n := 1
+	for _, c := range data {
+		switch c {
+		case '\n', ',', ':', '-', '[', '{':
+			n++
+		}
+	}
+	return n
 }
 
 // splitDocuments splits a YAML stream at its "---" separators. The documents

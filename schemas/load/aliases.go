@@ -13,24 +13,27 @@ import (
 // allot renders (manifests, kustomizations and their patches, chart values):
 // it reads every document of data and fails at the first anchor, alias or
 // merge key, or at invalid YAML, with the line. Aliases are never expanded,
-// so a YAML bomb costs no more than its own size to refuse.
-func RefuseAliases(data []byte) error {
+// so a YAML bomb costs no more than its own size to refuse. It returns the
+// number of YAML nodes, which is what decoding the data costs.
+func RefuseAliases(data []byte) (int, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
+	nodes := 0
 	for {
 		var doc yaml.Node
 		err := dec.Decode(&doc)
 		if errors.Is(err, io.EOF) {
-			return nil
+			return nodes, nil
 		}
 		if err != nil {
-			return lineError(syntaxError(err))
+			return nodes, lineError(syntaxError(err))
 		}
 		stack := []*yaml.Node{&doc}
 		for len(stack) > 0 {
 			n := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
+			nodes++
 			if err := refuseAlias(n); err != nil {
-				return lineError(err)
+				return nodes, lineError(err)
 			}
 			for i := len(n.Content) - 1; i >= 0; i-- { // first child on top: report in file order
 				stack = append(stack, n.Content[i])

@@ -142,7 +142,7 @@ func TestRefuseAliases(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := RefuseAliases([]byte(tt.yaml))
+			_, err := RefuseAliases([]byte(tt.yaml))
 			switch {
 			case tt.want == "" && err != nil:
 				t.Fatalf("got %v, want no error", err)
@@ -150,5 +150,13 @@ func TestRefuseAliases(t *testing.T) {
 				t.Fatalf("got %v, want an error mentioning %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestRefuseAliasesCountsNodes(t *testing.T) {
+	// A document node, a mapping, a key and a sequence of three, twice.
+	n, err := RefuseAliases([]byte("a: [1, 2, 3]\n---\nb: [1, 2, 3]\n"))
+	if err != nil || n != 14 {
+		t.Fatalf("got %d nodes, %v; want 14", n, err)
 	}
 }
