@@ -43,9 +43,9 @@ func BenchmarkHostileCorpus(b *testing.B) {
 	}
 	var worstTime time.Duration
 	var worstRSS int64
-	fmt.Printf("\nhostile corpus, one pull request's check per case:\n%-48s %8s %12s %12s\n", "case", "time", "check RSS", "sandbox RSS")
+	fmt.Printf("\nhostile corpus, one pull request's check per case:\n%-58s %8s %12s %12s\n", "case", "time", "check RSS", "sandbox RSS")
 	for _, f := range figures {
-		fmt.Printf("%-48s %7.2fs %9d MiB %9d MiB\n", f.name, f.took.Seconds(), f.parent>>10, f.child>>10)
+		fmt.Printf("%-58s %7.2fs %9d MiB %9d MiB\n", f.name, f.took.Seconds(), f.parent>>10, f.child>>10)
 		worstTime = max(worstTime, f.took)
 		worstRSS = max(worstRSS, f.parent+f.child)
 	}
