@@ -10,7 +10,7 @@ LDFLAGS   := -X github.com/allot-dev/allot/cmd/allot/app.version=$(VERSION) \
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := .cache/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
-.PHONY: build test demo lint bench controlplane fmt vet clean
+.PHONY: build test demo lint bench controlplane vcluster fmt vet clean
 
 ## build: compile bin/allot with its version and commit
 build:
@@ -19,6 +19,10 @@ build:
 ## controlplane: build (once) the kube-apiserver, etcd and kubectl the tests run against
 controlplane:
 	test/tools/build.sh >/dev/null
+
+## vcluster: download (once) the vcluster release the built-in template pins, its real chart and config check
+vcluster:
+	test/tools/vcluster.sh >/dev/null
 
 SCIM_SERVER := test/harness/scimserver
 
@@ -43,11 +47,11 @@ $(GITHUB_FIXTURES)/node_modules: $(GITHUB_FIXTURES)/package-lock.json
 	touch $@
 
 ## test: every test, including those against real control planes, git, LDAP and SCIM servers
-test: controlplane $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES)/node_modules $(GITHUB_FIXTURES)/node_modules
+test: controlplane vcluster $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES)/node_modules $(GITHUB_FIXTURES)/node_modules
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) test -count=1 ./...
 
 ## demo: validate the example, list and render it, reconcile it onto local control planes, then take a pull request through allot serve
-demo: build controlplane $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES)/node_modules
+demo: build controlplane vcluster $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES)/node_modules
 	$(BIN)/allot validate --repo examples/requests
 	@echo
 	$(BIN)/allot list --repo examples/requests
