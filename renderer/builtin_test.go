@@ -1,6 +1,7 @@
 package renderer
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -195,4 +196,81 @@ func storedConfig(secret *unstructured.Unstructured) (string, error) {
 	}
 	out, err := base64.StdEncoding.DecodeString(enc)
 	return string(out), err
+}
+
+// TestVclusterClusterScopedRBAC shows how a platform allows the chart's own
+// ClusterRole and ClusterRoleBinding, which options such as node sync need:
+// refused by the built-in template with a message that says how, allowed by
+// a template that lists exactly the chart's names, and only those.
+func TestVclusterClusterScopedRBAC(t *testing.T) {
+	nodeSync := "apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata: {name: ledger-vc}\nspec:\n  type: vcluster\n  owner: dana.kim@acme.example\n  team: payments\n  cluster: dev-us-1\n  values: {chartValues: {sync: {fromHost: {nodes: {enabled: true}}}}}\n"
+	t.Run("refused by default, with the way to allow it", func(t *testing.T) {
+		r, _ := vclusterRenderer(t, map[string]string{"environments/payments/ledger-vc.yaml": nodeSync})
+		targets, errs := r.Targets()
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		_, err := r.Render(context.Background(), targets[0])
+		want := "ClusterRole/vc-ledger-vc-v-ledger-vc: not allowed for an environment: it is a cluster-scoped object; to allow this one object, the template must list ClusterRole.rbac.authorization.k8s.io/vc-$(name)-v-$(name) in clusterScopedObjects"
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("err = %v\nwant it to contain %s", err, want)
+		}
+	})
+	t.Run("allowed by name in a template override", func(t *testing.T) {
+		builtin, err := os.ReadFile(filepath.Join("..", "environments", "vcluster", "template.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		override := strings.Replace(string(builtin), "  sources:\n", "  clusterScopedObjects:\n    - ClusterRole.rbac.authorization.k8s.io/vc-$(name)-v-$(namespace)\n    - ClusterRoleBinding.rbac.authorization.k8s.io/vc-$(name)-v-$(namespace)\n  sources:\n", 1)
+		files := map[string]string{"environments/payments/ledger-vc.yaml": nodeSync, "templates/vcluster/template.yaml": override}
+		for _, rel := range []string{"inside/Chart.yaml", "inside/templates/access.yaml", "network/Chart.yaml", "network/templates/networkpolicies.yaml"} {
+			data, err := os.ReadFile(filepath.Join("..", "environments", "vcluster", rel))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files["templates/vcluster/"+rel] = string(data)
+		}
+		r, _ := vclusterRenderer(t, files)
+		if r.Repo.Templates["vcluster"].Builtin {
+			t.Fatal("the override is not in use")
+		}
+		b := renderOne(t, r, "ledger-vc")
+		role := findObject(b, "ClusterRole", "vc-ledger-vc-v-ledger-vc")
+		binding := findObject(b, "ClusterRoleBinding", "vc-ledger-vc-v-ledger-vc")
+		if role == nil || binding == nil || role.GetNamespace() != "" {
+			t.Fatalf("the chart's ClusterRole and ClusterRoleBinding are not in the bundle (%v, %v)", role, binding)
+		}
+		rules := fmt.Sprint(role.Object["rules"])
+		if !strings.Contains(rules, "nodes") {
+			t.Errorf("the ClusterRole does not grant node access: %s", rules)
+		}
+
+		t.Run("but no other cluster-scoped object", func(t *testing.T) {
+			r.Repo.Templates["vcluster"].Template.Spec.ClusterScopedObjects = []string{"ClusterRole.rbac.authorization.k8s.io/vc-$(name)-v-$(namespace)"}
+			targets, _ := r.Targets()
+			_, err := r.Render(context.Background(), targets[0])
+			if err == nil || !strings.Contains(err.Error(), "ClusterRoleBinding/vc-ledger-vc-v-ledger-vc: not allowed") {
+				t.Fatalf("err = %v, want the ClusterRoleBinding refused", err)
+			}
+		})
+	})
+}
+
+func TestParameterValues(t *testing.T) {
+	r, _ := vclusterRenderer(t, map[string]string{})
+	r.Repo.Environments[0].Environment.Spec.Values["kubernetesVersion"] = "1.29"
+	targets, _ := r.Targets()
+	_, err := r.Render(context.Background(), targets[0])
+	if err == nil || !strings.Contains(err.Error(), `spec.values.kubernetesVersion is "1.29", which the template does not know; use one of 1.30, 1.31, 1.32, 1.33, 1.34, 1.35, 1.36`) {
+		t.Fatalf("err = %v", err)
+	}
+	delete(r.Repo.Environments[0].Environment.Spec.Values, "kubernetesVersion")
+	b := renderOne(t, r, "ledger-vc")
+	stored, err := storedConfig(findObject(b, "Secret", "vc-config-ledger-vc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stored, "tag: v1.36.0") {
+		t.Error("without kubernetesVersion the chart's default distro tag v1.36.0 is not kept")
+	}
 }
