@@ -12,6 +12,10 @@ import (
 
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
 // VCluster is the vcluster release test/tools/vcluster/go.mod pins: the real
@@ -98,4 +102,43 @@ func (v *VCluster) CheckConfig(secretOrValues []byte) error {
 		return err
 	}
 	return nil
+}
+
+// VClusterKubeconfigSecret returns the Secret a vcluster's syncer writes on
+// its host, vc-<name> in the vcluster's namespace, for a control plane that
+// plays the vcluster: what vcluster 0.36's kubeconfig.WriteKubeConfig
+// writes. Key config holds the kubeconfig (clientcmd format, the admin.conf
+// the vcluster generates, kubeadm's names, with the certificate authority
+// and the client certificate inline and the server exportKubeConfig.server);
+// certificate-authority, client-certificate, client-key and token hold the
+// same credentials again.
+func VClusterKubeconfigSecret(vcluster *ControlPlane, name, namespace, server string) (*corev1.Secret, error) {
+	cfg := vcluster.Config
+	if len(cfg.CertData) == 0 || len(cfg.KeyData) == 0 {
+		return nil, errors.New("the control plane's config has no inline client certificate")
+	}
+	const cluster, user, context = "kubernetes", "kubernetes-super-admin", "kubernetes-super-admin@kubernetes"
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters[cluster] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos[user] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData}
+	kc.Contexts[context] = &clientcmdapi.Context{Cluster: cluster, AuthInfo: user}
+	kc.CurrentContext = context
+	out, err := clientcmd.Write(*kc)
+	if err != nil {
+		return nil, err
+	}
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: "vc-" + name, Namespace: namespace,
+			Labels: map[string]string{"app": "vcluster", "vcluster-name": name},
+		},
+		Type: corev1.SecretTypeOpaque,
+		Data: map[string][]byte{
+			"config":                out,
+			"certificate-authority": cfg.CAData,
+			"client-certificate":    cfg.CertData,
+			"client-key":            cfg.KeyData,
+			"token":                 []byte(""),
+		},
+	}, nil
 }
