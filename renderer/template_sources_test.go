@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // writeRepo writes files (path relative to a new folder: content) and
@@ -67,5 +69,36 @@ spec:
 	}
 	if got["probe-plain"] != "false" || got["probe-asks"] != "true" {
 		t.Errorf("charts saw .Values.allot: %v; want only probe-asks (allotValues: true) to", got)
+	}
+}
+
+func TestHelmHooksMapOntoPhases(t *testing.T) {
+	job := func(name, hook string) string {
+		return "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: " + name + "\n  annotations: {helm.sh/hook: " + hook + "}\nspec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}}}\n"
+	}
+	files := map[string]string{
+		"allot.yaml":                               minimalPlatform,
+		"templates/t/template.yaml":                "apiVersion: allot.dev/v1alpha1\nkind: EnvironmentTemplate\nmetadata: {name: t}\nspec:\n  sources: [{name: hooks, helm: {path: chart}}]\n",
+		"templates/t/chart/Chart.yaml":             "apiVersion: v2\nname: hooks\nversion: 1.0.0\n",
+		"templates/t/chart/templates/ready.yaml":   job("ready", "post-install"),
+		"templates/t/chart/templates/cleanup.yaml": job("cleanup", "pre-delete"),
+		"templates/t/chart/templates/setup.yaml":   job("setup", "pre-install"),
+		"templates/t/chart/templates/test.yaml":    job("smoke", "test"),
+		"environments/web/demo.yaml":               "apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata: {name: demo}\nspec: {type: t, owner: dev@acme.example, team: web, cluster: dev}\n",
+	}
+	b := renderOne(t, newRenderer(t, writeRepo(t, files)), "demo")
+	got := map[Phase][]string{}
+	for _, p := range Phases() {
+		for _, o := range b.Objects[p] {
+			got[p] = append(got[p], ObjectID(o))
+		}
+	}
+	want := map[Phase][]string{
+		PhaseInit:        {"Job/demo/setup"},
+		PhasePostInstall: {"Job/demo/ready"},
+		PhasePreDelete:   {"Job/demo/cleanup"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("phases (-want +got):\n%s", diff)
 	}
 }

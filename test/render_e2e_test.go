@@ -71,6 +71,9 @@ func kubectlOn(t *testing.T, kubeconfig, stdin string, args ...string) string {
 func TestRenderOutputAppliesWithKubectl(t *testing.T) {
 	repo := filepath.Join("..", "examples", "requests")
 	cache := t.TempDir()
+	if err := harness.SeedVClusterChart(cache); err != nil {
+		t.Fatal(err)
+	}
 	for _, cluster := range []string{"dev-eu-1", "dev-us-1"} {
 		manifests := allot(t, "render", "--repo", repo, "--cluster", cluster, "--chart-cache", cache)
 		out := kubectl(t, manifests, "apply", "--server-side", "--field-manager", "allot", "-f", "-")

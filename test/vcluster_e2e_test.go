@@ -11,7 +11,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/allot-dev/allot/renderer/sources"
 	"github.com/allot-dev/allot/test/harness"
 )
 
@@ -66,13 +65,8 @@ func vclusterRepo(t *testing.T) (repo, cache string, vc *harness.VCluster) {
 			t.Fatal(err)
 		}
 	}
-	archive, err := vc.ChartArchive()
-	if err != nil {
-		t.Fatal(err)
-	}
 	cache = t.TempDir()
-	h := &sources.Helm{CacheDir: cache}
-	if err := h.Seed(sources.Chart{Repository: "https://charts.loft.sh", Name: "vcluster", Version: vc.Version}, archive); err != nil {
+	if err := harness.SeedVClusterChart(cache); err != nil {
 		t.Fatal(err)
 	}
 	return repo, cache, vc

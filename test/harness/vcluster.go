@@ -16,6 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/allot-dev/allot/renderer/sources"
 )
 
 // VCluster is the vcluster release test/tools/vcluster/go.mod pins: the real
@@ -141,4 +143,25 @@ func VClusterKubeconfigSecret(vcluster *ControlPlane, name, namespace, server st
 			"token":                 []byte(""),
 		},
 	}, nil
+}
+
+// VClusterChartRepository is the chart repository the built-in vcluster
+// template names.
+const VClusterChartRepository = "https://charts.loft.sh"
+
+// SeedVClusterChart puts the real vcluster chart into the chart cache at
+// dir as the built-in template's chart (vcluster from
+// VClusterChartRepository at the pinned version), so that allot renders
+// it offline, as it would after downloading it once.
+func SeedVClusterChart(dir string) error {
+	vc, err := VClusterRelease()
+	if err != nil {
+		return err
+	}
+	archive, err := vc.ChartArchive()
+	if err != nil {
+		return err
+	}
+	h := &sources.Helm{CacheDir: dir}
+	return h.Seed(sources.Chart{Repository: VClusterChartRepository, Name: "vcluster", Version: vc.Version}, archive)
 }

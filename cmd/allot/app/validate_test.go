@@ -13,7 +13,7 @@ import (
 )
 
 func TestValidateExampleRepository(t *testing.T) {
-	code, out, errOut := run(t, nil, "validate", "--repo", examples(t, "requests"))
+	code, out, errOut := run(t, nil, "validate", "--repo", examples(t, "requests"), "--chart-cache", chartCache(t))
 	if code != ExitOK {
 		t.Fatalf("exit %d, want 0\n%s%s", code, out, errOut)
 	}
