@@ -52,11 +52,12 @@ test: controlplane vcluster $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES)/node
 
 ## demo: validate the example, list and render it, reconcile it onto local control planes, then take a pull request through allot serve
 demo: build controlplane vcluster $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES)/node_modules
-	$(BIN)/allot validate --repo examples/requests
+	@$(GO) run ./test/demo -seed-charts .cache/demo-charts
+	$(BIN)/allot validate --repo examples/requests --chart-cache .cache/demo-charts
 	@echo
 	$(BIN)/allot list --repo examples/requests
 	@echo
-	$(BIN)/allot render --repo examples/requests checkout-dev
+	$(BIN)/allot render --repo examples/requests --chart-cache .cache/demo-charts checkout-dev
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) run ./test/demo
 
 ## bench: benchmarks, printing figures (render and validate speed, then the reconciler on a real apiserver)
