@@ -264,3 +264,21 @@ func TestParameterValues(t *testing.T) {
 		t.Error("without kubernetesVersion the chart's default distro tag v1.36.0 is not kept")
 	}
 }
+
+// TestVclusterNetworkPolicyOptions: where allot runs and where the API
+// server is come from the template's options.
+func TestVclusterNetworkPolicyOptions(t *testing.T) {
+	r, _ := vclusterRenderer(t, map[string]string{})
+	opts := r.Repo.Templates["vcluster"].Template.Spec.Options
+	opts["allotPeers"] = []any{map[string]any{"ipBlock": map[string]any{"cidr": "10.1.2.0/24"}}}
+	opts["apiServer"] = map[string]any{"ports": []any{8443}, "to": []any{map[string]any{"ipBlock": map[string]any{"cidr": "192.0.2.10/32"}}}}
+	b := renderOne(t, r, "ledger-vc")
+	ingress, _ := yaml.Marshal(findObject(b, "NetworkPolicy", "vcluster-control-plane-ingress").Object["spec"])
+	if !strings.Contains(string(ingress), "cidr: 10.1.2.0/24") || strings.Contains(string(ingress), "allot-system") {
+		t.Errorf("ingress does not come from options.allotPeers:\n%s", ingress)
+	}
+	egress, _ := yaml.Marshal(findObject(b, "NetworkPolicy", "vcluster-control-plane-egress").Object["spec"])
+	if !strings.Contains(string(egress), "cidr: 192.0.2.10/32") || !strings.Contains(string(egress), "port: 8443") || strings.Contains(string(egress), "port: 6443") {
+		t.Errorf("egress does not follow options.apiServer:\n%s", egress)
+	}
+}

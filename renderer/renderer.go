@@ -412,7 +412,7 @@ func orEmpty(v any) map[string]any {
 	return map[string]any{}
 }
 
-// objectSet is set of Kind.group/name entries with $(name) and
+// objectSet returns the set of Kind.group/name entries, with $(name) and
 // $(namespace) replaced.
 func objectSet(items []string, name, namespace string) map[string]bool {
 	m := make(map[string]bool, len(items))
