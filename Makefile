@@ -10,7 +10,7 @@ LDFLAGS   := -X github.com/allot-dev/allot/cmd/allot/app.version=$(VERSION) \
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := .cache/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
-.PHONY: build test demo lint bench controlplane vcluster fmt vet clean
+.PHONY: build test demo lint bench controlplane vcluster fmt vet clean check-upstream
 
 ## build: compile bin/allot with its version and commit
 build:
@@ -49,6 +49,10 @@ $(GITHUB_FIXTURES)/node_modules: $(GITHUB_FIXTURES)/package-lock.json
 ## test: every test, including those against real control planes, git, LDAP and SCIM servers
 test: controlplane vcluster $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES)/node_modules $(GITHUB_FIXTURES)/node_modules
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) test -count=1 ./...
+
+## check-upstream: check the project's cut-down CRDs against the AWS controllers' own (ALLOT_UPSTREAM_CRDS, or ../shared/fixtures beside the repository)
+check-upstream: controlplane
+	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) test -count=1 -tags upstream -run 'Upstream' ./environments/
 
 ## demo: validate the example, list and render it, reconcile it onto local control planes, then take a pull request through allot serve
 demo: build controlplane vcluster $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES)/node_modules

@@ -8,12 +8,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	"github.com/fluxcd/pkg/ssa"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/allot-dev/allot/renderer"
 )
@@ -52,10 +50,16 @@ type EnvResult struct {
 	// Ready is set when every object of the environment is ready.
 	Ready   bool
 	Applied int // objects created or changed
+	// Changed lists the objects created or changed, as "Kind/ns/name
+	// created", also when the pass failed part way.
+	Changed []string
 	Pruned  int // objects deleted
 	// Message says more, such as what the environment waits for.
 	Message string
-	Err     error
+	// Deadline, for an environment that is not ready, is when it fails
+	// if it is still not ready then; a pass after it tells.
+	Deadline time.Time
+	Err      error
 }
 
 // applyPhases are applied in this order; preDelete waits for teardown.
@@ -94,11 +98,25 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inve
 		return r.reportDrift(ctx, cl, inv, b, rec, res, dp)
 	}
 
+	if !unchangedDigest {
+		// Never take over what exists and is not the environment's, nor
+		// apply a kind with another scope than allowed.
+		err := preflight(ctx, cl, b, rec)
+		switch {
+		case err != nil && isNew:
+			// Nothing was applied, so there is nothing to record.
+			res.Action, res.Err = ActionFailed, err
+			return res
+		case err != nil:
+			return r.fail(ctx, inv, rec, res, preflightReason(err), err)
+		}
+	}
+
 	// Intent first: the union of what is there and what is coming.
 	if !unchangedDigest {
 		rec.File, rec.Groups, rec.PreDelete = b.File, b.Groups, preDeleteObjects(b)
 		rec.Objects = union(rec.Objects, refs)
-		rec.setCondition(ConditionProgressing, metav1.ConditionTrue, "Applying", "applying commit "+short(commit), now)
+		rec.setCondition(ConditionProgressing, metav1.ConditionTrue, ReasonApplying, "applying commit "+short(commit), now)
 		rec.Updated = now
 		if err := inv.write(ctx, rec); err != nil {
 			res.Action, res.Err = ActionFailed, err
@@ -106,7 +124,7 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inve
 		}
 	}
 
-	changed := 0
+	var changes []string
 	for i, p := range applyPhases {
 		objs := b.Objects[p]
 		if len(objs) == 0 {
@@ -123,126 +141,180 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inve
 		} else {
 			cs, err = cl.Manager.ApplyAllStaged(ctx, copies(objs), opts)
 		}
-		if cs != nil {
-			changed += countChanges(cs)
-		}
-		if err == nil && hasLater(b, i) {
-			err = cl.Manager.WaitForSetWithContext(ctx, cs.ToObjMetadataSet(), ssa.WaitOptions{Interval: r.waitInterval(), Timeout: r.readinessTimeout(b)})
-			if err != nil {
+		changes = append(changes, changedObjects(cs)...)
+		reason := ReasonApplyFailed
+		if err != nil {
+			err = fmt.Errorf("apply phase %s: %w", p, err)
+		} else if hasLater(b, i) {
+			// The next phase may need these objects: wait for them.
+			if err = r.waitReady(ctx, cl, objs, r.readinessTimeout(b)); err != nil {
+				reason = readinessReason(err)
 				err = fmt.Errorf("phase %s did not become ready: %w", p, err)
 			}
 		}
 		if err != nil {
-			return r.fail(ctx, inv, rec, res, fmt.Errorf("apply phase %s: %w", p, err), commit)
+			res.Applied, res.Changed, rec.Changed = len(changes), changes, recordedChanges(changes)
+			return r.fail(ctx, inv, rec, res, reason, err)
 		}
 		rec.Phase = p
 	}
-	res.Applied = changed
+	res.Applied, res.Changed = len(changes), changes
 
 	if len(stale) > 0 {
 		if !allowPrune {
 			res.Action = ActionHeld
-			rec.setCondition(ConditionReady, metav1.ConditionFalse, "DeletionHeld", fmt.Sprintf("%d objects left the bundle but deletions are held by the mass-delete guard", len(stale)), now)
-			_ = inv.write(ctx, rec)
+			rec.Changed = recordedChanges(changes)
+			rec.setCondition(ConditionReady, metav1.ConditionFalse, ReasonDeletionHeld, fmt.Sprintf("%d objects left the bundle but deletions are held by the mass-delete guard", len(stale)), now)
+			if err := inv.write(ctx, rec); err != nil {
+				res.Err = err
+			}
 			return res
 		}
 		n, err := r.deleteObjects(ctx, cl, b.Environment, reversePhases(stale))
 		res.Pruned = n
 		if err != nil {
-			return r.fail(ctx, inv, rec, res, fmt.Errorf("prune: %w", err), commit)
+			rec.Changed = recordedChanges(changes)
+			return r.fail(ctx, inv, rec, res, ReasonPruneFailed, fmt.Errorf("prune: %w", err))
 		}
 	}
 
 	switch {
 	case isNew:
 		res.Action = ActionCreated
-	case unchangedDigest && changed > 0:
+	case unchangedDigest && len(changes) > 0:
 		res.Action = ActionRepaired
 	case unchangedDigest:
 		res.Action = ActionUnchanged
 	default:
 		res.Action = ActionUpdated
 	}
-	if unchangedDigest && changed == 0 {
-		// Nothing changed and nothing drifted: write nothing, unless an
-		// environment that was not ready has become ready since.
-		if rec.condition(ConditionReady) != metav1.ConditionTrue {
-			if ready, msg := r.readiness(ctx, cl, b); ready {
-				rec.setCondition(ConditionProgressing, metav1.ConditionFalse, "Applied", msg, now)
-				rec.setCondition(ConditionReady, metav1.ConditionTrue, readyReason(true), msg, now)
-				rec.Updated = now
-				if err := inv.write(ctx, rec); err != nil {
-					res.Action, res.Err = ActionFailed, err
-				}
-			}
-		}
-		res.Ready = res.Err == nil && rec.condition(ConditionReady) == metav1.ConditionTrue
-		return res
+	if unchangedDigest && len(changes) == 0 {
+		// Nothing changed and nothing drifted: write nothing, unless the
+		// environment's readiness changed since.
+		return r.refreshReadiness(ctx, cl, inv, b, rec, res)
 	}
-	rec.Objects, rec.Digest, rec.Commit, rec.LastError = refs, b.Digest, commit, ""
-	ready, msg := r.readiness(ctx, cl, b)
-	rec.setCondition(ConditionFailed, metav1.ConditionFalse, "Applied", "", now)
-	rec.setCondition(ConditionProgressing, boolStatus(!ready), "Applied", msg, now)
-	rec.setCondition(ConditionReady, boolStatus(ready), readyReason(ready), msg, now)
+	if rec.Digest != b.Digest {
+		// A new desired state: its readiness timeout starts now.
+		rec.WaitingSince = time.Time{}
+	}
+	rec.Objects, rec.Digest, rec.Commit, rec.LastError, rec.Changed = refs, b.Digest, commit, "", recordedChanges(changes)
+	s := readObjects(ctx, cl, bundleObjects(b))
+	_, notReady := markReadiness(rec, s, r.readinessTimeout(b), now)
 	if res.Action == ActionRepaired {
-		rec.setCondition(ConditionDrifted, metav1.ConditionFalse, "Repaired", fmt.Sprintf("%d objects repaired", changed), now)
+		rec.setCondition(ConditionDrifted, metav1.ConditionFalse, ReasonRepaired, fmt.Sprintf("%d objects repaired", len(changes)), now)
 	}
 	rec.Updated = now
 	if err := inv.write(ctx, rec); err != nil {
 		res.Action, res.Err = ActionFailed, err
 	}
-	res.Ready = ready && res.Err == nil
-	if !ready {
-		res.Message = cmp.Or(res.Message, msg)
+	return readinessResult(res, s, notReady, rec.WaitingSince.Add(r.readinessTimeout(b)))
+}
+
+// refreshReadiness reads an applied environment's readiness again and
+// writes its record only when that changed.
+func (r *Reconciler) refreshReadiness(ctx context.Context, cl *Cluster, inv inventory, b *renderer.Bundle, rec *Record, res EnvResult) EnvResult {
+	now := r.now()
+	s := readObjects(ctx, cl, bundleObjects(b))
+	changed, notReady := markReadiness(rec, s, r.readinessTimeout(b), now)
+	if changed {
+		rec.Updated = now
+		if err := inv.write(ctx, rec); err != nil {
+			res.Action, res.Err = ActionFailed, err
+			return res
+		}
+	}
+	return readinessResult(res, s, notReady, rec.WaitingSince.Add(r.readinessTimeout(b)))
+}
+
+// readinessResult completes an environment's result with its readiness:
+// notReady is set when it failed for it, and deadline is when it fails if
+// it is still not ready then.
+func readinessResult(res EnvResult, s setReadiness, notReady error, deadline time.Time) EnvResult {
+	if res.Err != nil {
+		return res
+	}
+	if notReady != nil {
+		res.Action, res.Err = ActionFailed, notReady
+		return res
+	}
+	res.Ready = s.ready()
+	if !res.Ready {
+		res.Message = cmp.Or(res.Message, s.message())
+		res.Deadline = deadline
 	}
 	return res
 }
 
 // reportDrift is the pass of an unchanged environment on a cluster in warn
-// mode: it finds drift and records it, and changes nothing else.
+// mode: it finds drift and records it, reads readiness again, and changes
+// nothing else.
 func (r *Reconciler) reportDrift(ctx context.Context, cl *Cluster, inv inventory, b *renderer.Bundle, rec *Record, res EnvResult, dp driftPolicy) EnvResult {
-	var objs []*unstructured.Unstructured
-	for _, p := range applyPhases {
-		objs = append(objs, b.Objects[p]...)
-	}
+	objs := bundleObjects(b)
 	ids, err := drifted(ctx, cl, objs, dp)
 	if err != nil {
 		res.Action, res.Err = ActionFailed, fmt.Errorf("find drift: %w", err)
 		return res
 	}
+	now := r.now()
 	res.Action = ActionUnchanged
 	was := rec.condition(ConditionDrifted) == metav1.ConditionTrue
+	write := true
 	switch {
 	case len(ids) > 0:
 		res.Action = ActionDrifted
 		res.Message = "drifted: " + strings.Join(ids, ", ")
-		rec.setCondition(ConditionDrifted, metav1.ConditionTrue, "DriftFound", res.Message, r.now())
+		rec.setCondition(ConditionDrifted, metav1.ConditionTrue, ReasonDriftFound, res.Message, now)
 	case was:
-		rec.setCondition(ConditionDrifted, metav1.ConditionFalse, "NoDrift", "", r.now())
+		rec.setCondition(ConditionDrifted, metav1.ConditionFalse, ReasonNoDrift, "", now)
 	default:
-		return res
+		write = false
 	}
-	rec.Updated = r.now()
-	if err := inv.write(ctx, rec); err != nil {
-		res.Action, res.Err = ActionFailed, err
+	s := readObjects(ctx, cl, objs)
+	changed, notReady := markReadiness(rec, s, r.readinessTimeout(b), now)
+	if write || changed {
+		rec.Updated = now
+		if err := inv.write(ctx, rec); err != nil {
+			res.Action, res.Err = ActionFailed, err
+			return res
+		}
 	}
-	return res
+	return readinessResult(res, s, notReady, rec.WaitingSince.Add(r.readinessTimeout(b)))
 }
 
-// fail records an error on the environment and keeps its inventory, which
-// still lists every object that may exist.
-func (r *Reconciler) fail(ctx context.Context, inv inventory, rec *Record, res EnvResult, err error, commit string) EnvResult {
+// fail records why an environment failed and keeps its inventory, which
+// still lists every object that may exist. It is the one place a failed
+// apply reaches the record's conditions.
+func (r *Reconciler) fail(ctx context.Context, inv inventory, rec *Record, res EnvResult, reason string, err error) EnvResult {
 	now := r.now()
 	rec.LastError = err.Error()
-	rec.setCondition(ConditionFailed, metav1.ConditionTrue, "ApplyFailed", err.Error(), now)
-	rec.setCondition(ConditionReady, metav1.ConditionFalse, "ApplyFailed", err.Error(), now)
-	rec.setCondition(ConditionProgressing, metav1.ConditionFalse, "ApplyFailed", "", now)
+	rec.setCondition(ConditionFailed, metav1.ConditionTrue, reason, err.Error(), now)
+	rec.setCondition(ConditionReady, metav1.ConditionFalse, reason, err.Error(), now)
+	rec.setCondition(ConditionProgressing, metav1.ConditionFalse, reason, "", now)
 	rec.Updated = now
 	if werr := inv.write(ctx, rec); werr != nil {
 		err = errors.Join(err, werr)
 	}
 	res.Action, res.Err = ActionFailed, err
 	return res
+}
+
+// preflightReason is the condition reason of a preflight error.
+func preflightReason(err error) string {
+	if errors.Is(err, ErrScope) {
+		return ReasonScope
+	}
+	return ReasonConflict
+}
+
+// readinessReason is the condition reason of a readiness error.
+func readinessReason(err error) string {
+	if errors.Is(err, ErrObjectFailed) {
+		return ReasonObjectFailed
+	}
+	if errors.Is(err, ErrNotReady) {
+		return ReasonReadinessTimeout
+	}
+	return ReasonApplyFailed
 }
 
 // teardown removes an environment: its preDelete phase runs, then its
@@ -261,9 +333,9 @@ func (r *Reconciler) teardown(ctx context.Context, cl *Cluster, inv inventory, r
 			res.Action, res.Err = ActionFailed, err
 			return res
 		}
-		cs, err := cl.Manager.ApplyAllStaged(ctx, preDelete, ssa.DefaultApplyOptions())
+		_, err := cl.Manager.ApplyAllStaged(ctx, copies(preDelete), ssa.DefaultApplyOptions())
 		if err == nil {
-			err = cl.Manager.WaitForSetWithContext(ctx, cs.ToObjMetadataSet(), ssa.WaitOptions{Interval: r.waitInterval(), Timeout: r.teardownTimeout()})
+			err = r.waitReady(ctx, cl, preDelete, r.teardownTimeout())
 		}
 		if err != nil {
 			// A preDelete hook that fails must not keep the environment
@@ -274,7 +346,7 @@ func (r *Reconciler) teardown(ctx context.Context, cl *Cluster, inv inventory, r
 	n, err := r.deleteObjects(ctx, cl, rec.Environment, reversePhases(rec.Objects))
 	res.Pruned = n
 	if err != nil {
-		return r.fail(ctx, inv, rec, res, fmt.Errorf("teardown: %w", err), rec.Commit)
+		return r.fail(ctx, inv, rec, res, ReasonPruneFailed, fmt.Errorf("teardown: %w", err))
 	}
 	if err := inv.remove(ctx, rec.Environment); err != nil {
 		res.Action, res.Err = ActionFailed, err
@@ -313,39 +385,6 @@ func (r *Reconciler) deleteObjects(ctx context.Context, cl *Cluster, env string,
 		n++
 	}
 	return n, errors.Join(errs...)
-}
-
-// readiness reports whether every applied object is Current by kstatus,
-// without waiting.
-func (r *Reconciler) readiness(ctx context.Context, cl *Cluster, b *renderer.Bundle) (bool, string) {
-	for _, p := range applyPhases {
-		for _, o := range b.Objects[p] {
-			if alwaysCurrent[o.GroupVersionKind().GroupKind().String()] {
-				continue
-			}
-			live := o.DeepCopy()
-			if err := cl.Client.Get(ctx, client.ObjectKeyFromObject(o), live); err != nil {
-				return false, fmt.Sprintf("%s: %v", renderer.ObjectID(o), err)
-			}
-			res, err := status.Compute(live)
-			if err != nil {
-				return false, fmt.Sprintf("%s: %v", renderer.ObjectID(o), err)
-			}
-			if res.Status != status.CurrentStatus {
-				return false, fmt.Sprintf("waiting for %s: %s", renderer.ObjectID(o), res.Message)
-			}
-		}
-	}
-	return true, "all objects are ready"
-}
-
-// alwaysCurrent lists kinds kstatus reports Current as soon as they exist:
-// they have no rollout to wait for, so readiness does not read them back.
-var alwaysCurrent = map[string]bool{
-	"ConfigMap": true, "Secret": true, "ServiceAccount": true, "ResourceQuota": true, "LimitRange": true,
-	"Role.rbac.authorization.k8s.io": true, "RoleBinding.rbac.authorization.k8s.io": true,
-	"ClusterRole.rbac.authorization.k8s.io": true, "ClusterRoleBinding.rbac.authorization.k8s.io": true,
-	"NetworkPolicy.networking.k8s.io": true,
 }
 
 func (r *Reconciler) readinessTimeout(b *renderer.Bundle) time.Duration {
@@ -397,14 +436,18 @@ func copies(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
 	return out
 }
 
-func countChanges(cs *ssa.ChangeSet) int {
-	n := 0
+// changedObjects lists the objects a change set created or changed.
+func changedObjects(cs *ssa.ChangeSet) []string {
+	if cs == nil {
+		return nil
+	}
+	var out []string
 	for _, e := range cs.Entries {
 		if e.Action == ssa.CreatedAction || e.Action == ssa.ConfiguredAction {
-			n++
+			out = append(out, e.Subject+" "+string(e.Action))
 		}
 	}
-	return n
+	return out
 }
 
 // union returns a plus what of b is not in a.
@@ -442,20 +485,6 @@ func reversePhases(refs []ObjectRef) []ObjectRef {
 	return out
 }
 
-func boolStatus(b bool) metav1.ConditionStatus {
-	if b {
-		return metav1.ConditionTrue
-	}
-	return metav1.ConditionFalse
-}
-
-func readyReason(ready bool) string {
-	if ready {
-		return "Ready"
-	}
-	return "Progressing"
-}
-
 func short(commit string) string {
 	if len(commit) > 12 {
 		return commit[:12]
@@ -474,4 +503,17 @@ func groupNames(groups []renderer.Group) []string {
 		names = append(names, g.Name)
 	}
 	return names
+}
+
+// maxRecordedChanges bounds the changes a record lists, which share its
+// ConfigMap's 1 MiB with the objects.
+const maxRecordedChanges = 200
+
+// recordedChanges is what a record keeps of a pass's changes.
+func recordedChanges(changes []string) []string {
+	if len(changes) <= maxRecordedChanges {
+		return changes
+	}
+	out := append([]string(nil), changes[:maxRecordedChanges]...)
+	return append(out, fmt.Sprintf("… and %d more", len(changes)-maxRecordedChanges))
 }

@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"path/filepath"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	"github.com/fluxcd/pkg/ssa"
@@ -12,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
@@ -21,6 +26,10 @@ import (
 // FieldManager is the server-side apply field manager of everything allot
 // applies.
 const FieldManager = "allot"
+
+// RequestTimeout bounds each request allot makes to a cluster, watches
+// excepted.
+const RequestTimeout = 30 * time.Second
 
 // Cluster is a connection to one cluster allot manages.
 type Cluster struct {
@@ -40,7 +49,14 @@ func NewCluster(name string, cfg *rest.Config) (*Cluster, error) {
 		// fairness protects it.
 		cfg.QPS, cfg.Burst = 500, 1000
 	}
-	httpClient, err := rest.HTTPClientFor(cfg)
+	// Every request but the drift watch's long-running ones has a deadline,
+	// so an API server that stops answering stalls a pass for at most
+	// RequestTimeout per request rather than for as long as it hangs.
+	reqCfg := rest.CopyConfig(cfg)
+	if reqCfg.Timeout == 0 {
+		reqCfg.Timeout = RequestTimeout
+	}
+	httpClient, err := rest.HTTPClientFor(reqCfg)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
@@ -48,7 +64,7 @@ func NewCluster(name string, cfg *rest.Config) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
-	c, err := client.New(cfg, client.Options{Mapper: mapper, HTTPClient: httpClient})
+	c, err := client.New(reqCfg, client.Options{Mapper: mapper, HTTPClient: httpClient})
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
@@ -71,6 +87,10 @@ type Connector struct {
 	// InClusterNames are clusters reached with the pod's own credentials
 	// whatever allot.yaml says: the cluster an agent runs in.
 	InClusterNames []string
+	// RepositoryDirs are the working copies of the requests repository. A
+	// kubeconfig.file of allot.yaml may not lie in one: a pull request could
+	// have written it.
+	RepositoryDirs []string
 }
 
 // ErrNoConnection says a cluster entry cannot be turned into a connection.
@@ -93,6 +113,9 @@ func (c *Connector) Config(ctx context.Context, cl schemas.Cluster) (*rest.Confi
 		}
 		return inCluster()
 	case cl.Kubeconfig != nil && cl.Kubeconfig.File != "":
+		if dir := within(cl.Kubeconfig.File, c.RepositoryDirs); dir != "" {
+			return nil, fmt.Errorf("cluster %s: kubeconfig.file %s lies inside the requests repository's working copy %s, where a pull request could have written it; keep kubeconfigs outside the repository (a mounted Secret) or use kubeconfig.secretRef", cl.Name, cl.Kubeconfig.File, dir)
+		}
 		cfg, err := kubeconfigFile(cl.Kubeconfig.File, cl.Kubeconfig.Context)
 		if err != nil {
 			return nil, fmt.Errorf("cluster %s: %w; fix kubeconfig.file in allot.yaml, or pass --kubeconfig %s=FILE", cl.Name, err, cl.Name)
@@ -102,6 +125,31 @@ func (c *Connector) Config(ctx context.Context, cl schemas.Cluster) (*rest.Confi
 		return c.secretConfig(ctx, cl)
 	}
 	return nil, fmt.Errorf("cluster %s: %w", cl.Name, ErrNoConnection)
+}
+
+// within returns the folder of dirs that file lies in, links resolved, or
+// "" when it lies in none.
+func within(file string, dirs []string) string {
+	resolve := func(p string) string {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return filepath.Clean(p)
+		}
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			return real
+		}
+		return abs
+	}
+	f := resolve(file)
+	for _, d := range dirs {
+		if d == "" {
+			continue
+		}
+		if rel, err := filepath.Rel(resolve(d), f); err == nil && filepath.IsLocal(rel) {
+			return d
+		}
+	}
+	return ""
 }
 
 // KubeconfigFile reads a kubeconfig file with its current context.
@@ -142,6 +190,29 @@ func (c *Connector) secretConfig(ctx context.Context, cl schemas.Cluster) (*rest
 // kubeconfigBytes parses a kubeconfig; server, when set, replaces the
 // server address (an imported vcluster is reached at its in-cluster service).
 func kubeconfigBytes(name string, data []byte, context, server string) (*rest.Config, error) {
+	cc, err := parseKubeconfig(name, data)
+	if err != nil {
+		return nil, err
+	}
+	return restConfig(name, cc, context, server)
+}
+
+// untrustedKubeconfig parses a kubeconfig that allot did not write and no
+// platform engineer placed, such as the one a vcluster writes into its
+// tenant's namespace: it is data, not code, so it may carry inline
+// credentials only. from names where it was read, for the error.
+func untrustedKubeconfig(name, from string, data []byte, server string) (*rest.Config, error) {
+	cc, err := parseKubeconfig(name, data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", from, err)
+	}
+	if err := InlineOnly(cc); err != nil {
+		return nil, fmt.Errorf("%s: %w", from, err)
+	}
+	return restConfig(name, cc, "", server)
+}
+
+func parseKubeconfig(name string, data []byte) (*clientcmdapi.Config, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("cluster %s: the kubeconfig is empty", name)
 	}
@@ -149,6 +220,10 @@ func kubeconfigBytes(name string, data []byte, context, server string) (*rest.Co
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: kubeconfig: %w", name, err)
 	}
+	return cc, nil
+}
+
+func restConfig(name string, cc *clientcmdapi.Config, context, server string) (*rest.Config, error) {
 	cfg, err := clientcmd.NewNonInteractiveClientConfig(*cc, context, &clientcmd.ConfigOverrides{}, nil).ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: kubeconfig: %w", name, err)
@@ -157,4 +232,51 @@ func kubeconfigBytes(name string, data []byte, context, server string) (*rest.Co
 		cfg.Host = server
 	}
 	return cfg, nil
+}
+
+// ErrUnsafeKubeconfig says a kubeconfig from an untrusted place asks for
+// more than inline credentials.
+var ErrUnsafeKubeconfig = errors.New("a kubeconfig that allot did not write may carry inline credentials only (token, client-certificate-data, client-key-data, certificate-authority-data)")
+
+// InlineOnly refuses a kubeconfig that could make allot run a program, read
+// one of its own files or connect through a proxy: exec and auth-provider
+// plugins, token, certificate, key and CA files, and proxy URLs. Every
+// entry is checked, not only the current context's, so that no later
+// context switch can reach one.
+func InlineOnly(cc *clientcmdapi.Config) error {
+	var found []string
+	for _, n := range slices.Sorted(maps.Keys(cc.AuthInfos)) {
+		a := cc.AuthInfos[n]
+		if a == nil {
+			continue
+		}
+		for what, set := range map[string]bool{
+			"an exec plugin":            a.Exec != nil,
+			"an auth-provider plugin":   a.AuthProvider != nil,
+			"a token file":              a.TokenFile != "",
+			"a client certificate file": a.ClientCertificate != "",
+			"a client key file":         a.ClientKey != "",
+		} {
+			if set {
+				found = append(found, fmt.Sprintf("user %q uses %s", n, what))
+			}
+		}
+	}
+	for _, n := range slices.Sorted(maps.Keys(cc.Clusters)) {
+		c := cc.Clusters[n]
+		if c == nil {
+			continue
+		}
+		if c.CertificateAuthority != "" {
+			found = append(found, fmt.Sprintf("cluster %q uses a certificate-authority file", n))
+		}
+		if c.ProxyURL != "" {
+			found = append(found, fmt.Sprintf("cluster %q sets proxy-url", n))
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	slices.Sort(found)
+	return fmt.Errorf("%w; refused because %s", ErrUnsafeKubeconfig, strings.Join(found, ", "))
 }

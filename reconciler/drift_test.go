@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -122,4 +123,33 @@ func firstDigest(t *testing.T, f *fixture) string {
 		t.Fatal(err)
 	}
 	return record.Data["digest"]
+}
+
+func TestLastManagerTies(t *testing.T) {
+	at := func(sec int) *metav1.Time {
+		v := metav1.NewTime(time.Date(2026, 12, 1, 12, 0, sec, 0, time.UTC))
+		return &v
+	}
+	entry := func(manager string, sec int) metav1.ManagedFieldsEntry {
+		return metav1.ManagedFieldsEntry{Manager: manager, Operation: metav1.ManagedFieldsOperationApply, Time: at(sec)}
+	}
+	for _, tc := range []struct {
+		name   string
+		fields []metav1.ManagedFieldsEntry
+		want   string
+	}{
+		{"allot newest", []metav1.ManagedFieldsEntry{entry("admin", 1), entry(FieldManager, 2)}, FieldManager},
+		{"another manager newest", []metav1.ManagedFieldsEntry{entry(FieldManager, 1), entry("admin", 2)}, "admin"},
+		// Issue 16: a forced apply by "admin" in the second of allot's repair.
+		{"a tie with a manager listed first", []metav1.ManagedFieldsEntry{entry("admin", 2), entry(FieldManager, 2)}, "admin"},
+		{"a tie with a manager listed last", []metav1.ManagedFieldsEntry{entry(FieldManager, 2), entry("kubectl-edit", 2)}, "kubectl-edit"},
+		{"allot alone", []metav1.ManagedFieldsEntry{entry(FieldManager, 2)}, FieldManager},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{ManagedFields: tc.fields}}
+			if got := lastManager(m); got != tc.want {
+				t.Errorf("lastManager = %q, want %q", got, tc.want)
+			}
+		})
+	}
 }

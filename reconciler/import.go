@@ -37,7 +37,10 @@ func (r *Reconciler) applyImport(ctx context.Context, host *Cluster, b *renderer
 		server = ""
 	}
 	name := imp.Bundle.Cluster
-	cfg, err := kubeconfigBytes(name, secret.Data[imp.SecretKey], "", server)
+	// The Secret lies in the tenant's own namespace, where the tenant is
+	// admin: what it holds is data, never a program or a path to run.
+	from := fmt.Sprintf("kubeconfig Secret %s/%s key %s", imp.SecretNamespace, imp.SecretName, imp.SecretKey)
+	cfg, err := untrustedKubeconfig(name, from, secret.Data[imp.SecretKey], server)
 	if err != nil {
 		hostResult.Err = fmt.Errorf("import: %w", err)
 		return hostResult

@@ -2,7 +2,10 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -73,5 +76,64 @@ func TestVclusterImport(t *testing.T) {
 	res = f.mustPass(t)
 	if msg := result(res, "a", "team-vc").Message; msg != "imported a/team-vc: unchanged" {
 		t.Errorf("message %q on a no-op pass", msg)
+	}
+}
+
+// TestImportRefusesKubeconfigThatRunsCode writes, as the tenant could (it is
+// admin of its namespace), an import Secret whose kubeconfig runs a program
+// through an exec plugin. allot must refuse it, name the Secret, and never
+// run the program.
+func TestImportRefusesKubeconfigThatRunsCode(t *testing.T) {
+	f := newFixture(t, "a")
+	f.src.write(t, "templates/vc/template.yaml", vclusterTemplate)
+	f.src.write(t, "templates/vc/inside/access.yaml", insideAccess)
+	f.src.write(t, "environments/web/team-vc.yaml", "apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata: {name: team-vc}\nspec: {type: vc, owner: dev@example.com, team: web, cluster: a}\n")
+	f.mustPass(t)
+
+	marker := filepath.Join(t.TempDir(), "exec-ran")
+	kubeconfig := `apiVersion: v1
+kind: Config
+clusters: [{name: vc, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: vc, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/sh, args: ["-c", "touch ` + marker + `"], interactiveMode: Never}}}]
+contexts: [{name: vc, context: {cluster: vc, user: vc}}]
+current-context: vc
+`
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vc-team-vc", Namespace: "team-vc"}, Data: map[string][]byte{"config": []byte(kubeconfig)}}
+	if err := f.cps["a"].Client.Create(context.Background(), secret); err != nil {
+		t.Fatal(err)
+	}
+	res := f.r.Pass(context.Background())
+	got := result(res, "a", "team-vc")
+	if got.Err == nil || !strings.Contains(got.Err.Error(), "exec plugin") || !strings.Contains(got.Err.Error(), "team-vc/vc-team-vc") {
+		t.Errorf("error %v; want the exec plugin refused, naming the Secret\n%s", got.Err, describe(res))
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the tenant's exec plugin ran inside allot")
+	}
+}
+
+func TestInlineOnly(t *testing.T) {
+	for _, tc := range []struct {
+		name, user, cluster, want string
+	}{
+		{"accepts inline credentials", "{token: abc, client-certificate-data: Zm9v, client-key-data: YmFy}", "{server: https://x, certificate-authority-data: Zm9v}", ""},
+		{"refuses an exec plugin", "{exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/true}}", "{server: https://x}", "exec plugin"},
+		{"refuses an auth provider", "{auth-provider: {name: oidc}}", "{server: https://x}", "auth-provider plugin"},
+		{"refuses a token file", "{tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token}", "{server: https://x}", "token file"},
+		{"refuses a client certificate file", "{client-certificate: /etc/allot/tls.crt}", "{server: https://x}", "client certificate file"},
+		{"refuses a client key file", "{client-key: /etc/allot/tls.key}", "{server: https://x}", "client key file"},
+		{"refuses a CA file", "{token: abc}", "{server: https://x, certificate-authority: /etc/ssl/ca.pem}", "certificate-authority file"},
+		{"refuses a proxy", "{token: abc}", "{server: https://x, proxy-url: http://127.0.0.1:9}", "proxy-url"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: " + tc.cluster + "}]\nusers: [{name: u, user: " + tc.user + "}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"
+			_, err := untrustedKubeconfig("vc", "kubeconfig Secret ns/vc-x key config", []byte(data), "")
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrUnsafeKubeconfig) || !strings.Contains(err.Error(), "ns/vc-x")):
+				t.Fatalf("error %v; want one about %q naming the Secret", err, tc.want)
+			}
+		})
 	}
 }

@@ -36,6 +36,39 @@ const (
 	ConditionDrifted     = "Drifted"
 )
 
+// Reasons of the conditions on a record.
+const (
+	// ReasonApplying: the record's objects are being applied.
+	ReasonApplying = "Applying"
+	// ReasonApplied: every object was applied.
+	ReasonApplied = "Applied"
+	// ReasonReady: every object is ready.
+	ReasonReady = "Ready"
+	// ReasonNotReady: objects are applied and some are not ready yet.
+	ReasonNotReady = "NotReady"
+	// ReasonReadinessTimeout: objects were not ready within the template's
+	// readinessTimeout.
+	ReasonReadinessTimeout = "ReadinessTimeout"
+	// ReasonObjectFailed: an object's controller gave up on it.
+	ReasonObjectFailed = "ObjectFailed"
+	// ReasonApplyFailed: applying failed.
+	ReasonApplyFailed = "ApplyFailed"
+	// ReasonConflict: objects of the environment exist and are not
+	// allot's.
+	ReasonConflict = "Conflict"
+	// ReasonScope: a kind has another scope on the cluster than allowed.
+	ReasonScope = "ScopeRefused"
+	// ReasonPruneFailed: deleting what left the bundle failed.
+	ReasonPruneFailed = "PruneFailed"
+	// ReasonDeletionHeld: the mass-delete guard held deletions back.
+	ReasonDeletionHeld = "DeletionHeld"
+	// ReasonRepaired, ReasonDriftFound and ReasonNoDrift say what became
+	// of drift.
+	ReasonRepaired   = "Repaired"
+	ReasonDriftFound = "DriftFound"
+	ReasonNoDrift    = "NoDrift"
+)
+
 // ObjectRef identifies an object allot applied, with the phase it belongs to.
 type ObjectRef struct {
 	Phase     renderer.Phase `json:"phase"`
@@ -98,6 +131,12 @@ type Record struct {
 	Groups     []renderer.Group   `json:"groups,omitempty"`
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	LastError  string             `json:"lastError,omitempty"`
+	// Changed lists the objects the last apply created or changed, also
+	// when it failed part way.
+	Changed []string `json:"changed,omitempty"`
+	// WaitingSince is when the environment last became not ready; its
+	// readiness timeout counts from there.
+	WaitingSince time.Time `json:"waitingSince,omitzero"`
 	// Created is when allot first applied the environment; a TTL counts
 	// from it.
 	Created time.Time `json:"created"`
@@ -191,6 +230,7 @@ func (inv inventory) write(ctx context.Context, r *Record) error {
 			"phase":     string(r.Phase),
 			"ready":     string(r.condition(ConditionReady)),
 			"lastError": r.LastError,
+			"changed":   strings.Join(r.Changed, "\n"),
 			"objects":   strings.Join(objects, "\n"),
 			recordKey:   string(data),
 		})

@@ -1,7 +1,9 @@
 package reconciler
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -13,6 +15,10 @@ import (
 
 	"github.com/allot-dev/allot/renderer"
 )
+
+// ChangePreDelete is the action of an object of the preDelete phase: it is
+// applied when the environment is torn down, before anything is deleted.
+const ChangePreDelete = "run at teardown"
 
 // Change is what a plan would do to one object.
 type Change struct {
@@ -92,7 +98,11 @@ func (r *Reconciler) PlanOnly(ctx context.Context, only func(env string) bool) (
 		}
 		for _, b := range sortedBundles(desired) {
 			if only == nil || only(b.Environment) {
-				plan.Entries = append(plan.Entries, r.planEnvironment(ctx, cl, b, records[b.Environment]))
+				pe := r.planEnvironment(ctx, cl, b, records[b.Environment])
+				if pe.Action == ActionFailed {
+					plan.Errors = append(plan.Errors, fmt.Sprintf("cluster %s: environment %s: %s", entry.Name, b.Environment, pe.Message))
+				}
+				plan.Entries = append(plan.Entries, pe)
 			}
 		}
 		for _, rec := range gone {
@@ -100,6 +110,10 @@ func (r *Reconciler) PlanOnly(ctx context.Context, only func(env string) bool) (
 				continue
 			}
 			pe := PlanEntry{Cluster: entry.Name, Environment: rec.Environment, Action: ActionDeleted, Groups: rec.Groups}
+			for _, o := range rec.PreDelete {
+				u := unstructured.Unstructured{Object: o}
+				pe.Changes = append(pe.Changes, Change{Object: renderer.ObjectID(&u), Action: ChangePreDelete, Diff: added(o)})
+			}
 			for _, o := range reversePhases(rec.Objects) {
 				pe.Changes = append(pe.Changes, Change{Object: o.String(), Action: "delete"})
 			}
@@ -124,6 +138,10 @@ func (r *Reconciler) planEnvironment(ctx context.Context, cl *Cluster, b *render
 	if rec == nil {
 		pe.Action = ActionCreated
 	}
+	if err := preflight(ctx, cl, b, rec); err != nil {
+		pe.Action, pe.Message = ActionFailed, err.Error()
+		return pe
+	}
 	want := map[string]bool{}
 	for _, p := range applyPhases {
 		for _, o := range b.Objects[p] {
@@ -145,6 +163,16 @@ func (r *Reconciler) planEnvironment(ctx context.Context, cl *Cluster, b *render
 				pe.Action = ActionUpdated
 			}
 			pe.Changes = append(pe.Changes, ch)
+		}
+	}
+	if pre := preDeleteObjects(b); len(pre) > 0 && (rec == nil || !equalObjects(pre, rec.PreDelete)) {
+		// What runs at teardown is reviewed when it is set, not when it
+		// runs: list it whenever it is new or changed.
+		for _, o := range b.Objects[renderer.PhasePreDelete] {
+			pe.Changes = append(pe.Changes, Change{Object: renderer.ObjectID(o), Action: ChangePreDelete, Diff: added(o.Object)})
+		}
+		if pe.Action == ActionUnchanged {
+			pe.Action = ActionUpdated
 		}
 	}
 	if rec != nil {
@@ -182,6 +210,39 @@ func diff(live, dry *unstructured.Unstructured) string {
 		return strings.Split(string(data), "\n")
 	}
 	return cmp.Diff(text(a), text(b))
+}
+
+// added shows a whole object as the added lines of a diff, Secret values
+// masked.
+func added(obj map[string]any) string {
+	u := &unstructured.Unstructured{Object: obj}
+	c := u.DeepCopy()
+	maskSecrets(&unstructured.Unstructured{Object: map[string]any{}}, c)
+	data, err := yaml.Marshal(c.Object)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = "+" + l
+	}
+	return strings.Join(lines, "\n")
+}
+
+// equalObjects reports whether two lists of objects are the same, as JSON
+// sees them.
+func equalObjects(a, b []map[string]any) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, errX := json.Marshal(a[i])
+		y, errY := json.Marshal(b[i])
+		if errX != nil || errY != nil || !bytes.Equal(x, y) {
+			return false
+		}
+	}
+	return true
 }
 
 // maskSecrets replaces the values of a Secret in both versions so that a

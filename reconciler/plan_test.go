@@ -107,3 +107,44 @@ func TestStatusListsEveryRecord(t *testing.T) {
 		t.Errorf("status:\n%s\nwant:\n%s", strings.Join(got, "\n"), want)
 	}
 }
+
+// TestPlanListsPreDeleteObjects: what runs at teardown is shown when it is
+// set (the request's first plan), not shown again while it stays the same,
+// and shown before the teardown that runs it.
+func TestPlanListsPreDeleteObjects(t *testing.T) {
+	f := newFixture(t, "a")
+	f.src.write(t, "environments/web/keep.yaml", request("keep", "a", ""))
+	f.src.write(t, "environments/web/gone.yaml", request("gone", "a", fmt.Sprintf(configAddon, "gone")))
+	f.src.write(t, "addons/gone/config.yaml", configMap("settings", "v", "")+"---\n"+configMap("farewell", "bye", "  annotations: {allot.dev/phase: preDelete}\n"))
+	preDelete := func(p *Plan) *Change {
+		for _, e := range p.Entries {
+			for i, c := range e.Changes {
+				if e.Environment == "gone" && c.Action == ChangePreDelete {
+					return &e.Changes[i]
+				}
+			}
+		}
+		return nil
+	}
+	plan, err := f.r.Plan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := preDelete(plan); c == nil || c.Object != "ConfigMap/gone/farewell" || !strings.Contains(c.Diff, "+data:") || !strings.Contains(c.Diff, "bye") {
+		t.Fatalf("the first plan shows preDelete %+v; want ConfigMap/gone/farewell with its content", c)
+	}
+	f.mustPass(t)
+	if plan, err = f.r.Plan(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if c := preDelete(plan); c != nil {
+		t.Errorf("an unchanged preDelete phase is shown again: %+v", c)
+	}
+	f.src.remove(t, "environments/web/gone.yaml")
+	if plan, err = f.r.Plan(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if c := preDelete(plan); c == nil || c.Object != "ConfigMap/gone/farewell" {
+		t.Errorf("the teardown's plan does not show what it runs first: %+v", c)
+	}
+}

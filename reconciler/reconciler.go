@@ -104,6 +104,10 @@ type Reconciler struct {
 	// OnDrift, when set, is called for every change made outside allot to
 	// an object allot manages; a pass starts watching the kinds it applied.
 	OnDrift func(Drift)
+	// OnStatusChange, when set, is called when the status of an object
+	// allot manages changes, so that its environment's readiness can be
+	// read again by a pass; it needs OnDrift, which starts the watch.
+	OnStatusChange func(StatusChange)
 
 	mu       sync.Mutex
 	clusters map[string]*Cluster
@@ -121,6 +125,10 @@ type Reconciler struct {
 	// dirty counts drift events per cluster/environment, so that an event
 	// that arrives while a pass applies is not forgotten by markClean.
 	dirty map[string]int
+	// statusChanged holds the cluster/environments whose objects' status
+	// changed since their readiness was last read: the next pass reads it
+	// again even when the watch vouches for their objects.
+	statusChanged map[string]bool
 }
 
 // PassResult is what one pass did.
@@ -158,6 +166,20 @@ func (p *PassResult) Failed() bool {
 		}
 	}
 	return false
+}
+
+// NextDeadline is the earliest time an environment of the pass that is
+// not ready yet fails, if it is still not ready then; zero when none waits.
+func (p *PassResult) NextDeadline() time.Time {
+	var next time.Time
+	for _, c := range p.Clusters {
+		for _, e := range c.Environments {
+			if !e.Deadline.IsZero() && (next.IsZero() || e.Deadline.Before(next)) {
+				next = e.Deadline
+			}
+		}
+	}
+	return next
 }
 
 // Pass runs one reconcile pass: fetch, load and validate, render, then per
@@ -410,13 +432,18 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 			defer func() { <-sem; wg.Done() }()
 			rec := records[b.Environment]
 			if rec != nil && rec.Digest == b.Digest && rec.condition(ConditionReady) == metav1.ConditionTrue && r.isClean(cl.Name, b.Environment, b.Digest) && b.Import == nil {
-				mu.Lock()
 				res := bundleResult(b, cl.Name)
 				res.Action, res.Ready = ActionUnchanged, true
+				if r.takeStatusChange(cl.Name, b.Environment) {
+					// Nothing to apply, but readiness may have changed.
+					res = r.refreshReadiness(ctx, cl, inv, b, rec, res)
+				}
+				mu.Lock()
 				results = append(results, res)
 				mu.Unlock()
 				return
 			}
+			r.takeStatusChange(cl.Name, b.Environment)
 			dirtyBefore := r.dirtyCount(cl.Name, b.Environment)
 			er := r.applyEnvironment(ctx, cl, inv, b, rec, commit, allowDeletes, dp)
 			if er.Err == nil && b.Import != nil {
@@ -455,10 +482,18 @@ func (r *Reconciler) watcher() *watcher {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.watch == nil {
-		r.watch = &watcher{onDrift: func(d Drift) {
-			r.markDirty(d.Cluster, d.Environment)
-			r.OnDrift(d)
-		}}
+		r.watch = &watcher{
+			onDrift: func(d Drift) {
+				r.markDirty(d.Cluster, d.Environment)
+				r.OnDrift(d)
+			},
+			onStatus: func(c StatusChange) {
+				r.markStatusChanged(c.Cluster, c.Environment)
+				if r.OnStatusChange != nil {
+					r.OnStatusChange(c)
+				}
+			},
+		}
 	}
 	return r.watch
 }
@@ -472,6 +507,27 @@ func (r *Reconciler) markDirty(cluster, env string) {
 		r.dirty = map[string]int{}
 	}
 	r.dirty[cluster+"/"+env]++
+}
+
+// markStatusChanged makes the next pass read an environment's readiness.
+func (r *Reconciler) markStatusChanged(cluster, env string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.statusChanged == nil {
+		r.statusChanged = map[string]bool{}
+	}
+	r.statusChanged[cluster+"/"+env] = true
+}
+
+// takeStatusChange reports whether an environment's status changed since
+// it was last asked, and forgets it: a change that arrives while its
+// readiness is read is kept for the next pass.
+func (r *Reconciler) takeStatusChange(cluster, env string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	changed := r.statusChanged[cluster+"/"+env]
+	delete(r.statusChanged, cluster+"/"+env)
+	return changed
 }
 
 // dirtyCount is the number of drift events seen for an environment.
@@ -564,8 +620,15 @@ func (r *Reconciler) partition(bundles []*renderer.Bundle, records map[string]*R
 		return desired, gone, nil
 	}
 	deletes, total := countDeletes(records, desired, gone)
+	// A request kept after a failure lifts the empty-render guard only if
+	// it has a record here: one broken request elsewhere, or one never
+	// applied, says nothing about this cluster's environments.
+	keptHere := false
+	for _, rec := range records {
+		keptHere = keptHere || keptRecord(rec, kept)
+	}
 	switch {
-	case len(desired) == 0 && len(records) > 0 && len(kept) == 0 && len(gone) > 0:
+	case len(desired) == 0 && len(records) > 0 && !keptHere && len(gone) > 0:
 		return desired, gone, ErrEmptyRender
 	case total > 0 && float64(deletes) > r.maxDeleteShare()*float64(total):
 		return desired, gone, fmt.Errorf("%w: %d of %d objects (more than %.0f%%); run with --allow-mass-delete if that is intended", ErrMassDelete, deletes, total, r.maxDeleteShare()*100)

@@ -400,6 +400,22 @@ func TestGuards(t *testing.T) {
 			}
 		}
 	})
+	// Issue 16: one broken request that was never applied here must not
+	// lift the guard, whatever the delete share allows.
+	t.Run("a broken request that has no record here does not lift the guard", func(t *testing.T) {
+		f.src.write(t, "environments/web/broken.yaml", request("broken", "a", "  size: no-such-size\n"))
+		f.r.MaxDeleteShare = 1
+		defer func() { f.r.MaxDeleteShare = 0; f.src.remove(t, "environments/web/broken.yaml") }()
+		res := f.pass(t)
+		if !errors.Is(res.Clusters[0].Err, ErrEmptyRender) {
+			t.Errorf("cluster err %v, want the empty-render guard\n%s", res.Clusters[0].Err, describe(res))
+		}
+		for _, n := range []string{"one", "two", "three"} {
+			if !f.exists(t, "a", &ns, "", n) {
+				t.Errorf("namespace %s was deleted", n)
+			}
+		}
+	})
 	t.Run("a pass that deletes most of a cluster stops", func(t *testing.T) {
 		f.src.write(t, "environments/web/one.yaml", request("one", "a", ""))
 		res := f.pass(t)

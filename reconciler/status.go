@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,15 +17,17 @@ import (
 
 // StatusRow is one environment on one cluster as its inventory record says.
 type StatusRow struct {
-	Cluster     string    `json:"cluster"`
-	Environment string    `json:"environment"`
-	Ready       string    `json:"ready"`
-	Phase       string    `json:"phase"`
-	Commit      string    `json:"commit"`
-	Digest      string    `json:"digest"`
-	Objects     int       `json:"objects"`
-	Message     string    `json:"message"`
-	Updated     time.Time `json:"updated"`
+	Cluster     string `json:"cluster"`
+	Environment string `json:"environment"`
+	Ready       string `json:"ready"`
+	Phase       string `json:"phase"`
+	Commit      string `json:"commit"`
+	Digest      string `json:"digest"`
+	Objects     int    `json:"objects"`
+	Message     string `json:"message"`
+	// Changed lists the objects the last apply created or changed.
+	Changed []string  `json:"changed,omitempty"`
+	Updated time.Time `json:"updated"`
 }
 
 // Status reads the inventory records of the given clusters. A cluster that
@@ -72,8 +75,17 @@ func rowOf(cluster string, rec *Record) StatusRow {
 			row.Message = c.Message
 		}
 	}
+	row.Changed = rec.Changed
 	if rec.LastError != "" {
 		row.Message = rec.LastError
+		if len(rec.Changed) > 0 {
+			// What the failed apply did is what may need cleaning up.
+			shown := rec.Changed[:min(3, len(rec.Changed))]
+			row.Message += "; before it failed, the apply made: " + strings.Join(shown, ", ")
+			if len(rec.Changed) > len(shown) {
+				row.Message += ", …"
+			}
+		}
 	}
 	if rec.condition(ConditionDrifted) == metav1.ConditionTrue {
 		row.Ready += " (drifted)"

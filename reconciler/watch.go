@@ -24,11 +24,23 @@ type Drift struct {
 	Deleted bool
 }
 
+// StatusChange is a change to the status of an object allot manages, whose
+// readiness may have changed with it.
+type StatusChange struct {
+	Cluster string
+	// Environment is the object's allot.dev/environment label.
+	Environment string
+	Object      string
+}
+
 // watcher watches, per cluster, the kinds allot applied there, through
 // metadata-only informers filtered by allot's label, and reports changes
-// that allot did not make itself.
+// that allot did not make itself, and changes of status.
 type watcher struct {
-	onDrift   func(Drift)
+	onDrift func(Drift)
+	// onStatus is called for a change of status alone: same generation,
+	// labels and annotations, and a new resourceVersion.
+	onStatus  func(StatusChange)
 	mu        sync.Mutex
 	byCluster map[string]*clusterWatch
 }
@@ -84,10 +96,16 @@ func (w *watcher) watch(ctx context.Context, cl *Cluster, refs []ObjectRef) {
 			UpdateFunc: func(oldObj, newObj any) {
 				o, ok1 := oldObj.(*metav1.PartialObjectMetadata)
 				n, ok2 := newObj.(*metav1.PartialObjectMetadata)
-				if !ok1 || !ok2 || !changedByOthers(o, n) {
+				if !ok1 || !ok2 {
 					return
 				}
-				w.onDrift(Drift{Cluster: cl.Name, Environment: n.Labels[renderer.LabelEnvironment], Object: mapping.GroupVersionKind.Kind + "/" + n.Namespace + "/" + n.Name})
+				id := mapping.GroupVersionKind.Kind + "/" + n.Namespace + "/" + n.Name
+				switch {
+				case changedByOthers(o, n):
+					w.onDrift(Drift{Cluster: cl.Name, Environment: n.Labels[renderer.LabelEnvironment], Object: id})
+				case readsStatus(mapping.GroupVersionKind.GroupKind()) && statusChanged(o, n):
+					w.onStatus(StatusChange{Cluster: cl.Name, Environment: n.Labels[renderer.LabelEnvironment], Object: id})
+				}
 			},
 			DeleteFunc: func(obj any) {
 				if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
@@ -154,6 +172,14 @@ func changedByOthers(o, n *metav1.PartialObjectMetadata) bool {
 	return specChanged && lastManager(n) != FieldManager
 }
 
+// statusChanged reports an update that left what allot applies alone:
+// for kinds with a generation, the same generation, labels and
+// annotations under a new resourceVersion is a change of status.
+func statusChanged(o, n *metav1.PartialObjectMetadata) bool {
+	return o.ResourceVersion != n.ResourceVersion && n.Generation != 0 && n.Generation == o.Generation &&
+		equalMaps(o.Labels, n.Labels) && equalMaps(o.Annotations, n.Annotations)
+}
+
 // annotationLastManager carries, on the watch's cached copy only, the
 // newest field manager of an object whose managed fields were dropped.
 const annotationLastManager = "allot.dev/watch-last-manager"
@@ -177,7 +203,12 @@ func slimMetadata(obj any) (any, error) {
 }
 
 // lastManager is the field manager of the newest managed-fields entry, or
-// what slimMetadata kept of it.
+// what slimMetadata kept of it. Managed-fields times have a resolution of
+// one second, so allot's repair and another manager's edit made in the
+// same second tie: then the other manager counts as the newest, whatever
+// the order of the entries, so that the edit is seen as drift. (A needless
+// repair is a no-op apply; a missed one leaves the drift until the next
+// full pass.)
 func lastManager(m *metav1.PartialObjectMetadata) string {
 	if len(m.ManagedFields) == 0 {
 		return m.Annotations[annotationLastManager]
@@ -185,8 +216,16 @@ func lastManager(m *metav1.PartialObjectMetadata) string {
 	var newest time.Time
 	manager := ""
 	for _, f := range m.ManagedFields {
-		if f.Time != nil && !f.Time.Time.Before(newest) {
-			newest, manager = f.Time.Time, f.Manager
+		// A controller writing status changes nothing allot applies.
+		if f.Time == nil || f.Subresource == "status" {
+			continue
+		}
+		t := f.Time.Time
+		switch {
+		case manager == "" || t.After(newest):
+			newest, manager = t, f.Manager
+		case t.Equal(newest) && manager == FieldManager && f.Manager != FieldManager:
+			manager = f.Manager
 		}
 	}
 	return manager

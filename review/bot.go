@@ -51,14 +51,16 @@ type Policy struct {
 // PolicyFrom reads the review policy of a platform for a pull request that
 // touches environments of the given teams. One team's approvers are its
 // own list, or the default list when it has none; a pull request that
-// touches the environments of several teams needs a default approver.
-func PolicyFrom(spec *schemas.PlatformSpec, teams []string) Policy {
+// touches the environments of several teams, or changes anything but
+// request files (requestsOnly false: allot.yaml, templates/, add-on
+// folders), needs a default approver.
+func PolicyFrom(spec *schemas.PlatformSpec, teams []string, requestsOnly bool) Policy {
 	p := Policy{AutoMerge: true, MergeMethod: MergeCommit}
 	if spec == nil {
 		return p
 	}
 	list := spec.Approvers.Default
-	if len(teams) == 1 {
+	if len(teams) == 1 && requestsOnly {
 		if own, ok := spec.Approvers.Teams[teams[0]]; ok && len(own) > 0 {
 			list = own
 		}

@@ -83,7 +83,7 @@ func reportTitle(r *Report) string {
 	if r.Err != "" {
 		return "the check could not run"
 	}
-	errs, warns := countProblems(r.Problems)
+	errs, warns := countProblems(r.allProblems())
 	var title string
 	switch {
 	case errs > 0:
@@ -134,18 +134,41 @@ func writeReport(b *strings.Builder, r *Report, fork bool, where string, l limit
 	} else if r.Err == "" {
 		b.WriteString("This pull request changes no request files.\n\n")
 	}
-	writeValidation(b, r, l)
+	writePlatform(b, r.Platform, l)
+	if r.Err == "" || len(r.Problems) > 0 {
+		writeValidation(b, "#### Validation", r.Problems, l)
+	}
 	writePlan(b, r, fork, l)
 }
 
-func writeValidation(b *strings.Builder, r *Report, l limits) {
-	if r.Err != "" && len(r.Problems) == 0 {
+// writePlatform writes the pull request's change to allot.yaml and
+// templates/: why it is not planned, its diff and its own validation.
+func writePlatform(b *strings.Builder, pc *PlatformChange, l limits) {
+	if pc == nil {
 		return
 	}
-	b.WriteString("#### Validation\n\n")
-	errs, warns := countProblems(r.Problems)
+	n := min(listLimit(l), maxListed)
+	fmt.Fprintf(b, "#### Platform change\n\nThis pull request changes %s. These files choose the clusters, the credentials, the identity provider and the policy, so the requests below are validated and planned with the base branch's; this change is validated on its own and reaches the clusters only after the merge. It needs an approver from `approvers.default`.\n\n",
+		inline(pc.Files, n, "file", mdCode))
+	if pc.Diff != "" {
+		shown, dropped := cutLines(pc.Diff, l.diff)
+		b.WriteString("<details>\n<summary>diff</summary>\n\n")
+		if shown != "" {
+			writeFence(b, "diff", shown)
+		}
+		if dropped > 0 {
+			fmt.Fprintf(b, "… %s not shown\n\n", countWord(dropped, "more line"))
+		}
+		b.WriteString("</details>\n\n")
+	}
+	writeValidation(b, "##### Validation of the platform change", pc.Problems, l)
+}
+
+func writeValidation(b *strings.Builder, heading string, problems []Problem, l limits) {
+	b.WriteString(heading + "\n\n")
+	errs, warns := countProblems(problems)
 	switch {
-	case len(r.Problems) == 0:
+	case len(problems) == 0:
 		b.WriteString("Passed.\n\n")
 		return
 	case errs == 0:
@@ -155,7 +178,7 @@ func writeValidation(b *strings.Builder, r *Report, l limits) {
 	default:
 		fmt.Fprintf(b, "%s, %s:\n\n", capitalize(countWord(errs, "error")), countWord(warns, "warning"))
 	}
-	bullets(b, r.Problems, min(listLimit(l), maxListed), "problem", func(p Problem) string {
+	bullets(b, problems, min(listLimit(l), maxListed), "problem", func(p Problem) string {
 		loc := p.File
 		if p.Line > 0 {
 			loc += ":" + strconv.Itoa(p.Line)

@@ -85,10 +85,20 @@ func (c cleaner) report(r *Report) *Report {
 		Err:          c.line(r.Err, maxMessage),
 		Plan:         c.plan(r.Plan),
 	}
-	for _, p := range r.Problems {
-		out.Problems = append(out.Problems, Problem{File: c.line(p.File, maxName), Line: p.Line, Message: c.line(p.Message, maxMessage), Warning: p.Warning})
+	out.Problems = c.problems(r.Problems)
+	if pc := r.Platform; pc != nil {
+		out.Platform = &PlatformChange{Files: c.lines(pc.Files, maxName), Diff: c.block(pc.Diff), Problems: c.problems(pc.Problems)}
 	}
-	slices.SortStableFunc(out.Problems, func(a, b Problem) int {
+	return out
+}
+
+// problems cleans a copy of ps, errors first.
+func (c cleaner) problems(ps []Problem) []Problem {
+	var out []Problem
+	for _, p := range ps {
+		out = append(out, Problem{File: c.line(p.File, maxName), Line: p.Line, Message: c.line(p.Message, maxMessage), Warning: p.Warning})
+	}
+	slices.SortStableFunc(out, func(a, b Problem) int {
 		return cmp.Compare(boolRank(a.Warning), boolRank(b.Warning))
 	})
 	return out

@@ -1,6 +1,8 @@
 package review
 
 import (
+	"slices"
+
 	"github.com/allot-dev/allot/reconciler"
 )
 
@@ -18,6 +20,9 @@ type Report struct {
 	Environments []string
 	// Problems are validation findings, errors and warnings.
 	Problems []Problem
+	// Platform is the pull request's change to allot.yaml and templates/,
+	// nil when it makes none.
+	Platform *PlatformChange
 	// Plan is what merging would change, limited to Environments; nil when
 	// nothing was planned, and NotPlanned says why.
 	Plan       *reconciler.Plan
@@ -25,6 +30,20 @@ type Report struct {
 	// Err is set when the check itself could not run (the head could not be
 	// fetched, for example); it is not the request's fault.
 	Err string
+}
+
+// PlatformChange is the part of a pull request that changes allot.yaml or
+// templates/. Those files choose clusters, credentials, the IdP and policy,
+// so the requests are checked and planned with the base branch's; the change
+// itself is shown as a diff, validated on its own, and reaches the clusters
+// only once merged, after an approver from approvers.default approved it.
+type PlatformChange struct {
+	// Files are the platform files changed, sorted.
+	Files []string
+	// Diff is a unified diff of those files, base branch to head.
+	Diff string
+	// Problems are what validating the changed platform found.
+	Problems []Problem
 }
 
 // Problem is one validation finding.
@@ -41,12 +60,18 @@ func (r *Report) Passed() bool {
 	if r == nil || r.Err != "" {
 		return false
 	}
-	for _, p := range r.Problems {
-		if !p.Warning {
-			return false
-		}
+	if errs, _ := countProblems(r.allProblems()); errs > 0 {
+		return false
 	}
 	return r.Plan == nil || len(r.Plan.Errors) == 0 && len(r.Plan.Kept) == 0
+}
+
+// allProblems are the problems of the requests and of the platform change.
+func (r *Report) allProblems() []Problem {
+	if r.Platform == nil {
+		return r.Problems
+	}
+	return append(slices.Clone(r.Problems), r.Platform.Problems...)
 }
 
 // MergeStatus says where a pull request stands on the way to merging.

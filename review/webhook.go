@@ -1,6 +1,7 @@
 package review
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,13 +12,35 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
+
+	"golang.org/x/sync/semaphore"
 )
 
-// DefaultMaxBody is the largest webhook body Handler reads unless told
-// otherwise: GitHub caps payloads at 25 MiB.
-const DefaultMaxBody int64 = 25 << 20
+// The limits a Handler puts on bodies, which it must read before it can
+// check their signature: until then anyone on the internet may have sent
+// them.
+const (
+	// DefaultMaxBody is the largest webhook body Handler reads unless told
+	// otherwise: GitHub caps payloads at 25 MB and does not deliver larger
+	// ones, so a genuine delivery always fits.
+	DefaultMaxBody int64 = 25 << 20
+	// DefaultBodyBudget is the most bytes of bodies a Handler holds at
+	// once, signed or not: one delivery of the largest size, or many of
+	// the usual few kilobytes.
+	DefaultBodyBudget int64 = 32 << 20
+	// DefaultBodyWait is how long a delivery waits for room in the budget
+	// before it is answered 503.
+	DefaultBodyWait = 2 * time.Second
+	// DefaultBodyTimeout bounds the reading of one body. GitHub gives up
+	// on a delivery after 10 seconds, so a body that takes longer is
+	// never genuine.
+	DefaultBodyTimeout = 10 * time.Second
+)
 
 // The headers GitHub sends with every webhook delivery.
 const (
@@ -61,6 +84,18 @@ type Handler struct {
 	Secret []byte
 	// MaxBody is the largest body accepted; zero means DefaultMaxBody.
 	MaxBody int64
+	// BodyBudget bounds the bytes of all bodies being read or checked at
+	// once; zero means DefaultBodyBudget, and it is never less than
+	// MaxBody. Deliveries beyond it wait up to BodyWait, then are answered
+	// 503 with Retry-After.
+	BodyBudget int64
+	// BodyWait is how long a delivery waits for room in BodyBudget; zero
+	// answers 503 at once.
+	BodyWait time.Duration
+	// BodyTimeout bounds the reading of one body; zero means
+	// DefaultBodyTimeout. A body not in by then is answered 408 and its
+	// connection closed.
+	BodyTimeout time.Duration
 	// Deliveries de-duplicates deliveries by ID; nil disables
 	// de-duplication.
 	Deliveries *DeliveryCache
@@ -71,6 +106,8 @@ type Handler struct {
 	Log *slog.Logger
 
 	dispatching sync.WaitGroup
+	budgetOnce  sync.Once
+	budget      *semaphore.Weighted
 }
 
 // NewHandler returns a Handler that checks deliveries against secret,
@@ -81,12 +118,32 @@ func NewHandler(secret []byte, dispatch func(Event), log *slog.Logger) (*Handler
 		return nil, ErrNoSecret
 	}
 	return &Handler{
-		Secret:     secret,
-		MaxBody:    DefaultMaxBody,
-		Deliveries: NewDeliveryCache(DefaultDeliveryCacheSize),
-		Dispatch:   dispatch,
-		Log:        log,
+		Secret:      secret,
+		MaxBody:     DefaultMaxBody,
+		BodyBudget:  DefaultBodyBudget,
+		BodyWait:    DefaultBodyWait,
+		BodyTimeout: DefaultBodyTimeout,
+		Deliveries:  NewDeliveryCache(DefaultDeliveryCacheSize),
+		Dispatch:    dispatch,
+		Log:         log,
 	}, nil
+}
+
+// NewServer returns an http.Server for handler with the timeouts an
+// endpoint open to the internet needs, so that slow or idle clients cannot
+// hold connections (and the memory behind them) for long: a request's
+// headers must arrive within 10 seconds and all of it within 30, an idle
+// connection is closed after 60 seconds, and headers are at most 64 KiB.
+// Handler bounds its bodies more tightly still.
+func NewServer(handler http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -100,8 +157,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	delivery := r.Header.Get(HeaderDelivery)
 	log = log.With("delivery", delivery, "event", r.Header.Get(HeaderEvent), "remote", r.RemoteAddr)
+	bodyRead := false
 	reject := func(code int, msg string) {
 		log.Warn("reject webhook", "status", code, "reason", msg)
+		if !bodyRead {
+			// Otherwise the server would read what is left of the body
+			// after the answer, to keep the connection.
+			w.Header().Set("Connection", "close")
+		}
 		http.Error(w, msg, code)
 	}
 
@@ -114,19 +177,42 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reject(http.StatusInternalServerError, "webhook secret not configured")
 		return
 	}
+	// Everything that can be checked without the body is checked first,
+	// so that a request that cannot be a delivery costs no memory.
 	sig, msg := signature(r.Header)
 	if msg != "" {
 		reject(http.StatusUnauthorized, msg)
 		return
 	}
-	maxBody := h.MaxBody
-	if maxBody <= 0 {
-		maxBody = DefaultMaxBody
+	name := r.Header.Get(HeaderEvent)
+	if name == "" || delivery == "" {
+		reject(http.StatusBadRequest, HeaderEvent+" and "+HeaderDelivery+" headers are required")
+		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
+		reject(http.StatusUnsupportedMediaType, "content type must be application/json: set it in the webhook's settings")
+		return
+	}
+	maxBody := h.maxBody()
+	switch {
+	case r.ContentLength < 0:
+		reject(http.StatusLengthRequired, "Content-Length required: GitHub sends it, so check the proxy in front of allot")
+		return
+	case r.ContentLength > maxBody:
+		reject(http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", maxBody))
+		return
+	}
+	if !h.reserve(r, r.ContentLength) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(h.bodyTimeout().Round(time.Second)/time.Second)))
+		reject(http.StatusServiceUnavailable, "too many deliveries being read at once; retry later")
+		return
+	}
+	defer h.bodyBudget().Release(r.ContentLength)
+	body, err := h.readBody(w, r)
+	bodyRead = err == nil
 	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			reject(http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", maxBody))
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			reject(http.StatusRequestTimeout, fmt.Sprintf("body not received within %s", h.bodyTimeout()))
 			return
 		}
 		reject(http.StatusBadRequest, "read body: "+err.Error())
@@ -139,15 +225,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	name := r.Header.Get(HeaderEvent)
-	if name == "" || delivery == "" {
-		reject(http.StatusBadRequest, HeaderEvent+" and "+HeaderDelivery+" headers are required")
-		return
-	}
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
-		reject(http.StatusUnsupportedMediaType, "content type must be application/json: set it in the webhook's settings")
-		return
-	}
 	ev, err := parseEvent(name, delivery, body)
 	if err != nil {
 		reject(http.StatusBadRequest, err.Error())
@@ -171,6 +248,65 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// GitHub gives up on a delivery after 10 seconds, so the work happens
 	// after the answer, on its own goroutine.
 	h.dispatching.Go(func() { h.Dispatch(ev) })
+}
+
+func (h *Handler) maxBody() int64 {
+	if h.MaxBody <= 0 {
+		return DefaultMaxBody
+	}
+	return h.MaxBody
+}
+
+func (h *Handler) bodyTimeout() time.Duration {
+	if h.BodyTimeout <= 0 {
+		return DefaultBodyTimeout
+	}
+	return h.BodyTimeout
+}
+
+// reserve takes n bytes of the body budget, waiting up to BodyWait for
+// them; it reports false when they could not be had.
+func (h *Handler) reserve(r *http.Request, n int64) bool {
+	if h.BodyWait <= 0 {
+		return h.bodyBudget().TryAcquire(n)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.BodyWait)
+	defer cancel()
+	return h.bodyBudget().Acquire(ctx, n) == nil
+}
+
+// bodyBudget returns the semaphore that counts the bytes of bodies held,
+// made on first use from BodyBudget and MaxBody.
+func (h *Handler) bodyBudget() *semaphore.Weighted {
+	h.budgetOnce.Do(func() {
+		budget := h.BodyBudget
+		if budget <= 0 {
+			budget = DefaultBodyBudget
+		}
+		h.budget = semaphore.NewWeighted(max(budget, h.maxBody()))
+	})
+	return h.budget
+}
+
+// readBody reads the request's body, of its Content-Length, within
+// BodyTimeout.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(h.bodyTimeout())); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return nil, err
+	}
+	body := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(r.Body, body); err != nil {
+		// The deadline stays, so the server's own reads of what is left
+		// fail too and the connection is closed.
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("body shorter than its Content-Length of %d bytes", r.ContentLength)
+		}
+		return nil, err
+	}
+	// The next request on the connection gets the server's own deadline.
+	_ = rc.SetReadDeadline(time.Time{})
+	return body, nil
 }
 
 // Wait blocks until every Dispatch call the Handler started has returned;

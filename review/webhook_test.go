@@ -155,9 +155,7 @@ func startWebhookServer(t *testing.T) *webhookServer {
 		t.Fatal(err)
 	}
 	s.Handler = h
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	s.url = srv.URL
+	s.url = startLimitServer(t, h).URL
 	return s
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,11 +31,14 @@ type reviewWorld struct {
 	repo *harness.GitRepo
 	gh   *githubapi.Server
 	base string
+	// workDir is serve's --workdir; pull requests are checked out next
+	// to it.
+	workDir string
 }
 
 func startReviewWorld(t *testing.T) *reviewWorld {
 	t.Helper()
-	w := &reviewWorld{t: t, cp: ownControlPlane(t)}
+	w := &reviewWorld{t: t, cp: ownControlPlane(t), workDir: filepath.Join(t.TempDir(), "wc")}
 	root := t.TempDir()
 	var err error
 	w.repo, err = harness.NewGitRepo(filepath.Join(root, "requests.git"), filepath.Join(root, "work"), "main")
@@ -43,7 +48,7 @@ func startReviewWorld(t *testing.T) *reviewWorld {
 	for rel, content := range map[string]string{
 		"allot.yaml": "apiVersion: allot.dev/v1alpha1\nkind: Platform\nmetadata: {name: t}\nspec:\n" +
 			"  clusters: [{name: dev, inCluster: true}]\n  idp: {provider: none}\n  defaultSize: small\n  sizes: {small: {quota: {pods: 10}}}\n" +
-			"  approvers: {default: [alice], teams: {web: [alice, acme/web-leads]}}\n  review: {mergeMethod: merge}\n",
+			"  approvers: {default: [alice], teams: {web: [alice, webby, acme/web-leads]}}\n  review: {mergeMethod: merge}\n",
 		"environments/web/existing.yaml": request("existing", "web"),
 	} {
 		if err := w.repo.WriteFile(rel, content); err != nil {
@@ -82,7 +87,7 @@ func startReviewWorld(t *testing.T) *reviewWorld {
 	go func() {
 		done <- app.Serve(ctx, app.Streams{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard}, app.ServeOptions{
 			ReconcileOptions: app.ReconcileOptions{
-				Repo: gitSrv.URL("requests.git"), Branch: "main", WorkDir: filepath.Join(t.TempDir(), "wc"),
+				Repo: gitSrv.URL("requests.git"), Branch: "main", WorkDir: w.workDir,
 				Kubeconfigs: map[string]string{"dev": w.cp.Kubeconfig}, ChartCache: t.TempDir(),
 				MaxDeleteShare: 0.5, Interval: time.Hour,
 			},
@@ -117,16 +122,27 @@ func request(name, team string) string {
 // head under refs/pull/N/head as GitHub does, and opens pull request n.
 func (w *reviewWorld) openPR(n int, file, content string) string {
 	w.t.Helper()
+	return w.openPRFiles(n, map[string]string{file: content})
+}
+
+// openPRFiles is openPR for a pull request that writes several files.
+func (w *reviewWorld) openPRFiles(n int, files map[string]string) string {
+	w.t.Helper()
 	branch := fmt.Sprintf("pr-%d", n)
 	for _, args := range [][]string{{"checkout", "-q", "-b", branch, w.base}} {
 		if _, err := w.repo.Git(args...); err != nil {
 			w.t.Fatal(err)
 		}
 	}
-	if err := w.repo.WriteFile(file, content); err != nil {
-		w.t.Fatal(err)
+	var changed []githubapi.File
+	for _, file := range slices.Sorted(maps.Keys(files)) {
+		if err := w.repo.WriteFile(file, files[file]); err != nil {
+			w.t.Fatal(err)
+		}
+		changed = append(changed, githubapi.File{Filename: file, Status: "added"})
 	}
-	for _, args := range [][]string{{"add", "--all"}, {"commit", "-q", "-m", "Add " + file}, {"push", "-q", "origin", fmt.Sprintf("HEAD:refs/pull/%d/head", n)}} {
+	title := "Change " + strings.Join(slices.Sorted(maps.Keys(files)), ", ")
+	for _, args := range [][]string{{"add", "--all"}, {"commit", "-q", "-m", title}, {"push", "-q", "origin", fmt.Sprintf("HEAD:refs/pull/%d/head", n)}} {
 		if _, err := w.repo.Git(args...); err != nil {
 			w.t.Fatal(err)
 		}
@@ -139,7 +155,7 @@ func (w *reviewWorld) openPR(n int, file, content string) string {
 		w.t.Fatal(err)
 	}
 	w.gh.OpenPR(reviewRepo, githubapi.PR{Number: n, Author: "dan", HeadSHA: head, HeadRef: branch, BaseSHA: w.base,
-		Title: "Add " + file, Files: []githubapi.File{{Filename: file, Status: "added"}}})
+		Title: title, Files: changed})
 	return head
 }
 

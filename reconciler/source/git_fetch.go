@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
@@ -28,6 +29,9 @@ const (
 	// maxSymlinkTarget bounds the target of a symbolic link Fetch reads to
 	// check it.
 	maxSymlinkTarget = 4096
+	// maxLinkHops is how many links one path may go through, as Linux
+	// allows (ELOOP beyond).
+	maxLinkHops = 40
 )
 
 // Fetch brings the working copy in Config.Dir to the newest commit of the
@@ -236,13 +240,14 @@ type tracked struct {
 // point outside the working copy.
 func (g *Git) inspect(repo *git.Repository, tree *object.Tree) (tracked, error) {
 	want := tracked{files: map[string]bool{}, dirs: map[string]bool{}}
+	links := map[string]string{}
 	var bytes int64
 	walker := object.NewTreeWalker(tree, true, nil)
 	defer walker.Close()
 	for {
 		name, entry, err := walker.Next()
 		if errors.Is(err, io.EOF) {
-			return want, nil
+			return want, checkLinks(links)
 		}
 		if err != nil {
 			return want, fmt.Errorf("%w: %w", ErrUnsafeContent, err)
@@ -255,9 +260,11 @@ func (g *Git) inspect(repo *git.Repository, tree *object.Tree) (tracked, error) 
 			// Submodules are not checked out.
 			continue
 		case filemode.Symlink:
-			if err := checkSymlink(repo, name, entry.Hash); err != nil {
+			target, err := readSymlink(repo, name, entry.Hash)
+			if err != nil {
 				return want, err
 			}
+			links[name] = target
 		}
 		want.files[name] = true
 		if len(want.files) > g.cfg.MaxFiles {
@@ -273,30 +280,93 @@ func (g *Git) inspect(repo *git.Repository, tree *object.Tree) (tracked, error) 
 	}
 }
 
-// checkSymlink refuses a symbolic link whose target is absolute or climbs
-// out of the working copy: the renderer would read files of the machine
-// allot runs on.
-func checkSymlink(repo *git.Repository, name string, hash plumbing.Hash) error {
+// readSymlink returns the target of the symbolic link name, bounded by
+// maxSymlinkTarget.
+func readSymlink(repo *git.Repository, name string, hash plumbing.Hash) (string, error) {
 	blob, err := repo.BlobObject(hash)
 	if err != nil {
-		return fmt.Errorf("read symbolic link %s: %w", name, err)
+		return "", fmt.Errorf("read symbolic link %s: %w", name, err)
 	}
 	if blob.Size > maxSymlinkTarget {
-		return fmt.Errorf("%w: symbolic link %s has a target longer than %d bytes", ErrUnsafeContent, name, maxSymlinkTarget)
+		return "", fmt.Errorf("%w: symbolic link %s has a target longer than %d bytes", ErrUnsafeContent, name, maxSymlinkTarget)
 	}
 	r, err := blob.Reader()
 	if err != nil {
-		return fmt.Errorf("read symbolic link %s: %w", name, err)
+		return "", fmt.Errorf("read symbolic link %s: %w", name, err)
 	}
 	defer r.Close()
 	target, err := io.ReadAll(r)
 	if err != nil {
-		return fmt.Errorf("read symbolic link %s: %w", name, err)
+		return "", fmt.Errorf("read symbolic link %s: %w", name, err)
 	}
-	t := string(target)
-	resolved := path.Join(path.Dir(name), t)
-	if path.IsAbs(t) || filepath.IsAbs(t) || resolved == ".." || strings.HasPrefix(resolved, "../") {
-		return fmt.Errorf("%w: symbolic link %s points outside the repository (%s)", ErrUnsafeContent, name, t)
+	return string(target), nil
+}
+
+// checkLinks refuses a tree in which a symbolic link, followed through
+// every link on its way as the file system would, ends outside the
+// working copy or in its .git folder: the renderer would read files of the
+// machine allot runs on. Each link is resolved in the tree, before anything
+// is written, so a refused commit leaves the working copy as it was.
+func checkLinks(links map[string]string) error {
+	names := make([]string, 0, len(links))
+	for name := range links {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if err := resolveLink(links, name); err != nil {
+			return fmt.Errorf("%w: symbolic link %s %w; point it at a file inside the repository or remove it", ErrUnsafeContent, name, err)
+		}
+	}
+	return nil
+}
+
+// resolveLink follows the link name, in the tree whose links are links,
+// one path element at a time as the file system would, and says how it
+// leaves the working copy, if it does.
+func resolveLink(links map[string]string, name string) error {
+	var (
+		at      []string // the elements resolved so far
+		pending = strings.Split(name, "/")
+		via     string // the link followed last
+	)
+	outside := func() error {
+		if via == name {
+			return fmt.Errorf("points outside the repository (%s)", links[name])
+		}
+		return fmt.Errorf("leaves the repository through the link %s (-> %s)", via, links[via])
+	}
+	for hops := 0; len(pending) > 0; {
+		elem := pending[0]
+		pending = pending[1:]
+		switch elem {
+		case "", ".":
+			continue
+		case "..":
+			if len(at) == 0 {
+				return outside()
+			}
+			at = at[:len(at)-1]
+			continue
+		}
+		p := path.Join(path.Join(at...), elem)
+		target, ok := links[p]
+		if !ok {
+			at = append(at, elem)
+			continue
+		}
+		if hops++; hops > maxLinkHops {
+			return fmt.Errorf("goes through more than %d links; it may be a loop", maxLinkHops)
+		}
+		via = p
+		if path.IsAbs(target) || filepath.IsAbs(target) {
+			return outside()
+		}
+		// The target takes the link's place, in the link's folder.
+		pending = append(strings.Split(target, "/"), pending...)
+	}
+	if len(at) > 0 && at[0] == git.GitDirName {
+		return fmt.Errorf("points into the %s folder", git.GitDirName)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -324,6 +325,7 @@ func TestFetchRefusesACommit(t *testing.T) {
 		config   Config
 		change   func(t *testing.T, s *source)
 		wantKind error
+		wantText string // in the error, when set
 	}{
 		{
 			name:   "with more files than MaxFiles",
@@ -361,6 +363,62 @@ func TestFetchRefusesACommit(t *testing.T) {
 			},
 			wantKind: ErrUnsafeContent,
 		},
+		{
+			// Each link alone stays inside: environments/up is the root,
+			// and ../up/.. of team-a reads as environments.
+			name: "with a chain of links that climbs out",
+			change: func(t *testing.T, s *source) {
+				links(t, s.Work, map[string]string{
+					"environments/up":                 "..",
+					"environments/team-a/passwd.yaml": "../up/../etc/passwd",
+				})
+				s.commit(t, "link chain", nil)
+			},
+			wantKind: ErrUnsafeContent,
+			wantText: "symbolic link environments/team-a/passwd.yaml leaves the repository through the link environments/up (-> ..)",
+		},
+		{
+			name: "with a linked folder that a chain leads out of",
+			change: func(t *testing.T, s *source) {
+				links(t, s.Work, map[string]string{
+					"top":                      ".",
+					"environments/team-a/host": "../../top/..",
+				})
+				s.commit(t, "link chain", nil)
+			},
+			wantKind: ErrUnsafeContent,
+			wantText: "symbolic link environments/team-a/host leaves the repository through the link top (-> .)",
+		},
+		{
+			name: "with a link to a link that points outside",
+			change: func(t *testing.T, s *source) {
+				links(t, s.Work, map[string]string{
+					"environments/out":              "../../elsewhere",
+					"environments/team-a/next.yaml": "../out",
+				})
+				s.commit(t, "link chain", nil)
+			},
+			wantKind: ErrUnsafeContent,
+			wantText: "symbolic link environments/out points outside the repository (../../elsewhere)",
+		},
+		{
+			name: "with links in a loop",
+			change: func(t *testing.T, s *source) {
+				links(t, s.Work, map[string]string{"a.yaml": "b.yaml", "b.yaml": "a.yaml"})
+				s.commit(t, "loop", nil)
+			},
+			wantKind: ErrUnsafeContent,
+			wantText: "symbolic link a.yaml goes through more than 40 links",
+		},
+		{
+			name: "with a link into the .git folder",
+			change: func(t *testing.T, s *source) {
+				links(t, s.Work, map[string]string{"environments/team-a/config.yaml": "../../.git/config"})
+				s.commit(t, "git data", nil)
+			},
+			wantKind: ErrUnsafeContent,
+			wantText: "symbolic link environments/team-a/config.yaml points into the .git folder",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+" and keeps the working copy", func(t *testing.T) {
@@ -373,6 +431,9 @@ func TestFetchRefusesACommit(t *testing.T) {
 			_, err := g.Fetch(context.Background())
 			if !errors.Is(err, tt.wantKind) {
 				t.Fatalf("error = %v, want %v", err, tt.wantKind)
+			}
+			if !strings.Contains(fmt.Sprint(err), tt.wantText) {
+				t.Errorf("error = %v, want it to say %q", err, tt.wantText)
 			}
 			var gitErr *Error
 			if !errors.As(err, &gitErr) || gitErr.Op != OpCheckout {
@@ -399,6 +460,32 @@ func TestFetchRefusesACommit(t *testing.T) {
 			t.Errorf("working copy (-want +got):\n%s", diff)
 		}
 	})
+	t.Run("and a chain of links that stays inside", func(t *testing.T) {
+		s := newSource(t, requests())
+		links(t, s.Work, map[string]string{
+			"environments/up":              "..",
+			"environments/team-b/dev.yaml": "../up/environments/team-a/dev.yaml",
+		})
+		s.commit(t, "link chain", nil)
+		snap := mustFetch(t, mustNew(t, Config{URL: s.Bare}))
+		got, err := os.ReadFile(filepath.Join(snap.Dir, "environments/team-b/dev.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := requests()["environments/team-a/dev.yaml"]; string(got) != want {
+			t.Errorf("environments/team-b/dev.yaml reads %q, want %q", got, want)
+		}
+	})
+}
+
+// links makes symbolic links in dir, from each name to its target.
+func links(t *testing.T, dir string, targets map[string]string) {
+	t.Helper()
+	for name, target := range targets {
+		if err := os.Symlink(target, filepath.Join(dir, filepath.FromSlash(name))); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func TestFetchRecovers(t *testing.T) {

@@ -30,6 +30,15 @@ const (
 	EnvironmentsDir = "environments"
 )
 
+// IsPlatformFile reports whether a slash-separated path of the repository is
+// the platform's own: allot.yaml or anything under templates/. These choose
+// clusters, credentials, policy and templates, so they are trusted only from
+// the base branch.
+func IsPlatformFile(p string) bool {
+	p = path.Clean(p)
+	return p == PlatformPath || p == TemplatesDir || strings.HasPrefix(p, TemplatesDir+"/")
+}
+
 // Options bounds what Load reads.
 type Options struct {
 	// MaxFileSize is the largest YAML file read, in bytes.
@@ -93,7 +102,14 @@ func Load(root string, opts Options) (*Repository, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &loader{root: root, opts: opts, validator: v, repo: &Repository{Root: root, Templates: map[string]*TemplateFile{}}}
+	// Every file is opened through an os.Root, so nothing outside root is
+	// read even if a link appears while Load runs.
+	fsRoot, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("read requests repository: %w", err)
+	}
+	defer fsRoot.Close()
+	l := &loader{root: fsRoot, opts: opts, validator: v, repo: &Repository{Root: root, Templates: map[string]*TemplateFile{}}}
 	l.platform()
 	if err := l.builtinTemplates(); err != nil {
 		return nil, err
@@ -105,7 +121,7 @@ func Load(root string, opts Options) (*Repository, error) {
 }
 
 type loader struct {
-	root      string
+	root      *os.Root
 	opts      Options
 	validator *schemas.Validator
 	repo      *Repository
@@ -113,16 +129,56 @@ type loader struct {
 
 func (l *loader) problem(p schemas.Problem) { l.repo.Problems = append(l.repo.Problems, p) }
 
-// readFile opens a regular file of the repository without following links.
+// linkedFolder returns the outermost folder on the way to rel that is a
+// symbolic link, or "" when there is none.
+func (l *loader) linkedFolder(rel string) string {
+	elems := strings.Split(rel, "/")
+	for i := 1; i < len(elems); i++ {
+		if dir := path.Join(elems[:i]...); l.isLink(dir) {
+			return dir
+		}
+	}
+	return ""
+}
+
+// isLink reports whether rel is a symbolic link.
+func (l *loader) isLink(rel string) bool {
+	info, err := l.root.Lstat(rel)
+	return err == nil && info.Mode()&fs.ModeSymlink != 0
+}
+
+// linkProblem records that rel, a file or folder allot reads, is a
+// symbolic link: followed, it could load files from outside the
+// repository, or from a part of it that is reviewed by other people.
+func (l *loader) linkProblem(rel string) {
+	var msg string
+	switch {
+	case rel == PlatformPath:
+		msg = PlatformPath + " must be a regular file"
+	case rel == TemplatesDir || rel == EnvironmentsDir:
+		msg = rel + "/ must be a real folder"
+	case strings.HasPrefix(rel, TemplatesDir+"/"):
+		msg = "templates must be real folders and files under " + TemplatesDir + "/"
+	default:
+		msg = "requests and their folders must be real files and folders under " + EnvironmentsDir + "/"
+	}
+	l.problem(schemas.Errorf(schemas.Position{File: rel}, schemas.RuleFile, "is a symbolic link; %s in the repository: replace the link with what it points to", msg))
+}
+
+// readFile opens a regular file of the repository without following links,
+// neither the file itself nor a folder on the way to it.
 func (l *loader) readFile(rel string) (*Document, bool) {
-	full := filepath.Join(l.root, filepath.FromSlash(rel))
-	info, err := os.Lstat(full)
+	if dir := l.linkedFolder(rel); dir != "" {
+		l.linkProblem(dir)
+		return nil, false
+	}
+	info, err := l.root.Lstat(rel)
 	switch {
 	case err != nil:
 		l.problem(schemas.Errorf(schemas.Position{File: rel}, schemas.RuleFile, "cannot read the file: %v", unwrapPath(err)))
 		return nil, false
 	case info.Mode()&fs.ModeSymlink != 0:
-		l.problem(schemas.Errorf(schemas.Position{File: rel}, schemas.RuleFile, "is a symbolic link; requests must be regular files in the repository"))
+		l.linkProblem(rel)
 		return nil, false
 	case info.IsDir():
 		l.problem(schemas.Errorf(schemas.Position{File: rel}, schemas.RuleFile, "is a directory, but its name ends in .yaml; rename it or move the request file out of it"))
@@ -131,7 +187,7 @@ func (l *loader) readFile(rel string) (*Document, bool) {
 		l.problem(schemas.Errorf(schemas.Position{File: rel}, schemas.RuleFile, "is not a regular file"))
 		return nil, false
 	}
-	f, err := os.Open(full)
+	f, err := l.root.Open(rel)
 	if err != nil {
 		l.problem(schemas.Errorf(schemas.Position{File: rel}, schemas.RuleFile, "cannot read the file: %v", unwrapPath(err)))
 		return nil, false
@@ -186,7 +242,7 @@ func (l *loader) decode(doc *Document, k schemas.Kind, out any) bool {
 }
 
 func (l *loader) platform() {
-	if _, err := os.Lstat(filepath.Join(l.root, PlatformPath)); errors.Is(err, fs.ErrNotExist) {
+	if _, err := l.root.Lstat(PlatformPath); errors.Is(err, fs.ErrNotExist) {
 		return // validation says what a missing allot.yaml means
 	}
 	doc, ok := l.readFile(PlatformPath)
@@ -231,7 +287,13 @@ func (l *loader) builtinTemplates() error {
 }
 
 func (l *loader) templates() {
-	entries, err := os.ReadDir(filepath.Join(l.root, TemplatesDir))
+	if l.isLink(TemplatesDir) {
+		// A linked templates/ would widen what is rendered with files
+		// the repository does not hold.
+		l.linkProblem(TemplatesDir)
+		return
+	}
+	entries, err := fs.ReadDir(l.root.FS(), TemplatesDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return
 	}
@@ -240,7 +302,14 @@ func (l *loader) templates() {
 		return
 	}
 	for _, e := range entries {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if e.Type()&fs.ModeSymlink != 0 {
+			l.linkProblem(path.Join(TemplatesDir, e.Name()))
+			continue
+		}
+		if !e.IsDir() {
 			continue
 		}
 		rel := path.Join(TemplatesDir, e.Name(), TemplateName)
@@ -261,19 +330,25 @@ func (l *loader) templates() {
 }
 
 func (l *loader) environments() {
-	dir := filepath.Join(l.root, EnvironmentsDir)
-	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+	dir := EnvironmentsDir
+	info, err := l.root.Lstat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return
+	case err == nil && info.Mode()&fs.ModeSymlink != 0:
+		l.linkProblem(dir)
 		return
 	}
 	count := 0
-	err := filepath.WalkDir(dir, func(full string, d fs.DirEntry, err error) error {
-		rel := l.rel(full)
+	// fs.WalkDir does not follow links below dir, and the os.Root keeps
+	// every read inside the repository.
+	err = fs.WalkDir(l.root.FS(), dir, func(rel string, d fs.DirEntry, err error) error {
 		if err != nil {
 			l.problem(schemas.Errorf(schemas.Position{File: rel}, schemas.RuleFile, "cannot read: %v", unwrapPath(err)))
 			return nil
 		}
 		name := d.Name()
-		if strings.HasPrefix(name, ".") && full != dir {
+		if strings.HasPrefix(name, ".") && rel != dir {
 			if d.IsDir() {
 				return filepath.SkipDir
 			}
@@ -288,7 +363,7 @@ func (l *loader) environments() {
 			return nil
 		}
 		if d.Type()&fs.ModeSymlink != 0 {
-			l.problem(schemas.Errorf(schemas.Position{File: rel}, schemas.RuleFile, "is a symbolic link; requests must be regular files in the repository"))
+			l.linkProblem(rel)
 			return nil
 		}
 		if !isYAML {
@@ -327,15 +402,6 @@ func place(k schemas.Kind) string {
 	default:
 		return "every file under " + EnvironmentsDir + "/"
 	}
-}
-
-// rel turns a path under the root into a slash-separated relative path.
-func (l *loader) rel(full string) string {
-	r, err := filepath.Rel(l.root, full)
-	if err != nil {
-		return full
-	}
-	return filepath.ToSlash(r)
 }
 
 // unwrapPath drops the absolute path os errors carry; problems name the

@@ -120,3 +120,78 @@ func TestLoadRefusesWhatIsNotARepository(t *testing.T) {
 		t.Errorf("loading a file: %v", err)
 	}
 }
+
+func TestLoadRefusesLinks(t *testing.T) {
+	const ours = "apiVersion: allot.dev/v1alpha1\nkind: EnvironmentTemplate\nmetadata: {name: namespace}\nspec: {description: from outside}\n"
+	builtin := fstest.MapFS{"namespace/template.yaml": {Data: []byte("apiVersion: allot.dev/v1alpha1\nkind: EnvironmentTemplate\nmetadata: {name: namespace}\nspec: {description: built-in}\n")}}
+	link := func(t *testing.T, target, name string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		// make builds the repository in root; outside is a folder
+		// beside it.
+		make func(t *testing.T, root, outside string)
+		file string // the file or folder the problem names
+	}{
+		{"a linked templates/ folder", func(t *testing.T, root, outside string) {
+			write(t, outside, "namespace/template.yaml", ours)
+			link(t, outside, filepath.Join(root, "templates"))
+		}, "templates"},
+		{"a linked templates/ folder that stays inside the repository", func(t *testing.T, root, _ string) {
+			write(t, root, "shared/namespace/template.yaml", ours)
+			link(t, "shared", filepath.Join(root, "templates"))
+		}, "templates"},
+		{"a linked template folder", func(t *testing.T, root, outside string) {
+			write(t, outside, "namespace/template.yaml", ours)
+			link(t, filepath.Join(outside, "namespace"), filepath.Join(root, "templates", "namespace"))
+		}, "templates/namespace"},
+		{"a linked template file", func(t *testing.T, root, outside string) {
+			write(t, outside, "template.yaml", ours)
+			link(t, filepath.Join(outside, "template.yaml"), filepath.Join(root, "templates", "namespace", "template.yaml"))
+		}, "templates/namespace/template.yaml"},
+		{"a linked environments/ folder", func(t *testing.T, root, outside string) {
+			write(t, outside, "web/a.yaml", request("a"))
+			link(t, outside, filepath.Join(root, "environments"))
+		}, "environments"},
+		{"a linked team folder", func(t *testing.T, root, outside string) {
+			write(t, outside, "a.yaml", request("a"))
+			link(t, outside, filepath.Join(root, "environments", "web"))
+		}, "environments/web"},
+		{"a linked allot.yaml", func(t *testing.T, root, outside string) {
+			write(t, outside, "allot.yaml", minimalPlatform)
+			link(t, filepath.Join(outside, "allot.yaml"), filepath.Join(root, "allot.yaml"))
+		}, "allot.yaml"},
+	} {
+		t.Run("refuses "+tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			root, outside := filepath.Join(dir, "repo"), filepath.Join(dir, "outside")
+			if tc.file != "allot.yaml" {
+				write(t, root, "allot.yaml", minimalPlatform)
+			}
+			tc.make(t, root, outside)
+			repo, err := Load(root, Options{Builtin: builtin})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(repo.Problems) != 1 || repo.Problems[0].File != tc.file || !strings.Contains(repo.Problems[0].Message, "is a symbolic link") {
+				t.Fatalf("problems = %v, want one naming %s as a symbolic link", repo.Problems, tc.file)
+			}
+			if tf := repo.Templates["namespace"]; tf == nil || !tf.Builtin {
+				t.Errorf("namespace template = %+v, want the built-in one", tf)
+			}
+			if len(repo.Environments) != 0 {
+				t.Errorf("loaded %d environments through a link", len(repo.Environments))
+			}
+			if tc.file == "allot.yaml" && repo.Platform != nil {
+				t.Error("loaded allot.yaml through a link")
+			}
+		})
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 
@@ -336,6 +337,11 @@ type leafError struct {
 }
 
 func flatten(e *jsonschema.ValidationError, p *message.Printer) []leafError {
+	if k, ok := e.ErrorKind.(*kind.PropertyNames); ok {
+		// The causes only say the name failed a sub-schema ("'not'
+		// failed"); the key itself is what the reader needs.
+		return []leafError{{path: e.InstanceLocation, msg: fmt.Sprintf("the key %q is not allowed; see the template's description of this parameter", k.Property)}}
+	}
 	if len(e.Causes) == 0 {
 		return []leafError{{path: e.InstanceLocation, msg: e.ErrorKind.LocalizedString(p)}}
 	}

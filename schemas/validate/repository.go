@@ -39,7 +39,7 @@ func (c *checker) perOwner() {
 	}
 	byOwner := map[string][]*load.EnvironmentFile{}
 	for _, ef := range c.repo.Environments {
-		owner := strings.ToLower(ef.Environment.Spec.Owner)
+		owner := OwnerKey(ef.Environment.Spec.Owner)
 		byOwner[owner] = append(byOwner[owner], ef)
 	}
 	for _, owner := range sortedKeys(byOwner) {
@@ -52,6 +52,21 @@ func (c *checker) perOwner() {
 			c.errorf(ef.Doc.Pos("spec", "owner"), schemas.RuleLimit, "owner %s already has %d environments (%s), the most the policy allows; delete one or ask a platform engineer to raise policy.maxEnvironmentsPerOwner", ef.Environment.Spec.Owner, limit, files(envs[:limit]))
 		}
 	}
+}
+
+// OwnerKey is the mailbox an owner's address reaches, for counting
+// environments per owner: lower-cased, with any "+tag" of the local part
+// left out, so jane+2@acme.example counts as jane@acme.example.
+func OwnerKey(owner string) string {
+	owner = strings.ToLower(strings.TrimSpace(owner))
+	local, domain, ok := strings.Cut(owner, "@")
+	if !ok {
+		return owner
+	}
+	if i := strings.IndexByte(local, '+'); i >= 0 {
+		local = local[:i]
+	}
+	return local + "@" + domain
 }
 
 func (c *checker) selected(ef *load.EnvironmentFile) bool {

@@ -21,7 +21,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/allot-dev/allot/cmd/allot/app"
@@ -68,18 +67,21 @@ func run() error {
 		go harness.RunWorkloadStatus(ctx, cps[i].Client, 200*time.Millisecond)
 	}
 	// The management cluster's AWS controllers are not here either; their
-	// CRDs are, so the ECS stacks can be applied.
-	ack := []schema.GroupVersionKind{
-		{Group: "ec2.services.k8s.aws", Version: "v1alpha1", Kind: "VPC"},
-		{Group: "ec2.services.k8s.aws", Version: "v1alpha1", Kind: "Subnet"},
-		{Group: "ec2.services.k8s.aws", Version: "v1alpha1", Kind: "SecurityGroup"},
-		{Group: "ecs.services.k8s.aws", Version: "v1alpha1", Kind: "Cluster"},
-		{Group: "ecs.services.k8s.aws", Version: "v1alpha1", Kind: "TaskDefinition"},
-		{Group: "ecs.services.k8s.aws", Version: "v1alpha1", Kind: "Service"},
-	}
-	if err := harness.InstallCRDs(ctx, byName["mgmt"].Client, true, ack...); err != nil {
+	// CRDs are (the project's cut-down copies), so the ECS stacks can be applied.
+	root, err := harness.RepoRoot()
+	if err != nil {
 		return err
 	}
+	crds, err := filepath.Glob(filepath.Join(root, "environments", "testdata", "crds", "*.yaml"))
+	if err != nil {
+		return err
+	}
+	if err := harness.InstallCRDFiles(ctx, byName["mgmt"].Client, crds...); err != nil {
+		return err
+	}
+	// allot calls an ACK object ready only once its controller reports
+	// ACK.ResourceSynced; stand in for the controllers here too.
+	go harness.RunACKStatus(ctx, byName["mgmt"].Client, 200*time.Millisecond)
 
 	repo, err := copyExample()
 	if err != nil {

@@ -15,6 +15,10 @@ kube_version="$(version "$here/kube/go.mod" k8s.io/kubernetes)"
 etcd_version="$(version "$here/etcd/go.mod" go.etcd.io/etcd/server/v3)"
 dir="$root/.cache/controlplane/kube-${kube_version}_etcd-${etcd_version}"
 mkdir -p "$dir"
+# One build at a time: concurrent test runs wait for the first to finish
+# instead of building (and writing) the same binaries side by side.
+exec 9>"$dir/.lock"
+flock 9
 
 build() { # build MODULE_DIR PACKAGE NAME
 	local mod="$1" pkg="$2" name="$3"

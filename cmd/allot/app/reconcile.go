@@ -94,7 +94,7 @@ func newReconciler(o ReconcileOptions, log *slog.Logger) (*reconciler.Reconciler
 	}
 	r := &reconciler.Reconciler{
 		Source:              src,
-		Connector:           &reconciler.Connector{Kubeconfigs: o.Kubeconfigs, InClusterNames: o.InCluster},
+		Connector:           &reconciler.Connector{Kubeconfigs: o.Kubeconfigs, InClusterNames: o.InCluster, RepositoryDirs: o.repositoryDirs()},
 		Builtin:             environments.Templates(),
 		ChartCache:          o.ChartCache,
 		OnlyClusters:        o.Clusters,
@@ -108,6 +108,22 @@ func newReconciler(o ReconcileOptions, log *slog.Logger) (*reconciler.Reconciler
 		r.GroupsFor = groupSyncerFactory(r, o, log)
 	}
 	return r, nil
+}
+
+// repositoryDirs are the folders that hold working copies of the requests
+// repository: the folder itself, or the git working copy, and the pull
+// requests' working copies.
+func (o ReconcileOptions) repositoryDirs() []string {
+	dirs := []string{o.WorkDir, o.reviewDir()}
+	if !isGitURL(o.Repo) {
+		dirs = append(dirs, o.Repo)
+	}
+	return dirs
+}
+
+// reviewDir holds the working copies of pull requests.
+func (o ReconcileOptions) reviewDir() string {
+	return strings.TrimRight(o.WorkDir, "/") + "-review"
 }
 
 // folderSource reads a local folder as it is on disk.

@@ -17,6 +17,7 @@ import (
 	"github.com/allot-dev/allot/renderer"
 	"github.com/allot-dev/allot/renderer/sources"
 	"github.com/allot-dev/allot/schemas/load"
+	"github.com/allot-dev/allot/schemas/validate"
 )
 
 // RenderOptions are the inputs of Render.
@@ -98,6 +99,15 @@ func Render(ctx context.Context, s Streams, opts RenderOptions) error {
 	if len(repo.Problems) > 0 {
 		_ = writeText(s.Err, repo.Problems)
 		return fmt.Errorf("the repository has problems; run allot validate")
+	}
+	// The policy runs before anything is fetched: a request may name only
+	// the chart repositories allot.yaml allows.
+	wanted := func(ef *load.EnvironmentFile) bool {
+		return len(opts.Environments) == 0 || slices.Contains(opts.Environments, ef.Environment.Metadata.Name)
+	}
+	if problems := validate.Repository(repo, validate.Options{Selected: wanted}); validate.Failed(problems) {
+		_ = writeText(s.Err, problems)
+		return fmt.Errorf("the repository has validation errors; fix them (see allot validate) before rendering")
 	}
 	r, closer, err := newRenderer(repo, opts.ChartCache)
 	if err != nil {

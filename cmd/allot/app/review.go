@@ -169,7 +169,7 @@ func newReviewHandler(o ServeOptions, feed *passFeed, log *slog.Logger) (http.Ha
 	}
 	bot := &review.Bot{
 		Clients:    rc.clients,
-		Checker:    &prChecker{opts: o.ReconcileOptions, dir: strings.TrimRight(o.WorkDir, "/") + "-review", token: token, log: log},
+		Checker:    &prChecker{opts: o.ReconcileOptions, dir: o.reviewDir(), token: token, log: log},
 		Applier:    &passApplier{feed: feed, timeout: cmp.Or(o.ReadyTimeout, 10*time.Minute), poll: 5 * time.Second},
 		Repository: rc.repository,
 		Branch:     o.Branch,

@@ -2,15 +2,19 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/pmezard/go-difflib/difflib"
 
 	"github.com/allot-dev/allot/environments"
 	"github.com/allot-dev/allot/reconciler"
@@ -36,6 +40,12 @@ var _ review.Checker = (*prChecker)(nil)
 
 // Check validates and plans a pull request's changes on top of its base
 // branch.
+//
+// Nothing the pull request writes may choose what allot's credentials
+// reach: allot.yaml and templates/ (clusters, the IdP, policy, templates)
+// are always taken from the base branch for validating and planning the
+// requests. A change to them is shown as a diff and validated on its own,
+// and reaches the clusters only after it is merged.
 func (c *prChecker) Check(ctx context.Context, req review.CheckRequest) (*review.Report, review.Policy, error) {
 	pr := req.PR
 	work := filepath.Join(c.dir, "pr-"+strconv.Itoa(pr.Number))
@@ -50,11 +60,20 @@ func (c *prChecker) Check(ctx context.Context, req review.CheckRequest) (*review
 	if err != nil {
 		return nil, review.Policy{}, err
 	}
-	// What merging would give: the base branch as it is now with the pull
-	// request's changes on top. A request file belongs to one environment,
-	// so this is what GitHub's merge makes of the requests.
+	var requestChanges, platformChanges []string
+	for _, f := range req.Files {
+		if load.IsPlatformFile(f) {
+			platformChanges = append(platformChanges, f)
+		} else {
+			requestChanges = append(requestChanges, f)
+		}
+	}
+	// What merging would give, as far as the requests go: the base branch
+	// as it is now with the pull request's other changes on top. A request
+	// file belongs to one environment, so this is what GitHub's merge makes
+	// of the requests.
 	merged := filepath.Join(work, "merged")
-	if err := overlay(merged, base.Dir, head.Dir, req.Files); err != nil {
+	if err := overlay(merged, base.Dir, head.Dir, requestChanges); err != nil {
 		return nil, review.Policy{}, err
 	}
 	opts := load.Options{Builtin: environments.Templates()}
@@ -68,7 +87,7 @@ func (c *prChecker) Check(ctx context.Context, req review.CheckRequest) (*review
 	}
 
 	changed := map[string]bool{}
-	for _, f := range req.Files {
+	for _, f := range requestChanges {
 		changed[f] = true
 	}
 	report := &review.Report{SHA: head.Commit, BaseSHA: base.Commit}
@@ -92,7 +111,14 @@ func (c *prChecker) Check(ctx context.Context, req review.CheckRequest) (*review
 	if baseRepo.Platform != nil {
 		spec = &baseRepo.Platform.Platform.Spec
 	}
-	policy := review.PolicyFrom(spec, slices.Compact(teams))
+	requestsOnly := onlyRequests(req.Files, report.Files)
+	policy := review.PolicyFrom(spec, slices.Compact(teams), requestsOnly)
+
+	if len(platformChanges) > 0 {
+		if report.Platform, err = c.platformChange(work, base.Dir, head.Dir, req.Files, platformChanges); err != nil {
+			return nil, policy, err
+		}
+	}
 
 	selected := selectChanged(changed)
 	problems := validate.Repository(mergedRepo, validate.Options{Selected: selected})
@@ -101,9 +127,7 @@ func (c *prChecker) Check(ctx context.Context, req review.CheckRequest) (*review
 		return nil, policy, err
 	}
 	problems = append(problems, rendered...)
-	for _, p := range problems {
-		report.Problems = append(report.Problems, review.Problem{File: p.File, Line: p.Line, Message: p.Message, Warning: p.Severity != schemas.SeverityError})
-	}
+	report.Problems = reviewProblems(problems)
 
 	switch {
 	case req.Fork && !policy.PlanForks:
@@ -111,7 +135,6 @@ func (c *prChecker) Check(ctx context.Context, req review.CheckRequest) (*review
 	case validate.Failed(problems):
 		report.NotPlanned = "fix the validation errors first"
 	default:
-		requestsOnly := onlyRequests(req.Files, report.Files)
 		var only func(string) bool
 		if requestsOnly {
 			only = func(env string) bool { return touched[env] }
@@ -123,6 +146,107 @@ func (c *prChecker) Check(ctx context.Context, req review.CheckRequest) (*review
 		report.Plan = onlyTouched(plan, touched, requestsOnly)
 	}
 	return report, policy, nil
+}
+
+// platformChange shows and validates the pull request's changes to
+// allot.yaml and templates/ on their own: the base branch with every
+// change of the pull request on top, loaded and checked by the
+// repository-wide rules, without rendering (rendering could fetch charts
+// from repositories the change itself allows).
+func (c *prChecker) platformChange(work, base, head string, all, platform []string) (*review.PlatformChange, error) {
+	proposed := filepath.Join(work, "proposed")
+	if err := overlay(proposed, base, head, all); err != nil {
+		return nil, err
+	}
+	pc := &review.PlatformChange{Files: platform}
+	diff, err := platformDiff(base, head, platform)
+	if err != nil {
+		return nil, err
+	}
+	pc.Diff = diff
+	repo, err := load.Load(proposed, load.Options{Builtin: environments.Templates()})
+	if err != nil {
+		return nil, err
+	}
+	var own []schemas.Problem
+	for _, p := range validate.Repository(repo, validate.Options{Selected: func(*load.EnvironmentFile) bool { return false }}) {
+		if load.IsPlatformFile(p.File) {
+			own = append(own, p)
+		}
+	}
+	pc.Problems = reviewProblems(own)
+	return pc, nil
+}
+
+// maxDiffInput bounds what is read of each side of a platform file for its
+// diff; the comment shows far less.
+const maxDiffInput = 1 << 20
+
+// platformDiff is a unified diff of the platform files between the base
+// branch and the pull request's head.
+func platformDiff(base, head string, files []string) (string, error) {
+	var b strings.Builder
+	for _, f := range files {
+		before, err := readBounded(base, f)
+		if err != nil {
+			return "", err
+		}
+		after, err := readBounded(head, f)
+		if err != nil {
+			return "", err
+		}
+		from, to := "a/"+f, "b/"+f
+		if before == nil {
+			from = "/dev/null"
+		}
+		if after == nil {
+			to = "/dev/null"
+		}
+		d, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+			A: difflib.SplitLines(string(before)), B: difflib.SplitLines(string(after)),
+			FromFile: from, ToFile: to, Context: 3,
+		})
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(d)
+	}
+	return b.String(), nil
+}
+
+// readBounded reads a file of a working copy through os.Root, so that no
+// link leads out of it; a missing file reads as nil.
+func readBounded(dir, rel string) ([]byte, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	f, err := root.Open(filepath.FromSlash(rel))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxDiffInput+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxDiffInput {
+		return []byte(fmt.Sprintf("(%s is larger than %d bytes; not shown)\n", rel, maxDiffInput)), nil
+	}
+	return data, nil
+}
+
+// reviewProblems turns validation findings into the report's problems.
+func reviewProblems(ps []schemas.Problem) []review.Problem {
+	var out []review.Problem
+	for _, p := range ps {
+		out = append(out, review.Problem{File: p.File, Line: p.Line, Message: p.Message, Warning: p.Severity != schemas.SeverityError})
+	}
+	return out
 }
 
 // fetch fetches a branch of the requests repository, or ref when set,
@@ -200,78 +324,99 @@ func onlyTouched(plan *reconciler.Plan, touched map[string]bool, requestsOnly bo
 // overlay makes dir the base working copy with the changed files taken
 // from head: copied where head has them, removed where it has not. Only
 // regular files and symbolic links are copied (a link stays a link, for
-// the loader to refuse); git's own folder is left out.
+// the loader to refuse); git's own folder is left out. Every read and
+// write goes through os.Root, so no link in either working copy, however
+// chained, leads a copy or a removal outside its folder.
 func overlay(dir, base, head string, changed []string) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
-	err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(base, p)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	dst, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer dst.Close()
+	src, err := os.OpenRoot(base)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	err = fs.WalkDir(src.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.IsDir() && d.Name() == ".git" {
-			return filepath.SkipDir
+			return fs.SkipDir
 		}
-		return copyEntry(filepath.Join(dir, rel), p, d)
+		if p == "." {
+			return nil
+		}
+		return copyEntry(dst, src, p, d)
 	})
 	if err != nil {
 		return fmt.Errorf("copy the base branch: %w", err)
 	}
+	pr, err := os.OpenRoot(head)
+	if err != nil {
+		return err
+	}
+	defer pr.Close()
 	for _, f := range changed {
-		if !filepath.IsLocal(filepath.FromSlash(f)) || strings.HasPrefix(f, ".git/") {
+		if !filepath.IsLocal(filepath.FromSlash(f)) || path.Clean(f) != f || f == ".git" || strings.HasPrefix(f, ".git/") {
 			return fmt.Errorf("pull request file %q is not a path inside the repository", f)
 		}
-		src, dst := filepath.Join(head, filepath.FromSlash(f)), filepath.Join(dir, filepath.FromSlash(f))
-		info, err := os.Lstat(src)
+		rel := filepath.FromSlash(f)
+		info, err := pr.Lstat(rel)
 		switch {
-		case os.IsNotExist(err):
-			if err := os.RemoveAll(dst); err != nil {
-				return err
+		case errors.Is(err, fs.ErrNotExist):
+			if err := dst.RemoveAll(rel); err != nil {
+				return fmt.Errorf("remove %s as the pull request does: %w", f, err)
 			}
 			continue
 		case err != nil:
-			return err
+			return fmt.Errorf("pull request file %s: %w", f, err)
 		}
-		if err := os.RemoveAll(dst); err != nil {
-			return err
+		if err := dst.RemoveAll(rel); err != nil {
+			return fmt.Errorf("replace %s with the pull request's: %w", f, err)
 		}
-		if err := copyEntry(dst, src, fs.FileInfoToDirEntry(info)); err != nil {
+		if err := copyEntry(dst, pr, f, fs.FileInfoToDirEntry(info)); err != nil {
 			return fmt.Errorf("copy %s from the pull request: %w", f, err)
 		}
 	}
 	return nil
 }
 
-// copyEntry copies one folder (made empty), regular file or symbolic link.
-func copyEntry(dst, src string, d fs.DirEntry) error {
+// copyEntry copies one folder (made empty), regular file or symbolic link
+// from src to dst, both rooted; rel is slash-separated.
+func copyEntry(dst, src *os.Root, rel string, d fs.DirEntry) error {
+	name := filepath.FromSlash(rel)
 	switch {
 	case d.IsDir():
-		return os.MkdirAll(dst, 0o755)
+		return dst.MkdirAll(name, 0o755)
 	case d.Type()&fs.ModeSymlink != 0:
-		target, err := os.Readlink(src)
+		target, err := src.Readlink(name)
 		if err != nil {
 			return err
 		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		if err := dst.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 			return err
 		}
-		return os.Symlink(target, dst)
+		return dst.Symlink(target, name)
 	case !d.Type().IsRegular():
 		return nil
 	}
-	in, err := os.Open(src)
+	in, err := src.Open(name)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := dst.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		return err
 	}
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	out, err := dst.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}

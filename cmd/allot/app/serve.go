@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"github.com/allot-dev/allot/reconciler"
+	"github.com/allot-dev/allot/review"
 )
 
 // ServeOptions are the inputs of Serve.
@@ -105,6 +106,7 @@ type metrics struct {
 	drift    *prometheus.CounterVec
 	errors   *prometheus.CounterVec
 	envs     *prometheus.GaugeVec
+	notReady *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -116,8 +118,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		drift:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "allot_drift_total", Help: "Changes made outside allot to objects it manages, per cluster."}, []string{"cluster"}),
 		errors:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "allot_errors_total", Help: "Failed environments and unreachable clusters, per cluster."}, []string{"cluster"}),
 		envs:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "allot_environments", Help: "Environments per cluster by the action of the last pass."}, []string{"cluster", "action"}),
+		notReady: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "allot_environments_not_ready", Help: "Environments per cluster that were not ready after the last pass."}, []string{"cluster"}),
 	}
-	reg.MustRegister(m.passes, m.duration, m.applied, m.pruned, m.drift, m.errors, m.envs,
+	reg.MustRegister(m.passes, m.duration, m.applied, m.pruned, m.drift, m.errors, m.envs, m.notReady,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -130,6 +133,7 @@ func (m *metrics) record(res *reconciler.PassResult, took time.Duration) {
 	}
 	m.passes.WithLabelValues(result).Inc()
 	m.envs.Reset()
+	m.notReady.Reset()
 	for _, c := range res.Clusters {
 		if c.Err != nil {
 			m.errors.WithLabelValues(c.Name).Inc()
@@ -138,6 +142,9 @@ func (m *metrics) record(res *reconciler.PassResult, took time.Duration) {
 			m.applied.WithLabelValues(c.Name).Add(float64(e.Applied))
 			m.pruned.WithLabelValues(c.Name).Add(float64(e.Pruned))
 			m.envs.WithLabelValues(c.Name, string(e.Action)).Inc()
+			if !e.Ready && e.Action != reconciler.ActionDeleted {
+				m.notReady.WithLabelValues(c.Name).Inc()
+			}
 			if e.Err != nil {
 				m.errors.WithLabelValues(c.Name).Inc()
 			}
@@ -166,6 +173,9 @@ func Serve(ctx context.Context, s Streams, o ServeOptions) error {
 		log.Info("drift", "cluster", d.Cluster, "object", d.Object, "deleted", d.Deleted)
 		poke()
 	}
+	// A change of status may make an environment ready, or break one that
+	// was: a pass reads its readiness again.
+	r.OnStatusChange = func(reconciler.StatusChange) { poke() }
 	feed := &passFeed{trigger: poke}
 	webhook, recoverNotices, err := newReviewHandler(o, feed, log)
 	if err != nil {
@@ -191,7 +201,9 @@ func Serve(ctx context.Context, s Streams, o ServeOptions) error {
 	if err != nil {
 		return usageError(fmt.Errorf("listen on %s: %w", o.Listen, err))
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// The webhook path is open to the internet; every path shares its
+	// timeouts.
+	srv := review.NewServer(mux)
 	go func() { _ = srv.Serve(ln) }()
 	defer func() {
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -227,6 +239,11 @@ func Serve(ctx context.Context, s Streams, o ServeOptions) error {
 				wait = backoff
 			} else {
 				backoff = 0
+			}
+			if next := res.NextDeadline(); !next.IsZero() {
+				// An environment that is still not ready by then fails;
+				// a pass right after says so.
+				wait = min(wait, max(time.Until(next), 0)+time.Second)
 			}
 			if passes == 1 && !res.Failed() {
 				// Once the drift watch has listed what the first pass

@@ -1,0 +1,150 @@
+//go:build upstream
+
+package environments_test
+
+// The checks against the controllers' own CRDs, which a fresh clone does
+// not have: `make check-upstream` runs them where the CRDs are (by default
+// ../shared/fixtures/upstream-crds and upstream-crds-extra beside the
+// repository, or ALLOT_UPSTREAM_CRDS). `make test` relies on testdata/crds,
+// which TestTrimmedCRDsMatchUpstream proves a faithful subset of them.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/yaml"
+
+	"github.com/allot-dev/allot/test/harness"
+)
+
+// TestTrimmedCRDsMatchUpstream checks that each CRD in testdata/crds is the
+// upstream CRD cut down to the fields the ecs template sets, nothing added
+// or changed; with -update-crds it writes them so.
+func TestTrimmedCRDsMatchUpstream(t *testing.T) {
+	dirs := upstreamDirs(t)
+	if len(dirs) == 0 {
+		t.Fatal("no upstream CRDs here: set ALLOT_UPSTREAM_CRDS to the controllers' CRD folders")
+	}
+	upstream, files, err := readCRDs(dirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := rendered(t)
+	var missing []string
+	want := map[string][]byte{}
+	for gk, list := range objs {
+		crd := upstream[gk]
+		if crd == nil {
+			missing = append(missing, gk)
+			continue
+		}
+		trimmed, err := trimCRD(crd, list)
+		if err != nil {
+			t.Fatalf("%s: %v", files[gk], err)
+		}
+		data, err := yaml.Marshal(trimmed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		header := fmt.Sprintf("# %s: the CRD of %s%s,\n# cut down to the fields allot's ecs template sets.\n# Regenerate: go test ./environments -run TestTrimmedCRDs -update-crds\n", gk, origin(gk), filepath.Base(files[gk]))
+		want[crdFile(crd)] = append([]byte(header), data...)
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Fatalf("no upstream CRD in %v for %v; add the controllers' CRDs for them (upbound/provider-aws keeps its own in package/crds/)", dirs, missing)
+	}
+	if *updateCRDs {
+		old, err := filepath.Glob(filepath.Join(crdDir, "*.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range old {
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.MkdirAll(crdDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, data := range want {
+			if err := os.WriteFile(filepath.Join(crdDir, name), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+	entries, err := os.ReadDir(crdDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var have []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".yaml") {
+			have = append(have, e.Name())
+		}
+	}
+	var wantNames []string
+	for name := range want {
+		wantNames = append(wantNames, name)
+	}
+	sort.Strings(wantNames)
+	if diff := cmp.Diff(wantNames, have); diff != "" {
+		t.Errorf("%s holds other CRDs than the template needs (-want +got); run with -update-crds:\n%s", crdDir, diff)
+	}
+	for name, data := range want {
+		got, err := os.ReadFile(filepath.Join(crdDir, name))
+		if err != nil {
+			continue
+		}
+		var w, g any
+		if err := yaml.Unmarshal(data, &w); err != nil {
+			t.Fatal(err)
+		}
+		if err := yaml.Unmarshal(got, &g); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if diff := cmp.Diff(w, g); diff != "" {
+			t.Errorf("%s is not upstream cut down to what the template sets (-want +got); run with -update-crds:\n%s", name, diff)
+		}
+	}
+}
+
+// TestECSObjectsApplyStrictlyUpstream applies every rendered ECS object, in
+// every variant, with strict field validation to a control plane holding
+// the controllers' own CRDs.
+func TestECSObjectsApplyStrictlyUpstream(t *testing.T) {
+	dirs := upstreamDirs(t)
+	if len(dirs) == 0 {
+		t.Fatal("no upstream CRDs here: set ALLOT_UPSTREAM_CRDS to the controllers' CRD folders")
+	}
+	_, files, err := readCRDs(dirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths, missing []string
+	for gk := range rendered(t) {
+		if files[gk] == "" {
+			missing = append(missing, gk)
+		}
+		paths = append(paths, files[gk])
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		t.Fatalf("no upstream CRD in %v for %v", dirs, missing)
+	}
+	up, err := harness.Start(harness.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = up.Stop() })
+	ctx := testContext(t)
+	if err := harness.InstallCRDFiles(ctx, up.Client, paths...); err != nil {
+		t.Fatal(err)
+	}
+	applyAll(ctx, t, up.Client, renderECS(t))
+}

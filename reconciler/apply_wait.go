@@ -1,0 +1,152 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/allot-dev/allot/renderer"
+)
+
+// Errors of readiness.
+var (
+	// ErrNotReady means objects did not become ready within the template's
+	// readinessTimeout.
+	ErrNotReady = errors.New("not ready in time")
+	// ErrObjectFailed means an object's controller reported that it gave
+	// up on it, such as ACK.Terminal=True.
+	ErrObjectFailed = errors.New("an object failed")
+)
+
+// setReadiness is the readiness of a set of objects: which failed and
+// which are still waiting, each with why.
+type setReadiness struct {
+	failed  []string
+	waiting []string
+}
+
+func (s setReadiness) ready() bool { return len(s.failed) == 0 && len(s.waiting) == 0 }
+
+// message says what the set waits for, or that it is ready.
+func (s setReadiness) message() string {
+	switch {
+	case len(s.failed) > 0:
+		return strings.Join(s.failed, "; ")
+	case len(s.waiting) > 0:
+		return "waiting for " + strings.Join(s.waiting, "; ")
+	}
+	return "all objects are ready"
+}
+
+// readObjects reads back the objects whose readiness depends on their
+// status and applies the readiness rules to them, without waiting.
+func readObjects(ctx context.Context, cl *Cluster, objs []*unstructured.Unstructured) setReadiness {
+	var s setReadiness
+	for _, o := range objs {
+		if !readsStatus(o.GroupVersionKind().GroupKind()) {
+			continue
+		}
+		id := renderer.ObjectID(o)
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(o.GroupVersionKind())
+		err := cl.Client.Get(ctx, client.ObjectKeyFromObject(o), live)
+		switch {
+		case apierrors.IsNotFound(err):
+			s.waiting = append(s.waiting, id+" (not found)")
+			continue
+		case err != nil:
+			s.waiting = append(s.waiting, fmt.Sprintf("%s (%v)", id, err))
+			continue
+		}
+		switch st := readinessOf(live); st.state {
+		case stateFailed:
+			s.failed = append(s.failed, id+": "+st.message)
+		case stateWaiting:
+			s.waiting = append(s.waiting, id+" ("+st.message+")")
+		}
+	}
+	return s
+}
+
+// bundleObjects are the objects of a bundle's apply phases.
+func bundleObjects(b *renderer.Bundle) []*unstructured.Unstructured {
+	var objs []*unstructured.Unstructured
+	for _, p := range applyPhases {
+		objs = append(objs, b.Objects[p]...)
+	}
+	return objs
+}
+
+// waitReady waits until every object is ready, and fails at once when one
+// of them failed, or after timeout naming those still waiting.
+func (r *Reconciler) waitReady(ctx context.Context, cl *Cluster, objs []*unstructured.Unstructured, timeout time.Duration) error {
+	var last setReadiness
+	err := wait.PollUntilContextTimeout(ctx, r.waitInterval(), timeout, true, func(ctx context.Context) (bool, error) {
+		last = readObjects(ctx, cl, objs)
+		if len(last.failed) > 0 {
+			return false, fmt.Errorf("%w: %s", ErrObjectFailed, last.message())
+		}
+		return last.ready(), nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrObjectFailed):
+		return err
+	case ctx.Err() == nil && wait.Interrupted(err):
+		return fmt.Errorf("%w: after %s, %s", ErrNotReady, timeout, last.message())
+	}
+	return err
+}
+
+// markReadiness records the readiness of an environment's objects on its
+// record and reports whether that changed the record. An object that
+// failed fails the environment at once; one still waiting after timeout,
+// counted from when the environment last became not ready, fails it too.
+// The error says why the environment failed.
+func markReadiness(rec *Record, s setReadiness, timeout time.Duration, now time.Time) (changed bool, err error) {
+	before := slices.Clone(rec.Conditions)
+	since := rec.WaitingSince
+	msg := s.message()
+	switch {
+	case s.ready():
+		rec.WaitingSince = time.Time{}
+		rec.setCondition(ConditionFailed, metav1.ConditionFalse, ReasonApplied, "", now)
+		rec.setCondition(ConditionProgressing, metav1.ConditionFalse, ReasonReady, msg, now)
+		rec.setCondition(ConditionReady, metav1.ConditionTrue, ReasonReady, msg, now)
+	case len(s.failed) > 0:
+		err = fmt.Errorf("%w: %s", ErrObjectFailed, msg)
+		rec.setCondition(ConditionFailed, metav1.ConditionTrue, ReasonObjectFailed, err.Error(), now)
+		rec.setCondition(ConditionProgressing, metav1.ConditionFalse, ReasonObjectFailed, "", now)
+		rec.setCondition(ConditionReady, metav1.ConditionFalse, ReasonObjectFailed, err.Error(), now)
+	default:
+		if rec.WaitingSince.IsZero() {
+			rec.WaitingSince = now
+		}
+		if now.Sub(rec.WaitingSince) > timeout {
+			err = fmt.Errorf("%w: after %s, %s", ErrNotReady, timeout, msg)
+			rec.setCondition(ConditionFailed, metav1.ConditionTrue, ReasonReadinessTimeout, err.Error(), now)
+			rec.setCondition(ConditionProgressing, metav1.ConditionFalse, ReasonReadinessTimeout, "", now)
+			rec.setCondition(ConditionReady, metav1.ConditionFalse, ReasonReadinessTimeout, err.Error(), now)
+			break
+		}
+		rec.setCondition(ConditionFailed, metav1.ConditionFalse, ReasonApplied, "", now)
+		rec.setCondition(ConditionProgressing, metav1.ConditionTrue, ReasonNotReady, msg, now)
+		rec.setCondition(ConditionReady, metav1.ConditionFalse, ReasonNotReady, msg, now)
+	}
+	changed = !rec.WaitingSince.Equal(since) || !slices.EqualFunc(before, rec.Conditions, sameCondition)
+	return changed, err
+}
+
+func sameCondition(a, b metav1.Condition) bool {
+	return a.Type == b.Type && a.Status == b.Status && a.Reason == b.Reason && a.Message == b.Message && a.LastTransitionTime.Equal(&b.LastTransitionTime)
+}
