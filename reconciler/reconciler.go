@@ -77,6 +77,10 @@ type Reconciler struct {
 	// section at each pass (nil syncer for provider none), so that a change
 	// of provider in git takes effect. Groups, when set, wins.
 	GroupsFor func(*schemas.IdentityProvider) (GroupSyncer, error)
+	// HelmSandbox, when set, renders the charts of add-ons and of the
+	// repository's own templates in a child process with bounded memory
+	// and time (sources.Sandbox); nil renders them in process.
+	HelmSandbox *sources.Sandbox
 	// OnlyClusters limits the pass to these clusters (agent mode); empty
 	// means all.
 	OnlyClusters []string
@@ -358,7 +362,7 @@ func (r *Reconciler) render(ctx context.Context, snap Snapshot, kept map[string]
 		return state, fmt.Errorf("%w: %w", ErrSourceUnreadable, err)
 	}
 	defer root.Close()
-	rend := &renderer.Renderer{Repo: repo, RepoFS: root.FS(), Builtin: r.Builtin, Helm: &sources.Helm{CacheDir: r.ChartCache}}
+	rend := &renderer.Renderer{Repo: repo, RepoFS: root.FS(), Builtin: r.Builtin, Helm: &sources.Helm{CacheDir: r.ChartCache, Sandbox: r.HelmSandbox}}
 	targets, _ := rend.Targets()
 	var todo []renderer.Target
 	for _, t := range targets {

@@ -37,6 +37,8 @@ type assembly struct {
 	bundle *Bundle
 	// seen maps an object's identity to the source that made it.
 	seen map[string]string
+	// budget is what is left of the bundle's limits.
+	budget *sources.Budget
 }
 
 // add admits objects from one source: it picks each object's phase, checks

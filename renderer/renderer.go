@@ -135,7 +135,11 @@ func (r *Renderer) Render(ctx context.Context, t Target) (*Bundle, error) {
 	if err != nil {
 		return nil, fail("", err)
 	}
-	a := &assembly{file: ef.Doc.File, bundle: b, seen: map[string]string{}}
+	budget, err := bundleBudget(platform.Policy.Bundles)
+	if err != nil {
+		return nil, fail("", err)
+	}
+	a := &assembly{file: ef.Doc.File, bundle: b, seen: map[string]string{}, budget: budget}
 
 	// The template's own sources are trusted with what the template allows.
 	tmplRules := rules{
@@ -154,7 +158,7 @@ func (r *Renderer) Render(ctx context.Context, t Target) (*Bundle, error) {
 	}
 	for _, addon := range env.Spec.Addons {
 		label := fmt.Sprintf("add-on %q", addon.Name)
-		objs, err := r.renderAddon(ctx, addon, b.Namespace)
+		objs, err := r.renderAddon(ctx, addon, b.Namespace, a.budget)
 		if err == nil {
 			err = a.add(label, objs, addonRules)
 		}
@@ -164,6 +168,7 @@ func (r *Renderer) Render(ctx context.Context, t Target) (*Bundle, error) {
 				re = &Error{File: ef.Doc.File, Source: label, Err: err}
 			}
 			re.Addon = addon.Name
+			re.Err = raiseHint(re.Err)
 			return nil, re
 		}
 	}
@@ -205,9 +210,9 @@ func (r *Renderer) renderSources(ctx context.Context, a *assembly, tf *load.Temp
 			}
 			continue
 		}
-		objs, err := r.renderTemplateSource(ctx, tf, src, actx, env)
+		objs, err := r.renderTemplateSource(ctx, tf, src, actx, env, a.budget)
 		if err != nil {
-			return &Error{File: a.file, Source: label, Err: err}
+			return &Error{File: a.file, Source: label, Err: raiseHint(err)}
 		}
 		if err := a.add(label, objs, rl); err != nil {
 			return err
@@ -226,7 +231,7 @@ func (r *Renderer) templateFS(tf *load.TemplateFile) (fs.FS, string) {
 	return r.RepoFS, path.Join(load.TemplatesDir, name)
 }
 
-func (r *Renderer) renderTemplateSource(ctx context.Context, tf *load.TemplateFile, src schemas.Source, actx map[string]any, env *schemas.Environment) ([]sources.Object, error) {
+func (r *Renderer) renderTemplateSource(ctx context.Context, tf *load.TemplateFile, src schemas.Source, actx map[string]any, env *schemas.Environment, budget *sources.Budget) ([]sources.Object, error) {
 	fsys, dir := r.templateFS(tf)
 	name, _ := actx["name"].(string)
 	namespace, _ := actx["namespace"].(string)
@@ -257,16 +262,30 @@ func (r *Renderer) renderTemplateSource(ctx context.Context, tf *load.TemplateFi
 		if release == "" {
 			release = name
 		}
-		return r.Helm.Render(ctx, chart, release, namespace, values)
+		return r.templateHelm(tf).Render(ctx, chart, release, namespace, values, budget)
 	case src.Kustomize != nil:
-		return sources.Kustomize(fsys, path.Join(dir, src.Kustomize.Path))
+		return sources.Kustomize(fsys, path.Join(dir, src.Kustomize.Path), budget)
 	case src.Manifests != nil:
-		return sources.Manifests(fsys, path.Join(dir, src.Manifests.Path))
+		return sources.Manifests(fsys, path.Join(dir, src.Manifests.Path), budget)
 	}
 	return nil, errors.New("names no helm, kustomize, manifests or template")
 }
 
-func (r *Renderer) renderAddon(ctx context.Context, addon schemas.Addon, namespace string) ([]sources.Object, error) {
+// templateHelm returns the Helm that renders a template's charts. Built-in
+// templates ship inside allot and are trusted, so their charts render in
+// this process, without the cost of a sandbox's child process; a
+// repository's templates may come from a pull request and are sandboxed
+// like add-ons.
+func (r *Renderer) templateHelm(tf *load.TemplateFile) *sources.Helm {
+	if !tf.Builtin || r.Helm.Sandbox == nil {
+		return r.Helm
+	}
+	trusted := *r.Helm
+	trusted.Sandbox = nil
+	return &trusted
+}
+
+func (r *Renderer) renderAddon(ctx context.Context, addon schemas.Addon, namespace string, budget *sources.Budget) ([]sources.Object, error) {
 	switch {
 	case addon.Helm != nil:
 		chart := sources.Chart{Repository: addon.Helm.Repository, Name: addon.Helm.Chart, Version: addon.Helm.Version}
@@ -278,15 +297,15 @@ func (r *Renderer) renderAddon(ctx context.Context, addon schemas.Addon, namespa
 			release = addon.Name
 		}
 		values, _ := deepCopy(addon.Helm.Values).(map[string]any)
-		return r.Helm.Render(ctx, chart, release, namespace, values)
+		return r.Helm.Render(ctx, chart, release, namespace, values, budget)
 	case addon.Kustomize != nil:
-		objs, err := sources.Kustomize(r.RepoFS, path.Clean(addon.Kustomize.Path))
+		objs, err := sources.Kustomize(r.RepoFS, path.Clean(addon.Kustomize.Path), budget)
 		if err != nil {
 			return nil, err
 		}
 		return objs, patchAll(objs, addon.Kustomize.Patches)
 	case addon.Manifests != nil:
-		return sources.Manifests(r.RepoFS, path.Clean(addon.Manifests.Path))
+		return sources.Manifests(r.RepoFS, path.Clean(addon.Manifests.Path), budget)
 	}
 	return nil, errors.New("names no helm, kustomize or manifests")
 }
@@ -305,7 +324,11 @@ func (r *Renderer) renderImport(ctx context.Context, ef *load.EnvironmentFile, t
 			Objects: map[Phase][]*unstructured.Unstructured{}, Groups: host.Groups,
 		},
 	}
-	a := &assembly{file: ef.Doc.File, bundle: out.Bundle, seen: map[string]string{}}
+	budget, err := bundleBudget(r.Repo.Platform.Platform.Spec.Policy.Bundles)
+	if err != nil {
+		return nil, &Error{File: ef.Doc.File, Err: err}
+	}
+	a := &assembly{file: ef.Doc.File, bundle: out.Bundle, seen: map[string]string{}, budget: budget}
 	// Inside the imported cluster the environment owns everything; only the
 	// cluster-scoped kinds the template names are rendered.
 	rl := rules{namespace: "default", inside: true, clusterScoped: set(imp.ClusterScopedKinds)}

@@ -260,6 +260,19 @@ type Policy struct {
 	AllowedOwnerDomains     []string    `json:"allowedOwnerDomains,omitempty"`
 	MaxEnvironmentsPerOwner int         `json:"maxEnvironmentsPerOwner,omitempty"`
 	Addons                  AddonPolicy `json:"addons,omitempty"`
+	// Bundles bounds what one environment renders for one cluster.
+	Bundles BundlePolicy `json:"bundles,omitempty"`
+}
+
+// BundlePolicy bounds what one environment renders for one cluster, so
+// that one request cannot exhaust allot's memory; zero fields take the
+// renderer's defaults (2,000 objects, 8Mi).
+type BundlePolicy struct {
+	// MaxObjects is the most objects in one bundle.
+	MaxObjects int `json:"maxObjects,omitempty"`
+	// MaxBytes is the most bytes of objects, as JSON, in one bundle: a
+	// quantity such as 8Mi.
+	MaxBytes string `json:"maxBytes,omitempty"`
 }
 
 // AddonPolicy says where add-ons may come from.

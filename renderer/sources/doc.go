@@ -14,4 +14,12 @@
 // source reads only what it is given (an [io/fs.FS] rooted at the repository,
 // or for remote charts the network and a cache directory) and bounds what it
 // reads, so a hostile repository cannot exhaust memory or escape its root.
+//
+// What a source produces is bounded too: YAML anchors and aliases are
+// refused in every YAML input (manifests, the files kustomize reads, chart
+// values and metadata, rendered charts), subchart archives count against a
+// chart's size limit as they unpack, and a [Budget] caps the objects and
+// bytes of one bundle as they are decoded. Chart templates can run without
+// end; a [Sandbox] renders them in a child process with a deadline and a
+// memory limit.
 package sources

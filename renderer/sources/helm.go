@@ -3,6 +3,7 @@ package sources
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -11,9 +12,11 @@ import (
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/registry"
 	"helm.sh/helm/v3/pkg/release"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // Defaults for the zero fields of Helm.
@@ -87,6 +90,11 @@ type Helm struct {
 	MaxChartFiles int
 	// MaxDownloadBytes bounds every download; 0 means DefaultMaxDownloadBytes.
 	MaxDownloadBytes int64
+	// Sandbox, when set, runs chart templates in a child process with a
+	// deadline and a memory limit. Templates can loop or allocate without
+	// end, and nothing can stop them inside this process; set it wherever
+	// charts come from pull requests or tenants.
+	Sandbox *Sandbox
 }
 
 // Render renders chart c as release releaseName in namespace with values,
@@ -98,91 +106,171 @@ type Helm struct {
 // templates/ alike); documents of one template keep the order Helm gives them,
 // which is its install order by kind. Hooks follow, ordered the same way. The
 // same inputs therefore always give the same objects in the same order.
-func (h *Helm) Render(ctx context.Context, c Chart, releaseName, namespace string, values map[string]any) ([]Object, error) {
-	chrt, err := h.load(ctx, c)
+//
+// The chart is bounded before it renders (files and bytes, what subchart
+// archives unpack to included; no YAML anchors or aliases in its values and
+// metadata), its rendered text by what budget has left, and its objects are
+// charged to budget. With a Sandbox the templates run in a child process
+// under a deadline and memory limit; without one they run in this process
+// and only the output is bounded, after the fact.
+func (h *Helm) Render(ctx context.Context, c Chart, releaseName, namespace string, values map[string]any, budget *Budget) ([]Object, error) {
+	files, chrt, err := h.load(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	objs, err := h.render(ctx, chrt, releaseName, namespace, values)
+	if err := checkInstallable(chrt); err != nil {
+		return nil, fmt.Errorf("render %s: %w", c, err)
+	}
+	job := helmJob{
+		Files: files, Release: releaseName, Namespace: namespace, Values: values,
+		KubeVersion: cmp.Or(h.KubeVersion, DefaultKubeVersion), MaxOutputBytes: budget.textLeft(),
+	}
+	var out *helmOutput
+	if h.Sandbox != nil {
+		out, err = h.Sandbox.run(ctx, job, budget)
+	} else {
+		out, err = job.render(ctx, chrt)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("render %s: %w", c, err)
+	}
+	objs, err := out.objects(chrt, budget)
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", c, err)
 	}
 	return objs, nil
 }
 
-// load loads the chart c names, from its fs.FS or from its repository.
-func (h *Helm) load(ctx context.Context, c Chart) (*chart.Chart, error) {
+// load loads the chart c names, from its fs.FS or from its repository, and
+// returns its files too, which a Sandbox renders from.
+func (h *Helm) load(ctx context.Context, c Chart) ([]*loader.BufferedFile, *chart.Chart, error) {
 	local := c.FS != nil
 	remote := c.Repository != "" || c.Name != "" || c.Version != ""
 	switch {
 	case local && remote:
-		return nil, fmt.Errorf("%s: set either FS and Path for a local chart or Repository, Name and Version for a remote one, not both", c)
+		return nil, nil, fmt.Errorf("%s: set either FS and Path for a local chart or Repository, Name and Version for a remote one, not both", c)
 	case local:
 		return h.loadLocal(c)
 	case c.Repository == "" || c.Name == "" || c.Version == "":
-		return nil, fmt.Errorf("%s: a remote chart needs Repository, Name and Version", c)
+		return nil, nil, fmt.Errorf("%s: a remote chart needs Repository, Name and Version", c)
 	default:
 		return h.loadRemote(ctx, c)
 	}
 }
 
+// helmJob is everything one render needs; it is what a Sandbox sends to
+// its child process.
+type helmJob struct {
+	Files       []*loader.BufferedFile `json:"files"`
+	Release     string                 `json:"release"`
+	Namespace   string                 `json:"namespace"`
+	Values      map[string]any         `json:"values"`
+	KubeVersion string                 `json:"kubeVersion"`
+	// MaxOutputBytes bounds the rendered text; -1 means no limit.
+	MaxOutputBytes int64 `json:"maxOutputBytes"`
+}
+
+// helmOutput is a rendered release: its manifest and its hooks, sorted by
+// path.
+type helmOutput struct {
+	Manifest string     `json:"manifest"`
+	Hooks    []helmHook `json:"hooks,omitempty"`
+}
+
+// helmHook is one rendered hook template.
+type helmHook struct {
+	Path     string   `json:"path"`
+	Manifest string   `json:"manifest"`
+	Events   []string `json:"events"`
+}
+
+// size is the length of all rendered text.
+func (o *helmOutput) size() int64 {
+	n := int64(len(o.Manifest))
+	for _, h := range o.Hooks {
+		n += int64(len(h.Manifest))
+	}
+	return n
+}
+
 // render runs Helm's install action in client-only dry-run mode, which is
 // what `helm template` does.
-func (h *Helm) render(ctx context.Context, chrt *chart.Chart, releaseName, namespace string, values map[string]any) ([]Object, error) {
-	if err := checkInstallable(chrt); err != nil {
-		return nil, err
-	}
-	kubeVersion, err := chartutil.ParseKubeVersion(cmp.Or(h.KubeVersion, DefaultKubeVersion))
+func (j *helmJob) render(ctx context.Context, chrt *chart.Chart) (*helmOutput, error) {
+	kubeVersion, err := chartutil.ParseKubeVersion(j.KubeVersion)
 	if err != nil {
-		return nil, fmt.Errorf("kube version %q: %w", h.KubeVersion, err)
+		return nil, fmt.Errorf("kube version %q: %w", j.KubeVersion, err)
 	}
-
 	install := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
 	install.DryRun = true
 	install.ClientOnly = true
 	install.Replace = true
 	install.IncludeCRDs = true
-	install.ReleaseName = releaseName
-	install.Namespace = namespace
+	install.ReleaseName = j.Release
+	install.Namespace = j.Namespace
 	install.KubeVersion = kubeVersion
-	rel, err := install.RunWithContext(ctx, chrt, values)
+	rel, err := install.RunWithContext(ctx, chrt, j.Values)
 	if err != nil {
 		return nil, err
 	}
+	out := &helmOutput{Manifest: rel.Manifest}
+	hooks := slices.Clone(rel.Hooks)
+	slices.SortStableFunc(hooks, func(a, b *release.Hook) int { return strings.Compare(a.Path, b.Path) })
+	for _, hook := range hooks {
+		events := make([]string, 0, len(hook.Events))
+		for _, e := range hook.Events {
+			events = append(events, string(e))
+		}
+		out.Hooks = append(out.Hooks, helmHook{Path: hook.Path, Manifest: hook.Manifest, Events: events})
+	}
+	return out, nil
+}
 
+// objects decodes the rendered text, refusing YAML anchors and aliases and
+// charging every object to budget.
+func (o *helmOutput) objects(chrt *chart.Chart, budget *Budget) ([]Object, error) {
+	if err := budget.checkText(o.size()); err != nil {
+		return nil, fmt.Errorf("the chart rendered %d bytes of YAML: %w", o.size(), err)
+	}
 	origin := func(source string) string {
 		source = strings.TrimPrefix(source, chrt.Name()+"/")
 		return fmt.Sprintf("chart %s %s, %s", chrt.Name(), chrt.Metadata.Version, source)
 	}
+	decode := func(source string, doc []byte) ([]*unstructured.Unstructured, error) {
+		if err := refuseAliases(source, doc, budget); err != nil {
+			return nil, err
+		}
+		us, err := decodeDocument(doc, budget)
+		var be *BudgetError
+		if errors.As(err, &be) {
+			return nil, fmt.Errorf("%w (reached at %s)", err, source)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", source, err)
+		}
+		return us, nil
+	}
 
-	manifests, err := splitRendered(rel.Manifest)
+	manifests, err := splitRendered(o.Manifest)
 	if err != nil {
 		return nil, err
 	}
-	objs := make([]Object, 0, len(manifests)+len(rel.Hooks))
+	objs := make([]Object, 0, len(manifests)+len(o.Hooks))
 	for _, m := range manifests {
-		us, err := decodeDocument(m.content)
+		us, err := decode(m.source, m.content)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", m.source, err)
+			return nil, err
 		}
 		for _, u := range us {
 			objs = append(objs, Object{Object: u, Origin: origin(m.source)})
 		}
 	}
-
-	hooks := slices.Clone(rel.Hooks)
-	slices.SortStableFunc(hooks, func(a, b *release.Hook) int { return strings.Compare(a.Path, b.Path) })
-	for _, hook := range hooks {
-		us, err := decodeDocument([]byte(hook.Manifest))
+	for _, hook := range o.Hooks {
+		us, err := decode(hook.Path, []byte(hook.Manifest))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", hook.Path, err)
-		}
-		events := make([]string, 0, len(hook.Events))
-		for _, e := range hook.Events {
-			events = append(events, string(e))
+			return nil, err
 		}
 		for _, u := range us {
-			objs = append(objs, Object{Object: u, Origin: origin(hook.Path), HelmHooks: events})
+			objs = append(objs, Object{Object: u, Origin: origin(hook.Path), HelmHooks: hook.Events})
 		}
 	}
 	return objs, nil

@@ -2,7 +2,6 @@ package sources
 
 import (
 	"bytes"
-	"cmp"
 	"fmt"
 	"path"
 
@@ -13,11 +12,11 @@ import (
 
 // loadLocal loads the chart directory c.Path from c.FS, honouring its
 // .helmignore like helm does, within the chart limits.
-func (h *Helm) loadLocal(c Chart) (*chart.Chart, error) {
+func (h *Helm) loadLocal(c Chart) ([]*loader.BufferedFile, *chart.Chart, error) {
 	rules := ignore.Empty()
 	if data, err := readFileLimited(c.FS, path.Join(c.Path, ignore.HelmIgnore), h.chartLimits().maxBytes); err == nil {
 		if rules, err = ignore.Parse(bytes.NewReader(data)); err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", c, ignore.HelmIgnore, err)
+			return nil, nil, fmt.Errorf("%s: %s: %w", c, ignore.HelmIgnore, err)
 		}
 	}
 	rules.AddDefaults()
@@ -27,7 +26,7 @@ func (h *Helm) loadLocal(c Chart) (*chart.Chart, error) {
 		skipFile: rules.Ignore,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", c, err)
+		return nil, nil, fmt.Errorf("%s: %w", c, err)
 	}
 	buffered := make([]*loader.BufferedFile, 0, len(files))
 	for _, f := range files {
@@ -36,38 +35,15 @@ func (h *Helm) loadLocal(c Chart) (*chart.Chart, error) {
 			Data: bytes.TrimPrefix(f.data, []byte(utf8BOM)),
 		})
 	}
+	if err := h.checkChartFiles(buffered); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", c, err)
+	}
 	chrt, err := loader.LoadFiles(buffered)
 	if err != nil {
-		return nil, fmt.Errorf("%s is not a valid chart: %w", c, err)
+		return nil, nil, fmt.Errorf("%s is not a valid chart: %w", c, err)
 	}
-	return chrt, nil
+	return buffered, chrt, nil
 }
 
 // utf8BOM is trimmed from chart files, as helm does.
 const utf8BOM = "\uFEFF"
-
-// checkChartFiles applies the chart limits to the files of an unpacked
-// archive.
-func (h *Helm) checkChartFiles(files []*loader.BufferedFile) error {
-	lim := h.chartLimits()
-	if len(files) > lim.maxFiles {
-		return fmt.Errorf("chart has %d files, more than the limit of %d: %w", len(files), lim.maxFiles, ErrLimitExceeded)
-	}
-	var total int64
-	for _, f := range files {
-		total += int64(len(f.Data))
-	}
-	if total > lim.maxBytes {
-		return fmt.Errorf("chart files hold %d bytes, more than the limit of %d: %w", total, lim.maxBytes, ErrLimitExceeded)
-	}
-	return nil
-}
-
-func (h *Helm) chartLimits() treeLimits {
-	maxBytes := cmp.Or(h.MaxChartBytes, DefaultMaxChartBytes)
-	return treeLimits{
-		maxFiles:     cmp.Or(h.MaxChartFiles, DefaultMaxChartFiles),
-		maxBytes:     maxBytes,
-		maxFileBytes: maxBytes,
-	}
-}

@@ -1,7 +1,6 @@
 package sources
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -28,11 +27,11 @@ var ErrChartNotFound = errors.New("chart not found in repository")
 
 // loadRemote loads a chart from the cache, or downloads it from its
 // repository and caches it.
-func (h *Helm) loadRemote(ctx context.Context, c Chart) (*chart.Chart, error) {
+func (h *Helm) loadRemote(ctx context.Context, c Chart) ([]*loader.BufferedFile, *chart.Chart, error) {
 	cache := chartCache{dir: h.CacheDir}
 	if archive, ok := cache.get(c); ok {
-		if chrt, err := h.loadArchive(c, archive); err == nil {
-			return chrt, nil
+		if files, chrt, err := h.loadArchive(c, archive); err == nil {
+			return files, chrt, nil
 		}
 		// A cached archive that no longer loads is fetched again.
 	}
@@ -50,37 +49,40 @@ func (h *Helm) loadRemote(ctx context.Context, c Chart) (*chart.Chart, error) {
 		err = errors.New("the repository must be an http://, https:// or oci:// URL")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", c, err)
+		return nil, nil, fmt.Errorf("fetch %s: %w", c, err)
 	}
 
-	chrt, err := h.loadArchive(c, archive)
+	files, chrt, err := h.loadArchive(c, archive)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := cache.put(c, archive); err != nil {
-		return nil, fmt.Errorf("cache %s: %w", c, err)
+		return nil, nil, fmt.Errorf("cache %s: %w", c, err)
 	}
-	return chrt, nil
+	return files, chrt, nil
 }
 
 // loadArchive loads a chart archive within the chart limits and checks it
 // is the chart that was asked for.
-func (h *Helm) loadArchive(c Chart, archive []byte) (*chart.Chart, error) {
-	files, err := loader.LoadArchiveFiles(bytes.NewReader(archive))
+func (h *Helm) loadArchive(c Chart, archive []byte) ([]*loader.BufferedFile, *chart.Chart, error) {
+	files, err := unpackArchive(archive, h.chartLimits().maxBytes)
+	if errors.Is(err, ErrLimitExceeded) {
+		return nil, nil, fmt.Errorf("%s: the archive %w", c, err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: the archive is not a valid chart archive: %w", c, err)
+		return nil, nil, fmt.Errorf("%s: the archive is not a valid chart archive: %w", c, err)
 	}
 	if err := h.checkChartFiles(files); err != nil {
-		return nil, fmt.Errorf("%s: %w", c, err)
+		return nil, nil, fmt.Errorf("%s: %w", c, err)
 	}
 	chrt, err := loader.LoadFiles(files)
 	if err != nil {
-		return nil, fmt.Errorf("%s: the archive is not a valid chart: %w", c, err)
+		return nil, nil, fmt.Errorf("%s: the archive is not a valid chart: %w", c, err)
 	}
 	if chrt.Name() != c.Name || !sameVersion(chrt.Metadata.Version, c.Version) {
-		return nil, fmt.Errorf("%s: the archive holds chart %s %s instead", c, chrt.Name(), chrt.Metadata.Version)
+		return nil, nil, fmt.Errorf("%s: the archive holds chart %s %s instead", c, chrt.Name(), chrt.Metadata.Version)
 	}
-	return chrt, nil
+	return files, chrt, nil
 }
 
 // downloadHTTP finds the chart version in the repository's index.yaml and

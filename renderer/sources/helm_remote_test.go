@@ -102,7 +102,7 @@ func newChartRepo(t *testing.T, tls bool) *chartRepo {
 }
 
 func TestHelmRenderHTTPRepository(t *testing.T) {
-	local, err := (&Helm{}).Render(context.Background(), Chart{FS: openRoot(t, "testdata"), Path: "charts/mock-api"}, "demo", "shop", nil)
+	local, err := (&Helm{}).Render(context.Background(), Chart{FS: openRoot(t, "testdata"), Path: "charts/mock-api"}, "demo", "shop", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestHelmRenderHTTPRepository(t *testing.T) {
 
 	t.Run("renders a chart from the repository like the same chart from a directory", func(t *testing.T) {
 		h := &Helm{CacheDir: cacheDir, HTTP: srv.Client()}
-		got, err := h.Render(context.Background(), c, "demo", "shop", nil)
+		got, err := h.Render(context.Background(), c, "demo", "shop", nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,7 +130,7 @@ func TestHelmRenderHTTPRepository(t *testing.T) {
 			{CacheDir: cacheDir, HTTP: srv.Client()},
 			{CacheDir: cacheDir, HTTP: srv.Client()}, // a new Helm, as after a restart
 		} {
-			got, err := h.Render(context.Background(), c, "demo", "shop", nil)
+			got, err := h.Render(context.Background(), c, "demo", "shop", nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -175,7 +175,7 @@ func TestHelmRenderHTTPRepository(t *testing.T) {
 		}
 		before := srv.requests.Load()
 		h := &Helm{CacheDir: cacheDir, HTTP: srv.Client()}
-		if _, err := h.Render(context.Background(), c, "demo", "shop", nil); err != nil {
+		if _, err := h.Render(context.Background(), c, "demo", "shop", nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		if n := srv.requests.Load() - before; n != 2 {
@@ -187,7 +187,7 @@ func TestHelmRenderHTTPRepository(t *testing.T) {
 		before := srv.requests.Load()
 		h := &Helm{HTTP: srv.Client()}
 		for range 2 {
-			if _, err := h.Render(context.Background(), c, "demo", "shop", nil); err != nil {
+			if _, err := h.Render(context.Background(), c, "demo", "shop", nil, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -273,7 +273,7 @@ func TestHelmRenderHTTPRepositoryErrors(t *testing.T) {
 			if h.HTTP == nil {
 				h.HTTP = srv.Client()
 			}
-			_, err := h.Render(context.Background(), tt.chart, "demo", "shop", nil)
+			_, err := h.Render(context.Background(), tt.chart, "demo", "shop", nil, nil)
 			checkError(t, err, tt.want...)
 			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
 				t.Errorf("error %q is not %v", err, tt.wantIs)
@@ -283,7 +283,7 @@ func TestHelmRenderHTTPRepositoryErrors(t *testing.T) {
 
 	t.Run("works with the trusted certificate", func(t *testing.T) {
 		h := &Helm{HTTP: tlsSrv.Client()}
-		if _, err := h.Render(context.Background(), Chart{Repository: tlsSrv.URL, Name: "mock-api", Version: "0.1.0"}, "demo", "shop", nil); err != nil {
+		if _, err := h.Render(context.Background(), Chart{Repository: tlsSrv.URL, Name: "mock-api", Version: "0.1.0"}, "demo", "shop", nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -292,7 +292,7 @@ func TestHelmRenderHTTPRepositoryErrors(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		h := &Helm{HTTP: srv.Client()}
-		_, err := h.Render(ctx, Chart{Repository: srv.URL, Name: "mock-api", Version: "0.1.0"}, "demo", "shop", nil)
+		_, err := h.Render(ctx, Chart{Repository: srv.URL, Name: "mock-api", Version: "0.1.0"}, "demo", "shop", nil, nil)
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("got error %v, want context.Canceled", err)
 		}
@@ -386,7 +386,7 @@ func isolatedRegistry(t *testing.T) []registry.ClientOption {
 
 func TestHelmRenderOCI(t *testing.T) {
 	opts := isolatedRegistry(t)
-	local, err := (&Helm{}).Render(context.Background(), Chart{FS: openRoot(t, "testdata"), Path: "charts/mock-api"}, "demo", "shop", nil)
+	local, err := (&Helm{}).Render(context.Background(), Chart{FS: openRoot(t, "testdata"), Path: "charts/mock-api"}, "demo", "shop", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +398,7 @@ func TestHelmRenderOCI(t *testing.T) {
 
 	t.Run("renders a chart pulled from an OCI registry like the same chart from a directory", func(t *testing.T) {
 		h := &Helm{CacheDir: cacheDir, HTTP: reg.Client(), RegistryOptions: opts}
-		got, err := h.Render(context.Background(), Chart{Repository: repository, Name: "mock-api", Version: "0.1.0"}, "demo", "shop", nil)
+		got, err := h.Render(context.Background(), Chart{Repository: repository, Name: "mock-api", Version: "0.1.0"}, "demo", "shop", nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -413,7 +413,7 @@ func TestHelmRenderOCI(t *testing.T) {
 	t.Run("renders again from the cache without touching the registry", func(t *testing.T) {
 		before := reg.requests.Load()
 		h := &Helm{CacheDir: cacheDir, HTTP: reg.Client(), RegistryOptions: opts}
-		if _, err := h.Render(context.Background(), Chart{Repository: repository, Name: "mock-api", Version: "0.1.0"}, "demo", "shop", nil); err != nil {
+		if _, err := h.Render(context.Background(), Chart{Repository: repository, Name: "mock-api", Version: "0.1.0"}, "demo", "shop", nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		if n := reg.requests.Load() - before; n != 0 {
@@ -451,7 +451,7 @@ func TestHelmRenderOCI(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := tt.helm
 			h.HTTP, h.RegistryOptions, h.CacheDir = reg.Client(), opts, t.TempDir()
-			_, err := h.Render(context.Background(), tt.chart, "demo", "shop", nil)
+			_, err := h.Render(context.Background(), tt.chart, "demo", "shop", nil, nil)
 			checkError(t, err, tt.want...)
 			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
 				t.Errorf("error %q is not %v", err, tt.wantIs)

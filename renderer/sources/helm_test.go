@@ -55,7 +55,7 @@ func TestHelmRenderLocalChart(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := &Helm{}
-			objs, err := h.Render(context.Background(), Chart{FS: fsys, Path: tt.path}, tt.release, tt.namespace, tt.values)
+			objs, err := h.Render(context.Background(), Chart{FS: fsys, Path: tt.path}, tt.release, tt.namespace, tt.values, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,7 +72,7 @@ func TestHelmRenderValues(t *testing.T) {
 		"image":        map[string]any{"tag": "2.0.0"},
 		"config":       map[string]any{"features": map[string]any{"export": true}},
 	}
-	objs, err := h.Render(context.Background(), Chart{FS: fsys, Path: "charts/mock-api"}, "demo", "shop", values)
+	objs, err := h.Render(context.Background(), Chart{FS: fsys, Path: "charts/mock-api"}, "demo", "shop", values, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestHelmRenderValues(t *testing.T) {
 func TestHelmRenderHooksAndOrder(t *testing.T) {
 	fsys := openRoot(t, "testdata")
 	h := &Helm{}
-	objs, err := h.Render(context.Background(), Chart{FS: fsys, Path: "charts/mock-api"}, "demo", "shop", nil)
+	objs, err := h.Render(context.Background(), Chart{FS: fsys, Path: "charts/mock-api"}, "demo", "shop", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,12 +160,12 @@ func TestHelmRenderIsDeterministic(t *testing.T) {
 	h := &Helm{}
 	for _, path := range []string{"charts/mock-api", "charts/storefront"} {
 		t.Run("renders "+path+" the same way every time", func(t *testing.T) {
-			first, err := h.Render(context.Background(), Chart{FS: fsys, Path: path}, "demo", "shop", nil)
+			first, err := h.Render(context.Background(), Chart{FS: fsys, Path: path}, "demo", "shop", nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for range 10 {
-				again, err := h.Render(context.Background(), Chart{FS: fsys, Path: path}, "demo", "shop", nil)
+				again, err := h.Render(context.Background(), Chart{FS: fsys, Path: path}, "demo", "shop", nil, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -190,7 +190,7 @@ func TestHelmRenderKubeVersion(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := &Helm{KubeVersion: tt.kubeVersion}
-			objs, err := h.Render(context.Background(), Chart{FS: fsys, Path: "charts/mock-api"}, "demo", "shop", nil)
+			objs, err := h.Render(context.Background(), Chart{FS: fsys, Path: "charts/mock-api"}, "demo", "shop", nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -223,11 +223,11 @@ func TestHelmRenderPackagedDependency(t *testing.T) {
 
 	h := &Helm{}
 	values := map[string]any{"cache": map[string]any{"maxMemory": "128mb"}}
-	want, err := h.Render(context.Background(), Chart{FS: openRoot(t, "testdata"), Path: "charts/storefront"}, "web", "shop", values)
+	want, err := h.Render(context.Background(), Chart{FS: openRoot(t, "testdata"), Path: "charts/storefront"}, "web", "shop", values, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := h.Render(context.Background(), Chart{FS: openRoot(t, repo), Path: "storefront"}, "web", "shop", values)
+	got, err := h.Render(context.Background(), Chart{FS: openRoot(t, repo), Path: "storefront"}, "web", "shop", values, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +329,7 @@ func TestHelmRenderErrors(t *testing.T) {
 			if tt.name == "refuses an invalid release name" {
 				release = "Not_Valid"
 			}
-			objs, err := tt.helm.Render(context.Background(), tt.chart, release, "shop", tt.values)
+			objs, err := tt.helm.Render(context.Background(), tt.chart, release, "shop", tt.values, nil)
 			if tt.want == nil {
 				if err != nil {
 					t.Fatalf("got error %v, want none", err)
@@ -367,7 +367,7 @@ func TestHelmRenderChartFiles(t *testing.T) {
 		if err := os.Symlink(filepath.Join(outside, "secret.yaml"), filepath.Join(chartDir, "templates", "leak.yaml")); err != nil {
 			t.Fatal(err)
 		}
-		_, err := h.Render(context.Background(), Chart{FS: openRoot(t, repo), Path: "mock-api"}, "demo", "shop", nil)
+		_, err := h.Render(context.Background(), Chart{FS: openRoot(t, repo), Path: "mock-api"}, "demo", "shop", nil, nil)
 		checkError(t, err, "chart mock-api", "symlink mock-api/templates/leak.yaml cannot be followed")
 	})
 
@@ -377,7 +377,7 @@ func TestHelmRenderChartFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Without .helmignore, templates/deployment.yaml.bak is rendered and fails.
-		_, err := h.Render(context.Background(), Chart{FS: openRoot(t, repo), Path: "mock-api"}, "demo", "shop", nil)
+		_, err := h.Render(context.Background(), Chart{FS: openRoot(t, repo), Path: "mock-api"}, "demo", "shop", nil, nil)
 		checkError(t, err, "templates/deployment.yaml.bak is listed in .helmignore")
 	})
 }
@@ -396,7 +396,7 @@ func BenchmarkHelmRenderLocalChart(b *testing.B) {
 	h := &Helm{}
 	values := map[string]any{"replicaCount": 2}
 	for b.Loop() {
-		if _, err := h.Render(context.Background(), Chart{FS: fsys, Path: "charts/mock-api"}, "demo", "shop", values); err != nil {
+		if _, err := h.Render(context.Background(), Chart{FS: fsys, Path: "charts/mock-api"}, "demo", "shop", values, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,10 +1,12 @@
 package sources
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -46,16 +48,21 @@ var (
 // directories and symlinks that leave the repository or name directories.
 // Remote bases and files, and Helm charts, are refused before kustomize
 // runs; a path that leaves the repository is refused with a clear error.
+//
+// Every YAML file kustomize reads is refused if it uses anchors or aliases,
+// the YAML it reads in all is bounded by what budget has left, and the
+// objects it builds are charged to budget.
+//
 // Each Object's Origin is "kustomization <dir>".
-func Kustomize(fsys fs.FS, dir string) ([]Object, error) {
-	return kustomize(fsys, dir, treeLimits{
+func Kustomize(fsys fs.FS, dir string, budget *Budget) ([]Object, error) {
+	return kustomize(fsys, dir, budget, treeLimits{
 		maxFiles:     MaxKustomizeFiles,
 		maxBytes:     MaxKustomizeBytes,
 		maxFileBytes: MaxKustomizeBytes,
 	})
 }
 
-func kustomize(fsys fs.FS, dir string, lim treeLimits) ([]Object, error) {
+func kustomize(fsys fs.FS, dir string, budget *Budget, lim treeLimits) ([]Object, error) {
 	if !fs.ValidPath(dir) {
 		return nil, fmt.Errorf("kustomization %s: %q is not a clean relative path inside the repository", dir, dir)
 	}
@@ -66,7 +73,7 @@ func kustomize(fsys fs.FS, dir string, lim treeLimits) ([]Object, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kustomization %s: copy repository: %w", dir, err)
 	}
-	mem := filesys.MakeFsInMemory()
+	mem := &boundedFS{FileSystem: filesys.MakeFsInMemory(), budget: budget}
 	for _, f := range files {
 		if err := mem.WriteFile("/"+f.rel, f.data); err != nil {
 			return nil, fmt.Errorf("kustomization %s: copy %s: %w", dir, f.rel, err)
@@ -88,6 +95,9 @@ func kustomize(fsys fs.FS, dir string, lim treeLimits) ([]Object, error) {
 	opts.PluginConfig = types.DisabledPluginConfig()
 	opts.AddManagedbyLabel = false
 	resources, err := krusty.MakeKustomizer(opts).Run(mem, path.Join("/", dir))
+	if mem.err != nil {
+		err = mem.err // kustomize may report it less clearly
+	}
 	if err != nil {
 		return nil, fmt.Errorf("kustomization %s: %w", dir, err)
 	}
@@ -98,6 +108,9 @@ func kustomize(fsys fs.FS, dir string, lim treeLimits) ([]Object, error) {
 		data, err := r.MarshalJSON()
 		if err != nil {
 			return nil, fmt.Errorf("kustomization %s: %s: %w", dir, r.CurId(), err)
+		}
+		if err := budget.charge(len(data)); err != nil {
+			return nil, fmt.Errorf("kustomization %s: %w", dir, err)
 		}
 		m := map[string]any{}
 		if err := utiljson.Unmarshal(data, &m); err != nil {
@@ -125,7 +138,7 @@ func checkKustomization(mem filesys.FileSystem, dir string, seen map[string]bool
 	}
 	data, err := mem.ReadFile("/" + file)
 	if err != nil {
-		return err
+		return err // names the file
 	}
 	var k types.Kustomization
 	if err := k.Unmarshal(data); err != nil {
@@ -264,4 +277,55 @@ func hasGitUser(s string) bool {
 
 func isLetter(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
+
+// boundedFS refuses YAML anchors and aliases in every YAML file kustomize
+// reads (kustomizations, resources, patches, generator files), so that a
+// small file cannot expand into gigabytes inside kustomize, and fails once
+// kustomize has read more YAML than budget leaves room for. The first
+// refusal is kept in err, because kustomize wraps errors in its own words.
+type boundedFS struct {
+	filesys.FileSystem
+	budget *Budget
+	read   int64 // bytes of YAML read
+	docs   int   // YAML documents read, counted by their separators
+	err    error
+}
+
+// ReadFile implements filesys.FileSystem.
+func (b *boundedFS) ReadFile(name string) ([]byte, error) {
+	data, err := b.FileSystem.ReadFile(name)
+	if err != nil || !isYAMLFile(name) {
+		return data, err
+	}
+	rel := strings.TrimPrefix(name, "/")
+	b.read += int64(len(data))
+	b.docs += 1 + bytes.Count(data, []byte("\n---"))
+	if err := b.budget.checkText(b.read); err != nil {
+		return nil, b.fail(fmt.Errorf("reading %s: %w", rel, err))
+	}
+	// Kustomize adds each resource in time proportional to those before
+	// it, so documents are bounded before it sees them, not only objects
+	// after: no more than twice the objects left, which leaves room for
+	// patches and kustomization files.
+	if err := b.budget.checkDocuments(b.docs); err != nil {
+		return nil, b.fail(fmt.Errorf("reading %s: %w", rel, err))
+	}
+	if err := refuseAliases(rel, data, b.budget); err != nil {
+		return nil, b.fail(err)
+	}
+	return data, nil
+}
+
+func (b *boundedFS) fail(err error) error {
+	if b.err == nil {
+		b.err = err
+	}
+	return err
+}
+
+// isYAMLFile reports whether a file is YAML by its name: *.yaml, *.yml,
+// *.json, or a kustomization file, which may have no extension.
+func isYAMLFile(name string) bool {
+	return isManifestFile(name) || slices.Contains(konfig.RecognizedKustomizationFileNames(), path.Base(name))
 }

@@ -40,7 +40,7 @@ func TestKustomize(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			objs, err := Kustomize(fsys, tt.dir)
+			objs, err := Kustomize(fsys, tt.dir, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -52,7 +52,7 @@ func TestKustomize(t *testing.T) {
 	}
 
 	t.Run("builds a kustomization at the root of the file system", func(t *testing.T) {
-		objs, err := Kustomize(openRoot(t, "testdata/kustomize/base"), ".")
+		objs, err := Kustomize(openRoot(t, "testdata/kustomize/base"), ".", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +66,7 @@ func TestKustomize(t *testing.T) {
 	})
 
 	t.Run("applies each kind of patch", func(t *testing.T) {
-		objs, err := Kustomize(fsys, "overlays/dev")
+		objs, err := Kustomize(fsys, "overlays/dev", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +95,7 @@ func TestKustomize(t *testing.T) {
 	})
 
 	t.Run("adds no namespace and no managed-by label", func(t *testing.T) {
-		objs, err := Kustomize(fsys, "overlays/dev")
+		objs, err := Kustomize(fsys, "overlays/dev", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,7 +181,7 @@ func TestKustomizeErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			objs, err := Kustomize(fsys, tt.dir)
+			objs, err := Kustomize(fsys, tt.dir, nil)
 			checkError(t, err, tt.want...)
 			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
 				t.Errorf("error %q is not %v", err, tt.wantIs)
@@ -216,7 +216,7 @@ func TestKustomizeRepositoryCopy(t *testing.T) {
 
 	t.Run("leaves .git out of the copy and its limits", func(t *testing.T) {
 		// base has 3 files and leaky 1; .git would add 5 files and 20 KiB.
-		objs, err := kustomize(fsys, "base", lim(4, 4096))
+		objs, err := kustomize(fsys, "base", nil, lim(4, 4096))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,7 +226,7 @@ func TestKustomizeRepositoryCopy(t *testing.T) {
 	})
 
 	t.Run("refuses a repository with more files than the limit", func(t *testing.T) {
-		_, err := kustomize(fsys, "base", lim(3, 1<<20))
+		_, err := kustomize(fsys, "base", nil, lim(3, 1<<20))
 		checkError(t, err, "kustomization base: copy repository", "more than 3 files")
 		if !errors.Is(err, ErrLimitExceeded) {
 			t.Errorf("error %q is not ErrLimitExceeded", err)
@@ -234,7 +234,7 @@ func TestKustomizeRepositoryCopy(t *testing.T) {
 	})
 
 	t.Run("refuses a repository with more bytes than the limit", func(t *testing.T) {
-		_, err := kustomize(fsys, "base", treeLimits{maxFiles: 100, maxBytes: 400, maxFileBytes: 1 << 20})
+		_, err := kustomize(fsys, "base", nil, treeLimits{maxFiles: 100, maxBytes: 400, maxFileBytes: 1 << 20})
 		checkError(t, err, "kustomization base: copy repository", "holds more than 400 bytes")
 		if !errors.Is(err, ErrLimitExceeded) {
 			t.Errorf("error %q is not ErrLimitExceeded", err)
@@ -242,7 +242,7 @@ func TestKustomizeRepositoryCopy(t *testing.T) {
 	})
 
 	t.Run("cannot read a file through a symlink out of the repository", func(t *testing.T) {
-		objs, err := Kustomize(fsys, "leaky")
+		objs, err := Kustomize(fsys, "leaky", nil)
 		checkError(t, err, "kustomization leaky", "secret.yaml")
 		for _, o := range objs {
 			if o.Object.GetName() == "outside" {

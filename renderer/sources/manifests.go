@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -23,17 +24,20 @@ const (
 // are skipped and list kinds such as v1 List are expanded into their items.
 // Hidden files and directories (a name starting with ".") are skipped.
 //
+// Every file is refused if it uses YAML anchors or aliases, and the objects
+// are charged to budget as they are decoded.
+//
 // Each Object's Origin is the file's path in fsys. Objects are returned as
 // written: no namespace is defaulted and nothing is added.
-func Manifests(fsys fs.FS, dir string) ([]Object, error) {
-	return manifests(fsys, dir, treeLimits{
+func Manifests(fsys fs.FS, dir string, budget *Budget) ([]Object, error) {
+	return manifests(fsys, dir, budget, treeLimits{
 		maxFiles:     MaxManifestFiles,
 		maxBytes:     MaxManifestBytes,
 		maxFileBytes: MaxManifestFileBytes,
 	})
 }
 
-func manifests(fsys fs.FS, dir string, lim treeLimits) ([]Object, error) {
+func manifests(fsys fs.FS, dir string, budget *Budget, lim treeLimits) ([]Object, error) {
 	files, err := readTree(fsys, dir, lim, treeFilter{
 		skipDir: func(rel string, _ fs.FileInfo) bool {
 			return strings.HasPrefix(path.Base(rel), ".")
@@ -54,7 +58,14 @@ func manifests(fsys fs.FS, dir string, lim treeLimits) ([]Object, error) {
 			return nil, fmt.Errorf("manifest %s: %w; fix the YAML", name, err)
 		}
 		for i, doc := range docs {
-			us, err := decodeDocument(doc)
+			if err := refuseAliases(fmt.Sprintf("manifest %s, document %d", name, i+1), doc, budget); err != nil {
+				return nil, err
+			}
+			us, err := decodeDocument(doc, budget)
+			var be *BudgetError
+			if errors.As(err, &be) {
+				return nil, fmt.Errorf("manifests in %s (reached at %s, document %d): %w", dir, name, i+1, err)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("manifest %s, document %d: %w; fix the document or move it out of %s", name, i+1, err, dir)
 			}

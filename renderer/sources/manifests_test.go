@@ -15,7 +15,7 @@ func TestManifests(t *testing.T) {
 	fsys := openRoot(t, "testdata")
 
 	t.Run("reads every manifest file in path order, splitting documents and expanding lists", func(t *testing.T) {
-		objs, err := Manifests(fsys, "manifests/good")
+		objs, err := Manifests(fsys, "manifests/good", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -35,7 +35,7 @@ func TestManifests(t *testing.T) {
 	})
 
 	t.Run("returns objects as written, without defaulting the namespace", func(t *testing.T) {
-		objs, err := Manifests(fsys, "manifests/good")
+		objs, err := Manifests(fsys, "manifests/good", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,7 +52,7 @@ func TestManifests(t *testing.T) {
 	})
 
 	t.Run("reads a directory at the root of the file system", func(t *testing.T) {
-		objs, err := Manifests(openRoot(t, "testdata/manifests/good/nested"), ".")
+		objs, err := Manifests(openRoot(t, "testdata/manifests/good/nested"), ".", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,7 +134,7 @@ func TestManifestsErrors(t *testing.T) {
 			if lim == (treeLimits{}) {
 				lim = treeLimits{maxFiles: MaxManifestFiles, maxBytes: MaxManifestBytes, maxFileBytes: MaxManifestFileBytes}
 			}
-			_, err := manifests(fsys, tt.dir, lim)
+			_, err := manifests(fsys, tt.dir, nil, lim)
 			checkError(t, err, tt.want...)
 			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
 				t.Errorf("error %q is not %v", err, tt.wantIs)
@@ -155,7 +155,7 @@ func TestManifestsSymlinks(t *testing.T) {
 	}
 
 	t.Run("follows a symlink to a file inside the repository", func(t *testing.T) {
-		objs, err := Manifests(openRoot(t, repo), "m")
+		objs, err := Manifests(openRoot(t, repo), "m", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +172,7 @@ func TestManifestsSymlinks(t *testing.T) {
 		if err := os.Symlink(secret, filepath.Join(repo, "m", "leak.yaml")); err != nil {
 			t.Fatal(err)
 		}
-		objs, err := Manifests(openRoot(t, repo), "m")
+		objs, err := Manifests(openRoot(t, repo), "m", nil)
 		checkError(t, err, "symlink m/leak.yaml cannot be followed")
 		if objs != nil {
 			t.Errorf("got objects %v, want none", summarize(objs))

@@ -12,6 +12,8 @@ import (
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/allot-dev/allot/schemas/load"
 )
 
 // Object is one Kubernetes object a source produced.
@@ -29,6 +31,39 @@ type Object struct {
 // ErrLimitExceeded is wrapped by every error that refuses input because it is
 // larger than a size or count limit.
 var ErrLimitExceeded = errors.New("limit exceeded")
+
+// refuseAliases refuses YAML anchors, aliases and merge keys in data, the
+// content of the file name, as request files refuse them, and charges its
+// YAML nodes to budget.
+func refuseAliases(name string, data []byte, budget *Budget) error {
+	// Parsing costs by the node, so a document with more nodes than the
+	// budget has left is refused before it is parsed, by an estimate.
+	if err := budget.checkNodes(estimateNodes(data)); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	nodes, err := load.RefuseAliases(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if err := budget.chargeNodes(nodes); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// estimateNodes returns at least the number of YAML nodes in data: every
+// node but the first follows a line break, an indicator ("-", ":", "[",
+// "{") or a comma. Text with many of those in strings counts high.
+func estimateNodes(data []byte) int {
+	n := 1
+	for _, c := range data {
+		switch c {
+		case '\n', ',', ':', '-', '[', '{':
+			n++
+		}
+	}
+	return n
+}
 
 // splitDocuments splits a YAML stream at its "---" separators. The documents
 // keep their comments; empty documents are returned too, so that document
@@ -50,7 +85,8 @@ func splitDocuments(data []byte) ([][]byte, error) {
 
 // decodeDocument turns one YAML or JSON document into objects: none for an
 // empty document, the items for a list kind such as v1 List, otherwise one.
-func decodeDocument(doc []byte) ([]*unstructured.Unstructured, error) {
+// Each object is charged to budget, a list's JSON to its first item.
+func decodeDocument(doc []byte, budget *Budget) ([]*unstructured.Unstructured, error) {
 	data, err := yaml.YAMLToJSON(doc)
 	if err != nil {
 		return nil, fmt.Errorf("invalid YAML: %w", err)
@@ -58,6 +94,12 @@ func decodeDocument(doc []byte) ([]*unstructured.Unstructured, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || string(data) == "null" {
 		return nil, nil
+	}
+	size := len(data)
+	charge := func() error {
+		err := budget.charge(size)
+		size = 0
+		return err
 	}
 	var value any
 	// utiljson turns numbers into int64 or float64, as unstructured requires.
@@ -76,6 +118,9 @@ func decodeDocument(doc []byte) ([]*unstructured.Unstructured, error) {
 		if err := checkName(u); err != nil {
 			return nil, err
 		}
+		if err := charge(); err != nil {
+			return nil, err
+		}
 		return []*unstructured.Unstructured{u}, nil
 	}
 	items := u.Object["items"].([]any)
@@ -91,6 +136,9 @@ func decodeDocument(doc []byte) ([]*unstructured.Unstructured, error) {
 		}
 		if err := checkName(obj); err != nil {
 			return nil, fmt.Errorf("%s item %d: %w", u.GetKind(), i+1, err)
+		}
+		if err := charge(); err != nil {
+			return nil, err
 		}
 		objs = append(objs, obj)
 	}

@@ -105,18 +105,16 @@ func (d *Document) convert(n *yaml.Node, path []string) (any, error) {
 	if _, seen := d.lines[pointer(path)]; !seen {
 		d.lines[pointer(path)] = [2]int{n.Line, n.Column}
 	}
-	if n.Anchor != "" {
-		return nil, aliasError(n, "&"+n.Anchor)
+	if err := refuseAlias(n); err != nil {
+		return nil, err
 	}
 	switch n.Kind {
-	case yaml.AliasNode:
-		return nil, aliasError(n, "*"+n.Value)
 	case yaml.MappingNode:
 		m := make(map[string]any, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
-			if k.Kind == yaml.AliasNode || k.Tag == "!!merge" {
-				return nil, aliasError(k, k.Value)
+			if err := refuseAlias(k); err != nil {
+				return nil, err
 			}
 			if k.Kind != yaml.ScalarNode || (k.ShortTag() != "!!str" && k.ShortTag() != "!!int" && k.ShortTag() != "!!bool") {
 				return nil, &fileError{rule: schemas.RuleSyntax, line: k.Line, msg: "mapping keys must be plain strings"}
@@ -181,7 +179,21 @@ func scalar(n *yaml.Node) (any, error) {
 	}
 }
 
-func aliasError(n *yaml.Node, name string) error {
+// refuseAlias refuses a node that is an anchor, an alias or a merge key.
+// Aliases let a file of a few kilobytes expand to gigabytes once decoded
+// (a "billion laughs"), and a requests repository never needs them.
+func refuseAlias(n *yaml.Node) error {
+	var name string
+	switch {
+	case n.Anchor != "":
+		name = "&" + n.Anchor
+	case n.Kind == yaml.AliasNode:
+		name = "*" + n.Value
+	case n.Tag == "!!merge":
+		name = n.Value
+	default:
+		return nil
+	}
 	return &fileError{rule: schemas.RuleFile, line: n.Line, msg: fmt.Sprintf("YAML anchors and aliases (%s) are not allowed in a requests repository; write the values out", name)}
 }
 

@@ -127,3 +127,36 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestRefuseAliases(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"plain documents", "a: 1\n---\nb: [1, 2]\n---\n", ""},
+		{"empty", "", ""},
+		{"anchor in a later document", "a: 1\n---\nb: &x 1\n", "line 3: YAML anchors and aliases (&x) are not allowed"},
+		{"alias", "a: 1\nb: *x\n", "invalid YAML"},
+		{"merge key", "a:\n  b: 1\nc:\n  <<: {b: 2}\n", "line 4: YAML anchors and aliases (<<) are not allowed"},
+		{"billion laughs", "a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n", "line 1: YAML anchors and aliases (&a)"},
+		{"invalid YAML", "a: [1\n", "invalid YAML"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := RefuseAliases([]byte(tt.yaml))
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("got %v, want no error", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("got %v, want an error mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRefuseAliasesCountsNodes(t *testing.T) {
+	// A document node, a mapping, a key and a sequence of three, twice.
+	n, err := RefuseAliases([]byte("a: [1, 2, 3]\n---\nb: [1, 2, 3]\n"))
+	if err != nil || n != 14 {
+		t.Fatalf("got %d nodes, %v; want 14", n, err)
+	}
+}

@@ -116,6 +116,7 @@ on your clusters, and identity-provider groups for the people who use them.`,
 		NewAgentCommand(s),
 		NewSchemaCommand(s),
 		NewVersionCommand(s),
+		NewHelmSandboxCommand(s),
 	)
 	return root
 }

@@ -97,6 +97,7 @@ func newReconciler(o ReconcileOptions, log *slog.Logger) (*reconciler.Reconciler
 		Connector:           &reconciler.Connector{Kubeconfigs: o.Kubeconfigs, InClusterNames: o.InCluster, RepositoryDirs: o.repositoryDirs()},
 		Builtin:             environments.Templates(),
 		ChartCache:          o.ChartCache,
+		HelmSandbox:         helmSandbox(),
 		OnlyClusters:        o.Clusters,
 		AllowMassDelete:     o.AllowMassDelete,
 		MaxDeleteShare:      o.MaxDeleteShare,

@@ -80,7 +80,7 @@ func newRenderer(repo *load.Repository, chartCache string) (*renderer.Renderer, 
 	}
 	return &renderer.Renderer{
 		Repo: repo, RepoFS: root.FS(), Builtin: environments.Templates(),
-		Helm: &sources.Helm{CacheDir: chartCache},
+		Helm: &sources.Helm{CacheDir: chartCache, Sandbox: helmSandbox()},
 	}, root, nil
 }
 
