@@ -109,7 +109,7 @@ func (h *Helm) Seed(c Chart, archive []byte) error {
 	if c.FS != nil || c.Repository == "" || c.Name == "" || c.Version == "" {
 		return fmt.Errorf("seed %s: only a remote chart with repository, name and version can be seeded", c)
 	}
-	if _, err := h.loadArchive(c, archive); err != nil {
+	if _, _, err := h.loadArchive(c, archive); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
 	return chartCache{dir: h.CacheDir}.put(c, archive)

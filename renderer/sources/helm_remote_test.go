@@ -484,7 +484,7 @@ func TestHelmSeed(t *testing.T) {
 		if err := h.Seed(c, archive); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := h.Render(context.Background(), c, "r", "ns", nil); err != nil {
+		if _, err := h.Render(context.Background(), c, "r", "ns", nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	})
