@@ -28,6 +28,12 @@ import (
 )
 
 func main() {
+	// allot renders add-on charts in a child process of its own executable
+	// (the hidden helm-sandbox command); the demo runs allot in process, so
+	// it is that executable and serves the child's command itself.
+	if len(os.Args) > 1 && os.Args[1] == "helm-sandbox" {
+		os.Exit(app.Run(app.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, os.Args[1:], os.Getenv))
+	}
 	seed := flag.String("seed-charts", "", "only put the real vcluster chart the example uses into this chart cache, for allot validate and render, and stop")
 	flag.Parse()
 	if *seed != "" {
