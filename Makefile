@@ -10,7 +10,7 @@ LDFLAGS   := -X github.com/allot-dev/allot/cmd/allot/app.version=$(VERSION) \
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := .cache/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
-.PHONY: build test demo lint bench controlplane fmt vet clean check-upstream
+.PHONY: build test demo lint bench controlplane vcluster fmt vet clean check-upstream
 
 ## build: compile bin/allot with its version and commit
 build:
@@ -19,6 +19,10 @@ build:
 ## controlplane: build (once) the kube-apiserver, etcd and kubectl the tests run against
 controlplane:
 	test/tools/build.sh >/dev/null
+
+## vcluster: download (once) the vcluster release the built-in template pins, its real chart and config check
+vcluster:
+	test/tools/vcluster.sh >/dev/null
 
 SCIM_SERVER := test/harness/scimserver
 
@@ -43,7 +47,7 @@ $(GITHUB_FIXTURES)/node_modules: $(GITHUB_FIXTURES)/package-lock.json
 	touch $@
 
 ## test: every test, including those against real control planes, git, LDAP and SCIM servers
-test: controlplane $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES)/node_modules $(GITHUB_FIXTURES)/node_modules
+test: controlplane vcluster $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES)/node_modules $(GITHUB_FIXTURES)/node_modules
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) test -count=1 ./...
 
 ## check-upstream: check the project's cut-down CRDs against the AWS controllers' own (ALLOT_UPSTREAM_CRDS, or ../shared/fixtures beside the repository)
@@ -51,12 +55,13 @@ check-upstream: controlplane
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) test -count=1 -tags upstream -run 'Upstream' ./environments/
 
 ## demo: validate the example, list and render it, reconcile it onto local control planes, then take a pull request through allot serve
-demo: build controlplane $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES)/node_modules
-	$(BIN)/allot validate --repo examples/requests
+demo: build controlplane vcluster $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES)/node_modules
+	@$(GO) run ./test/demo -seed-charts .cache/demo-charts
+	$(BIN)/allot validate --repo examples/requests --chart-cache .cache/demo-charts
 	@echo
 	$(BIN)/allot list --repo examples/requests
 	@echo
-	$(BIN)/allot render --repo examples/requests checkout-dev
+	$(BIN)/allot render --repo examples/requests --chart-cache .cache/demo-charts checkout-dev
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) run ./test/demo
 
 ## bench: benchmarks, printing figures (render and validate speed, then the reconciler on a real apiserver)

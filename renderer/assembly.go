@@ -21,6 +21,9 @@ type rules struct {
 	// clusterScoped are the cluster-scoped kinds allowed besides the
 	// environment's Namespace, as Kind.group.
 	clusterScoped map[string]bool
+	// objects are single cluster-scoped objects allowed, as
+	// Kind.group/name; a binding may bind a ClusterRole among them.
+	objects map[string]bool
 	// addon is true for add-ons, whose refusals point at the policy.
 	addon bool
 	// inside is true inside an imported cluster, which belongs to the
@@ -118,10 +121,10 @@ func admit(o *unstructured.Unstructured, rl rules) error {
 		if !rl.inside && o.GetName() != rl.namespace {
 			return fmt.Errorf("%w: an environment may create only its own namespace, %s", ErrTenancy, rl.namespace)
 		}
-	case clusterScoped[gk] || rl.clusterScoped[key]:
+	case clusterScoped[gk] || rl.clusterScoped[key] || rl.objects[key+"/"+o.GetName()]:
 		o.SetNamespace("")
-		if !rl.clusterScoped[key] {
-			return clusterScopedError(gk, key, rl)
+		if !rl.clusterScoped[key] && !rl.objects[key+"/"+o.GetName()] {
+			return clusterScopedError(gk, key, o.GetName(), rl)
 		}
 	default:
 		switch ns := o.GetNamespace(); {
@@ -134,14 +137,15 @@ func admit(o *unstructured.Unstructured, rl rules) error {
 	if gk.Group == "rbac.authorization.k8s.io" && (gk.Kind == "RoleBinding" || gk.Kind == "ClusterRoleBinding") && !rl.inside {
 		kind, _, _ := unstructured.NestedString(o.Object, "roleRef", "kind")
 		name, _, _ := unstructured.NestedString(o.Object, "roleRef", "name")
-		if kind == "ClusterRole" && !slices.Contains(rl.allowedRoles, name) {
+		own := rl.objects["ClusterRole.rbac.authorization.k8s.io/"+name]
+		if kind == "ClusterRole" && !own && !slices.Contains(rl.allowedRoles, name) {
 			return fmt.Errorf("%w: it binds ClusterRole %s, but the template allows only %s", ErrTenancy, name, listOrNone(rl.allowedRoles))
 		}
 	}
 	return nil
 }
 
-func clusterScopedError(gk schema.GroupKind, key string, rl rules) error {
+func clusterScopedError(gk schema.GroupKind, key, name string, rl rules) error {
 	what := "a cluster-scoped object"
 	switch {
 	case gk.Kind == "ClusterRoleBinding":
@@ -154,7 +158,14 @@ func clusterScopedError(gk schema.GroupKind, key string, rl rules) error {
 	if rl.addon {
 		return fmt.Errorf("%w: it is %s; add-ons may create one only when allot.yaml's policy.addons.allowedClusterScopedKinds lists %s", ErrTenancy, what, key)
 	}
-	return fmt.Errorf("%w: it is %s; the template must list %s in clusterScopedKinds", ErrTenancy, what, key)
+	if rl.inside {
+		return fmt.Errorf("%w: it is %s; the template must list %s in import.clusterScopedKinds", ErrTenancy, what, key)
+	}
+	pattern := name
+	if rl.namespace != "" {
+		pattern = strings.ReplaceAll(name, rl.namespace, "$(name)")
+	}
+	return fmt.Errorf("%w: it is %s; to allow this one object, the template must list %s/%s in clusterScopedObjects ($(name) and $(namespace) are replaced), or the whole kind %s in clusterScopedKinds", ErrTenancy, what, key, pattern, key)
 }
 
 func listOrNone(items []string) string {

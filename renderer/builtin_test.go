@@ -2,129 +2,283 @@ package renderer
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
+	"encoding/base64"
+	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 
-	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/repo"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/allot-dev/allot/schemas"
+	"github.com/allot-dev/allot/test/harness"
 )
 
-// chartRepository serves one chart as an HTTPS chart repository on loopback
-// and returns an HTTP client that reaches it whatever host a URL names, so
-// that the built-in vcluster template's https://charts.loft.sh resolves to it.
-func chartRepository(t *testing.T, chartDir, name, version string) (*http.Client, *atomic.Int64) {
+// offline is an HTTP client that fails every request, so a test that
+// renders a remote chart proves the chart came from the seeded cache.
+var offline = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+	return nil, fmt.Errorf("the test is offline: %s", r.URL)
+})}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// vclusterRenderer loads a repository holding the example's allot.yaml and
+// ledger-vc request (plus files), whose vcluster type is the built-in one,
+// with the real vcluster chart the template names seeded into its chart
+// cache from the Go module test/tools/vcluster pins.
+func vclusterRenderer(t *testing.T, files map[string]string) (*Renderer, *harness.VCluster) {
 	t.Helper()
-	ch, err := loader.Load(chartDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch.Metadata.Name, ch.Metadata.Version = name, version
-	dir := t.TempDir()
-	archive, err := chartutil.Save(ch, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(archive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var requests atomic.Int64
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		requests.Add(1)
-		switch r.URL.Path {
-		case "/index.yaml":
-			idx := repo.NewIndexFile()
-			if err := idx.MustAdd(ch.Metadata, filepath.Base(archive), "https://"+r.Host, "sha256:"+fmt.Sprintf("%x", sha256.Sum256(data))); err != nil {
-				http.Error(w, err.Error(), 500)
-				return
-			}
-			out, _ := yaml.Marshal(idx)
-			_, _ = w.Write(out)
-		case "/" + filepath.Base(archive):
-			_, _ = w.Write(data)
-		default:
-			http.NotFound(w, r)
+	for _, rel := range []string{"allot.yaml", "environments/payments/ledger-vc.yaml"} {
+		data, err := os.ReadFile(filepath.Join(examplesDir(), rel))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}))
-	t.Cleanup(srv.Close)
-	pool := x509.NewCertPool()
-	pool.AddCert(srv.Certificate())
-	addr := srv.Listener.Addr().String()
-	return &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, network, addr)
-		},
-		// The test certificate is issued for example.com.
-		TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "example.com"},
-	}}, &requests
+		if _, set := files[rel]; !set {
+			files[rel] = string(data)
+		}
+	}
+	r := newRenderer(t, writeRepo(t, files))
+	vc, err := vclusterRelease()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chart *schemas.HelmSource
+	for _, s := range r.Repo.Templates["vcluster"].Template.Spec.Sources {
+		if s.Name == "vcluster" {
+			chart = s.Helm
+		}
+	}
+	if chart == nil || chart.Repository != harness.VClusterChartRepository || chart.Chart != "vcluster" {
+		t.Fatalf("the vcluster template has no vcluster chart source from %s", harness.VClusterChartRepository)
+	}
+	if chart.Version != vc.Version {
+		t.Fatalf("the vcluster template pins chart %s, but test/tools/vcluster/go.mod pins github.com/loft-sh/vcluster v%s; move both together", chart.Version, vc.Version)
+	}
+	return r, vc.VCluster
 }
 
-// TestBuiltinVclusterTemplate renders the built-in vcluster template, whose
-// chart comes from a remote repository, against a local stand-in of that
-// repository; the chart is fetched once and then served from the cache.
+func findObject(b *Bundle, kind, name string) *unstructured.Unstructured {
+	for _, p := range Phases() {
+		for _, o := range b.Objects[p] {
+			if o.GetKind() == kind && o.GetName() == name {
+				return o
+			}
+		}
+	}
+	return nil
+}
+
+// TestBuiltinVclusterTemplate renders the built-in vcluster template with
+// the real vcluster chart, offline, and checks what the chart stores with
+// vcluster's own config parser.
 func TestBuiltinVclusterTemplate(t *testing.T) {
-	repoDir := t.TempDir()
-	platform, err := os.ReadFile(filepath.Join(examplesDir(), "allot.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := os.ReadFile(filepath.Join(examplesDir(), "environments", "payments", "ledger-vc.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rel, data := range map[string][]byte{"allot.yaml": platform, "environments/payments/ledger-vc.yaml": env} {
-		p := filepath.Join(repoDir, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	r := newRenderer(t, repoDir)
+	r, vc := vclusterRenderer(t, map[string]string{})
 	if !r.Repo.Templates["vcluster"].Builtin {
 		t.Fatal("the built-in vcluster template is not in use")
 	}
-	client, requests := chartRepository(t, filepath.Join(examplesDir(), "templates", "vcluster", "chart"), "vcluster", "0.26.0")
-	r.Helm.HTTP = client
-
+	// Its output is the example's golden file dev-us-1_ledger-vc.yaml.
 	b := renderOne(t, r, "ledger-vc")
-	fetched := requests.Load()
-	if fetched == 0 {
-		t.Fatal("the chart repository was never asked")
-	}
-	golden(t, "builtin_dev-us-1_ledger-vc.yaml", encode(t, b))
-	if b.Import == nil || b.Import.Bundle.Count() != 1 {
-		t.Fatalf("import = %+v, want one object inside", b.Import)
-	}
-	var found bool
-	for _, o := range b.Objects[PhaseInstall] {
-		if o.GetKind() == "StatefulSet" && o.GetName() == "ledger-vc" {
-			args := fmt.Sprint(o.Object["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"])
-			found = strings.Contains(args, "--out-kube-config-secret=vc-ledger-vc")
-		}
-	}
-	if !found {
-		t.Error("the vcluster StatefulSet does not write its kubeconfig to vc-ledger-vc")
-	}
 
-	again := renderOne(t, r, "ledger-vc")
-	if requests.Load() != fetched {
-		t.Errorf("a second render asked the repository again (%d requests, then %d)", fetched, requests.Load())
+	secret := findObject(b, "Secret", "vc-config-ledger-vc")
+	if secret == nil {
+		t.Fatal("the chart's config Secret vc-config-ledger-vc is not in the bundle")
 	}
-	if again.Digest != b.Digest {
-		t.Errorf("digest changed between renders: %s, then %s", b.Digest, again.Digest)
+	data, err := yaml.Marshal(secret.Object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("vcluster's config parser accepts the stored config", func(t *testing.T) {
+		if err := vc.CheckConfig(data); err != nil {
+			t.Fatalf("vcluster refuses the config the chart stores: %v", err)
+		}
+	})
+	t.Run("the checker refuses what the syncer would refuse", func(t *testing.T) {
+		err := vc.CheckConfig([]byte("allot: {owner: dana.kim@acme.example}\n"))
+		if err == nil || !strings.Contains(err.Error(), `unknown field "allot"`) {
+			t.Fatalf("err = %v, want vcluster's unknown field error", err)
+		}
+	})
+	stored, err := storedConfig(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("no owner or member address is stored", func(t *testing.T) {
+		if strings.Contains(stored, "acme.example") || strings.Contains(stored, "allot") {
+			t.Errorf("the config Secret holds the environment's context:\n%s", stored)
+		}
+	})
+	t.Run("the stored config holds allot's values", func(t *testing.T) {
+		var cfg map[string]any
+		if err := yaml.Unmarshal([]byte(stored), &cfg); err != nil {
+			t.Fatal(err)
+		}
+		for path, want := range map[string]any{
+			"exportKubeConfig.server":                 "https://ledger-vc.ledger-vc:443",
+			"telemetry.enabled":                       false,
+			"policies.resourceQuota.enabled":          false,
+			"policies.limitRange.enabled":             false,
+			"policies.networkPolicy.enabled":          false,
+			"controlPlane.distro.k8s.image.tag":       "v1.33.4",
+			"controlPlane.proxy.extraSANs":            []any{"ledger-vc.ledger-vc.svc"},
+			"controlPlane.statefulSet.image.registry": "ghcr.io",
+		} {
+			got, _, _ := unstructured.NestedFieldNoCopy(cfg, strings.Split(path, ".")...)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s = %v, want %v", path, got, want)
+			}
+		}
+	})
+	t.Run("the requested Kubernetes version reaches the control plane image", func(t *testing.T) {
+		sts := findObject(b, "StatefulSet", "ledger-vc")
+		if sts == nil {
+			t.Fatal("no StatefulSet ledger-vc")
+		}
+		out, _ := yaml.Marshal(sts.Object)
+		for _, want := range []string{"ghcr.io/loft-sh/kubernetes:v1.33.4", "ghcr.io/loft-sh/vcluster-pro:" + vc.Version} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("the StatefulSet does not run %s", want)
+			}
+		}
+	})
+	t.Run("quota, limit range and network policies are allot's baseline", func(t *testing.T) {
+		var got []string
+		for _, o := range b.Objects[PhaseInstall] {
+			switch o.GetKind() {
+			case "ResourceQuota", "LimitRange", "NetworkPolicy":
+				got = append(got, o.GetKind()+"/"+o.GetName())
+			}
+		}
+		want := "NetworkPolicy/default-deny-all NetworkPolicy/vcluster-control-plane-egress NetworkPolicy/vcluster-control-plane-ingress NetworkPolicy/vcluster-workloads-to-api-server ResourceQuota/quota LimitRange/limits"
+		if strings.Join(got, " ") != want {
+			t.Errorf("got %s\nwant %s", strings.Join(got, " "), want)
+		}
+	})
+	t.Run("the import reads the Secret the chart's syncer writes", func(t *testing.T) {
+		if b.Import == nil || b.Import.SecretName != "vc-ledger-vc" || b.Import.SecretKey != "config" || b.Import.Server != "https://ledger-vc.ledger-vc:443" {
+			t.Fatalf("import = %+v", b.Import)
+		}
+		sts := findObject(b, "StatefulSet", "ledger-vc")
+		out, _ := yaml.Marshal(sts.Object)
+		// The syncer writes its kubeconfig to vc-<release> in its namespace
+		// unless exportKubeConfig.secret names another.
+		if !strings.Contains(string(out), "vc-config-ledger-vc") {
+			t.Error("the StatefulSet does not mount the config Secret")
+		}
+	})
+	t.Run("the same inputs give the same digest", func(t *testing.T) {
+		if again := renderOne(t, r, "ledger-vc"); again.Digest != b.Digest {
+			t.Errorf("digest changed between renders: %s, then %s", b.Digest, again.Digest)
+		}
+	})
+}
+
+// storedConfig decodes the config.yaml of the chart's config Secret.
+func storedConfig(secret *unstructured.Unstructured) (string, error) {
+	enc, _, _ := unstructured.NestedString(secret.Object, "data", "config.yaml")
+	if enc == "" {
+		return "", errors.New("the config Secret has no data.config.yaml")
+	}
+	out, err := base64.StdEncoding.DecodeString(enc)
+	return string(out), err
+}
+
+// TestVclusterClusterScopedRBAC shows how a platform allows the chart's own
+// ClusterRole and ClusterRoleBinding, which options such as node sync need:
+// refused by the built-in template with a message that says how, allowed by
+// a template that lists exactly the chart's names, and only those.
+func TestVclusterClusterScopedRBAC(t *testing.T) {
+	nodeSync := "apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata: {name: ledger-vc}\nspec:\n  type: vcluster\n  owner: dana.kim@acme.example\n  team: payments\n  cluster: dev-us-1\n  values: {chartValues: {sync: {fromHost: {nodes: {enabled: true}}}}}\n"
+	t.Run("refused by default, with the way to allow it", func(t *testing.T) {
+		r, _ := vclusterRenderer(t, map[string]string{"environments/payments/ledger-vc.yaml": nodeSync})
+		targets, errs := r.Targets()
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		_, err := r.Render(context.Background(), targets[0])
+		want := "ClusterRole/vc-ledger-vc-v-ledger-vc: not allowed for an environment: it is a cluster-scoped object; to allow this one object, the template must list ClusterRole.rbac.authorization.k8s.io/vc-$(name)-v-$(name) in clusterScopedObjects"
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("err = %v\nwant it to contain %s", err, want)
+		}
+	})
+	t.Run("allowed by name in a template override", func(t *testing.T) {
+		builtin, err := os.ReadFile(filepath.Join("..", "environments", "vcluster", "template.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		override := strings.Replace(string(builtin), "  sources:\n", "  clusterScopedObjects:\n    - ClusterRole.rbac.authorization.k8s.io/vc-$(name)-v-$(namespace)\n    - ClusterRoleBinding.rbac.authorization.k8s.io/vc-$(name)-v-$(namespace)\n  sources:\n", 1)
+		files := map[string]string{"environments/payments/ledger-vc.yaml": nodeSync, "templates/vcluster/template.yaml": override}
+		for _, rel := range []string{"inside/Chart.yaml", "inside/templates/access.yaml", "network/Chart.yaml", "network/templates/networkpolicies.yaml"} {
+			data, err := os.ReadFile(filepath.Join("..", "environments", "vcluster", rel))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files["templates/vcluster/"+rel] = string(data)
+		}
+		r, _ := vclusterRenderer(t, files)
+		if r.Repo.Templates["vcluster"].Builtin {
+			t.Fatal("the override is not in use")
+		}
+		b := renderOne(t, r, "ledger-vc")
+		role := findObject(b, "ClusterRole", "vc-ledger-vc-v-ledger-vc")
+		binding := findObject(b, "ClusterRoleBinding", "vc-ledger-vc-v-ledger-vc")
+		if role == nil || binding == nil || role.GetNamespace() != "" {
+			t.Fatalf("the chart's ClusterRole and ClusterRoleBinding are not in the bundle (%v, %v)", role, binding)
+		}
+		rules := fmt.Sprint(role.Object["rules"])
+		if !strings.Contains(rules, "nodes") {
+			t.Errorf("the ClusterRole does not grant node access: %s", rules)
+		}
+
+		t.Run("but no other cluster-scoped object", func(t *testing.T) {
+			r.Repo.Templates["vcluster"].Template.Spec.ClusterScopedObjects = []string{"ClusterRole.rbac.authorization.k8s.io/vc-$(name)-v-$(namespace)"}
+			targets, _ := r.Targets()
+			_, err := r.Render(context.Background(), targets[0])
+			if err == nil || !strings.Contains(err.Error(), "ClusterRoleBinding/vc-ledger-vc-v-ledger-vc: not allowed") {
+				t.Fatalf("err = %v, want the ClusterRoleBinding refused", err)
+			}
+		})
+	})
+}
+
+func TestParameterValues(t *testing.T) {
+	r, _ := vclusterRenderer(t, map[string]string{})
+	r.Repo.Environments[0].Environment.Spec.Values["kubernetesVersion"] = "1.29"
+	targets, _ := r.Targets()
+	_, err := r.Render(context.Background(), targets[0])
+	if err == nil || !strings.Contains(err.Error(), `spec.values.kubernetesVersion is "1.29", which the template does not know; use one of 1.30, 1.31, 1.32, 1.33, 1.34, 1.35, 1.36`) {
+		t.Fatalf("err = %v", err)
+	}
+	delete(r.Repo.Environments[0].Environment.Spec.Values, "kubernetesVersion")
+	b := renderOne(t, r, "ledger-vc")
+	stored, err := storedConfig(findObject(b, "Secret", "vc-config-ledger-vc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stored, "tag: v1.36.0") {
+		t.Error("without kubernetesVersion the chart's default distro tag v1.36.0 is not kept")
+	}
+}
+
+// TestVclusterNetworkPolicyOptions: where allot runs and where the API
+// server is come from the template's options.
+func TestVclusterNetworkPolicyOptions(t *testing.T) {
+	r, _ := vclusterRenderer(t, map[string]string{})
+	opts := r.Repo.Templates["vcluster"].Template.Spec.Options
+	opts["allotPeers"] = []any{map[string]any{"ipBlock": map[string]any{"cidr": "10.1.2.0/24"}}}
+	opts["apiServer"] = map[string]any{"ports": []any{8443}, "to": []any{map[string]any{"ipBlock": map[string]any{"cidr": "192.0.2.10/32"}}}}
+	b := renderOne(t, r, "ledger-vc")
+	ingress, _ := yaml.Marshal(findObject(b, "NetworkPolicy", "vcluster-control-plane-ingress").Object["spec"])
+	if !strings.Contains(string(ingress), "cidr: 10.1.2.0/24") || strings.Contains(string(ingress), "allot-system") {
+		t.Errorf("ingress does not come from options.allotPeers:\n%s", ingress)
+	}
+	egress, _ := yaml.Marshal(findObject(b, "NetworkPolicy", "vcluster-control-plane-egress").Object["spec"])
+	if !strings.Contains(string(egress), "cidr: 192.0.2.10/32") || !strings.Contains(string(egress), "port: 8443") || strings.Contains(string(egress), "port: 6443") {
+		t.Errorf("egress does not follow options.apiServer:\n%s", egress)
 	}
 }

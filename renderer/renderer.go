@@ -145,6 +145,7 @@ func (r *Renderer) Render(ctx context.Context, t Target) (*Bundle, error) {
 	tmplRules := rules{
 		namespace: b.Namespace, allowedRoles: tf.Template.Spec.AllowedClusterRoles,
 		clusterScoped: set(tf.Template.Spec.ClusterScopedKinds),
+		objects:       objectSet(tf.Template.Spec.ClusterScopedObjects, b.Environment, b.Namespace),
 	}
 	if err := r.renderTemplate(ctx, a, tf, actx, env, tmplRules, 0); err != nil {
 		return nil, err
@@ -240,12 +241,19 @@ func (r *Renderer) renderTemplateSource(ctx context.Context, tf *load.TemplateFi
 		if values == nil {
 			values = map[string]any{}
 		}
+		for _, pv := range src.ParameterValues {
+			if err := setParameterValue(values, pv, env.Spec.Values); err != nil {
+				return nil, err
+			}
+		}
 		if src.ValuesFromParameter != "" {
 			if extra, ok := env.Spec.Values[src.ValuesFromParameter].(map[string]any); ok {
 				values = deepMerge(values, extra)
 			}
 		}
-		values["allot"] = actx
+		if src.Helm.AllotValues {
+			values["allot"] = actx
+		}
 		chart := sources.Chart{Repository: src.Helm.Repository, Name: src.Helm.Chart, Version: src.Helm.Version}
 		if src.Helm.Path != "" {
 			chart = sources.Chart{FS: fsys, Path: path.Join(dir, src.Helm.Path)}
@@ -358,7 +366,8 @@ func users(env *schemas.Environment) []string {
 	return out
 }
 
-// environmentContext is what template charts see as .Values.allot.
+// environmentContext is what template charts that set allotValues see as
+// .Values.allot.
 func environmentContext(p *schemas.PlatformSpec, env *schemas.Environment, tmpl *schemas.TemplateSpec, c schemas.Cluster, group *Group) (map[string]any, error) {
 	sizeName := env.Spec.Size
 	if sizeName == "" {
@@ -424,6 +433,16 @@ func orEmpty(v any) map[string]any {
 		return m
 	}
 	return map[string]any{}
+}
+
+// objectSet returns the set of Kind.group/name entries, with $(name) and
+// $(namespace) replaced.
+func objectSet(items []string, name, namespace string) map[string]bool {
+	m := make(map[string]bool, len(items))
+	for _, i := range items {
+		m[substituteString(i, name, namespace)] = true
+	}
+	return m
 }
 
 func set(items []string) map[string]bool {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -18,6 +19,7 @@ import (
 	"github.com/allot-dev/allot/environments"
 	"github.com/allot-dev/allot/renderer/sources"
 	"github.com/allot-dev/allot/schemas/load"
+	"github.com/allot-dev/allot/test/harness"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -38,7 +40,38 @@ func newRenderer(t testing.TB, dir string) *Renderer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = root.Close() })
-	return &Renderer{Repo: repo, RepoFS: root.FS(), Builtin: environments.Templates(), Helm: &sources.Helm{CacheDir: t.TempDir()}}
+	h := &sources.Helm{CacheDir: t.TempDir(), HTTP: offline}
+	if err := seedVCluster(h); err != nil {
+		t.Fatal(err)
+	}
+	return &Renderer{Repo: repo, RepoFS: root.FS(), Builtin: environments.Templates(), Helm: h}
+}
+
+// vclusterRelease is the real vcluster chart the built-in vcluster
+// template names, packaged once for the package's tests.
+var vclusterRelease = sync.OnceValues(func() (*vclusterChart, error) {
+	vc, err := harness.VClusterRelease()
+	if err != nil {
+		return nil, err
+	}
+	archive, err := vc.ChartArchive()
+	return &vclusterChart{VCluster: vc, archive: archive}, err
+})
+
+type vclusterChart struct {
+	*harness.VCluster
+	archive []byte
+}
+
+// seedVCluster puts the real vcluster chart into h's cache as the chart
+// the built-in vcluster template names, so that renders need no network
+// (h.HTTP refuses every request).
+func seedVCluster(h *sources.Helm) error {
+	vc, err := vclusterRelease()
+	if err != nil {
+		return err
+	}
+	return h.Seed(sources.Chart{Repository: harness.VClusterChartRepository, Name: "vcluster", Version: vc.Version}, vc.archive)
 }
 
 func examplesDir() string { return filepath.Join("..", "examples", "requests") }
@@ -126,22 +159,6 @@ func TestBundleContents(t *testing.T) {
 					t.Errorf("%s labels %v", ObjectID(o), l)
 				}
 			}
-		}
-	})
-	t.Run("Helm hooks map onto phases", func(t *testing.T) {
-		b := renderOne(t, r, "ledger-vc")
-		ids := func(p Phase) []string {
-			var out []string
-			for _, o := range b.Objects[p] {
-				out = append(out, ObjectID(o))
-			}
-			return out
-		}
-		if diff := cmp.Diff([]string{"Job/ledger-vc/ledger-vc-ready"}, ids(PhasePostInstall)); diff != "" {
-			t.Errorf("postInstall (-want +got):\n%s", diff)
-		}
-		if diff := cmp.Diff([]string{"Job/ledger-vc/ledger-vc-cleanup"}, ids(PhasePreDelete)); diff != "" {
-			t.Errorf("preDelete (-want +got):\n%s", diff)
 		}
 	})
 	t.Run("a vcluster is imported through its kubeconfig Secret", func(t *testing.T) {

@@ -94,6 +94,12 @@ type HelmSource struct {
 	Path        string         `json:"path,omitempty"`
 	ReleaseName string         `json:"releaseName,omitempty"`
 	Values      map[string]any `json:"values,omitempty"`
+	// AllotValues gives a template's chart the environment's context as
+	// .Values.allot. Only charts written for allot ask for it: a chart
+	// such as vcluster's refuses unknown top-level values, and stores its
+	// values where the environment's people would end up. Add-ons never
+	// get it.
+	AllotValues bool `json:"allotValues,omitempty"`
 }
 
 // KustomizeSource is a kustomization directory of the requests repository.
@@ -315,8 +321,15 @@ type TemplateSpec struct {
 	ReadinessTimeout    string         `json:"readinessTimeout,omitempty"`
 	Options             map[string]any `json:"options,omitempty"`
 	ClusterScopedKinds  []string       `json:"clusterScopedKinds,omitempty"`
-	Sources             []Source       `json:"sources,omitempty"`
-	Import              *Import        `json:"import,omitempty"`
+	// ClusterScopedObjects are single cluster-scoped objects this
+	// template's own sources may create, as Kind.group/name with $(name)
+	// and $(namespace) replaced, for example the ClusterRole
+	// ClusterRole.rbac.authorization.k8s.io/vc-$(name)-v-$(namespace) that
+	// the vcluster chart creates for node sync. A binding may bind a
+	// ClusterRole listed here.
+	ClusterScopedObjects []string `json:"clusterScopedObjects,omitempty"`
+	Sources              []Source `json:"sources,omitempty"`
+	Import               *Import  `json:"import,omitempty"`
 }
 
 // Source is one thing a template renders: a Helm chart, a Kustomize
@@ -331,6 +344,21 @@ type Source struct {
 	// ValuesFromParameter merges this key of the environment's spec.values
 	// over the chart's values.
 	ValuesFromParameter string `json:"valuesFromParameter,omitempty"`
+	// ParameterValues set single chart values from the environment's
+	// spec.values, before ValuesFromParameter is merged.
+	ParameterValues []ParameterValue `json:"parameterValues,omitempty"`
+}
+
+// ParameterValue sets the chart value at Path to the environment's
+// spec.values[Parameter], looked up in Map when the chart wants another
+// form (a Kubernetes minor version "1.33" as the image tag "v1.33.4").
+// A parameter the request does not set leaves the chart's default.
+type ParameterValue struct {
+	Parameter string `json:"parameter"`
+	// Path is a dot-separated path in the chart's values, for example
+	// controlPlane.distro.k8s.image.tag.
+	Path string            `json:"path"`
+	Map  map[string]string `json:"map,omitempty"`
 }
 
 // Import makes an environment a cluster allot manages, as for a vcluster:

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/allot-dev/allot/cmd/allot/app"
+	"github.com/allot-dev/allot/test/harness"
 )
 
 // TestDeployManifestsGrantEnough applies examples/deploy/allot.yaml and then
@@ -42,10 +43,14 @@ func TestDeployManifestsGrantEnough(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	cache := t.TempDir()
+	if err := harness.SeedVClusterChart(cache); err != nil {
+		t.Fatal(err)
+	}
 	var out, errOut bytes.Buffer
 	code := app.Run(app.Streams{In: strings.NewReader(""), Out: &out, Err: &errOut}, []string{
 		"reconcile", "--once", "--repo", filepath.Join("..", "examples", "requests"), "--cluster", "dev-eu-1",
-		"--kubeconfig", "dev-eu-1=" + asAllot, "--chart-cache", t.TempDir(), "--no-idp",
+		"--kubeconfig", "dev-eu-1=" + asAllot, "--chart-cache", cache, "--no-idp",
 	}, func(string) string { return "" })
 	if code != app.ExitOK {
 		t.Fatalf("reconcile as allot's service account: exit %d\n%s%s", code, out.String(), errOut.String())

@@ -96,3 +96,21 @@ func writeFileAtomic(name string, data []byte) error {
 	}
 	return os.Rename(f.Name(), name)
 }
+
+// Seed puts archive into the cache as remote chart c, so that rendering c
+// needs no download: for a chart kept elsewhere (a mirror, or the source
+// release of a chart, as allot's tests and demo do with vcluster's). The
+// archive must hold chart c at its version. Seed without a CacheDir is an
+// error.
+func (h *Helm) Seed(c Chart, archive []byte) error {
+	if h.CacheDir == "" {
+		return fmt.Errorf("seed %s: the Helm renderer has no cache folder", c)
+	}
+	if c.FS != nil || c.Repository == "" || c.Name == "" || c.Version == "" {
+		return fmt.Errorf("seed %s: only a remote chart with repository, name and version can be seeded", c)
+	}
+	if _, _, err := h.loadArchive(c, archive); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	return chartCache{dir: h.CacheDir}.put(c, archive)
+}

@@ -471,3 +471,46 @@ func closedPort(t *testing.T) string {
 	l.Close()
 	return addr
 }
+
+func TestHelmSeed(t *testing.T) {
+	md, archive := packageChart(t, "mock-api")
+	c := Chart{Repository: "https://charts.example.com", Name: md.Name, Version: md.Version}
+	offline := &http.Client{Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+		return nil, fmt.Errorf("offline: %s", r.URL)
+	})}
+
+	t.Run("a seeded chart renders without a download", func(t *testing.T) {
+		h := &Helm{CacheDir: t.TempDir(), HTTP: offline}
+		if err := h.Seed(c, archive); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.Render(context.Background(), c, "r", "ns", nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+	for name, tc := range map[string]struct {
+		h    *Helm
+		c    Chart
+		want string
+	}{
+		"another version":  {&Helm{CacheDir: t.TempDir()}, Chart{Repository: c.Repository, Name: c.Name, Version: "9.9.9"}, "the archive holds chart mock-api " + md.Version + " instead"},
+		"no cache folder":  {&Helm{}, c, "has no cache folder"},
+		"a local chart":    {&Helm{CacheDir: t.TempDir()}, Chart{FS: os.DirFS("."), Path: "x"}, "only a remote chart"},
+		"not a chart file": {&Helm{CacheDir: t.TempDir()}, c, "not a valid chart archive"},
+	} {
+		t.Run("refuses "+name, func(t *testing.T) {
+			data := archive
+			if name == "not a chart file" {
+				data = []byte("not gzip")
+			}
+			err := tc.h.Seed(tc.c, data)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -51,13 +51,10 @@ func TestLoadExampleRepository(t *testing.T) {
 	if got := strings.Join(names, " "); got != "checkout-dev ledger-vc payments-ecs indexer-ecs relevance-vc search-sandbox" {
 		t.Errorf("environments in file order = %s", got)
 	}
-	for _, typ := range []string{"namespace", "ecs"} {
+	for _, typ := range []string{"namespace", "vcluster", "ecs"} {
 		if tf := repo.Templates[typ]; tf == nil || !tf.Builtin {
 			t.Errorf("built-in template %s not loaded", typ)
 		}
-	}
-	if tf := repo.Templates["vcluster"]; tf == nil || tf.Builtin {
-		t.Errorf("the repository's templates/vcluster did not replace the built-in one")
 	}
 }
 

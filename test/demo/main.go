@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,7 +21,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/allot-dev/allot/cmd/allot/app"
@@ -28,6 +28,21 @@ import (
 )
 
 func main() {
+	// allot renders add-on charts in a child process of its own executable
+	// (the hidden helm-sandbox command); the demo runs allot in process, so
+	// it is that executable and serves the child's command itself.
+	if len(os.Args) > 1 && os.Args[1] == "helm-sandbox" {
+		os.Exit(app.Run(app.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, os.Args[1:], os.Getenv))
+	}
+	seed := flag.String("seed-charts", "", "only put the real vcluster chart the example uses into this chart cache, for allot validate and render, and stop")
+	flag.Parse()
+	if *seed != "" {
+		if err := harness.SeedVClusterChart(*seed); err != nil {
+			fmt.Fprintln(os.Stderr, "demo:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
@@ -79,6 +94,17 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(repo)
+	// The example's vclusters use the built-in template's chart, vcluster
+	// from https://charts.loft.sh; the demo renders the real one offline
+	// from the Go module test/tools/vcluster pins.
+	charts, err := os.MkdirTemp("", "allot-demo-charts-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(charts)
+	if err := harness.SeedVClusterChart(charts); err != nil {
+		return err
+	}
 
 	// The identity provider: a real SCIM 2.0 server in place of the
 	// example's https://idp.acme.example, with the example's people in it.
@@ -114,7 +140,7 @@ func run() error {
 			fmt.Println("  " + g)
 		}
 	}
-	base := []string{"--repo", repo, "--chart-cache", filepath.Join(repo, ".charts"), "--use-kubeconfig-server"}
+	base := []string{"--repo", repo, "--chart-cache", charts, "--use-kubeconfig-server"}
 	for _, name := range clusters[:3] {
 		base = append(base, "--kubeconfig", name+"="+byName[name].Kubeconfig)
 	}
@@ -122,12 +148,15 @@ func run() error {
 	step("allot reconcile --once: the first pass creates every environment")
 	allot(append([]string{"reconcile", "--once"}, base...)...)
 
-	step("the vcluster comes up and writes its kubeconfig to Secret vc-ledger-vc; the next pass imports it")
-	kubeconfig, err := os.ReadFile(byName["ledger-vc (vcluster)"].Kubeconfig)
+	step("the vcluster comes up and writes its kubeconfig to Secret vc-ledger-vc, as vcluster's syncer does; the next pass imports it")
+	// No pod runs here, so a control plane plays the vcluster, and the
+	// Secret is written in the syncer's format, with the address of that
+	// control plane as exportKubeConfig.server.
+	vcluster := byName["ledger-vc (vcluster)"]
+	secret, err := harness.VClusterKubeconfigSecret(vcluster, "ledger-vc", "ledger-vc", vcluster.Config.Host)
 	if err != nil {
 		return err
 	}
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vc-ledger-vc", Namespace: "ledger-vc"}, Data: map[string][]byte{"config": kubeconfig}}
 	if err := byName["dev-us-1"].Client.Create(ctx, secret); err != nil {
 		return err
 	}
@@ -167,7 +196,7 @@ func run() error {
 	for _, name := range clusters[:3] {
 		kubeconfigs[name] = byName[name].Kubeconfig
 	}
-	if err := pullRequest(ctx, repo, kubeconfigs); err != nil {
+	if err := pullRequest(ctx, repo, charts, kubeconfigs); err != nil {
 		return err
 	}
 	showGroups()

@@ -33,7 +33,7 @@ spec:
 // here) delivers signed webhooks to allot serve, a developer opens a pull
 // request, an approver approves it, and allot merges, reconciles and says
 // the environment is ready.
-func pullRequest(ctx context.Context, dir string, kubeconfigs map[string]string) error {
+func pullRequest(ctx context.Context, dir, charts string, kubeconfigs map[string]string) error {
 	step("the requests repository moves to git; allot serve runs the pull-request workflow against a GitHub API")
 	root, err := os.MkdirTemp("", "allot-demo-git-")
 	if err != nil {
@@ -80,7 +80,7 @@ func pullRequest(ctx context.Context, dir string, kubeconfigs map[string]string)
 		done <- app.Serve(serveCtx, app.Streams{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard}, app.ServeOptions{
 			ReconcileOptions: app.ReconcileOptions{
 				Repo: gitSrv.URL("requests.git"), Branch: "main", WorkDir: filepath.Join(root, "wc"),
-				Kubeconfigs: kubeconfigs, ChartCache: filepath.Join(dir, ".charts"), UseKubeconfigServer: true,
+				Kubeconfigs: kubeconfigs, ChartCache: charts, UseKubeconfigServer: true,
 				MaxDeleteShare: 0.5, Interval: time.Hour,
 			},
 			Listen: "127.0.0.1:0", Debounce: 50 * time.Millisecond, Ready: ready,

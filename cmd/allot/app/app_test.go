@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/allot-dev/allot/test/harness"
 )
 
 // run runs allot with args and returns its exit code, stdout and stderr.
@@ -22,6 +24,18 @@ func run(t *testing.T, env map[string]string, args ...string) (int, string, stri
 func examples(t testing.TB, parts ...string) string {
 	t.Helper()
 	return filepath.Join(append([]string{"..", "..", "..", "examples"}, parts...)...)
+}
+
+// chartCache returns a chart cache holding the real vcluster chart that
+// the example's vcluster requests use (the built-in template's), so that
+// commands render them offline.
+func chartCache(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := harness.SeedVClusterChart(dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // gitRepo makes a git work tree in a temporary folder with the real git.

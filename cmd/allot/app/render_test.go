@@ -11,14 +11,13 @@ import (
 )
 
 func TestRenderYAMLIsAppliableAndCommentsTheRest(t *testing.T) {
-	code, out, errOut := run(t, nil, "render", "--repo", examples(t, "requests"), "--chart-cache", t.TempDir(), "ledger-vc")
+	code, out, errOut := run(t, nil, "render", "--repo", examples(t, "requests"), "--chart-cache", chartCache(t), "ledger-vc")
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	for _, want := range []string{
 		"# environment ledger-vc on cluster dev-us-1",
 		"# idp group allot-ledger-vc: dana.kim@acme.example",
-		"# preDelete: 1 object(s) applied only on teardown",
 		"# import: kubeconfig in Secret ledger-vc/vc-ledger-vc key config",
 	} {
 		if !strings.Contains(out, want) {
@@ -34,19 +33,19 @@ func TestRenderYAMLIsAppliableAndCommentsTheRest(t *testing.T) {
 		}
 		kinds[obj["kind"].(string)]++
 	}
-	if kinds["Job"] != 1 || kinds["ClusterRoleBinding"] != 0 || kinds["StatefulSet"] != 1 {
-		t.Errorf("kinds %v: want the postInstall Job, not the preDelete one or the inside bundle", kinds)
+	if kinds["StatefulSet"] != 1 || kinds["Secret"] != 1 || kinds["ClusterRoleBinding"] != 0 {
+		t.Errorf("kinds %v: want the vcluster chart's StatefulSet and config Secret, not the inside bundle", kinds)
 	}
 }
 
 func TestRenderOutWritesOneFilePerPhase(t *testing.T) {
 	dir := t.TempDir()
-	code, _, errOut := run(t, nil, "render", "--repo", examples(t, "requests"), "--chart-cache", t.TempDir(), "--out", dir, "--cluster", "dev-us-1")
+	code, _, errOut := run(t, nil, "render", "--repo", examples(t, "requests"), "--chart-cache", chartCache(t), "--out", dir, "--cluster", "dev-us-1")
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	for _, f := range []string{
-		"dev-us-1/ledger-vc/01-install.yaml", "dev-us-1/ledger-vc/02-postInstall.yaml", "dev-us-1/ledger-vc/03-preDelete.yaml",
+		"dev-us-1/ledger-vc/01-install.yaml",
 		"dev-us-1/ledger-vc/inside/01-install.yaml", "dev-us-1/ledger-vc/bundle.json", "dev-us-1/relevance-vc/bundle.json",
 	} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
@@ -75,7 +74,7 @@ func TestRenderOutWritesOneFilePerPhase(t *testing.T) {
 }
 
 func TestRenderJSONAndUnknownEnvironment(t *testing.T) {
-	code, out, _ := run(t, nil, "render", "--repo", examples(t, "requests"), "--chart-cache", t.TempDir(), "-o", "json", "payments-ecs")
+	code, out, _ := run(t, nil, "render", "--repo", examples(t, "requests"), "--chart-cache", chartCache(t), "-o", "json", "payments-ecs")
 	if code != ExitOK {
 		t.Fatalf("exit %d", code)
 	}
@@ -83,7 +82,7 @@ func TestRenderJSONAndUnknownEnvironment(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &bundles); err != nil || len(bundles) != 1 || bundles[0]["environment"] != "payments-ecs" {
 		t.Fatalf("json output: %v\n%s", err, out)
 	}
-	code, _, errOut := run(t, nil, "render", "--repo", examples(t, "requests"), "--chart-cache", t.TempDir(), "no-such-env")
+	code, _, errOut := run(t, nil, "render", "--repo", examples(t, "requests"), "--chart-cache", chartCache(t), "no-such-env")
 	if code == ExitOK || !strings.Contains(errOut, `no environment "no-such-env"`) {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}

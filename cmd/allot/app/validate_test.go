@@ -13,7 +13,7 @@ import (
 )
 
 func TestValidateExampleRepository(t *testing.T) {
-	code, out, errOut := run(t, nil, "validate", "--repo", examples(t, "requests"))
+	code, out, errOut := run(t, nil, "validate", "--repo", examples(t, "requests"), "--chart-cache", chartCache(t))
 	if code != ExitOK {
 		t.Fatalf("exit %d, want 0\n%s%s", code, out, errOut)
 	}
@@ -199,4 +199,25 @@ func TestValidateChangedFrom(t *testing.T) {
 			t.Errorf("exit %d, stderr %q; want 2 naming the ref", code, errOut)
 		}
 	})
+}
+
+// TestValidateRefusesVclusterRBACValues: values.chartValues cannot reach the
+// chart's cluster-wide RBAC (rbac.clusterRole.extraRules would hand the
+// control plane's ServiceAccount any right on the host).
+func TestValidateRefusesVclusterRBACValues(t *testing.T) {
+	repo := t.TempDir()
+	copyDir(t, examples(t, "requests"), repo)
+	request := filepath.Join(repo, "environments", "payments", "ledger-vc.yaml")
+	data, err := os.ReadFile(request)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = []byte(strings.Replace(string(data), "    kubernetesVersion: \"1.33\"\n", "    kubernetesVersion: \"1.33\"\n    chartValues: {rbac: {clusterRole: {extraRules: [{apiGroups: [\"*\"], resources: [\"*\"], verbs: [\"*\"]}]}}}\n", 1))
+	if err := os.WriteFile(request, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := run(t, nil, "validate", "--repo", repo, "--chart-cache", chartCache(t))
+	if code == ExitOK || !strings.Contains(out, "environments/payments/ledger-vc.yaml:18: values.chartValues.rbac does not fit the vcluster template") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
 }

@@ -1,4 +1,0 @@
-{{- define "vc.labels" -}}
-app: vcluster
-release: {{ .Release.Name }}
-{{- end -}}
