@@ -28,6 +28,7 @@ import (
 )
 
 func main() {
+	app.SetControllerLogger(os.Stderr)
 	// allot renders add-on charts in a child process of its own executable
 	// (the hidden helm-sandbox command); the demo runs allot in process, so
 	// it is that executable and serves the child's command itself.

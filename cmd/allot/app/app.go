@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"runtime/pprof"
 	"strings"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // Exit codes of allot.
@@ -43,7 +46,16 @@ func usageError(err error) error { return &exitError{code: ExitUsage, err: err} 
 
 // Main runs allot with the process's arguments and exits.
 func Main() {
+	SetControllerLogger(os.Stderr)
 	os.Exit(Run(Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, os.Args[1:], os.Getenv))
+}
+
+// SetControllerLogger gives controller-runtime, which allot's cluster
+// clients come from and which logs through a global logger, a logger that
+// writes warnings and worse to w, rather than have it print that none was
+// set. Call it once, from main.
+func SetControllerLogger(w io.Writer) {
+	ctrllog.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn})))
 }
 
 // Run runs allot with args and returns the exit code. getenv reads the
