@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -22,13 +21,10 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/allot-dev/allot/renderer"
 	"github.com/allot-dev/allot/test/harness"
 )
-
-var updateCRDs = flag.Bool("update-crds", false, "rewrite testdata/crds from the upstream CRDs (see upstreamDirs)")
 
 // cp is the package's control plane; it holds the project's trimmed CRDs.
 var cp *harness.ControlPlane
@@ -45,105 +41,6 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "stop control plane:", err)
 	}
 	os.Exit(code)
-}
-
-// upstreamDirs returns the folders holding the controllers' own CRDs:
-// ALLOT_UPSTREAM_CRDS (a path list), else the development fixtures beside
-// the repository (../shared/fixtures/upstream-crds and
-// ../shared/fixtures/upstream-crds-extra), if they exist. A fresh clone has
-// none; the project's tests then rely on testdata/crds alone.
-func upstreamDirs(t *testing.T) []string {
-	t.Helper()
-	if v := os.Getenv("ALLOT_UPSTREAM_CRDS"); v != "" {
-		return filepath.SplitList(v)
-	}
-	root, err := harness.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dirs []string
-	for _, d := range []string{"upstream-crds", "upstream-crds-extra"} {
-		p := filepath.Join(root, "..", "shared", "fixtures", d)
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			dirs = append(dirs, p)
-		}
-	}
-	return dirs
-}
-
-// groupKind is a CRD's Kind.group, as clusterScopedKinds spells it.
-func groupKind(crd map[string]any) string {
-	names, _ := crd["spec"].(map[string]any)["names"].(map[string]any)
-	return fmt.Sprintf("%v.%v", names["kind"], crd["spec"].(map[string]any)["group"])
-}
-
-// readCRDs reads every CRD under dirs, keyed by Kind.group, with the file
-// it came from. Two controllers may ship the same CRD; the first is kept.
-func readCRDs(dirs []string) (map[string]map[string]any, map[string]string, error) {
-	crds, files := map[string]map[string]any{}, map[string]string{}
-	for _, dir := range dirs {
-		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || !strings.HasSuffix(p, ".yaml") {
-				return err
-			}
-			if _, err := harness.ReadCRDFile(p); err != nil {
-				if strings.Contains(err.Error(), "want CustomResourceDefinition") {
-					return nil
-				}
-				return err
-			}
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			crd := map[string]any{}
-			if err := yaml.Unmarshal(data, &crd); err != nil {
-				return fmt.Errorf("%s: %w", p, err)
-			}
-			if gk := groupKind(crd); files[gk] == "" {
-				crds[gk], files[gk] = crd, p
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, nil, err
-		}
-	}
-	return crds, files, nil
-}
-
-// rendered returns every object the ecs fixtures render, by Kind.group.
-func rendered(t *testing.T) map[string][]*unstructured.Unstructured {
-	t.Helper()
-	out := map[string][]*unstructured.Unstructured{}
-	for _, b := range renderECS(t) {
-		for _, o := range objects(b) {
-			if o.GroupVersionKind().Group == "" {
-				continue
-			}
-			gk := o.GetKind() + "." + o.GroupVersionKind().Group
-			out[gk] = append(out[gk], o)
-		}
-	}
-	return out
-}
-
-// crdFile is the name of a trimmed CRD in testdata/crds.
-func crdFile(crd map[string]any) string {
-	return crd["metadata"].(map[string]any)["name"].(string) + ".yaml"
-}
-
-// origin says where an upstream CRD comes from, for the trimmed file's header.
-func origin(gk string) string {
-	switch {
-	case strings.HasSuffix(gk, ".ec2.services.k8s.aws"):
-		return "aws-controllers-k8s/ec2-controller v1.20.0, helm/crds/"
-	case strings.HasSuffix(gk, ".ecs.services.k8s.aws"):
-		return "aws-controllers-k8s/ecs-controller v1.2.1, helm/crds/"
-	case strings.HasSuffix(gk, ".upbound.io"):
-		return "upbound/provider-aws v1.4.0-rc.0, package/crds/"
-	}
-	return "unknown"
 }
 
 // TestECSObjectsApplyStrictly server-side applies every rendered object of

@@ -1,3 +1,5 @@
+//go:build upstream
+
 package environments_test
 
 import (

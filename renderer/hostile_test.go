@@ -288,15 +288,15 @@ func renderHostile(dir string, timeout time.Duration) error {
 func checkHostile(hc hostileCase, err error) error {
 	var re *Error
 	if !errors.As(err, &re) || re.File != "environments/shop/bomb.yaml" {
-		return fmt.Errorf("error %q does not name the request file", err)
+		return fmt.Errorf("error %w does not name the request file", err)
 	}
 	for _, w := range hc.want {
 		if !strings.Contains(err.Error(), w) {
-			return fmt.Errorf("error %q does not mention %q", err, w)
+			return fmt.Errorf("error %w does not mention %q", err, w)
 		}
 	}
 	if hc.wantIs != nil && !errors.Is(err, hc.wantIs) {
-		return fmt.Errorf("error %q is not %v", err, hc.wantIs)
+		return fmt.Errorf("error %w is not %w", err, hc.wantIs)
 	}
 	return nil
 }

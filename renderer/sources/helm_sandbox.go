@@ -189,22 +189,31 @@ func ServeSandbox(in io.Reader, out io.Writer) error {
 	return json.NewEncoder(out).Encode(reply)
 }
 
+func readSandboxJob(in io.Reader) (*sandboxJob, error) {
+	data, err := io.ReadAll(io.LimitReader(in, maxSandboxJobBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read job: %w", err)
+	}
+	if len(data) > maxSandboxJobBytes {
+		return nil, fmt.Errorf("the job is larger than %d bytes: %w", maxSandboxJobBytes, ErrLimitExceeded)
+	}
+	var job sandboxJob
+	if err := json.Unmarshal(data, &job); err != nil {
+		return nil, fmt.Errorf("read job: %w", err)
+	}
+	return &job, nil
+}
+
 func serveSandbox(in io.Reader) sandboxReply {
 	fail := func(err error) sandboxReply {
 		return sandboxReply{Error: err.Error(), Limit: errors.Is(err, ErrLimitExceeded)}
 	}
-	data, err := io.ReadAll(io.LimitReader(in, maxSandboxJobBytes+1))
+	// The job's raw bytes are read in their own function, so that they are
+	// garbage before the render starts.
+	job, err := readSandboxJob(in)
 	if err != nil {
-		return fail(fmt.Errorf("read job: %w", err))
+		return fail(err)
 	}
-	if len(data) > maxSandboxJobBytes {
-		return fail(fmt.Errorf("the job is larger than %d bytes: %w", maxSandboxJobBytes, ErrLimitExceeded))
-	}
-	var job sandboxJob
-	if err := json.Unmarshal(data, &job); err != nil {
-		return fail(fmt.Errorf("read job: %w", err))
-	}
-	data = nil
 	if job.MaxMemoryBytes > 0 {
 		// The Go limit makes the collector work hard before the hard
 		// limit ends the process.
@@ -222,7 +231,7 @@ func serveSandbox(in io.Reader) sandboxReply {
 	if err != nil {
 		return fail(fmt.Errorf("load chart: %w", err))
 	}
-	output, err := job.helmJob.render(context.Background(), chrt)
+	output, err := job.render(context.Background(), chrt)
 	if err != nil {
 		return fail(err)
 	}
