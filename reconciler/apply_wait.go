@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -73,6 +74,32 @@ func readObjects(ctx context.Context, cl *Cluster, objs []*unstructured.Unstruct
 		case stateWaiting:
 			s.waiting = append(s.waiting, id+" ("+st.message+")")
 		}
+	}
+	return s
+}
+
+// bundleReadiness is the readiness of an environment on its cluster: its
+// objects', and for an environment that is itself a cluster (a vcluster),
+// the kubeconfig it must write before allot can import it. Until then what
+// goes inside is not applied, so the environment is not ready, whatever its
+// host objects say; the template's readinessTimeout applies to that wait as
+// to any other.
+func (r *Reconciler) bundleReadiness(ctx context.Context, cl *Cluster, b *renderer.Bundle) setReadiness {
+	s := readObjects(ctx, cl, bundleObjects(b))
+	imp := b.Import
+	if imp == nil {
+		return s
+	}
+	var secret corev1.Secret
+	id := fmt.Sprintf("the kubeconfig Secret %s/%s", imp.SecretNamespace, imp.SecretName)
+	err := cl.Client.Get(ctx, client.ObjectKey{Namespace: imp.SecretNamespace, Name: imp.SecretName}, &secret)
+	switch {
+	case apierrors.IsNotFound(err):
+		s.waiting = append(s.waiting, id+" (not written yet)")
+	case err != nil:
+		s.waiting = append(s.waiting, fmt.Sprintf("%s (%v)", id, err))
+	case len(secret.Data[imp.SecretKey]) == 0:
+		s.waiting = append(s.waiting, fmt.Sprintf("%s (no key %s yet)", id, imp.SecretKey))
 	}
 	return s
 }

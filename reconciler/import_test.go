@@ -49,6 +49,18 @@ func TestVclusterImport(t *testing.T) {
 	if msg := result(res, "a", "team-vc").Message; msg != "waiting for the kubeconfig Secret team-vc/vc-team-vc" {
 		t.Fatalf("message %q before the Secret exists\n%s", msg, describe(res))
 	}
+	// Until it is imported, what goes inside is not applied: the
+	// environment is not ready, whatever its host objects say.
+	readyData := func() string {
+		var rec corev1.ConfigMap
+		if err := f.get(t, "a", &rec, SystemNamespace, "team-vc"); err != nil {
+			t.Fatal(err)
+		}
+		return rec.Data["ready"]
+	}
+	if got := result(res, "a", "team-vc"); got.Ready || readyData() != "False" {
+		t.Fatalf("ready before the import: result %v, record %q", got.Ready, readyData())
+	}
 
 	kubeconfig, err := os.ReadFile(f.cps["vc"].Kubeconfig)
 	if err != nil {
@@ -61,6 +73,9 @@ func TestVclusterImport(t *testing.T) {
 	res = f.mustPass(t)
 	if msg := result(res, "a", "team-vc").Message; msg != "imported a/team-vc: created" {
 		t.Fatalf("message %q after the Secret appeared\n%s", msg, describe(res))
+	}
+	if got := result(res, "a", "team-vc"); !got.Ready || readyData() != "True" {
+		t.Errorf("not ready after the import: result %v, record %q", got.Ready, readyData())
 	}
 	var crb rbacv1.ClusterRoleBinding
 	if err := f.get(t, "vc", &crb, "", "environment-admin"); err != nil {
