@@ -198,7 +198,7 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inve
 		rec.WaitingSince = time.Time{}
 	}
 	rec.Objects, rec.Digest, rec.Commit, rec.LastError, rec.Changed = refs, b.Digest, commit, "", recordedChanges(changes)
-	s := r.bundleReadiness(ctx, cl, b)
+	s := bundleReadiness(ctx, cl, b)
 	_, notReady := markReadiness(rec, s, r.readinessTimeout(b), now)
 	if res.Action == ActionRepaired {
 		rec.setCondition(ConditionDrifted, metav1.ConditionFalse, ReasonRepaired, fmt.Sprintf("%d objects repaired", len(changes)), now)
@@ -214,7 +214,7 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inve
 // writes its record only when that changed.
 func (r *Reconciler) refreshReadiness(ctx context.Context, cl *Cluster, inv inventory, b *renderer.Bundle, rec *Record, res EnvResult) EnvResult {
 	now := r.now()
-	s := r.bundleReadiness(ctx, cl, b)
+	s := bundleReadiness(ctx, cl, b)
 	changed, notReady := markReadiness(rec, s, r.readinessTimeout(b), now)
 	if changed {
 		rec.Updated = now
@@ -269,7 +269,7 @@ func (r *Reconciler) reportDrift(ctx context.Context, cl *Cluster, inv inventory
 	default:
 		write = false
 	}
-	s := r.bundleReadiness(ctx, cl, b)
+	s := bundleReadiness(ctx, cl, b)
 	changed, notReady := markReadiness(rec, s, r.readinessTimeout(b), now)
 	if write || changed {
 		rec.Updated = now

@@ -84,7 +84,7 @@ func readObjects(ctx context.Context, cl *Cluster, objs []*unstructured.Unstruct
 // goes inside is not applied, so the environment is not ready, whatever its
 // host objects say; the template's readinessTimeout applies to that wait as
 // to any other.
-func (r *Reconciler) bundleReadiness(ctx context.Context, cl *Cluster, b *renderer.Bundle) setReadiness {
+func bundleReadiness(ctx context.Context, cl *Cluster, b *renderer.Bundle) setReadiness {
 	s := readObjects(ctx, cl, bundleObjects(b))
 	imp := b.Import
 	if imp == nil {

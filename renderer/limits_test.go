@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -40,21 +38,11 @@ func TestBundleLimitsFromPolicy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			files := map[string]string{
+			dir := writeRepo(t, map[string]string{
 				"allot.yaml":                  benchPlatform + "  policy:\n" + cmp.Or(tt.policy, "    maxTTL: 90d\n"),
 				"environments/shop/many.yaml": "apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata: {name: many}\nspec:\n  type: namespace\n  owner: dev@example.com\n  team: shop\n  cluster: dev\n  addons:\n    - {name: many, manifests: {path: addons/many}}\n",
 				"addons/many/cms.yaml":        docs.String(),
-			}
-			for name, content := range files {
-				p := filepath.Join(dir, name)
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			})
 			r := newRenderer(t, dir)
 			targets, errs := r.Targets()
 			if len(errs) > 0 {

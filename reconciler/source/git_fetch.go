@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -32,6 +33,9 @@ const (
 	// maxLinkHops is how many links one path may go through, as Linux
 	// allows (ELOOP beyond).
 	maxLinkHops = 40
+	// maxLinkSteps bounds the path elements all the links of one commit
+	// take to resolve; real repositories need a few per link.
+	maxLinkSteps = 1 << 20
 )
 
 // Fetch brings the working copy in Config.Dir to the newest commit of the
@@ -308,13 +312,9 @@ func readSymlink(repo *git.Repository, name string, hash plumbing.Hash) (string,
 // machine allot runs on. Each link is resolved in the tree, before anything
 // is written, so a refused commit leaves the working copy as it was.
 func checkLinks(links map[string]string) error {
-	names := make([]string, 0, len(links))
-	for name := range links {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		if err := resolveLink(links, name); err != nil {
+	steps := maxLinkSteps
+	for _, name := range slices.Sorted(maps.Keys(links)) {
+		if err := resolveLink(links, name, &steps); err != nil {
 			return fmt.Errorf("%w: symbolic link %s %w; point it at a file inside the repository or remove it", ErrUnsafeContent, name, err)
 		}
 	}
@@ -323,10 +323,13 @@ func checkLinks(links map[string]string) error {
 
 // resolveLink follows the link name, in the tree whose links are links,
 // one path element at a time as the file system would, and says how it
-// leaves the working copy, if it does.
-func resolveLink(links map[string]string, name string) error {
+// leaves the working copy, if it does. steps is what is left of the
+// elements all links of a commit may take to resolve, so that a tree of
+// many long chains cannot cost unbounded time.
+func resolveLink(links map[string]string, name string, steps *int) error {
 	var (
 		at      []string // the elements resolved so far
+		cur     string   // at, joined
 		pending = strings.Split(name, "/")
 		via     string // the link followed last
 	)
@@ -337,6 +340,9 @@ func resolveLink(links map[string]string, name string) error {
 		return fmt.Errorf("leaves the repository through the link %s (-> %s)", via, links[via])
 	}
 	for hops := 0; len(pending) > 0; {
+		if *steps--; *steps < 0 {
+			return fmt.Errorf("and the commit's other links take more than %d path elements to resolve", maxLinkSteps)
+		}
 		elem := pending[0]
 		pending = pending[1:]
 		switch elem {
@@ -347,12 +353,16 @@ func resolveLink(links map[string]string, name string) error {
 				return outside()
 			}
 			at = at[:len(at)-1]
+			cur = cur[:max(strings.LastIndexByte(cur, '/'), 0)]
 			continue
 		}
-		p := path.Join(path.Join(at...), elem)
+		p := elem
+		if cur != "" {
+			p = cur + "/" + elem
+		}
 		target, ok := links[p]
 		if !ok {
-			at = append(at, elem)
+			at, cur = append(at, elem), p
 			continue
 		}
 		if hops++; hops > maxLinkHops {

@@ -639,3 +639,24 @@ func TestFetchPullRequestRef(t *testing.T) {
 		t.Errorf("a short ref: got %v, want an error asking for a full reference name", err)
 	}
 }
+
+// TestResolveLinkIsBounded: however many long chains a commit holds, all
+// its links together resolve within a fixed number of path elements.
+func TestResolveLinkIsBounded(t *testing.T) {
+	links := map[string]string{"a": "b/../b/../b/../c", "c": "d", "d": "e"}
+	steps := 1000
+	if err := resolveLink(links, "a", &steps); err != nil {
+		t.Fatalf("a chain inside the repository: %v", err)
+	}
+	steps = 5
+	if err := resolveLink(links, "a", &steps); err == nil || !strings.Contains(err.Error(), "path elements") {
+		t.Fatalf("error %v, want the step budget reached", err)
+	}
+	many := map[string]string{}
+	for i := range 3000 {
+		many[fmt.Sprintf("l%d", i)] = strings.Repeat("x/../", 800) + "f"
+	}
+	if err := checkLinks(many); err == nil || !strings.Contains(err.Error(), "path elements") {
+		t.Fatalf("error %v, want 3,000 long links refused by the budget", err)
+	}
+}

@@ -17,16 +17,7 @@ import (
 // resource exists, with the condition ACK.ResourceSynced=True, through the
 // status subresource.
 func RunACKStatus(ctx context.Context, c client.Client, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		markACK(ctx, c)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	repeat(ctx, every, func() { markACK(ctx, c) })
 }
 
 func markACK(ctx context.Context, c client.Client) {

@@ -19,10 +19,16 @@ import (
 // StatefulSet as rolled out and every Job as complete, through the status
 // subresource, so that readiness checks see what a real cluster would show.
 func RunWorkloadStatus(ctx context.Context, c client.Client, every time.Duration) {
+	repeat(ctx, every, func() { markWorkloads(ctx, c) })
+}
+
+// repeat runs fn at once and then every interval until ctx ends: the loop
+// of the stand-ins for controllers that do not run here.
+func repeat(ctx context.Context, every time.Duration, fn func()) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		markWorkloads(ctx, c)
+		fn()
 		select {
 		case <-ctx.Done():
 			return

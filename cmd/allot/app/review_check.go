@@ -111,8 +111,11 @@ func (c *prChecker) Check(ctx context.Context, req review.CheckRequest) (*review
 	if baseRepo.Platform != nil {
 		spec = &baseRepo.Platform.Platform.Spec
 	}
-	requestsOnly := onlyRequests(req.Files, report.Files)
-	policy := review.PolicyFrom(spec, slices.Compact(teams), requestsOnly)
+	policy := review.PolicyFrom(spec, slices.Compact(teams), onlyRequests(req.Files, report.Files))
+	// What is planned is the base platform with the pull request's other
+	// changes: when those are all requests, only their environments can
+	// change, so only they are planned.
+	requestsOnly := onlyRequests(requestChanges, report.Files)
 
 	if len(platformChanges) > 0 {
 		if report.Platform, err = c.platformChange(work, base.Dir, head.Dir, req.Files, platformChanges); err != nil {
