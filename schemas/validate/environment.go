@@ -340,7 +340,7 @@ func flatten(e *jsonschema.ValidationError, p *message.Printer) []leafError {
 	if k, ok := e.ErrorKind.(*kind.PropertyNames); ok {
 		// The causes only say the name failed a sub-schema ("'not'
 		// failed"); the key itself is what the reader needs.
-		return []leafError{{path: e.InstanceLocation, msg: fmt.Sprintf("the key %q is not allowed; see the template's description of this parameter", k.Property)}}
+		return []leafError{{path: e.InstanceLocation, msg: fmt.Sprintf("the key %q is not allowed; remove it (the template's parameters description says which keys it reserves)", k.Property)}}
 	}
 	if len(e.Causes) == 0 {
 		return []leafError{{path: e.InstanceLocation, msg: e.ErrorKind.LocalizedString(p)}}
