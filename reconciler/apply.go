@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -142,6 +143,13 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inve
 			cs, err = cl.Manager.ApplyAllStaged(ctx, copies(objs), opts)
 		}
 		changes = append(changes, changedObjects(cs)...)
+		if err == nil && !isNew {
+			// What others added to objects allot owns whole survives
+			// server-side apply: remove it.
+			var removed []string
+			removed, err = removeForeign(ctx, cl, objs, dp)
+			changes = mergeChanges(changes, removed)
+		}
 		reason := ReasonApplyFailed
 		if err != nil {
 			err = fmt.Errorf("apply phase %s: %w", p, err)
@@ -448,6 +456,18 @@ func changedObjects(cs *ssa.ChangeSet) []string {
 		}
 	}
 	return out
+}
+
+// mergeChanges adds to changes the entries of more whose objects it does
+// not list yet.
+func mergeChanges(changes, more []string) []string {
+	for _, c := range more {
+		subject, _, _ := strings.Cut(c, " ")
+		if !slices.ContainsFunc(changes, func(have string) bool { return strings.HasPrefix(have, subject+" ") }) {
+			changes = append(changes, c)
+		}
+	}
+	return changes
 }
 
 // union returns a plus what of b is not in a.

@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/fluxcd/pkg/ssa/jsondiff"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -36,8 +37,9 @@ func driftPolicyFor(p *schemas.PlatformSpec, c schemas.Cluster) driftPolicy {
 	return dp
 }
 
-// drifted reports which objects differ from what allot would apply, with
-// the ignore rules taken into account, without changing them.
+// drifted reports which objects differ from what allot would apply, or
+// carry fields others added where allot owns the object whole, with the
+// ignore rules taken into account, without changing them.
 func drifted(ctx context.Context, cl *Cluster, objs []*unstructured.Unstructured, dp driftPolicy) ([]string, error) {
 	set, err := jsondiff.UnstructuredList(ctx, cl.Client, copies(objs),
 		jsondiff.FieldOwner(FieldManager), jsondiff.IgnoreRules(dp.ignore), jsondiff.Graceful(true))
@@ -48,6 +50,15 @@ func drifted(ctx context.Context, cl *Cluster, objs []*unstructured.Unstructured
 	for _, d := range set {
 		if d.Type == jsondiff.DiffTypeUpdate || d.Type == jsondiff.DiffTypeCreate {
 			out = append(out, fmt.Sprintf("%s/%s/%s", d.GroupVersionKind().Kind, d.GetNamespace(), d.GetName()))
+		}
+	}
+	foreign, err := foreignDrift(ctx, cl, objs, dp)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range foreign {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
 		}
 	}
 	return out, nil

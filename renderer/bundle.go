@@ -35,6 +35,15 @@ const (
 	ManagedByValue   = "allot"
 	// AnnotationPhase lets an object pick its phase.
 	AnnotationPhase = "allot.dev/phase"
+	// AnnotationOwnership set to OwnershipWhole marks an object allot owns
+	// whole: everything outside its metadata and status is what the
+	// template says, and a field someone else adds is drift that allot
+	// removes. Without it, allot owns only the fields it sets, as
+	// server-side apply does. The baseline of the built-in templates
+	// (namespace, quota, limit range, network policies, role binding)
+	// carries it.
+	AnnotationOwnership = "allot.dev/ownership"
+	OwnershipWhole      = "whole"
 )
 
 // Bundle is everything one environment puts on one cluster.
