@@ -134,7 +134,10 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inve
 		opts := ssa.DefaultApplyOptions()
 		opts.DriftIgnoreRules = dp.ignore
 		// Namespaces and CRDs are applied first and waited for; poll often.
+		// ssa's wait cannot be cancelled: bound it like a request, so that
+		// a cluster that went away stalls the pass no longer than that.
 		opts.WaitInterval = r.waitInterval()
+		opts.WaitTimeout = r.requestTimeout()
 		var cs *ssa.ChangeSet
 		var err error
 		if isNew && canApplyFresh(objs) {
@@ -407,6 +410,10 @@ func (r *Reconciler) teardownTimeout() time.Duration {
 		return r.TeardownTimeout
 	}
 	return 5 * time.Minute
+}
+
+func (r *Reconciler) requestTimeout() time.Duration {
+	return cmp.Or(r.RequestTimeout, RequestTimeout)
 }
 
 func (r *Reconciler) waitInterval() time.Duration {

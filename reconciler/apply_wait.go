@@ -33,6 +33,9 @@ var (
 type setReadiness struct {
 	failed  []string
 	waiting []string
+	// unreachable is set when the cluster could not be reached to read
+	// an object: nothing can be known, and waiting longer will not help.
+	unreachable error
 }
 
 func (s setReadiness) ready() bool { return len(s.failed) == 0 && len(s.waiting) == 0 }
@@ -66,6 +69,9 @@ func readObjects(ctx context.Context, cl *Cluster, objs []*unstructured.Unstruct
 			continue
 		case err != nil:
 			s.waiting = append(s.waiting, fmt.Sprintf("%s (%v)", id, err))
+			if isConnectionError(err) && s.unreachable == nil {
+				s.unreachable = fmt.Errorf("read %s: %w", id, err)
+			}
 			continue
 		}
 		switch st := readinessOf(live); st.state {
@@ -119,6 +125,9 @@ func (r *Reconciler) waitReady(ctx context.Context, cl *Cluster, objs []*unstruc
 	var last setReadiness
 	err := wait.PollUntilContextTimeout(ctx, r.waitInterval(), timeout, true, func(ctx context.Context) (bool, error) {
 		last = readObjects(ctx, cl, objs)
+		if last.unreachable != nil {
+			return false, last.unreachable
+		}
 		if len(last.failed) > 0 {
 			return false, fmt.Errorf("%w: %s", ErrObjectFailed, last.message())
 		}

@@ -28,7 +28,7 @@ import (
 const FieldManager = "allot"
 
 // RequestTimeout bounds each request allot makes to a cluster, watches
-// excepted.
+// excepted, unless Reconciler.RequestTimeout says otherwise.
 const RequestTimeout = 30 * time.Second
 
 // Cluster is a connection to one cluster allot manages.
@@ -40,8 +40,15 @@ type Cluster struct {
 	Manager *ssa.ResourceManager
 }
 
-// NewCluster connects to the cluster cfg reaches.
+// NewCluster connects to the cluster cfg reaches, with RequestTimeout per
+// request.
 func NewCluster(name string, cfg *rest.Config) (*Cluster, error) {
+	return newCluster(name, cfg, RequestTimeout)
+}
+
+// newCluster connects to the cluster cfg reaches; timeout bounds each
+// request but the drift watch's, unless cfg sets its own.
+func newCluster(name string, cfg *rest.Config, timeout time.Duration) (*Cluster, error) {
 	cfg = rest.CopyConfig(cfg)
 	if cfg.QPS == 0 {
 		// allot applies many small objects; client-go's default of 5 QPS
@@ -51,10 +58,10 @@ func NewCluster(name string, cfg *rest.Config) (*Cluster, error) {
 	}
 	// Every request but the drift watch's long-running ones has a deadline,
 	// so an API server that stops answering stalls a pass for at most
-	// RequestTimeout per request rather than for as long as it hangs.
+	// timeout per request rather than for as long as it hangs.
 	reqCfg := rest.CopyConfig(cfg)
 	if reqCfg.Timeout == 0 {
-		reqCfg.Timeout = RequestTimeout
+		reqCfg.Timeout = timeout
 	}
 	httpClient, err := rest.HTTPClientFor(reqCfg)
 	if err != nil {

@@ -97,6 +97,9 @@ type Reconciler struct {
 	// ReadinessTimeouts bounds waits between phases, by environment type.
 	ReadinessTimeouts map[string]time.Duration
 	TeardownTimeout   time.Duration
+	// RequestTimeout bounds each request to a cluster, watches excepted;
+	// zero means the package's RequestTimeout.
+	RequestTimeout time.Duration
 	// UseKubeconfigServer keeps the server address of an imported cluster's
 	// kubeconfig instead of the template's in-cluster address, for running
 	// allot outside the host cluster.
@@ -427,6 +430,15 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 	}
 	results := make([]EnvResult, 0, len(desired)+len(gone))
 	var mu sync.Mutex
+	// Once the cluster cannot be reached, stop: one line for the cluster,
+	// not one error per environment.
+	var brk breaker
+	keep := func(er EnvResult) {
+		brk.record(er.Err)
+		mu.Lock()
+		results = append(results, er)
+		mu.Unlock()
+	}
 	sem := make(chan struct{}, r.concurrency())
 	var wg sync.WaitGroup
 	for _, b := range sortedBundles(desired) {
@@ -434,6 +446,9 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
+			if brk.open() {
+				return
+			}
 			rec := records[b.Environment]
 			if rec != nil && rec.Digest == b.Digest && rec.condition(ConditionReady) == metav1.ConditionTrue && r.isClean(cl.Name, b.Environment, b.Digest) && b.Import == nil {
 				res := bundleResult(b, cl.Name)
@@ -442,9 +457,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 					// Nothing to apply, but readiness may have changed.
 					res = r.refreshReadiness(ctx, cl, inv, b, rec, res)
 				}
-				mu.Lock()
-				results = append(results, res)
-				mu.Unlock()
+				keep(res)
 				return
 			}
 			r.takeStatusChange(cl.Name, b.Environment)
@@ -456,22 +469,27 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 			if er.Err == nil && len(synced) > 0 && (er.Action == ActionUnchanged || er.Action == ActionRepaired || er.Action == ActionUpdated || er.Action == ActionCreated) {
 				r.markClean(cl, b, synced, dirtyBefore)
 			}
-			mu.Lock()
-			results = append(results, er)
-			mu.Unlock()
+			keep(er)
 		}()
 	}
 	wg.Wait()
 	for _, rec := range gone {
-		if !allowDeletes {
+		switch {
+		case !allowDeletes:
 			results = append(results, EnvResult{Environment: rec.Environment, Cluster: cl.Name, Action: ActionHeld})
-			continue
+		case !brk.open():
+			keep(r.teardown(ctx, cl, inv, rec))
 		}
-		results = append(results, r.teardown(ctx, cl, inv, rec))
 	}
 	sort.Slice(results, func(i, j int) bool { return results[i].Environment < results[j].Environment })
+	results, unreachable := brk.summarize(results)
 	res.Environments = results
-	if r.OnDrift != nil {
+	if err := unreachable; err != nil {
+		res.Err = errors.Join(res.Err, err)
+		// The connection may be what broke: the next pass makes a new one.
+		r.forget(entry.Name)
+		r.log().Error("cluster unreachable", "cluster", cl.Name, "error", err)
+	} else if r.OnDrift != nil {
 		r.watcher().watch(ctx, cl, appliedRefs(desired))
 	}
 	for _, e := range results {
@@ -715,7 +733,7 @@ func (r *Reconciler) cluster(ctx context.Context, entry schemas.Cluster) (*Clust
 	if err != nil {
 		return nil, err
 	}
-	c, err := NewCluster(entry.Name, cfg)
+	c, err := newCluster(entry.Name, cfg, r.requestTimeout())
 	if err != nil {
 		return nil, err
 	}

@@ -48,6 +48,8 @@ type ReconcileOptions struct {
 	Output              string
 	// Concurrency bounds environments applied at once per cluster.
 	Concurrency int
+	// RequestTimeout bounds each request to a cluster.
+	RequestTimeout time.Duration
 	// SkipIdentityProvider skips the identity provider, for clusters without one (tests,
 	// demos); groups are still rendered and shown.
 	SkipIdentityProvider bool
@@ -78,6 +80,7 @@ func (o *ReconcileOptions) bindSource(cmd *cobra.Command) {
 	f.BoolVar(&o.UseKubeconfigServer, "use-kubeconfig-server", false, "reach imported vclusters at the address in their kubeconfig instead of the in-cluster service (for running outside the host cluster)")
 	f.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
 	f.IntVar(&o.Concurrency, "concurrency", 0, "environments applied at once per cluster (default 4)")
+	f.DurationVar(&o.RequestTimeout, "request-timeout", reconciler.RequestTimeout, "how long one request to a cluster may take (drift watches excepted); after 3 environments in a row cannot reach a cluster, the pass stops working on it")
 	f.BoolVar(&o.SkipIdentityProvider, "no-idp", false, "do not sync groups with the identity provider of allot.yaml")
 }
 
@@ -103,6 +106,7 @@ func newReconciler(o ReconcileOptions, log *slog.Logger) (*reconciler.Reconciler
 		MaxDeleteShare:      o.MaxDeleteShare,
 		UseKubeconfigServer: o.UseKubeconfigServer,
 		Concurrency:         o.Concurrency,
+		RequestTimeout:      o.RequestTimeout,
 		Log:                 log,
 	}
 	if !o.SkipIdentityProvider {
