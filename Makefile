@@ -10,7 +10,7 @@ LDFLAGS   := -X github.com/allot-dev/allot/cmd/allot/app.version=$(VERSION) \
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := .cache/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
-.PHONY: build test demo lint bench controlplane vcluster fmt vet clean check-upstream
+.PHONY: build test demo lint bench fault controlplane vcluster fmt vet clean check-upstream
 
 ## build: compile bin/allot with its version and commit
 build:
@@ -68,6 +68,10 @@ demo: build controlplane vcluster $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES
 bench: controlplane $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES)/node_modules
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) test -run '^$$' -bench . -benchmem ./...
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) run ./test/bench -n 1000 -edits 50
+
+## fault: the full fault run: allot SIGKILLed mid-pass, mid-teardown and mid-fetch over 200 environments (make test runs a small one)
+fault: controlplane
+	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" ALLOT_FAULT_ENVS=200 ALLOT_FAULT_ROUNDS=30 $(GO) test -count=1 -timeout 60m -v -run 'TestKilledAnywhere' ./test/
 
 ## lint: golangci-lint at a pinned version
 lint: $(GOLANGCI_LINT)

@@ -36,6 +36,9 @@ type Snapshot struct {
 	// pass at the same commit may reuse the last render. A folder read as
 	// it is on disk is not immutable.
 	Immutable bool
+	// Descends, when the source knows history, reports whether Commit
+	// descends from ancestor (or is it); nil for a folder.
+	Descends func(ctx context.Context, ancestor string) (bool, error)
 }
 
 // Source knows how to fetch the requests repository.
@@ -87,9 +90,12 @@ type Reconciler struct {
 	// MaxDeleteShare is the share of managed objects a pass may delete per
 	// cluster; zero means DefaultMaxDeleteShare.
 	MaxDeleteShare float64
-	// AllowMassDelete lifts the empty-render and mass-delete guards for
-	// one pass.
+	// AllowMassDelete lifts the empty-render, mass-delete and
+	// history-rewrite guards for one pass.
 	AllowMassDelete bool
+	// AllowHistoryRewrite lifts only the guard that holds deletions when
+	// the branch's commit does not descend from the one last applied.
+	AllowHistoryRewrite bool
 	// Concurrency bounds how many environments are applied at once per
 	// cluster; zero means 4. The API server, not allot, is the bottleneck:
 	// more only raises allot's memory.
@@ -207,7 +213,7 @@ func (r *Reconciler) Pass(ctx context.Context) *PassResult {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res.Clusters[i] = r.reconcileCluster(ctx, cl, in.byCluster[cl.Name], res.Kept, in.commit, driftPolicyFor(in.platform, cl))
+			res.Clusters[i] = r.reconcileCluster(ctx, cl, in, res.Kept, driftPolicyFor(in.platform, cl))
 		}()
 	}
 	wg.Wait()
@@ -299,6 +305,9 @@ type desiredState struct {
 	platform  *schemas.PlatformSpec
 	clusters  []schemas.Cluster
 	byCluster map[string][]*renderer.Bundle
+	// ancestry tells whether commit descends from others; nil when the
+	// source does not know history.
+	ancestry *ancestry
 }
 
 // prepare fetches, loads, validates and renders. Requests that fail are
@@ -345,6 +354,9 @@ func (r *Reconciler) rememberState(state *desiredState, kept map[string]string) 
 // render loads, validates and renders one snapshot.
 func (r *Reconciler) render(ctx context.Context, snap Snapshot, kept map[string]string) (*desiredState, error) {
 	state := &desiredState{commit: snap.Commit, byCluster: map[string][]*renderer.Bundle{}}
+	if snap.Descends != nil {
+		state.ancestry = &ancestry{descends: snap.Descends}
+	}
 	repo, err := load.Load(snap.Dir, load.Options{Builtin: r.Builtin})
 	if err != nil {
 		return state, fmt.Errorf("%w: %w", ErrSourceUnreadable, err)
@@ -397,8 +409,9 @@ func (r *Reconciler) render(ctx context.Context, snap Snapshot, kept map[string]
 
 // reconcileCluster applies the bundles placed on one cluster, prunes, and
 // tears down environments that left it, within the guards.
-func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster, bundles []*renderer.Bundle, kept map[string]string, commit string, dp driftPolicy) ClusterResult {
+func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster, in *desiredState, kept map[string]string, dp driftPolicy) ClusterResult {
 	res := ClusterResult{Name: entry.Name}
+	bundles, commit := in.byCluster[entry.Name], in.commit
 	cl, err := r.cluster(ctx, entry)
 	if err != nil {
 		res.Err = err
@@ -419,6 +432,10 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 	res.records = records
 
 	desired, gone, guard := r.partition(bundles, records, kept)
+	if guard == nil {
+		deletes, _ := countDeletes(records, desired, gone)
+		guard = r.historyGuard(ctx, in, records, deletes)
+	}
 	allowDeletes := guard == nil
 	res.Err = guard
 
