@@ -10,11 +10,15 @@ LDFLAGS   := -X github.com/allot-dev/allot/cmd/allot/app.version=$(VERSION) \
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := .cache/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
-.PHONY: build test demo lint bench fault controlplane vcluster fmt vet clean check-upstream
+.PHONY: build test demo lint bench fault deps controlplane vcluster fmt vet clean check-upstream
 
 ## build: compile bin/allot with its version and commit
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/allot ./cmd/allot
+
+## deps: install (with apt-get, once) the Debian packages the tests need: slapd, ldap-utils, Node.js, gcc, git
+deps:
+	test/tools/system-deps.sh
 
 ## controlplane: build (once) the kube-apiserver, etcd and kubectl the tests run against
 controlplane:
@@ -47,7 +51,7 @@ $(GITHUB_FIXTURES)/node_modules: $(GITHUB_FIXTURES)/package-lock.json
 	touch $@
 
 ## test: every test, including those against real control planes, git, LDAP and SCIM servers
-test: controlplane vcluster $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES)/node_modules $(GITHUB_FIXTURES)/node_modules
+test: deps controlplane vcluster $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES)/node_modules $(GITHUB_FIXTURES)/node_modules
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) test -count=1 ./...
 
 ## check-upstream: check the project's cut-down CRDs against the AWS controllers' own (ALLOT_UPSTREAM_CRDS, or ../shared/fixtures beside the repository)
@@ -55,7 +59,7 @@ check-upstream: controlplane
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) test -count=1 -tags upstream -run 'Upstream' ./environments/
 
 ## demo: validate the example, list and render it, reconcile it onto local control planes, then take a pull request through allot serve
-demo: build controlplane vcluster $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES)/node_modules
+demo: deps build controlplane vcluster $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES)/node_modules
 	@$(GO) run ./test/demo -seed-charts .cache/demo-charts
 	$(BIN)/allot validate --repo examples/requests --chart-cache .cache/demo-charts
 	@echo
