@@ -1,0 +1,102 @@
+package reconciler
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+const deployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: %d
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx}]
+`
+
+func quotaObject(key string) string {
+	return fmt.Sprintf("apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: extra}\nspec: {hard: {%s: \"1\"}}\n", key)
+}
+
+// TestPlanRejectsWhatTheAPIServerRefuses: every object a plan would create
+// or change goes through a server-side dry run, and one the API server
+// refuses is an error naming the object and carrying the server's message,
+// whether it exists (a change), is new in an existing namespace, or is new
+// in a namespace the pass creates first.
+func TestPlanRejectsWhatTheAPIServerRefuses(t *testing.T) {
+	f := newFixture(t, "a")
+	f.src.write(t, "environments/web/shop.yaml", request("shop", "a", fmt.Sprintf(configAddon, "shop")))
+	f.src.write(t, "addons/shop/config.yaml", quotaObject("requests.cpu")+"---\n"+fmt.Sprintf(deployment, 1))
+	f.mustPass(t)
+
+	// A key the API server refuses in an object that exists, a negative
+	// replica count in one that exists, and a new environment whose
+	// namespace does not exist yet, with the same mistakes and a good
+	// object.
+	f.src.write(t, "addons/shop/config.yaml", quotaObject("request.cpu")+"---\n"+fmt.Sprintf(deployment, -1))
+	f.src.write(t, "environments/web/fresh.yaml", request("fresh", "a", fmt.Sprintf(configAddon, "fresh")))
+	f.src.write(t, "addons/fresh/config.yaml", quotaObject("request.cpu")+"---\n"+fmt.Sprintf(deployment, -1)+"---\n"+configMap("settings", "v", ""))
+	plan, err := f.r.Plan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ env, object, message string }{
+		{"shop", "ResourceQuota/shop/extra", "must be a standard resource for quota"},
+		{"shop", "Deployment/shop/web", "must be greater than or equal to 0"},
+		{"fresh", "ResourceQuota/fresh/extra", "must be a standard resource for quota"},
+		{"fresh", "Deployment/fresh/web", "must be greater than or equal to 0"},
+	} {
+		t.Run(tc.object, func(t *testing.T) {
+			e := findEntry(plan, tc.env)
+			if e.Action != ActionFailed {
+				t.Errorf("%s: %s, want failed", tc.env, e.Action)
+			}
+			if c := findChange(e, tc.object); c.Action != ChangeRejected || !strings.Contains(c.Error, tc.message) {
+				t.Errorf("change = %+v, want rejected with %q", c, tc.message)
+			}
+			found := false
+			for _, msg := range plan.Errors {
+				found = found || strings.Contains(msg, tc.object) && strings.Contains(msg, tc.message)
+			}
+			if !found {
+				t.Errorf("no plan error names %s with the server's message; errors:\n%s", tc.object, strings.Join(plan.Errors, "\n"))
+			}
+		})
+	}
+	fresh := findEntry(plan, "fresh")
+	if c := findChange(fresh, "ConfigMap/fresh/settings"); c.Action != ChangeCreate || c.Error != "" {
+		t.Errorf("a good object in a new namespace: %+v, want create", c)
+	}
+	if c := findChange(fresh, "Namespace/fresh"); c.Action != ChangeCreate {
+		t.Errorf("the new namespace: %+v, want create", c)
+	}
+	// The dry runs in a stand-in namespace wrote nothing there.
+	for _, ns := range []string{SystemNamespace, "default"} {
+		var q corev1.ResourceQuota
+		if f.exists(t, "a", &q, ns, "extra") {
+			t.Errorf("the plan left ResourceQuota/%s/extra behind", ns)
+		}
+	}
+
+	t.Run("a plan that the server accepts has no errors", func(t *testing.T) {
+		f.src.write(t, "addons/shop/config.yaml", quotaObject("requests.memory")+"---\n"+fmt.Sprintf(deployment, 2))
+		f.src.write(t, "addons/fresh/config.yaml", configMap("settings", "v", ""))
+		plan, err := f.r.Plan(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(plan.Errors) > 0 {
+			t.Errorf("errors: %v", plan.Errors)
+		}
+		if c := findChange(findEntry(plan, "shop"), "Deployment/shop/web"); c.Action != ChangeUpdate || !strings.Contains(c.Diff, "-  replicas: 1\n+  replicas: 2\n") {
+			t.Errorf("deployment = %+v", c)
+		}
+	})
+}
