@@ -55,6 +55,27 @@ type Plan struct {
 	Groups []GroupChange `json:"groups,omitempty"`
 }
 
+// HasChanges reports whether the pass would change anything: an object, an
+// environment or an IdP group.
+func (p *Plan) HasChanges() bool {
+	for _, e := range p.Entries {
+		if e.Action != ActionUnchanged {
+			return true
+		}
+		for _, c := range e.Changes {
+			if c.Action != ChangeUnchanged {
+				return true
+			}
+		}
+	}
+	for _, g := range p.Groups {
+		if g.Action != ChangeUnchanged {
+			return true
+		}
+	}
+	return false
+}
+
 // GroupChange is what a pass would do to one IdP group.
 type GroupChange struct {
 	Group  string   `json:"group"`

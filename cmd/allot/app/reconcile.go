@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -138,7 +137,21 @@ func (s folderSource) Fetch(context.Context) (reconciler.Snapshot, error) {
 	if !info.IsDir() {
 		return reconciler.Snapshot{}, fmt.Errorf("%s is not a directory", s.dir)
 	}
-	return reconciler.Snapshot{Dir: s.dir, Commit: "working-tree"}, nil
+	return reconciler.Snapshot{Dir: s.dir, Commit: folderCommit(s.dir)}, nil
+}
+
+// folderCommit says what a folder's files are: the commit when it is in a
+// git work tree and its files match HEAD, "working tree (dirty)" when they
+// differ, and "working tree" outside git.
+func folderCommit(dir string) string {
+	commit, dirty, err := source.WorkTree(dir)
+	switch {
+	case err != nil:
+		return "working tree"
+	case dirty:
+		return "working tree (dirty)"
+	}
+	return commit
 }
 
 // gitSource reads a git repository at the head of a branch.
