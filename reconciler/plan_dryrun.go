@@ -28,16 +28,19 @@ const (
 
 // Verb says a change in the future tense, as a plan speaks:
 // "would create".
-func (c Change) Verb() string {
-	switch c.Action {
-	case ChangeCreate, ChangeUpdate, ChangeDelete:
-		return "would " + c.Action
-	case ChangeRejected:
-		return "rejected"
-	case ChangePreDelete:
-		return "would " + c.Action
+func (c Change) Verb() string { return futureVerb(c.Action) }
+
+// Verb says a group change in the future tense.
+func (g GroupChange) Verb() string { return futureVerb(g.Action) }
+
+func futureVerb(action string) string {
+	switch action {
+	case ChangeUpdate:
+		return "would change"
+	case ChangeCreate, ChangeDelete, ChangePreDelete:
+		return "would " + action
 	}
-	return c.Action
+	return action
 }
 
 // FutureAction says what a plan entry's action would be, in the future

@@ -150,7 +150,7 @@ func writePlan(w io.Writer, plan *reconciler.Plan, color bool) {
 	if len(plan.Groups) > 0 {
 		fmt.Fprintf(w, "\nidentity provider:\n")
 		for _, g := range plan.Groups {
-			fmt.Fprintf(w, "  %-7s group %s", g.Action, g.Group)
+			fmt.Fprintf(w, "  %s group %s", g.Verb(), g.Group)
 			if len(g.Add) > 0 {
 				fmt.Fprintf(w, "  add %s", strings.Join(g.Add, ", "))
 			}

@@ -96,7 +96,7 @@ func TestPlanExitCodesAndWhatItRead(t *testing.T) {
 	t.Run("a dirty working tree says so and shows the diff", func(t *testing.T) {
 		write("environments/web/one.yaml", planRequest("large", ""))
 		plan(t, ExitPlanChanges, "plan of working tree (dirty)\n", "dev / one: would be updated\n",
-			"  would update ResourceQuota/one/quota\n",
+			"  would change ResourceQuota/one/quota\n",
 			"      --- live/ResourceQuota/one/quota\n      +++ planned/ResourceQuota/one/quota\n",
 			"      -    pods: \"10\"\n      +    pods: \"100\"\n")
 	})
