@@ -99,7 +99,13 @@ func dryRunChange(ctx context.Context, cl *Cluster, o *unstructured.Unstructured
 	case o.GetNamespace() != "" && scope.namespaces[o.GetNamespace()] && apierrors.IsNotFound(err):
 		// Its namespace is created by this pass, before it.
 		ch.Action = ChangeCreate
-		if err := dryRunElsewhere(ctx, cl, o); err != nil {
+		err := dryRunElsewhere(ctx, cl, o)
+		switch {
+		case errors.Is(err, errNoStandIn) || apierrors.IsForbidden(err):
+			// What the stand-in refuses — allot's rights there, its
+			// quota — says nothing of the namespace the pass creates.
+			ch.Note = "not dry run: its namespace is created by this pass first, and " + standInReason(err)
+		case err != nil:
 			ch.Action, ch.Error = ChangeRejected, rejection(err)
 		}
 	case meta.IsNoMatchError(err) && scope.kinds[o.GroupVersionKind().Group+"/"+o.GetKind()]:
@@ -142,6 +148,13 @@ func dryRunElsewhere(ctx context.Context, cl *Cluster, o *unstructured.Unstructu
 		return err
 	}
 	return errNoStandIn
+}
+
+func standInReason(err error) string {
+	if errors.Is(err, errNoStandIn) {
+		return err.Error()
+	}
+	return "the namespace it was dry run in refuses it: " + rejection(err)
 }
 
 // rejection is the API server's message for an object it refuses, without

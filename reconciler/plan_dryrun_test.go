@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 const deployment = `apiVersion: apps/v1
@@ -97,6 +99,35 @@ func TestPlanRejectsWhatTheAPIServerRefuses(t *testing.T) {
 		}
 		if c := findChange(findEntry(plan, "shop"), "Deployment/shop/web"); c.Action != ChangeUpdate || !strings.Contains(c.Diff, "-  replicas: 1\n+  replicas: 2\n") {
 			t.Errorf("deployment = %+v", c)
+		}
+	})
+
+	t.Run("what only the stand-in namespace refuses is a note, not an error", func(t *testing.T) {
+		for _, ns := range []string{SystemNamespace, "default"} {
+			q := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "no-deployments", Namespace: ns},
+				Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{"count/deployments.apps": resource.MustParse("0")}}}
+			if err := f.cps["a"].Client.Create(context.Background(), q); err != nil {
+				t.Fatal(err)
+			}
+			// No controller manager runs to count what is used; say it.
+			q.Status = corev1.ResourceQuotaStatus{Hard: q.Spec.Hard, Used: corev1.ResourceList{"count/deployments.apps": resource.MustParse("0")}}
+			if err := f.cps["a"].Client.Status().Update(context.Background(), q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.src.write(t, "addons/fresh/config.yaml", fmt.Sprintf(deployment, 1))
+		plan, err := f.r.Plan(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := findChange(findEntry(plan, "fresh"), "Deployment/fresh/web")
+		if c.Action != ChangeCreate || c.Error != "" || !strings.Contains(c.Note, "exceeded quota") {
+			t.Errorf("deployment = %+v, want create with a note of the stand-in's quota", c)
+		}
+		for _, e := range plan.Errors {
+			if strings.Contains(e, "fresh") {
+				t.Errorf("plan error: %s", e)
+			}
 		}
 	})
 }
