@@ -121,11 +121,7 @@ func PlanCmd(ctx context.Context, s Streams, o ReconcileOptions) error {
 
 // writePlan prints a plan as text, the diffs coloured when color is set.
 func writePlan(w io.Writer, plan *reconciler.Plan, color bool) {
-	read := plan.Commit
-	if !strings.HasPrefix(read, "working tree") {
-		read = "commit " + read
-	}
-	fmt.Fprintf(w, "plan of %s\n", read)
+	fmt.Fprintf(w, "plan of %s\n", whatWasRead(plan.Commit))
 	for _, e := range plan.Entries {
 		fmt.Fprintf(w, "\n%s / %s: %s\n", e.Cluster, e.Environment, reconciler.FutureAction(e.Action))
 		for _, c := range e.Changes {
@@ -166,6 +162,15 @@ func writePlan(w io.Writer, plan *reconciler.Plan, color bool) {
 	for _, e := range plan.Errors {
 		fmt.Fprintf(w, "\nerror: %s\n", e)
 	}
+}
+
+// whatWasRead names what a pass read: "commit SHA", or the working tree
+// as folderCommit says it.
+func whatWasRead(commit string) string {
+	if strings.HasPrefix(commit, "working tree") {
+		return commit
+	}
+	return "commit " + commit
 }
 
 // ANSI colours of diff lines, as git and kubectl diff (through diff

@@ -1,10 +1,14 @@
 package app
 
 import (
+	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/allot-dev/allot/reconciler"
 	"github.com/allot-dev/allot/test/harness"
 )
 
@@ -119,4 +123,28 @@ func TestPlanExitCodesAndWhatItRead(t *testing.T) {
 			t.Errorf("exit %d, want %d\n%s", code, ExitPlanFailed, errOut)
 		}
 	})
+}
+
+func TestPlanDiffIsColouredOnlyOnATerminal(t *testing.T) {
+	plan := &reconciler.Plan{Commit: "abc", Entries: []reconciler.PlanEntry{{Cluster: "dev", Environment: "one", Action: reconciler.ActionUpdated,
+		Changes: []reconciler.Change{{Object: "ConfigMap/one/a", Action: reconciler.ChangeUpdate, Diff: "--- live/ConfigMap/one/a\n+++ planned/ConfigMap/one/a\n@@ -1 +1 @@\n-a: b\n+a: c\n"}}}}}
+	var plain, coloured bytes.Buffer
+	writePlan(&plain, plan, false)
+	writePlan(&coloured, plan, true)
+	if strings.Contains(plain.String(), "\x1b[") {
+		t.Errorf("colour without a terminal:\n%q", plain.String())
+	}
+	for _, want := range []string{"      --- live/ConfigMap/one/a\n", "\x1b[31m-a: b\x1b[0m\n", "\x1b[32m+a: c\x1b[0m\n"} {
+		if !strings.Contains(coloured.String(), want) {
+			t.Errorf("coloured output lacks %q:\n%q", want, coloured.String())
+		}
+	}
+	f, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if isTerminal(f) || isTerminal(&plain) {
+		t.Error("a file or a buffer is taken for a terminal")
+	}
 }

@@ -282,7 +282,7 @@ func writePass(w io.Writer, format string, res *reconciler.PassResult) error {
 		fmt.Fprintf(w, "pass stopped before changing anything: %v\n", res.Err)
 		return nil
 	}
-	fmt.Fprintf(w, "commit %s\n", res.Commit)
+	fmt.Fprintln(w, whatWasRead(res.Commit))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CLUSTER\tENVIRONMENT\tACTION\tAPPLIED\tPRUNED\tMESSAGE")
 	for _, c := range res.Clusters {
