@@ -16,6 +16,49 @@ import (
 // applied when the environment is torn down, before anything is deleted.
 const ChangePreDelete = "run at teardown"
 
+// The actions of a Change. They name what a pass would do; a plan's text
+// says them in the future tense (Change.Verb).
+const (
+	ChangeCreate    = "create"
+	ChangeUpdate    = "update"
+	ChangeDelete    = "delete"
+	ChangeUnchanged = "unchanged"
+	// ChangeRejected is an object the API server refuses in a dry run:
+	// the pass would fail on it. Change.Error holds the server's message.
+	ChangeRejected = "rejected"
+)
+
+// Verb says a change in the future tense, as a plan speaks:
+// "would create".
+func (c Change) Verb() string { return futureVerb(c.Action) }
+
+// Verb says a group change in the future tense.
+func (g GroupChange) Verb() string { return futureVerb(g.Action) }
+
+func futureVerb(action string) string {
+	switch action {
+	case ChangeUpdate:
+		return "would change"
+	case ChangeCreate, ChangeDelete, ChangePreDelete:
+		return "would " + action
+	}
+	return action
+}
+
+// FutureAction says what a plan entry's action would be, in the future
+// tense: "would be created".
+func FutureAction(a Action) string {
+	switch a {
+	case ActionCreated, ActionUpdated:
+		return "would be " + string(a)
+	case ActionDeleted:
+		return "would be torn down"
+	case ActionFailed:
+		return "would fail"
+	}
+	return string(a)
+}
+
 // Change is what a plan would do to one object.
 type Change struct {
 	Object string `json:"object"`

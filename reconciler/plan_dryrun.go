@@ -14,47 +14,6 @@ import (
 	"github.com/allot-dev/allot/renderer"
 )
 
-// The actions of a Change. They name what a pass would do; a plan's text
-// says them in the future tense (Change.Verb).
-const (
-	ChangeCreate    = "create"
-	ChangeUpdate    = "update"
-	ChangeDelete    = "delete"
-	ChangeUnchanged = "unchanged"
-	// ChangeRejected is an object the API server refuses in a dry run:
-	// the pass would fail on it. Change.Error holds the server's message.
-	ChangeRejected = "rejected"
-)
-
-// Verb says a change in the future tense, as a plan speaks:
-// "would create".
-func (c Change) Verb() string { return futureVerb(c.Action) }
-
-// Verb says a group change in the future tense.
-func (g GroupChange) Verb() string { return futureVerb(g.Action) }
-
-func futureVerb(action string) string {
-	switch action {
-	case ChangeUpdate:
-		return "would change"
-	case ChangeCreate, ChangeDelete, ChangePreDelete:
-		return "would " + action
-	}
-	return action
-}
-
-// FutureAction says what a plan entry's action would be, in the future
-// tense: "would be created".
-func FutureAction(a Action) string {
-	switch a {
-	case ActionCreated, ActionUpdated, ActionDeleted:
-		return "would be " + string(a)
-	case ActionFailed:
-		return "would fail"
-	}
-	return string(a)
-}
-
 // bundleScope is what a bundle brings that the cluster does not have yet
 // and that its other objects may need: namespaces and the kinds of its
 // CustomResourceDefinitions. A dry run of an object in a namespace the
