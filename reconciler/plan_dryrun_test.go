@@ -131,3 +131,41 @@ func TestPlanRejectsWhatTheAPIServerRefuses(t *testing.T) {
 		}
 	})
 }
+
+const widgetCRD = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets, singular: widget}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+`
+
+// TestPlanOfKindsTheClusterDoesNotServe: a custom resource whose
+// definition the same pass creates cannot be dry run, and says so; one of
+// a kind nothing defines is rejected.
+func TestPlanOfKindsTheClusterDoesNotServe(t *testing.T) {
+	f := newFixture(t, "a")
+	f.src.write(t, "allot.yaml", platformYAML+"  policy: {addons: {allowedClusterScopedKinds: [CustomResourceDefinition.apiextensions.k8s.io]}}\n")
+	f.src.write(t, "environments/web/shop.yaml", request("shop", "a", fmt.Sprintf(configAddon, "shop")))
+	f.src.write(t, "addons/shop/config.yaml", widgetCRD+"---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n---\napiVersion: nothing.example.com/v1\nkind: Gadget\nmetadata: {name: g}\n")
+	plan, err := f.r.Plan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := findEntry(plan, "shop")
+	if c := findChange(e, "CustomResourceDefinition/widgets.example.com"); c.Action != ChangeCreate || c.Error != "" {
+		t.Errorf("the definition: %+v, want create", c)
+	}
+	if c := findChange(e, "Widget/shop/w"); c.Action != ChangeCreate || !strings.Contains(c.Note, "CustomResourceDefinition is created by this pass first") {
+		t.Errorf("the custom resource of a new definition: %+v, want create with a note", c)
+	}
+	if c := findChange(e, "Gadget/shop/g"); c.Action != ChangeRejected || !strings.Contains(c.Error, "the cluster does not serve this kind") {
+		t.Errorf("a kind nothing defines: %+v, want rejected", c)
+	}
+}
