@@ -6,12 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 
-	"github.com/fluxcd/pkg/ssa"
-	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
 
 	"github.com/allot-dev/allot/renderer"
 )
@@ -20,13 +16,63 @@ import (
 // applied when the environment is torn down, before anything is deleted.
 const ChangePreDelete = "run at teardown"
 
+// The actions of a Change. They name what a pass would do; a plan's text
+// says them in the future tense (Change.Verb).
+const (
+	ChangeCreate    = "create"
+	ChangeUpdate    = "update"
+	ChangeDelete    = "delete"
+	ChangeUnchanged = "unchanged"
+	// ChangeRejected is an object the API server refuses in a dry run:
+	// the pass would fail on it. Change.Error holds the server's message.
+	ChangeRejected = "rejected"
+)
+
+// Verb says a change in the future tense, as a plan speaks:
+// "would create".
+func (c Change) Verb() string { return futureVerb(c.Action) }
+
+// Verb says a group change in the future tense.
+func (g GroupChange) Verb() string { return futureVerb(g.Action) }
+
+func futureVerb(action string) string {
+	switch action {
+	case ChangeUpdate:
+		return "would change"
+	case ChangeCreate, ChangeDelete, ChangePreDelete:
+		return "would " + action
+	}
+	return action
+}
+
+// FutureAction says what a plan entry's action would be, in the future
+// tense: "would be created".
+func FutureAction(a Action) string {
+	switch a {
+	case ActionCreated, ActionUpdated:
+		return "would be " + string(a)
+	case ActionDeleted:
+		return "would be torn down"
+	case ActionFailed:
+		return "would fail"
+	}
+	return string(a)
+}
+
 // Change is what a plan would do to one object.
 type Change struct {
 	Object string `json:"object"`
-	// Action is create, update, delete or unchanged.
+	// Action is create, update, delete, unchanged, rejected or
+	// ChangePreDelete.
 	Action string `json:"action"`
-	// Diff shows an update, with Secret values masked.
+	// Diff shows an update as a unified diff of the object's YAML, live
+	// against the dry run's result, with Secret data masked.
 	Diff string `json:"diff,omitempty"`
+	// Error is the API server's message for a rejected object.
+	Error string `json:"error,omitempty"`
+	// Note says what the plan could not check, such as a custom resource
+	// whose definition the pass creates first.
+	Note string `json:"note,omitempty"`
 }
 
 // PlanEntry is what a plan would do to one environment on one cluster.
@@ -50,6 +96,27 @@ type Plan struct {
 	Errors []string `json:"errors,omitempty"`
 	// Groups are the identity-provider changes, when the provider can plan.
 	Groups []GroupChange `json:"groups,omitempty"`
+}
+
+// HasChanges reports whether the pass would change anything: an object, an
+// environment or an IdP group.
+func (p *Plan) HasChanges() bool {
+	for _, e := range p.Entries {
+		if e.Action != ActionUnchanged {
+			return true
+		}
+		for _, c := range e.Changes {
+			if c.Action != ChangeUnchanged {
+				return true
+			}
+		}
+	}
+	for _, g := range p.Groups {
+		if g.Action != ChangeUnchanged {
+			return true
+		}
+	}
+	return false
 }
 
 // GroupChange is what a pass would do to one IdP group.
@@ -99,9 +166,7 @@ func (r *Reconciler) PlanOnly(ctx context.Context, only func(env string) bool) (
 		for _, b := range sortedBundles(desired) {
 			if only == nil || only(b.Environment) {
 				pe := r.planEnvironment(ctx, cl, b, records[b.Environment])
-				if pe.Action == ActionFailed {
-					plan.Errors = append(plan.Errors, fmt.Sprintf("cluster %s: environment %s: %s", entry.Name, b.Environment, pe.Message))
-				}
+				plan.Errors = append(plan.Errors, entryErrors(pe)...)
 				plan.Entries = append(plan.Entries, pe)
 			}
 		}
@@ -112,10 +177,11 @@ func (r *Reconciler) PlanOnly(ctx context.Context, only func(env string) bool) (
 			pe := PlanEntry{Cluster: entry.Name, Environment: rec.Environment, Action: ActionDeleted, Groups: rec.Groups}
 			for _, o := range rec.PreDelete {
 				u := unstructured.Unstructured{Object: o}
-				pe.Changes = append(pe.Changes, Change{Object: renderer.ObjectID(&u), Action: ChangePreDelete, Diff: added(o)})
+				id := renderer.ObjectID(&u)
+				pe.Changes = append(pe.Changes, Change{Object: id, Action: ChangePreDelete, Diff: added(id, o)})
 			}
 			for _, o := range reversePhases(rec.Objects) {
-				pe.Changes = append(pe.Changes, Change{Object: o.String(), Action: "delete"})
+				pe.Changes = append(pe.Changes, Change{Object: o.String(), Action: ChangeDelete})
 			}
 			plan.Entries = append(plan.Entries, pe)
 		}
@@ -133,6 +199,29 @@ func (r *Reconciler) PlanOnly(ctx context.Context, only func(env string) bool) (
 	return plan, nil
 }
 
+// entryErrors are the errors a plan entry adds to its plan: each object
+// the API server rejects, naming it and with the server's message, or why
+// the environment cannot be applied at all.
+func entryErrors(pe PlanEntry) []string {
+	var errs []string
+	for _, ch := range pe.Changes {
+		if ch.Action == ChangeRejected {
+			errs = append(errs, fmt.Sprintf("cluster %s: environment %s: %s: rejected by the API server: %s", pe.Cluster, pe.Environment, ch.Object, ch.Error))
+		}
+	}
+	if len(errs) == 0 && pe.Action == ActionFailed {
+		errs = append(errs, fmt.Sprintf("cluster %s: environment %s: %s", pe.Cluster, pe.Environment, pe.Message))
+	}
+	return errs
+}
+
+func objectCount(n int) string {
+	if n == 1 {
+		return "1 object"
+	}
+	return fmt.Sprintf("%d objects", n)
+}
+
 func (r *Reconciler) planEnvironment(ctx context.Context, cl *Cluster, b *renderer.Bundle, rec *Record) PlanEntry {
 	pe := PlanEntry{Cluster: cl.Name, Environment: b.Environment, Action: ActionUnchanged, Groups: b.Groups}
 	if rec == nil {
@@ -143,23 +232,16 @@ func (r *Reconciler) planEnvironment(ctx context.Context, cl *Cluster, b *render
 		return pe
 	}
 	want := map[string]bool{}
+	scope := scopeOf(b)
+	rejected := 0
 	for _, p := range applyPhases {
 		for _, o := range b.Objects[p] {
 			want[refOf(o, p).Key()] = true
-			ch := Change{Object: renderer.ObjectID(o), Action: "unchanged"}
-			entry, live, dry, err := cl.Manager.Diff(ctx, o.DeepCopy(), ssa.DefaultDiffOptions())
+			ch := dryRunChange(ctx, cl, o, scope)
 			switch {
-			case err != nil:
-				// An object whose namespace does not exist yet cannot be dry
-				// run; it will be created.
-				ch.Action = "create"
-			case entry.Action == ssa.CreatedAction:
-				ch.Action = "create"
-			case entry.Action == ssa.ConfiguredAction:
-				ch.Action = "update"
-				ch.Diff = diff(live, dry)
-			}
-			if ch.Action != "unchanged" && pe.Action == ActionUnchanged {
+			case ch.Action == ChangeRejected:
+				rejected++
+			case ch.Action != ChangeUnchanged && pe.Action == ActionUnchanged:
 				pe.Action = ActionUpdated
 			}
 			pe.Changes = append(pe.Changes, ch)
@@ -169,7 +251,8 @@ func (r *Reconciler) planEnvironment(ctx context.Context, cl *Cluster, b *render
 		// What runs at teardown is reviewed when it is set, not when it
 		// runs: list it whenever it is new or changed.
 		for _, o := range b.Objects[renderer.PhasePreDelete] {
-			pe.Changes = append(pe.Changes, Change{Object: renderer.ObjectID(o), Action: ChangePreDelete, Diff: added(o.Object)})
+			id := renderer.ObjectID(o)
+			pe.Changes = append(pe.Changes, Change{Object: id, Action: ChangePreDelete, Diff: added(id, o.Object)})
 		}
 		if pe.Action == ActionUnchanged {
 			pe.Action = ActionUpdated
@@ -178,55 +261,15 @@ func (r *Reconciler) planEnvironment(ctx context.Context, cl *Cluster, b *render
 	if rec != nil {
 		for _, o := range reversePhases(rec.Objects) {
 			if !want[o.Key()] {
-				pe.Changes = append(pe.Changes, Change{Object: o.String(), Action: "delete"})
+				pe.Changes = append(pe.Changes, Change{Object: o.String(), Action: ChangeDelete})
 				pe.Action = ActionUpdated
 			}
 		}
 	}
+	if rejected > 0 {
+		pe.Action, pe.Message = ActionFailed, fmt.Sprintf("the API server rejects %s in a dry run; the pass would fail", objectCount(rejected))
+	}
 	return pe
-}
-
-// diff shows how an object would change, as YAML lines, without managed
-// fields and with Secret values masked: a changed value shows only that it
-// changed.
-func diff(live, dry *unstructured.Unstructured) string {
-	clean := func(u *unstructured.Unstructured) *unstructured.Unstructured {
-		if u == nil {
-			return &unstructured.Unstructured{Object: map[string]any{}}
-		}
-		c := u.DeepCopy()
-		for _, f := range []string{"managedFields", "resourceVersion", "generation", "uid", "creationTimestamp"} {
-			unstructured.RemoveNestedField(c.Object, "metadata", f)
-		}
-		return c
-	}
-	a, b := clean(live), clean(dry)
-	maskSecrets(a, b)
-	text := func(u *unstructured.Unstructured) []string {
-		data, err := yaml.Marshal(u.Object)
-		if err != nil {
-			return []string{err.Error()}
-		}
-		return strings.Split(string(data), "\n")
-	}
-	return cmp.Diff(text(a), text(b))
-}
-
-// added shows a whole object as the added lines of a diff, Secret values
-// masked.
-func added(obj map[string]any) string {
-	u := &unstructured.Unstructured{Object: obj}
-	c := u.DeepCopy()
-	maskSecrets(&unstructured.Unstructured{Object: map[string]any{}}, c)
-	data, err := yaml.Marshal(c.Object)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	for i, l := range lines {
-		lines[i] = "+" + l
-	}
-	return strings.Join(lines, "\n")
 }
 
 // equalObjects reports whether two lists of objects are the same, as JSON
@@ -243,43 +286,6 @@ func equalObjects(a, b []map[string]any) bool {
 		}
 	}
 	return true
-}
-
-// maskSecrets replaces the values of a Secret in both versions so that a
-// plan never shows them, marking the ones that change.
-func maskSecrets(live, dry *unstructured.Unstructured) {
-	if dry.GetKind() != "Secret" || dry.GroupVersionKind().Group != "" {
-		return
-	}
-	for _, field := range []string{"data", "stringData"} {
-		old, _, _ := unstructured.NestedMap(live.Object, field)
-		updated, _, _ := unstructured.NestedMap(dry.Object, field)
-		for k := range old {
-			old[k] = "***"
-		}
-		for k, v := range updated {
-			if prev, ok := liveValue(live, field, k); ok && fmt.Sprint(prev) == fmt.Sprint(v) {
-				updated[k] = "***"
-			} else {
-				updated[k] = "*** (changed)"
-			}
-		}
-		if old != nil {
-			_ = unstructured.SetNestedMap(live.Object, old, field)
-		}
-		if updated != nil {
-			_ = unstructured.SetNestedMap(dry.Object, updated, field)
-		}
-	}
-}
-
-func liveValue(u *unstructured.Unstructured, field, key string) (any, bool) {
-	m, ok, _ := unstructured.NestedMap(u.Object, field)
-	if !ok {
-		return nil, false
-	}
-	v, ok := m[key]
-	return v, ok
 }
 
 // planGroups adds the IdP changes of the desired state to the plan.

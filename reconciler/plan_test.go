@@ -51,7 +51,7 @@ func TestPlanShowsChangesWithoutWriting(t *testing.T) {
 		t.Errorf("settings change = %+v", c)
 	}
 	c := findChange(shop, "Secret/shop/creds")
-	if c.Action != "update" || !strings.Contains(c.Diff, "*** (changed)") {
+	if c.Action != ChangeUpdate || !strings.Contains(c.Diff, "+  password: '*** (after)'") {
 		t.Errorf("secret change = %+v", c)
 	}
 	for _, e := range plan.Entries {

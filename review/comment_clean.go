@@ -130,7 +130,7 @@ func (c cleaner) plan(p *reconciler.Plan) *reconciler.Plan {
 			Message:     c.line(e.Message, maxMessage),
 		}
 		for _, ch := range e.Changes {
-			ce.Changes = append(ce.Changes, reconciler.Change{Object: c.line(ch.Object, maxName), Action: c.line(ch.Action, maxName), Diff: c.block(ch.Diff)})
+			ce.Changes = append(ce.Changes, reconciler.Change{Object: c.line(ch.Object, maxName), Action: c.line(ch.Action, maxName), Diff: c.block(ch.Diff), Error: c.line(ch.Error, maxMessage), Note: c.line(ch.Note, maxMessage)})
 		}
 		for _, g := range e.Groups {
 			ce.Groups = append(ce.Groups, renderer.Group{Name: c.line(g.Name, maxName), Members: c.lines(g.Members, maxName)})

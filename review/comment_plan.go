@@ -70,14 +70,21 @@ func writeEntry(b *strings.Builder, e reconciler.PlanEntry, l limits) {
 	}
 	var changes []reconciler.Change
 	for _, ch := range e.Changes {
-		if ch.Action != "unchanged" {
+		if ch.Action != reconciler.ChangeUnchanged {
 			changes = append(changes, ch)
 		}
 	}
 	if len(changes) > 0 {
 		shown, _ := firstN(changes, l.objects)
 		bullets(b, changes, l.objects, "object", func(ch reconciler.Change) string {
-			return mdText(ch.Action) + " " + mdCode(ch.Object)
+			s := mdText(ch.Verb()) + " " + mdCode(ch.Object)
+			switch {
+			case ch.Error != "":
+				s += ": " + mdText(ch.Error)
+			case ch.Note != "":
+				s += " (" + mdText(ch.Note) + ")"
+			}
+			return s
 		})
 		for _, ch := range shown {
 			if ch.Diff != "" {
@@ -147,7 +154,7 @@ func writeGroupChanges(b *strings.Builder, changes []reconciler.GroupChange, l l
 	listed := min(listLimit(l), maxListed)
 	b.WriteString("**IdP group changes:**\n\n")
 	bullets(b, shown, listLimit(l), "group change", func(g reconciler.GroupChange) string {
-		s := mdText(g.Action) + " " + mdCode(g.Group)
+		s := mdText(g.Verb()) + " " + mdCode(g.Group)
 		var parts []string
 		if len(g.Add) > 0 {
 			parts = append(parts, "add "+inline(g.Add, listed, "member", mdCode))
@@ -176,8 +183,10 @@ func entrySummary(e reconciler.PlanEntry) string {
 	var parts []string
 	for _, a := range actions {
 		switch a {
-		case "create", "update", "delete":
+		case reconciler.ChangeCreate, reconciler.ChangeDelete:
 			parts = append(parts, withCommas(counts[a])+" to "+a)
+		case reconciler.ChangeUpdate:
+			parts = append(parts, withCommas(counts[a])+" to change")
 		default:
 			parts = append(parts, withCommas(counts[a])+" "+a)
 		}
@@ -185,21 +194,23 @@ func entrySummary(e reconciler.PlanEntry) string {
 	if len(parts) == 0 {
 		parts = []string{"no objects"}
 	}
-	return fmt.Sprintf("%s / %s: %s — %s", e.Cluster, e.Environment, e.Action, strings.Join(parts, ", "))
+	return fmt.Sprintf("%s / %s: %s — %s", e.Cluster, e.Environment, reconciler.FutureAction(e.Action), strings.Join(parts, ", "))
 }
 
 func actionRank(a string) int {
 	switch a {
-	case "create":
+	case reconciler.ChangeRejected:
 		return 0
-	case "update":
+	case reconciler.ChangeCreate:
 		return 1
-	case "delete":
+	case reconciler.ChangeUpdate:
 		return 2
-	case "unchanged":
-		return 4
+	case reconciler.ChangeDelete:
+		return 3
+	case reconciler.ChangeUnchanged:
+		return 5
 	}
-	return 3
+	return 4
 }
 
 // limits bound how much a rendering shows; a negative field shows all.

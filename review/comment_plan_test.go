@@ -14,8 +14,8 @@ func TestRenderCommentCutsDiffsFirst(t *testing.T) {
 		reconciler.Change{Object: "ConfigMap/payments-dev/big", Action: "update", Diff: strings.Repeat("+ \"a line of the diff\"\n", 10000)})
 	got := RenderComment(CommentView{Report: r}, nil)
 	for _, want := range []string{
-		"<summary>dev-eu-1 / checkout-dev: created — 4 to create</summary>",
-		"<summary>dev-us-1 / payments-dev: updated — 2 to update, 1 to delete, 2 unchanged</summary>",
+		"<summary>dev-eu-1 / checkout-dev: would be created — 4 to create</summary>",
+		"<summary>dev-us-1 / payments-dev: would be updated — 2 to change, 1 to delete, 2 unchanged</summary>",
 		configMapDiff,
 		"more lines not shown; run `allot plan` for the full diff",
 	} {
@@ -38,7 +38,7 @@ func TestRenderCommentCollapsesEntriesWhenCuttingDiffsIsNotEnough(t *testing.T) 
 		})
 	}
 	got := RenderComment(CommentView{Report: r}, nil)
-	for _, want := range []string{"Shown as summaries", "- dev-eu-1 / env-0000: created — 2 to create\n", "more entries not shown"} {
+	for _, want := range []string{"Shown as summaries", "- dev-eu-1 / env-0000: would be created — 2 to create\n", "more entries not shown"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the comment lacks %q", want)
 		}

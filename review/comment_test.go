@@ -20,15 +20,29 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // testSecrets are masked in every rendering of these tests.
 var testSecrets = []string{"ghs_SeCrEtToKeN1234567890", "whsec-0123456789abcdef"}
 
-const configMapDiff = `  []string{
-  	"apiVersion: v1",
-  	"data:",
-- 	"  LOG_LEVEL: info",
-+ 	"  LOG_LEVEL: debug",
-  	"kind: ConfigMap",
-  	... // 4 identical elements
-  }
+const configMapDiff = `--- live/ConfigMap/payments-dev/settings
++++ planned/ConfigMap/payments-dev/settings
+@@ -1,6 +1,6 @@
+ apiVersion: v1
+ data:
+-  LOG_LEVEL: info
++  LOG_LEVEL: debug
+ kind: ConfigMap
+ metadata:
+   labels:
 `
+
+// rejectedReport is a plan the API server refuses part of: the check goes
+// red with the object and the server's message.
+func rejectedReport() *Report {
+	r := sampleReport()
+	r.Plan.Entries[0].Action = reconciler.ActionFailed
+	r.Plan.Entries[0].Message = "the API server rejects 1 object in a dry run; the pass would fail"
+	r.Plan.Entries[0].Changes[3] = reconciler.Change{Object: "ResourceQuota/checkout-dev/default", Action: reconciler.ChangeRejected,
+		Error: `ResourceQuota "default" is invalid: spec.hard[request.cpu]: Invalid value: "request.cpu": must be a standard resource for quota (Invalid)`}
+	r.Plan.Errors = []string{`cluster dev-eu-1: environment checkout-dev: ResourceQuota/checkout-dev/default: rejected by the API server: ResourceQuota "default" is invalid: spec.hard[request.cpu]: Invalid value: "request.cpu": must be a standard resource for quota (Invalid)`}
+	return r
+}
 
 func samplePlan() *reconciler.Plan {
 	return &reconciler.Plan{
@@ -135,6 +149,13 @@ func TestRenderCommentGolden(t *testing.T) {
 			},
 		},
 		{
+			name: "plan-rejected",
+			view: CommentView{
+				Report: rejectedReport(), Approvers: sampleApprovers, Author: "alice",
+				Merge: MergeStatus{Waiting: "allot's check to pass"},
+			},
+		},
+		{
 			name: "check-could-not-run",
 			view: CommentView{
 				Report:    &Report{SHA: "1111111222222233333", Err: "fetch https://x-access-token:" + testSecrets[0] + "@github.com/acme/requests: timeout"},
@@ -172,6 +193,7 @@ func TestRenderCheck(t *testing.T) {
 			r.Plan.Errors = []string{"cluster dev-eu-1: unreachable"}
 			r.Plan.Kept = map[string]string{"file:requests/a.yaml": "render: boom", "b": "x"}
 		}), "1 plan error, 2 requests failed to render"},
+		{"says an object the API server rejects is a plan error", rejectedReport(), "1 plan error"},
 		{"says when a plan changes nothing", withPlan(func(r *Report) { r.Plan.Entries = nil }), "Nothing to change"},
 		{"says it has not checked yet without a report", nil, "Not checked yet"},
 	}
@@ -505,5 +527,21 @@ func golden(t *testing.T, name, got string) {
 	}
 	if diff := cmp.Diff(string(want), got); diff != "" {
 		t.Errorf("%s (-want +got):\n%s", path, diff)
+	}
+}
+
+// TestARejectedObjectFailsTheCheck: an object the API server rejects in
+// the plan's dry run turns the check red, and its summary names the
+// object with the server's message.
+func TestARejectedObjectFailsTheCheck(t *testing.T) {
+	r := rejectedReport()
+	if r.Passed() {
+		t.Error("a report whose plan has a rejected object passed")
+	}
+	_, summary := RenderCheck(r, testSecrets)
+	for _, want := range []string{"rejected `ResourceQuota/checkout-dev/default`", "must be a standard resource for quota"} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("the check summary lacks %q:\n%s", want, summary)
+		}
 	}
 }

@@ -34,23 +34,23 @@ func TestPlanShowsIdPChanges(t *testing.T) {
 	args := func(cmd string) []string {
 		return []string{cmd, "--repo", src.dir, "--kubeconfig", "dev=" + cp.Kubeconfig, "--chart-cache", t.TempDir()}
 	}
-	run := func(cmd string) string {
+	run := func(want int, cmd string) string {
 		t.Helper()
 		var out, errOut bytes.Buffer
-		if code := app.Run(app.Streams{In: strings.NewReader(""), Out: &out, Err: &errOut}, args(cmd), func(string) string { return "" }); code != app.ExitOK {
-			t.Fatalf("allot %s: exit %d\n%s%s", cmd, code, out.String(), errOut.String())
+		if code := app.Run(app.Streams{In: strings.NewReader(""), Out: &out, Err: &errOut}, args(cmd), func(string) string { return "" }); code != want {
+			t.Fatalf("allot %s: exit %d, want %d\n%s%s", cmd, code, want, out.String(), errOut.String())
 		}
 		return out.String()
 	}
-	if out := run("plan"); !strings.Contains(out, "create  group allot-planned  add dev@example.com, pal@example.com") {
+	if out := run(app.ExitPlanChanges, "plan"); !strings.Contains(out, "would create group allot-planned  add dev@example.com, pal@example.com") {
 		t.Errorf("plan before the first pass:\n%s", out)
 	}
-	run("reconcile")
-	if out := run("plan"); strings.Contains(out, "identity provider:") {
+	run(app.ExitOK, "reconcile")
+	if out := run(app.ExitPlanNoChanges, "plan"); strings.Contains(out, "identity provider:") {
 		t.Errorf("plan after the pass still has IdP changes:\n%s", out)
 	}
 	src.write(t, "environments/web/planned.yaml", namespaceRequest("planned", ""))
-	if out := run("plan"); !strings.Contains(out, "update  group allot-planned  remove pal@example.com") {
+	if out := run(app.ExitPlanChanges, "plan"); !strings.Contains(out, "would change group allot-planned  remove pal@example.com") {
 		t.Errorf("plan after dropping a member:\n%s", out)
 	}
 }
@@ -62,12 +62,14 @@ func TestPlanOneEnvironment(t *testing.T) {
 		"environments/web/one.yaml":   namespaceRequest("one", ""),
 		"environments/web/other.yaml": namespaceRequest("other", ""),
 	})
-	out := allot(t, "plan", "--repo", repo, "--environment", "one", "--kubeconfig", "dev="+cp.Kubeconfig, "--chart-cache", t.TempDir())
-	if !strings.Contains(out, "dev / one: created") || strings.Contains(out, "other") {
-		t.Errorf("plan --environment one:\n%s", out)
-	}
 	var stdout, stderr bytes.Buffer
-	code := app.Run(app.Streams{In: strings.NewReader(""), Out: &stdout, Err: &stderr}, []string{"plan", "--repo", repo, "--environment", "onne", "--kubeconfig", "dev=" + cp.Kubeconfig, "--chart-cache", t.TempDir()}, func(string) string { return "" })
+	code := app.Run(app.Streams{In: strings.NewReader(""), Out: &stdout, Err: &stderr}, []string{"plan", "--repo", repo, "--environment", "one", "--kubeconfig", "dev=" + cp.Kubeconfig, "--chart-cache", t.TempDir()}, func(string) string { return "" })
+	if out := stdout.String(); code != app.ExitPlanChanges || !strings.Contains(out, "dev / one: would be created") || strings.Contains(out, "other") {
+		t.Errorf("plan --environment one: exit %d\n%s%s", code, out, stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	code = app.Run(app.Streams{In: strings.NewReader(""), Out: &stdout, Err: &stderr}, []string{"plan", "--repo", repo, "--environment", "onne", "--kubeconfig", "dev=" + cp.Kubeconfig, "--chart-cache", t.TempDir()}, func(string) string { return "" })
 	if code != app.ExitUsage || !strings.Contains(stderr.String(), "--environment onne: no such environment") {
 		t.Errorf("plan --environment onne: exit %d\n%s", code, stderr.String())
 	}

@@ -27,15 +27,10 @@ const maxHashedFile = 64 << 20
 // files that did not exist at the base. dir may be any folder inside a git
 // work tree.
 func ChangedSince(dir, ref string) (map[string]bool, error) {
-	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	repo, prefix, realDir, err := openAt(dir)
 	if err != nil {
-		return nil, fmt.Errorf("open git repository at %s: %w", dir, err)
+		return nil, err
 	}
-	wt, err := repo.Worktree()
-	if err != nil {
-		return nil, fmt.Errorf("open git work tree: %w", err)
-	}
-	top := wt.Filesystem.Root()
 	base, err := mergeBase(repo, ref)
 	if err != nil {
 		return nil, err
@@ -44,25 +39,49 @@ func ChangedSince(dir, ref string) (map[string]bool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read tree of %s: %w", ref, err)
 	}
+	changed, _, err := changedFiles(dir, realDir, prefix, tree)
+	return changed, err
+}
+
+// openAt opens the git repository whose work tree holds dir, and returns
+// where dir is in it (slash-separated, "." for the top) and dir with its
+// links resolved.
+func openAt(dir string) (*git.Repository, string, string, error) {
+	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return nil, "", "", fmt.Errorf("open git repository at %s: %w", dir, err)
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		return nil, "", "", fmt.Errorf("open git work tree: %w", err)
+	}
+	top := wt.Filesystem.Root()
 	absDir, err := filepath.Abs(dir)
 	if err != nil {
-		return nil, err
+		return nil, "", "", err
 	}
 	realTop, err := filepath.EvalSymlinks(top)
 	if err != nil {
-		return nil, err
+		return nil, "", "", err
 	}
 	realDir, err := filepath.EvalSymlinks(absDir)
 	if err != nil {
-		return nil, err
+		return nil, "", "", err
 	}
 	prefix, err := filepath.Rel(realTop, realDir)
 	if err != nil {
-		return nil, err
+		return nil, "", "", err
 	}
+	return repo, filepath.ToSlash(prefix), realDir, nil
+}
+
+// changedFiles returns the files under realDir that differ from tree, or
+// that tree does not hold, and how many files it found; prefix is where
+// realDir is in tree.
+func changedFiles(dir, realDir, prefix string, tree *object.Tree) (map[string]bool, int, error) {
 	changed := map[string]bool{}
 	n := 0
-	err = filepath.WalkDir(realDir, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(realDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -89,9 +108,9 @@ func ChangedSince(dir, ref string) (map[string]bool, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("compare %s with %s: %w", dir, ref, err)
+		return nil, n, fmt.Errorf("compare %s with git: %w", dir, err)
 	}
-	return changed, nil
+	return changed, n, nil
 }
 
 // mergeBase resolves ref and returns its merge base with HEAD, or ref itself

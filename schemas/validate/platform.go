@@ -1,13 +1,11 @@
 package validate
 
 import (
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
@@ -89,21 +87,15 @@ func (c *checker) sizes(pf *load.PlatformFile) {
 	for _, name := range sortedKeys(pf.Platform.Spec.Sizes) {
 		s := pf.Platform.Spec.Sizes[name]
 		c.dnsLabel(doc.Pos("spec", "sizes", name), "size name", name)
-		c.quantities(doc, s.Quota, "spec", "sizes", name, "quota")
+		c.resources(doc, s.Quota, quotaResource, "spec", "sizes", name, "quota")
 		if s.LimitRange != nil {
-			c.quantities(doc, s.LimitRange.Default, "spec", "sizes", name, "limitRange", "default")
-			c.quantities(doc, s.LimitRange.DefaultRequest, "spec", "sizes", name, "limitRange", "defaultRequest")
-			c.quantities(doc, s.LimitRange.Max, "spec", "sizes", name, "limitRange", "max")
-		}
-	}
-}
-
-// quantities checks that every value of m is a Kubernetes resource quantity.
-func (c *checker) quantities(doc *load.Document, m map[string]any, path ...string) {
-	for _, k := range sortedKeys(m) {
-		s := fmt.Sprint(m[k])
-		if _, err := resource.ParseQuantity(s); err != nil {
-			c.errorf(doc.Pos(append(path, k)...), schemas.RulePlatform, "%s.%s: %q is not a resource quantity; write it like 500m, 2, 4Gi", schemas.Describe(path), k, s)
+			at := []string{"spec", "sizes", name, "limitRange"}
+			def := c.resources(doc, s.LimitRange.Default, containerResource, append(at, "default")...)
+			req := c.resources(doc, s.LimitRange.DefaultRequest, containerResource, append(at, "defaultRequest")...)
+			most := c.resources(doc, s.LimitRange.Max, containerResource, append(at, "max")...)
+			c.ordered(doc, req, def, "defaultRequest", "default", at...)
+			c.ordered(doc, def, most, "default", "max", at...)
+			c.ordered(doc, req, most, "defaultRequest", "max", at...)
 		}
 	}
 }

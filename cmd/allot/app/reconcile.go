@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -142,7 +141,21 @@ func (s folderSource) Fetch(context.Context) (reconciler.Snapshot, error) {
 	if !info.IsDir() {
 		return reconciler.Snapshot{}, fmt.Errorf("%s is not a directory", s.dir)
 	}
-	return reconciler.Snapshot{Dir: s.dir, Commit: "working-tree"}, nil
+	return reconciler.Snapshot{Dir: s.dir, Commit: folderCommit(s.dir)}, nil
+}
+
+// folderCommit says what a folder's files are: the commit when it is in a
+// git work tree and its files match HEAD, "working tree (dirty)" when they
+// differ, and "working tree" outside git.
+func folderCommit(dir string) string {
+	commit, dirty, err := source.WorkTree(dir)
+	switch {
+	case err != nil:
+		return "working tree"
+	case dirty:
+		return "working tree (dirty)"
+	}
+	return commit
 }
 
 // gitSource reads a git repository at the head of a branch.
@@ -273,7 +286,7 @@ func writePass(w io.Writer, format string, res *reconciler.PassResult) error {
 		fmt.Fprintf(w, "pass stopped before changing anything: %v\n", res.Err)
 		return nil
 	}
-	fmt.Fprintf(w, "commit %s\n", res.Commit)
+	fmt.Fprintln(w, whatWasRead(res.Commit))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CLUSTER\tENVIRONMENT\tACTION\tAPPLIED\tPRUNED\tMESSAGE")
 	for _, c := range res.Clusters {
@@ -292,96 +305,6 @@ func writePass(w io.Writer, format string, res *reconciler.PassResult) error {
 		fmt.Fprintf(tw, "-\t%s\tkept\t-\t-\tlast state kept: %s\n", strings.TrimPrefix(env, "file:"), msg)
 	}
 	return tw.Flush()
-}
-
-// NewPlanCommand builds `allot plan`.
-func NewPlanCommand(s Streams) *cobra.Command {
-	o := ReconcileOptions{}
-	cmd := &cobra.Command{
-		Use:   "plan",
-		Short: "Show what a reconcile pass would change, without changing it",
-		Long: `plan renders the repository and compares each object with its cluster through
-server-side dry runs. It prints, per cluster and environment, what would be
-created, changed (with a diff; Secret values are masked) and deleted, and the
-IdP groups the environments need.`,
-		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return PlanCmd(cmd.Context(), s, o) },
-	}
-	o.bind(cmd)
-	o.bindGuards(cmd)
-	cmd.Flags().StringSliceVar(&o.Environments, "environment", nil, "plan only these environments (repeatable); the deletion guards still weigh all of them")
-	return cmd
-}
-
-// PlanCmd prints a plan.
-func PlanCmd(ctx context.Context, s Streams, o ReconcileOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	r, err := newReconciler(o, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return err
-	}
-	var only func(string) bool
-	if len(o.Environments) > 0 {
-		only = func(env string) bool { return slices.Contains(o.Environments, env) }
-	}
-	plan, err := r.PlanOnly(ctx, only)
-	if err != nil {
-		return err
-	}
-	for _, env := range o.Environments {
-		_, kept := plan.Kept[env]
-		if !kept && !slices.ContainsFunc(plan.Entries, func(e reconciler.PlanEntry) bool { return e.Environment == env }) {
-			return usageError(fmt.Errorf("--environment %s: no such environment on the clusters planned; `allot list` shows the environments and their clusters", env))
-		}
-	}
-	if o.Output == OutputJSON {
-		enc := json.NewEncoder(s.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(plan)
-	}
-	fmt.Fprintf(s.Out, "plan for commit %s\n", plan.Commit)
-	for _, e := range plan.Entries {
-		fmt.Fprintf(s.Out, "\n%s / %s: %s\n", e.Cluster, e.Environment, e.Action)
-		for _, c := range e.Changes {
-			if c.Action == "unchanged" {
-				continue
-			}
-			fmt.Fprintf(s.Out, "  %-7s %s\n", c.Action, c.Object)
-			if c.Diff != "" {
-				for _, line := range strings.Split(strings.TrimRight(c.Diff, "\n"), "\n") {
-					fmt.Fprintf(s.Out, "          %s\n", line)
-				}
-			}
-		}
-		for _, g := range e.Groups {
-			fmt.Fprintf(s.Out, "  idp group %s: %s\n", g.Name, strings.Join(g.Members, ", "))
-		}
-	}
-	if len(plan.Groups) > 0 {
-		fmt.Fprintf(s.Out, "\nidentity provider:\n")
-		for _, g := range plan.Groups {
-			fmt.Fprintf(s.Out, "  %-7s group %s", g.Action, g.Group)
-			if len(g.Add) > 0 {
-				fmt.Fprintf(s.Out, "  add %s", strings.Join(g.Add, ", "))
-			}
-			if len(g.Remove) > 0 {
-				fmt.Fprintf(s.Out, "  remove %s", strings.Join(g.Remove, ", "))
-			}
-			fmt.Fprintln(s.Out)
-		}
-	}
-	for env, msg := range plan.Kept {
-		fmt.Fprintf(s.Out, "\n%s: kept as it is: %s\n", strings.TrimPrefix(env, "file:"), msg)
-	}
-	for _, e := range plan.Errors {
-		fmt.Fprintf(s.Out, "\nerror: %s\n", e)
-	}
-	if len(plan.Errors) > 0 {
-		return errProblems
-	}
-	return nil
 }
 
 // NewStatusCommand builds `allot status`.
