@@ -224,8 +224,13 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inve
 // refreshReadiness reads an applied environment's readiness again and
 // writes its record only when that changed.
 func (r *Reconciler) refreshReadiness(ctx context.Context, cl *Cluster, inv inventory, b *renderer.Bundle, rec *Record, res EnvResult) EnvResult {
+	return r.noteReadiness(ctx, inv, b, rec, res, bundleReadiness(ctx, cl, b))
+}
+
+// noteReadiness records an environment's readiness s, writing its record
+// only when that changed it.
+func (r *Reconciler) noteReadiness(ctx context.Context, inv inventory, b *renderer.Bundle, rec *Record, res EnvResult, s setReadiness) EnvResult {
 	now := r.now()
-	s := bundleReadiness(ctx, cl, b)
 	changed, notReady := markReadiness(rec, s, r.readinessTimeout(b), now)
 	if changed {
 		rec.Updated = now

@@ -77,6 +77,10 @@ type ObjectRef struct {
 	Kind      string         `json:"kind"`
 	Namespace string         `json:"namespace,omitempty"`
 	Name      string         `json:"name"`
+	// Owned digests the object's managed fields as a full check last found
+	// them with nothing to change; a pass that lists the same needs no dry
+	// run (see liveIndex). Empty until then.
+	Owned string `json:"owned,omitempty"`
 }
 
 // Key identifies the object regardless of version and phase.

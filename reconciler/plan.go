@@ -160,6 +160,10 @@ func (r *Reconciler) PlanOnly(ctx context.Context, only func(env string) bool) (
 			continue
 		}
 		desired, gone, guard := r.partition(state.byCluster[entry.Name], records, plan.Kept)
+		if guard == nil {
+			deletes, _ := countDeletes(records, desired, gone)
+			guard = r.historyGuard(ctx, state, records, deletes)
+		}
 		if guard != nil {
 			plan.Errors = append(plan.Errors, fmt.Sprintf("cluster %s: %v", entry.Name, guard))
 		}

@@ -439,6 +439,16 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 	allowDeletes := guard == nil
 	res.Err = guard
 
+	// What the cluster holds of the unchanged environments, one metadata
+	// list per kind, so that those it vouches for need no dry run.
+	var live liveIndex
+	if kinds := candidateKinds(desired, records); len(kinds) > 0 {
+		if live, err = listLive(ctx, cl, kinds); err != nil {
+			r.log().Warn("listing what the cluster holds failed; checking each environment in full", "cluster", cl.Name, "error", err)
+			live = nil
+		}
+	}
+
 	// Kinds the drift watch had fully listed before this pass began: no
 	// change to them during the pass can go unseen.
 	var synced map[schema.GroupVersionResource]bool
@@ -479,7 +489,26 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 			}
 			r.takeStatusChange(cl.Name, b.Environment)
 			dirtyBefore := r.dirtyCount(cl.Name, b.Environment)
+			if live != nil && rec != nil && rec.Digest == b.Digest && rec.LastError == "" && b.Import == nil &&
+				rec.condition(ConditionDrifted) != metav1.ConditionTrue && live.vouches(b, rec) {
+				// Nothing allot applies changed: read readiness only.
+				res := bundleResult(b, cl.Name)
+				res.Action = ActionUnchanged
+				res = r.noteReadiness(ctx, inv, b, rec, res, live.readiness(b))
+				if res.Err == nil && len(synced) > 0 {
+					r.markClean(cl, b, synced, dirtyBefore)
+				}
+				keep(res)
+				return
+			}
 			er := r.applyEnvironment(ctx, cl, inv, b, rec, commit, allowDeletes, dp)
+			if er.Err == nil && er.Action == ActionUnchanged && live != nil && rec != nil && live.note(rec) {
+				// A full check found nothing to do: note what the cluster
+				// showed, so that the next pass needs none.
+				if err := inv.write(ctx, rec); err != nil {
+					er.Action, er.Err = ActionFailed, err
+				}
+			}
 			if er.Err == nil && b.Import != nil {
 				er = r.applyImport(ctx, cl, b, commit, er)
 			}

@@ -1,0 +1,176 @@
+package reconciler
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/allot-dev/allot/renderer"
+)
+
+// dryRuns reads from the API server's own metrics how many dry-run
+// requests it has served so far.
+func (f *fixture) dryRuns(t *testing.T) int {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(f.cps["a"].Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := cs.RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	sc := bufio.NewScanner(strings.NewReader(string(raw)))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "apiserver_request_total{") || !strings.Contains(line, `dry_run="All"`) {
+			continue
+		}
+		n, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err != nil {
+			t.Fatalf("metric line %q: %v", line, err)
+		}
+		total += int(n)
+	}
+	return total
+}
+
+// Issue 13: a pass over environments whose requests did not change reads
+// what the cluster holds (one list per kind) instead of dry-running every
+// object, and still finds every kind of drift, with no watch running.
+func TestNoOpPassReadsInsteadOfDryRunning(t *testing.T) {
+	f := newFixture(t, "a")
+	for _, n := range []string{"one", "two", "three"} {
+		f.src.write(t, "environments/web/"+n+".yaml", request(n, "a", fmt.Sprintf(configAddon, "shared")))
+	}
+	f.src.write(t, "addons/shared/config.yaml", configMap("settings", "one", ""))
+	f.mustPass(t)
+	// The first pass over unchanged environments checks them in full and
+	// notes what the cluster showed; from then on a pass needs no dry run.
+	f.mustPass(t)
+	noOp := func(t *testing.T) {
+		t.Helper()
+		before := f.dryRuns(t)
+		res := f.mustPass(t)
+		for _, n := range []string{"one", "two", "three"} {
+			if e := result(res, "a", n); e.Action != ActionUnchanged || !e.Ready {
+				t.Errorf("%s: %s ready %v, want unchanged and ready", n, e.Action, e.Ready)
+			}
+		}
+		if got := f.dryRuns(t) - before; got != 0 {
+			t.Errorf("a pass with nothing to do made %d dry-run requests, want none", got)
+		}
+	}
+	noOp(t)
+
+	value := func(t *testing.T, ns string) string {
+		t.Helper()
+		var cm corev1.ConfigMap
+		if err := f.get(t, "a", &cm, ns, "settings"); err != nil {
+			t.Fatal(err)
+		}
+		return cm.Data["value"]
+	}
+	edits := []struct {
+		name  string
+		edit  func(t *testing.T)
+		check func(t *testing.T) string
+	}{{
+		name: "kubectl edit (an update)",
+		edit: func(t *testing.T) {
+			var cm corev1.ConfigMap
+			f.update(t, &cm, "one", "settings", func() { cm.Data["value"] = "edited" })
+		},
+		check: func(t *testing.T) string {
+			if v := value(t, "one"); v != "one" {
+				return "value " + v
+			}
+			return ""
+		},
+	}, {
+		name: "a server-side apply by another field manager",
+		edit: func(t *testing.T) {
+			f.forceApply(t, "admin", map[string]any{
+				"apiVersion": "v1", "kind": "ConfigMap",
+				"metadata": map[string]any{"name": "settings", "namespace": "two"},
+				"data":     map[string]any{"value": "theirs"},
+			})
+		},
+		check: func(t *testing.T) string {
+			if v := value(t, "two"); v != "one" {
+				return "value " + v
+			}
+			return ""
+		},
+	}, {
+		name: "a deletion",
+		edit: func(t *testing.T) {
+			cm := &corev1.ConfigMap{}
+			cm.Namespace, cm.Name = "three", "settings"
+			if err := f.cps["a"].Client.Delete(context.Background(), cm); err != nil {
+				t.Fatal(err)
+			}
+		},
+		check: func(t *testing.T) string {
+			var cm corev1.ConfigMap
+			if err := f.get(t, "a", &cm, "three", "settings"); err != nil {
+				return err.Error()
+			}
+			return ""
+		},
+	}, {
+		name: "a label removed",
+		edit: func(t *testing.T) {
+			var cm corev1.ConfigMap
+			f.update(t, &cm, "one", "settings", func() { delete(cm.Labels, renderer.LabelEnvironment) })
+		},
+		check: func(t *testing.T) string {
+			var cm corev1.ConfigMap
+			if err := f.get(t, "a", &cm, "one", "settings"); err != nil {
+				t.Fatal(err)
+			}
+			if cm.Labels[renderer.LabelEnvironment] != "one" {
+				return fmt.Sprintf("labels %v", cm.Labels)
+			}
+			return ""
+		},
+	}}
+	for _, e := range edits {
+		t.Run(e.name, func(t *testing.T) {
+			e.edit(t)
+			if e.check(t) == "" {
+				t.Fatal("the edit did not take: the test proves nothing")
+			}
+			res := f.mustPass(t)
+			if msg := e.check(t); msg != "" {
+				t.Errorf("not repaired: %s\n%s", msg, describe(res))
+			}
+			// The pass after a repair checks in full once more, then none.
+			f.mustPass(t)
+			noOp(t)
+		})
+	}
+
+	t.Run("a change of status alone costs no dry run", func(t *testing.T) {
+		var q corev1.ResourceQuota
+		if err := f.get(t, "a", &q, "one", "quota"); err != nil {
+			t.Fatal(err)
+		}
+		q.Status.Hard = q.Spec.Hard
+		q.Status.Used = corev1.ResourceList{corev1.ResourcePods: resource.MustParse("3")}
+		if err := f.cps["a"].Client.Status().Update(context.Background(), &q, client.FieldOwner("resourcequota-controller")); err != nil {
+			t.Fatal(err)
+		}
+		noOp(t)
+	})
+}
