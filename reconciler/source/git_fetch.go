@@ -251,6 +251,9 @@ func (g *Git) unreadable(err error) error {
 	if g.kind != kindLocal {
 		return err
 	}
+	if strings.Contains(err.Error(), "detected dubious ownership") {
+		return fmt.Errorf("%w: repository %s belongs to another user, which git refuses; run allot as its owner or list it in git's safe.directory: %w", ErrPermission, g.url, err)
+	}
 	if denied := deniedIn(g.url); denied != nil {
 		return fmt.Errorf("%w: repository %s cannot be read: %w", ErrPermission, g.url, denied)
 	}
@@ -263,7 +266,12 @@ const maxProbed = 10000
 // deniedIn returns the first permission error met while reading the
 // repository at p (a work tree or a bare repository), or nil.
 func deniedIn(p string) error {
-	if _, err := os.Stat(p); err != nil {
+	d, err := os.Open(p)
+	if err == nil {
+		_, err = d.ReadDir(1)
+		d.Close()
+	}
+	if err != nil {
 		if errors.Is(err, fs.ErrPermission) {
 			return err
 		}
