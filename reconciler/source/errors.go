@@ -42,7 +42,8 @@ var (
 	ErrHostKey = errors.New("ssh host key not trusted")
 	// ErrRepositoryNotFound marks a URL or path that holds no repository.
 	// Hosting services also answer this way to a private repository when
-	// the credentials are missing.
+	// the credentials are missing. A local path that exists but that
+	// allot may not read is ErrPermission instead.
 	ErrRepositoryNotFound = errors.New("git repository not found")
 	// ErrBranchNotFound marks a repository without the configured branch.
 	ErrBranchNotFound = errors.New("branch not found")
@@ -83,7 +84,8 @@ const (
 	OpHistory Op = "history"
 )
 
-// Error is the error Fetch returns. Its text never holds a credential.
+// Error is the error Fetch and Descends return. Its text never holds a
+// credential.
 type Error struct {
 	// URL is the repository address without credentials.
 	URL string

@@ -114,7 +114,7 @@ func (g *Git) heal(ctx context.Context, cause *Error) (*object.Commit, *Error) {
 	commit, err := g.sync(ctx)
 	if err != nil {
 		return nil, &Error{URL: g.shownURL, Op: err.Op,
-			Err: fmt.Errorf("the working copy was damaged at %s (%w), so it was discarded and cloned again, which failed: %w", cause.Op, cause.Err, err.Err)}
+			Err: fmt.Errorf("git data could not be read at %s (%w), so the working copy was discarded and cloned again, which failed: %w", cause.Op, cause.Err, err.Err)}
 	}
 	return commit, nil
 }

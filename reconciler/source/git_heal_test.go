@@ -162,6 +162,26 @@ func TestFetchHeals(t *testing.T) {
 		{"garbage in packed-refs, with a new commit upstream", func(t *testing.T, s *source, dir string) {
 			writeFile(t, filepath.Join(dir, ".git", "packed-refs"), "\x00\x01 not refs at all\ngarbage\n")
 		}, true},
+		{"garbage in the branch's reference", func(t *testing.T, s *source, dir string) {
+			writeFile(t, filepath.Join(dir, ".git", "refs", "remotes", "origin", "main"), "not a hash\n")
+		}, true},
+		{"garbage in the shallow file", func(t *testing.T, s *source, dir string) {
+			writeFile(t, filepath.Join(dir, ".git", "shallow"), "\x00garbage\n")
+		}, true},
+		{"garbage in the config", func(t *testing.T, s *source, dir string) {
+			writeFile(t, filepath.Join(dir, ".git", "config"), "[remote \"origin\n\x00")
+		}, true},
+		{"truncated pack indexes", func(t *testing.T, s *source, dir string) {
+			idx, err := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "*.idx"))
+			if err != nil || len(idx) == 0 {
+				t.Fatalf("no pack indexes (%v)", err)
+			}
+			for _, p := range idx {
+				if err := os.Truncate(p, 100); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, false},
 		{"a tracked file's object gone, and the file too", func(t *testing.T, s *source, dir string) {
 			loosen(t, dir)
 			hash := blobOf(t, s, "environments/team-a/dev.yaml")

@@ -109,6 +109,38 @@ func (g *Git) deepen(ctx context.Context, repo *git.Repository, depth int) error
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return fmt.Errorf("deepen the history to %d commits: %w", depth, g.unreadable(err))
 	}
+	return tidyShallow(repo)
+}
+
+// tidyShallow drops from the working copy's list of shallow commits those
+// whose parents it now holds. go-git adds the new edge of a deepened
+// history to the list but keeps the old one, so that git would read the
+// history as cut where it is not.
+func tidyShallow(repo *git.Repository) error {
+	shallow, err := repo.Storer.Shallow()
+	if err != nil {
+		return fmt.Errorf("read the shallow commits of the working copy: %w", err)
+	}
+	var edge []plumbing.Hash
+	for _, h := range shallow {
+		c, err := object.GetCommit(repo.Storer, h)
+		if err != nil {
+			edge = append(edge, h)
+			continue
+		}
+		for _, p := range c.ParentHashes {
+			if err := repo.Storer.HasEncodedObject(p); err != nil {
+				edge = append(edge, h)
+				break
+			}
+		}
+	}
+	if len(edge) == len(shallow) {
+		return nil
+	}
+	if err := repo.Storer.SetShallow(edge); err != nil {
+		return fmt.Errorf("write the shallow commits of the working copy: %w", err)
+	}
 	return nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,6 +105,37 @@ func TestDescends(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+func TestDescendsFetchesTheWholeHistoryAtLast(t *testing.T) {
+	saved := deepenDepths
+	deepenDepths = []int{2, math.MaxInt32}
+	t.Cleanup(func() { deepenDepths = saved })
+	s := newSource(t, requests())
+	applied := mustFetch(t, mustNew(t, Config{URL: s.Bare})).Commit
+	for i := range 20 {
+		if _, err := s.Git("commit", "--quiet", "--allow-empty", "-m", fmt.Sprintf("step %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.commit(t, "last", nil)
+	g := mustNew(t, Config{URL: s.Bare})
+	head := mustFetch(t, g).Commit
+	if ok, err := g.Descends(context.Background(), head, applied); err != nil || !ok {
+		t.Fatalf("Descends 21 commits back with steps of 2 and all = %v, %v; want true", ok, err)
+	}
+	// Deepened to the whole history, the working copy is shallow no more.
+	shallow, err := os.ReadFile(filepath.Join(g.cfg.Dir, ".git", "shallow"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	if len(shallow) > 0 {
+		t.Errorf("shallow commits after fetching the whole history: %q", shallow)
+	}
+	snap := mustFetch(t, g)
+	if diff := cmp.Diff(gitTree(t, s), diskTree(t, snap.Dir)); diff != "" {
+		t.Errorf("working copy after Descends (-want +got):\n%s", diff)
 	}
 }
 
