@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -233,7 +234,7 @@ func (g *Git) fetch(ctx context.Context, repo *git.Repository) (*object.Commit, 
 	}
 	commit, err := repo.CommitObject(ref.Hash())
 	if err != nil {
-		return nil, g.unreadable(fmt.Errorf("read commit %s: %w", ref.Hash(), err))
+		return nil, g.unreadable(fmt.Errorf("read commit %s: %w", ref.Hash(), stored(err)))
 	}
 	return commit, nil
 }
@@ -308,7 +309,7 @@ func deniedIn(p string) error {
 func (g *Git) checkout(repo *git.Repository, commit *object.Commit) error {
 	tree, err := commit.Tree()
 	if err != nil {
-		return fmt.Errorf("read tree of %s: %w", commit.Hash, err)
+		return fmt.Errorf("read tree of %s: %w", commit.Hash, stored(err))
 	}
 	want, err := g.inspect(repo, tree)
 	if err != nil {
@@ -324,7 +325,7 @@ func (g *Git) checkout(repo *git.Repository, commit *object.Commit) error {
 		err = g.reset(repo, commit.Hash, tracked{})
 	}
 	if err != nil {
-		return fmt.Errorf("reset to %s: %w", commit.Hash, err)
+		return fmt.Errorf("reset to %s: %w", commit.Hash, stored(err))
 	}
 	if err := verify(g.cfg.Dir, want); err != nil {
 		return fmt.Errorf("%w: work tree after the reset to %s: %w", ErrCorrupt, commit.Hash, err)
@@ -414,7 +415,7 @@ func (w *inspection) walk(tree *object.Tree, dir string, depth int) error {
 			w.want.dirs[name] = true
 			sub, err := object.GetTree(w.repo.Storer, entry.Hash)
 			if err != nil {
-				return fmt.Errorf("read tree %s of %s: %w", entry.Hash, name, err)
+				return fmt.Errorf("read tree %s of %s: %w", entry.Hash, name, stored(err))
 			}
 			if err := w.walk(sub, name, depth+1); err != nil {
 				return err
@@ -436,7 +437,7 @@ func (w *inspection) walk(tree *object.Tree, dir string, depth int) error {
 		}
 		size, err := w.repo.Storer.EncodedObjectSize(entry.Hash)
 		if err != nil {
-			return fmt.Errorf("size of %s: %w", name, err)
+			return fmt.Errorf("size of %s: %w", name, stored(err))
 		}
 		w.want.files[name] = blob{mode: entry.Mode, hash: entry.Hash, size: size}
 		if w.bytes += size; w.bytes > w.g.cfg.MaxBytes {
@@ -460,24 +461,37 @@ func checkName(name string) error {
 	return nil
 }
 
+// stored marks err, met reading what the working copy stores (objects it
+// fetched, or the work tree while it is reset), as damage, whatever its
+// type: go-git reports a truncated object as io.EOF as readily as with a
+// named error. A denied permission, a full disk or a canceled context
+// is no damage; a new clone would not help.
+func stored(err error) error {
+	if errors.Is(err, ErrCorrupt) || errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.ENOSPC) ||
+		errors.Is(err, syscall.EDQUOT) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrCorrupt, err)
+}
+
 // readSymlink returns the target of the symbolic link name, bounded by
 // maxSymlinkTarget.
 func readSymlink(repo *git.Repository, name string, hash plumbing.Hash) (string, error) {
 	blob, err := repo.BlobObject(hash)
 	if err != nil {
-		return "", fmt.Errorf("read symbolic link %s: %w", name, err)
+		return "", fmt.Errorf("read symbolic link %s: %w", name, stored(err))
 	}
 	if blob.Size > maxSymlinkTarget {
 		return "", fmt.Errorf("%w: symbolic link %s has a target longer than %d bytes", ErrUnsafeContent, name, maxSymlinkTarget)
 	}
 	r, err := blob.Reader()
 	if err != nil {
-		return "", fmt.Errorf("read symbolic link %s: %w", name, err)
+		return "", fmt.Errorf("read symbolic link %s: %w", name, stored(err))
 	}
 	defer r.Close()
 	target, err := io.ReadAll(r)
 	if err != nil {
-		return "", fmt.Errorf("read symbolic link %s: %w", name, err)
+		return "", fmt.Errorf("read symbolic link %s: %w", name, stored(err))
 	}
 	return string(target), nil
 }
@@ -561,6 +575,11 @@ func resolveLink(links map[string]string, name string, steps *int) error {
 // what `git clean -ffdx` would remove, and also paths whose type differs
 // (a folder where want has a file).
 func clean(dir string, want tracked) error {
+	// Dir may be a link to the folder; WalkDir would not enter it.
+	dir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return err
+	}
 	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err

@@ -150,11 +150,23 @@ func TestFetchHeals(t *testing.T) {
 		// next, when set, commits upstream after the damage.
 		next bool
 	}{
-		{"truncated pack files", func(t *testing.T, s *source, dir string) {
-			truncatePacks(t, dir)
+		{"pack files cut in half", func(t *testing.T, s *source, dir string) {
+			truncatePacks(t, dir, func(size int64) int64 { return size / 2 })
 		}, false},
-		{"truncated pack files, with a new commit upstream", func(t *testing.T, s *source, dir string) {
-			truncatePacks(t, dir)
+		{"pack files cut in half, with a new commit upstream", func(t *testing.T, s *source, dir string) {
+			truncatePacks(t, dir, func(size int64) int64 { return size / 2 })
+		}, true},
+		{"pack files cut to a quarter", func(t *testing.T, s *source, dir string) {
+			truncatePacks(t, dir, func(size int64) int64 { return size / 4 })
+		}, false},
+		{"pack files that lost their last objects", func(t *testing.T, s *source, dir string) {
+			truncatePacks(t, dir, func(size int64) int64 { return size * 9 / 10 })
+		}, false},
+		{"pack files that lost their checksum", func(t *testing.T, s *source, dir string) {
+			truncatePacks(t, dir, func(size int64) int64 { return size - 20 })
+		}, false},
+		{"empty pack files", func(t *testing.T, s *source, dir string) {
+			truncatePacks(t, dir, func(int64) int64 { return 0 })
 		}, true},
 		{"garbage in packed-refs", func(t *testing.T, s *source, dir string) {
 			writeFile(t, filepath.Join(dir, ".git", "packed-refs"), "\x00\x01 not refs at all\ngarbage\n")
@@ -269,6 +281,31 @@ func TestFetchHeals(t *testing.T) {
 	}
 }
 
+// TestFetchCleansADirThatIsALink: a Dir that is a symbolic link to the
+// folder (a mount point linked into place, say) is cleaned and verified
+// like any other.
+func TestFetchCleansADirThatIsALink(t *testing.T) {
+	s := newSource(t, requests())
+	real := filepath.Join(t.TempDir(), "real")
+	if err := os.Mkdir(real, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "checkout")
+	if err := os.Symlink(real, dir); err != nil {
+		t.Fatal(err)
+	}
+	g := mustNew(t, Config{URL: s.Bare, Dir: dir})
+	mustFetch(t, g)
+	writeFile(t, filepath.Join(real, "environments", "team-a", "extra.yaml"), "kind: Environment\n")
+	snap := mustFetch(t, g)
+	if diff := cmp.Diff(gitTree(t, s), diskTree(t, real)); diff != "" {
+		t.Errorf("working copy (-want +got):\n%s", diff)
+	}
+	if snap.Dir != dir {
+		t.Errorf("Dir = %s, want %s", snap.Dir, dir)
+	}
+}
+
 // TestFetchSaysWhatIsDamaged: when the working copy is damaged and the
 // clone that replaces it fails too, Fetch says both, and never returns a
 // tree that is not the commit.
@@ -276,7 +313,7 @@ func TestFetchSaysWhatIsDamaged(t *testing.T) {
 	s := newSource(t, requests())
 	g := mustNew(t, Config{URL: s.Bare})
 	first := mustFetch(t, g)
-	truncatePacks(t, first.Dir)
+	truncatePacks(t, first.Dir, func(size int64) int64 { return size / 2 })
 	// The source loses an object too. Nothing is new upstream, so the
 	// first attempt downloads nothing and meets only the damaged working
 	// copy; the clone again needs every object and fails.
@@ -331,7 +368,9 @@ func TestFetchFailsOnADamagedSource(t *testing.T) {
 	}
 }
 
-func truncatePacks(t *testing.T, dir string) {
+// truncatePacks cuts each pack file of the working copy in dir to the size
+// that to gives.
+func truncatePacks(t *testing.T, dir string, to func(size int64) int64) {
 	t.Helper()
 	packs, err := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "*.pack"))
 	if err != nil || len(packs) == 0 {
@@ -342,7 +381,7 @@ func truncatePacks(t *testing.T, dir string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Truncate(p, info.Size()/2); err != nil {
+		if err := os.Truncate(p, to(info.Size())); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -55,10 +55,14 @@ func (g *Git) Descends(ctx context.Context, commit, ancestor string) (bool, erro
 	if err != nil {
 		return false, g.fail(OpOpen, err)
 	}
-	depths := []int{0}
-	if shallow, err := repo.Storer.Shallow(); err != nil {
+	shallow, err := repo.Storer.Shallow()
+	if err != nil {
 		return false, g.fail(OpHistory, fmt.Errorf("read the shallow commits of the working copy: %w", err))
-	} else if len(shallow) > 0 {
+	}
+	// A full history lacks at most what was pushed since; a shallow one is
+	// deepened step by step.
+	depths := []int{0}
+	if len(shallow) > 0 {
 		depths = deepenDepths
 	}
 	for i := 0; ; i++ {

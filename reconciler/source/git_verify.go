@@ -27,6 +27,11 @@ func verify(dir string, want tracked) error {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
+	// Dir may be a link to the folder; WalkDir would not enter it.
+	dir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return err
+	}
 	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
