@@ -1,17 +1,27 @@
 package source
 
 import (
+	"compress/flate"
+	"compress/zlib"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net"
 	"strings"
 	"syscall"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
+	"github.com/go-git/go-git/v5/plumbing/format/index"
+	"github.com/go-git/go-git/v5/plumbing/format/objfile"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
@@ -32,7 +42,8 @@ var (
 	ErrHostKey = errors.New("ssh host key not trusted")
 	// ErrRepositoryNotFound marks a URL or path that holds no repository.
 	// Hosting services also answer this way to a private repository when
-	// the credentials are missing.
+	// the credentials are missing. A local path that exists but that
+	// allot may not read is ErrPermission instead.
 	ErrRepositoryNotFound = errors.New("git repository not found")
 	// ErrBranchNotFound marks a repository without the configured branch.
 	ErrBranchNotFound = errors.New("branch not found")
@@ -43,6 +54,17 @@ var (
 	// will not check out, such as a symbolic link that leaves the working
 	// copy; the working copy is left as it was.
 	ErrUnsafeContent = errors.New("unsafe repository content")
+	// ErrCorrupt marks git data that cannot be read back: objects, packs
+	// or references of the working copy damaged on disk, or a working tree
+	// that does not hold its commit after the checkout. Fetch discards a
+	// damaged working copy and clones again once; this kind reaches the
+	// caller only when that fails too, or when the repository itself
+	// sends damaged data.
+	ErrCorrupt = errors.New("git data damaged")
+	// ErrPermission marks a file or folder the file system does not let
+	// allot read or write: a local source repository (or one owned by
+	// another user, which git refuses), or Config.Dir.
+	ErrPermission = errors.New("permission denied")
 )
 
 // Op names the step of a Fetch that failed.
@@ -54,11 +76,16 @@ const (
 	OpOpen Op = "open"
 	// OpFetch downloads the branch from the remote.
 	OpFetch Op = "fetch"
-	// OpCheckout checks the fetched commit out into the working copy.
+	// OpCheckout checks the fetched commit out into the working copy and
+	// verifies it.
 	OpCheckout Op = "checkout"
+	// OpHistory reads, and deepens when shallow, the history of the
+	// branch for Descends.
+	OpHistory Op = "history"
 )
 
-// Error is the error Fetch returns. Its text never holds a credential.
+// Error is the error Fetch and Descends return. Its text never holds a
+// credential.
 type Error struct {
 	// URL is the repository address without credentials.
 	URL string
@@ -111,7 +138,7 @@ func classify(err error) error {
 		httpErr  *githttp.Err
 		refsErr  git.NoMatchingRefSpecError
 		kindsErr = []error{ErrInvalidConfig, ErrUnreachable, ErrAuth, ErrHostKey,
-			ErrRepositoryNotFound, ErrBranchNotFound, ErrTooLarge, ErrUnsafeContent}
+			ErrRepositoryNotFound, ErrBranchNotFound, ErrTooLarge, ErrUnsafeContent, ErrCorrupt, ErrPermission}
 	)
 	for _, kind := range kindsErr {
 		if errors.Is(err, kind) {
@@ -126,6 +153,10 @@ func classify(err error) error {
 		return ErrAuth
 	case errors.As(err, &keyErr):
 		return ErrHostKey
+	case errors.Is(err, fs.ErrPermission),
+		// git refuses a repository another user owns.
+		strings.Contains(err.Error(), "detected dubious ownership"):
+		return ErrPermission
 	case errors.Is(err, transport.ErrRepositoryNotFound):
 		return ErrRepositoryNotFound
 	case errors.As(err, &refsErr),
@@ -145,6 +176,8 @@ func classify(err error) error {
 		return ErrUnreachable
 	case errors.As(err, &httpErr) && httpErr.Response != nil && httpErr.StatusCode() >= 500:
 		return ErrUnreachable
+	case damaged(err):
+		return ErrCorrupt
 	// go-git wraps some causes in types without Unwrap.
 	case errors.As(err, &perm):
 		return classify(perm.Err)
@@ -152,4 +185,34 @@ func classify(err error) error {
 		return classify(unexp.Err)
 	}
 	return nil
+}
+
+// damage is what go-git reports when git data it wrote cannot be read
+// back: missing or truncated objects and packs, malformed references.
+var damage = []error{
+	plumbing.ErrObjectNotFound, plumbing.ErrInvalidType,
+	object.ErrFileNotFound, object.ErrDirectoryNotFound, object.ErrEntryNotFound,
+	packfile.ErrMalformedPackFile, packfile.ErrInvalidDelta, packfile.ErrDeltaCmd,
+	packfile.ErrReferenceDeltaNotFound, packfile.ErrInflatedSizeMismatch, packfile.ErrLengthOverflow,
+	idxfile.ErrMalformedIdxFile, idxfile.ErrUnsupportedVersion,
+	objfile.ErrHeader, objfile.ErrNegativeSize,
+	dotgit.ErrPackfileNotFound, dotgit.ErrIdxNotFound, dotgit.ErrPackedRefsBadFormat,
+	dotgit.ErrPackedRefsDuplicatedRef, dotgit.ErrEmptyRefFile,
+	index.ErrMalformedSignature, index.ErrInvalidChecksum, index.ErrMalformedIndexFile,
+	zlib.ErrHeader, zlib.ErrChecksum, zlib.ErrDictionary,
+	io.ErrUnexpectedEOF,
+}
+
+// damaged reports whether err says git data could not be read back.
+func damaged(err error) bool {
+	var flateErr flate.CorruptInputError
+	if errors.As(err, &flateErr) {
+		return true
+	}
+	for _, d := range damage {
+		if errors.Is(err, d) {
+			return true
+		}
+	}
+	return false
 }

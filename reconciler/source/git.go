@@ -75,8 +75,9 @@ type Config struct {
 	// DefaultTimeout.
 	Timeout time.Duration
 	// FullHistory fetches the whole history of the branch instead of only
-	// its newest commit. Reconciling needs only the newest commit. Turning
-	// it on does not deepen a working copy made without it; use a new Dir.
+	// its newest commit. Reconciling needs only the newest commit, and
+	// Descends deepens a shallow working copy when it must. Turning it on
+	// does not deepen a working copy made without it; use a new Dir.
 	FullHistory bool
 
 	// MaxFiles and MaxBytes bound the commit Fetch checks out, counted

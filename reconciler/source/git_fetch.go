@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -46,6 +47,14 @@ const (
 // ignored ones included. Even when nothing changed upstream the working
 // copy is reset, so a pass always sees exactly the commit it reports.
 //
+// After the reset Fetch verifies the work tree against the commit's tree:
+// every file there with its mode and content (each one hashed, within
+// MaxBytes), and nothing else but .git. When that fails, or git data of the
+// working copy cannot be read back (a truncated pack, a missing object,
+// malformed references, as a disk error leaves them), Fetch discards the
+// working copy and clones again, once. If that fails too, the error says
+// both; Fetch never returns a Snapshot whose files are not the commit's.
+//
 // A local path is cloned like a remote, so uncommitted edits in the source
 // repository are never seen; commit them first.
 //
@@ -58,6 +67,26 @@ func (g *Git) Fetch(ctx context.Context) (*Snapshot, error) {
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
 	defer cancel()
 
+	commit, err := g.sync(ctx)
+	if err != nil && errors.Is(err, ErrCorrupt) && !errors.Is(err, errSentDamaged) {
+		commit, err = g.heal(ctx, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	g.last.Lock()
+	g.last.commit = commit.Hash.String()
+	g.last.Unlock()
+	return &Snapshot{
+		Dir:    g.cfg.Dir,
+		Commit: commit.Hash.String(),
+		Branch: g.cfg.Branch,
+		Time:   commit.Committer.When,
+	}, nil
+}
+
+// sync runs the steps of one Fetch: open, fetch, checkout.
+func (g *Git) sync(ctx context.Context) (*object.Commit, *Error) {
 	repo, err := g.open()
 	if err != nil {
 		return nil, g.fail(OpOpen, err)
@@ -69,15 +98,26 @@ func (g *Git) Fetch(ctx context.Context) (*Snapshot, error) {
 	if err := g.checkout(repo, commit); err != nil {
 		return nil, g.fail(OpCheckout, err)
 	}
-	g.last.Lock()
-	g.last.commit = commit.Hash.String()
-	g.last.Unlock()
-	return &Snapshot{
-		Dir:    g.cfg.Dir,
-		Commit: commit.Hash.String(),
-		Branch: g.cfg.Branch,
-		Time:   commit.Committer.When,
-	}, nil
+	return commit, nil
+}
+
+// heal discards the working copy, which cause found damaged, and runs the
+// steps of Fetch again on an empty Dir: a clone.
+func (g *Git) heal(ctx context.Context, cause *Error) (*object.Commit, *Error) {
+	if _, err := os.Stat(filepath.Join(g.cfg.Dir, git.GitDirName, markerFile)); err != nil {
+		// Not provably ours; open refuses such a Dir anyway.
+		return nil, cause
+	}
+	if err := removeContents(g.cfg.Dir); err != nil {
+		return nil, &Error{URL: g.shownURL, Op: cause.Op,
+			Err: fmt.Errorf("%w; discarding the working copy to clone again failed: %w", cause.Err, err)}
+	}
+	commit, err := g.sync(ctx)
+	if err != nil {
+		return nil, &Error{URL: g.shownURL, Op: err.Op,
+			Err: fmt.Errorf("git data could not be read at %s (%w), so the working copy was discarded and cloned again, which failed: %w", cause.Op, cause.Err, err.Err)}
+	}
+	return commit, nil
 }
 
 // fail wraps err in an *Error with its kind and without secrets.
@@ -178,24 +218,98 @@ func (g *Git) fetch(ctx context.Context, repo *git.Repository) (*object.Commit, 
 	}
 	err := repo.FetchContext(ctx, opts)
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return nil, err
+		if strings.Contains(err.Error(), "corruption on the remote side") {
+			// git upload-pack could not read the repository; cloning
+			// again would not help.
+			err = fmt.Errorf("%w: %w: %w", ErrCorrupt, errSentDamaged, err)
+		}
+		return nil, g.unreadable(err)
 	}
 	ref, err := repo.Reference(g.remoteRef(), true)
 	if err != nil {
+		if damaged(err) {
+			return nil, fmt.Errorf("read %s after fetching: %w", g.remoteRef(), err)
+		}
 		return nil, fmt.Errorf("%w: %s after fetching: %w", ErrBranchNotFound, cmp.Or(g.cfg.Ref, g.cfg.Branch), err)
 	}
 	commit, err := repo.CommitObject(ref.Hash())
 	if err != nil {
-		return nil, fmt.Errorf("read commit %s: %w", ref.Hash(), err)
+		return nil, g.unreadable(fmt.Errorf("read commit %s: %w", ref.Hash(), stored(err)))
 	}
 	return commit, nil
+}
+
+// errSentDamaged marks damage on the server's side, which a new clone
+// would meet again.
+var errSentDamaged = errors.New("the repository could not send its objects")
+
+// unreadable returns err, or, when the source is a local repository that
+// the file system does not let allot read, an ErrPermission error naming
+// the path. git reports such a repository as missing, or sends no objects
+// from it; neither says what is wrong, and the second would pass for a
+// damaged working copy.
+func (g *Git) unreadable(err error) error {
+	if g.kind != kindLocal {
+		return err
+	}
+	if strings.Contains(err.Error(), "detected dubious ownership") {
+		return fmt.Errorf("%w: repository %s belongs to another user, which git refuses; run allot as its owner or list it in git's safe.directory: %w", ErrPermission, g.url, err)
+	}
+	if denied := deniedIn(g.url); denied != nil {
+		return fmt.Errorf("%w: repository %s cannot be read: %w", ErrPermission, g.url, denied)
+	}
+	return err
+}
+
+// maxProbed bounds the entries deniedIn looks at.
+const maxProbed = 10000
+
+// deniedIn returns the first permission error met while reading the
+// repository at p (a work tree or a bare repository), or nil.
+func deniedIn(p string) error {
+	d, err := os.Open(p)
+	if err == nil {
+		_, err = d.ReadDir(1)
+		d.Close()
+	}
+	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return err
+		}
+		return nil
+	}
+	gitDir := p
+	if _, err := os.Stat(filepath.Join(p, git.GitDirName)); err == nil {
+		gitDir = filepath.Join(p, git.GitDirName)
+	} else if errors.Is(err, fs.ErrPermission) {
+		return err
+	}
+	var denied error
+	n := 0
+	_ = filepath.WalkDir(gitDir, func(p string, d fs.DirEntry, err error) error {
+		if n++; n > maxProbed || denied != nil {
+			return filepath.SkipAll
+		}
+		if err == nil && d.Type().IsRegular() {
+			var f *os.File
+			if f, err = os.Open(p); err == nil {
+				f.Close()
+			}
+		}
+		if errors.Is(err, fs.ErrPermission) {
+			denied = err
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	return denied
 }
 
 // checkout makes the working copy hold exactly commit's tree.
 func (g *Git) checkout(repo *git.Repository, commit *object.Commit) error {
 	tree, err := commit.Tree()
 	if err != nil {
-		return fmt.Errorf("read tree of %s: %w", commit.Hash, err)
+		return fmt.Errorf("read tree of %s: %w", commit.Hash, stored(err))
 	}
 	want, err := g.inspect(repo, tree)
 	if err != nil {
@@ -211,7 +325,10 @@ func (g *Git) checkout(repo *git.Repository, commit *object.Commit) error {
 		err = g.reset(repo, commit.Hash, tracked{})
 	}
 	if err != nil {
-		return fmt.Errorf("reset to %s: %w", commit.Hash, err)
+		return fmt.Errorf("reset to %s: %w", commit.Hash, stored(err))
+	}
+	if err := verify(g.cfg.Dir, want); err != nil {
+		return fmt.Errorf("%w: work tree after the reset to %s: %w", ErrCorrupt, commit.Hash, err)
 	}
 	return nil
 }
@@ -232,56 +349,129 @@ func (g *Git) reset(repo *git.Repository, hash plumbing.Hash, want tracked) erro
 	return wt.Reset(&git.ResetOptions{Commit: hash, Mode: git.HardReset})
 }
 
-// tracked is the paths of a tree: files (symbolic links included) and the
-// folders that hold them, relative to the root with forward slashes.
+// tracked is the paths of a tree, relative to the root with forward
+// slashes: files (symbolic links included), the folders that hold them,
+// and submodules, which are not checked out.
 type tracked struct {
-	files map[string]bool
-	dirs  map[string]bool
+	files      map[string]blob
+	dirs       map[string]bool
+	submodules map[string]bool
+}
+
+// blob is a file of a tree.
+type blob struct {
+	mode filemode.FileMode
+	hash plumbing.Hash
+	size int64
 }
 
 // inspect walks tree and checks it against the limits before anything is
-// written: the number of files, their total size, and symbolic links that
-// point outside the working copy.
+// written: the number of files, their total size, the names of its
+// entries, and symbolic links that point outside the working copy.
+//
+// It walks the tree itself: go-git's TreeWalker ends quietly, as if the
+// tree were done, at a subtree it cannot read, and a damaged working copy
+// then passes for a commit with fewer files.
 func (g *Git) inspect(repo *git.Repository, tree *object.Tree) (tracked, error) {
-	want := tracked{files: map[string]bool{}, dirs: map[string]bool{}}
-	links := map[string]string{}
-	var bytes int64
-	walker := object.NewTreeWalker(tree, true, nil)
-	defer walker.Close()
-	for {
-		name, entry, err := walker.Next()
-		if errors.Is(err, io.EOF) {
-			return want, checkLinks(links)
+	w := &inspection{
+		g:     g,
+		repo:  repo,
+		want:  tracked{files: map[string]blob{}, dirs: map[string]bool{}, submodules: map[string]bool{}},
+		links: map[string]string{},
+	}
+	if err := w.walk(tree, "", 0); err != nil {
+		return w.want, err
+	}
+	return w.want, checkLinks(w.links)
+}
+
+// maxTreeDepth bounds how deep inspect follows folders.
+const maxTreeDepth = 1024
+
+// inspection is the state of one inspect.
+type inspection struct {
+	g     *Git
+	repo  *git.Repository
+	want  tracked
+	links map[string]string
+	bytes int64
+}
+
+// walk inspects the entries of tree, which lies at dir.
+func (w *inspection) walk(tree *object.Tree, dir string, depth int) error {
+	if depth > maxTreeDepth {
+		return fmt.Errorf("%w: folders nested more than %d deep", ErrUnsafeContent, maxTreeDepth)
+	}
+	for _, entry := range tree.Entries {
+		if err := checkName(entry.Name); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrUnsafeContent, path.Join(dir, entry.Name), err)
 		}
-		if err != nil {
-			return want, fmt.Errorf("%w: %w", ErrUnsafeContent, err)
-		}
+		name := path.Join(dir, entry.Name)
 		switch entry.Mode {
 		case filemode.Dir:
-			want.dirs[name] = true
+			if len(w.want.dirs) >= w.g.cfg.MaxFiles {
+				return fmt.Errorf("%w: more than %d folders", ErrTooLarge, w.g.cfg.MaxFiles)
+			}
+			w.want.dirs[name] = true
+			sub, err := object.GetTree(w.repo.Storer, entry.Hash)
+			if err != nil {
+				return fmt.Errorf("read tree %s of %s: %w", entry.Hash, name, stored(err))
+			}
+			if err := w.walk(sub, name, depth+1); err != nil {
+				return err
+			}
 			continue
 		case filemode.Submodule:
 			// Submodules are not checked out.
+			w.want.submodules[name] = true
 			continue
 		case filemode.Symlink:
-			target, err := readSymlink(repo, name, entry.Hash)
+			target, err := readSymlink(w.repo, name, entry.Hash)
 			if err != nil {
-				return want, err
+				return err
 			}
-			links[name] = target
+			w.links[name] = target
 		}
-		want.files[name] = true
-		if len(want.files) > g.cfg.MaxFiles {
-			return want, fmt.Errorf("%w: more than %d files", ErrTooLarge, g.cfg.MaxFiles)
+		if len(w.want.files) >= w.g.cfg.MaxFiles {
+			return fmt.Errorf("%w: more than %d files", ErrTooLarge, w.g.cfg.MaxFiles)
 		}
-		size, err := repo.Storer.EncodedObjectSize(entry.Hash)
+		size, err := w.repo.Storer.EncodedObjectSize(entry.Hash)
 		if err != nil {
-			return want, fmt.Errorf("size of %s: %w", name, err)
+			return fmt.Errorf("size of %s: %w", name, stored(err))
 		}
-		if bytes += size; bytes > g.cfg.MaxBytes {
-			return want, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, g.cfg.MaxBytes)
+		w.want.files[name] = blob{mode: entry.Mode, hash: entry.Hash, size: size}
+		if w.bytes += size; w.bytes > w.g.cfg.MaxBytes {
+			return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, w.g.cfg.MaxBytes)
 		}
 	}
+	return nil
+}
+
+// checkName refuses a tree entry name that is not one plain path element,
+// or that a file system could take for the .git folder.
+func checkName(name string) error {
+	switch {
+	case name == "", name == ".", name == "..":
+		return fmt.Errorf("entry name %q is not a file name", name)
+	case strings.ContainsAny(name, "/\\\x00"):
+		return fmt.Errorf("entry name %q holds a path separator or NUL", name)
+	case strings.EqualFold(strings.TrimRight(name, ". "), git.GitDirName), strings.EqualFold(name, "git~1"):
+		return fmt.Errorf("entry name %q names the .git folder", name)
+	}
+	return nil
+}
+
+// stored marks err, met reading what the working copy stores (objects it
+// fetched, or the work tree while it is reset), as damage, whatever its
+// type: go-git reports a truncated object as io.EOF as readily as with a
+// named error. A denied permission, a full disk or a canceled context
+// is no damage; a new clone would not help.
+func stored(err error) error {
+	if errors.Is(err, ErrCorrupt) || errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.ENOSPC) ||
+		errors.Is(err, syscall.EDQUOT) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrCorrupt, err)
 }
 
 // readSymlink returns the target of the symbolic link name, bounded by
@@ -289,19 +479,19 @@ func (g *Git) inspect(repo *git.Repository, tree *object.Tree) (tracked, error) 
 func readSymlink(repo *git.Repository, name string, hash plumbing.Hash) (string, error) {
 	blob, err := repo.BlobObject(hash)
 	if err != nil {
-		return "", fmt.Errorf("read symbolic link %s: %w", name, err)
+		return "", fmt.Errorf("read symbolic link %s: %w", name, stored(err))
 	}
 	if blob.Size > maxSymlinkTarget {
 		return "", fmt.Errorf("%w: symbolic link %s has a target longer than %d bytes", ErrUnsafeContent, name, maxSymlinkTarget)
 	}
 	r, err := blob.Reader()
 	if err != nil {
-		return "", fmt.Errorf("read symbolic link %s: %w", name, err)
+		return "", fmt.Errorf("read symbolic link %s: %w", name, stored(err))
 	}
 	defer r.Close()
 	target, err := io.ReadAll(r)
 	if err != nil {
-		return "", fmt.Errorf("read symbolic link %s: %w", name, err)
+		return "", fmt.Errorf("read symbolic link %s: %w", name, stored(err))
 	}
 	return string(target), nil
 }
@@ -385,6 +575,11 @@ func resolveLink(links map[string]string, name string, steps *int) error {
 // what `git clean -ffdx` would remove, and also paths whose type differs
 // (a folder where want has a file).
 func clean(dir string, want tracked) error {
+	// Dir may be a link to the folder; WalkDir would not enter it.
+	dir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return err
+	}
 	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -407,7 +602,8 @@ func clean(dir string, want tracked) error {
 				return err
 			}
 			return filepath.SkipDir
-		case !want.files[rel]:
+		}
+		if _, ok := want.files[rel]; !ok {
 			return os.Remove(p)
 		}
 		return nil
