@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"sync"
 )
 
@@ -40,31 +39,21 @@ func (a *ancestry) check(ctx context.Context, ancestor string) (bool, error) {
 }
 
 // historyGuard holds a cluster's deletions when the pass's commit does not
-// descend from the commit every record there was applied from. It is
-// checked only when the pass would delete something, and only for sources
-// that know history (git); --allow-history-rewrite and --allow-mass-delete
-// lift it.
-func (r *Reconciler) historyGuard(ctx context.Context, state *desiredState, records map[string]*Record, deletes int) error {
-	if deletes == 0 || state.ancestry == nil || r.AllowHistoryRewrite || r.AllowMassDelete {
+// descend from the one the last pass there read (last, noted on
+// allot-system). It is checked only when the pass would delete something,
+// and only for sources that know history (git); --allow-history-rewrite
+// and --allow-mass-delete lift it, and the pass that goes through moves
+// the note on.
+func (r *Reconciler) historyGuard(ctx context.Context, state *desiredState, last string, deletes int) error {
+	if deletes == 0 || state.ancestry == nil || r.AllowHistoryRewrite || r.AllowMassDelete || !isCommitHash(last) || last == state.commit {
 		return nil
 	}
-	names := make([]string, 0, len(records))
-	for name := range records {
-		names = append(names, name)
+	ok, err := state.ancestry.check(ctx, last)
+	if err != nil {
+		return fmt.Errorf("%w? cannot tell whether %s descends from %s, which the last pass read: %w; deletions are held", ErrHistoryRewritten, short(state.commit), short(last), err)
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		c := records[name].Commit
-		if !isCommitHash(c) || c == state.commit {
-			continue
-		}
-		ok, err := state.ancestry.check(ctx, c)
-		if err != nil {
-			return fmt.Errorf("%w? cannot tell whether %s descends from %s, which environment %s was applied from: %w; deletions are held", ErrHistoryRewritten, short(state.commit), short(c), name, err)
-		}
-		if !ok {
-			return fmt.Errorf("%w: %s does not descend from %s, which environment %s was last applied from (a force-push or reset?); deletions are held: run with --allow-history-rewrite if the older state is meant", ErrHistoryRewritten, short(state.commit), short(c), name)
-		}
+	if !ok {
+		return fmt.Errorf("%w: %s does not descend from %s, which the last pass read (a force-push or reset?); deletions are held: run with --allow-history-rewrite if the older state is meant", ErrHistoryRewritten, short(state.commit), short(last))
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	corev1apply "k8s.io/client-go/applyconfigurations/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/allot-dev/allot/renderer"
@@ -193,6 +194,34 @@ func (inv inventory) ensureNamespace(ctx context.Context) error {
 	err := inv.client.Create(ctx, ns)
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create namespace %s: %w", SystemNamespace, err)
+	}
+	return nil
+}
+
+// annotationLastCommit, on allot-system, is the commit the last pass on
+// the cluster read, for the history guard.
+const annotationLastCommit = "allot.dev/last-commit"
+
+// lastCommit returns the commit the last pass on the cluster read, or ""
+// before one (or when allot-system does not exist yet).
+func (inv inventory) lastCommit(ctx context.Context) (string, error) {
+	var ns corev1.Namespace
+	err := inv.client.Get(ctx, client.ObjectKey{Name: SystemNamespace}, &ns)
+	switch {
+	case apierrors.IsNotFound(err):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("read namespace %s: %w", SystemNamespace, err)
+	}
+	return ns.Annotations[annotationLastCommit], nil
+}
+
+// setLastCommit records the commit a pass read.
+func (inv inventory) setLastCommit(ctx context.Context, commit string) error {
+	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, annotationLastCommit, commit)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SystemNamespace}}
+	if err := inv.client.Patch(ctx, ns, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return fmt.Errorf("record the commit on namespace %s: %w", SystemNamespace, err)
 	}
 	return nil
 }

@@ -162,7 +162,12 @@ func (r *Reconciler) PlanOnly(ctx context.Context, only func(env string) bool) (
 		desired, gone, guard := r.partition(state.byCluster[entry.Name], records, plan.Kept)
 		if guard == nil {
 			deletes, _ := countDeletes(records, desired, gone)
-			guard = r.historyGuard(ctx, state, records, deletes)
+			last, err := inventory{client: cl.Client}.lastCommit(ctx)
+			if err == nil {
+				guard = r.historyGuard(ctx, state, last, deletes)
+			} else {
+				guard = err
+			}
 		}
 		if guard != nil {
 			plan.Errors = append(plan.Errors, fmt.Sprintf("cluster %s: %v", entry.Name, guard))

@@ -432,9 +432,21 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 	res.records = records
 
 	desired, gone, guard := r.partition(bundles, records, kept)
+	last, err := inv.lastCommit(ctx)
+	if err != nil {
+		res.Err = err
+		r.forget(entry.Name)
+		return res
+	}
 	if guard == nil {
 		deletes, _ := countDeletes(records, desired, gone)
-		guard = r.historyGuard(ctx, in, records, deletes)
+		guard = r.historyGuard(ctx, in, last, deletes)
+	}
+	if !errors.Is(guard, ErrHistoryRewritten) && isCommitHash(commit) && commit != last {
+		// The history is what it was: the next pass compares with this one.
+		if err := inv.setLastCommit(ctx, commit); err != nil {
+			guard = errors.Join(guard, err)
+		}
 	}
 	allowDeletes := guard == nil
 	res.Err = guard

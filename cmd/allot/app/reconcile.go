@@ -42,6 +42,7 @@ type ReconcileOptions struct {
 	InCluster           []string
 	ChartCache          string
 	AllowMassDelete     bool
+	AllowHistoryRewrite bool
 	MaxDeleteShare      float64
 	UseKubeconfigServer bool
 	Output              string
@@ -86,6 +87,7 @@ func (o *ReconcileOptions) bindSource(cmd *cobra.Command) {
 func (o *ReconcileOptions) bindGuards(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&o.AllowMassDelete, "allow-mass-delete", false, "let this pass delete more than --max-delete-share of a cluster's managed objects, or all of them")
 	cmd.Flags().Float64Var(&o.MaxDeleteShare, "max-delete-share", reconciler.DefaultMaxDeleteShare, "the share of a cluster's managed objects one pass may delete")
+	cmd.Flags().BoolVar(&o.AllowHistoryRewrite, "allow-history-rewrite", false, "let this pass delete although the branch's commit does not descend from the one last applied (after a force-push)")
 }
 
 // newReconciler wires a Reconciler from the options.
@@ -102,6 +104,7 @@ func newReconciler(o ReconcileOptions, log *slog.Logger) (*reconciler.Reconciler
 		HelmSandbox:         helmSandbox(),
 		OnlyClusters:        o.Clusters,
 		AllowMassDelete:     o.AllowMassDelete,
+		AllowHistoryRewrite: o.AllowHistoryRewrite,
 		MaxDeleteShare:      o.MaxDeleteShare,
 		UseKubeconfigServer: o.UseKubeconfigServer,
 		Concurrency:         o.Concurrency,
@@ -166,7 +169,10 @@ func (s gitSource) Fetch(ctx context.Context) (reconciler.Snapshot, error) {
 	if err != nil {
 		return reconciler.Snapshot{}, err
 	}
-	return reconciler.Snapshot{Dir: snap.Dir, Commit: snap.Commit, Immutable: true}, nil
+	commit := snap.Commit
+	return reconciler.Snapshot{Dir: snap.Dir, Commit: commit, Immutable: true,
+		Descends: func(ctx context.Context, ancestor string) (bool, error) { return s.git.Descends(ctx, commit, ancestor) },
+	}, nil
 }
 
 // isGitURL reports whether repo is a git URL rather than a local folder.
