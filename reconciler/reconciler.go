@@ -93,6 +93,10 @@ type Reconciler struct {
 	// AllowMassDelete lifts the empty-render, mass-delete and
 	// history-rewrite guards for one pass.
 	AllowMassDelete bool
+	// DeleteWindow is how far back the window guard counts deletions
+	// against MaxDeleteShare; zero means DefaultDeleteWindow, negative
+	// turns it off.
+	DeleteWindow time.Duration
 	// AllowHistoryRewrite lifts only the guard that holds deletions when
 	// the branch's commit does not descend from the one last applied.
 	AllowHistoryRewrite bool
@@ -432,21 +436,17 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 	res.records = records
 
 	desired, gone, guard := r.partition(bundles, records, kept)
-	last, err := inv.lastCommit(ctx)
+	notes, err := inv.notes(ctx)
 	if err != nil {
 		res.Err = err
 		r.forget(entry.Name)
 		return res
 	}
-	if guard == nil {
-		deletes, _ := countDeletes(records, desired, gone)
-		guard = r.historyGuard(ctx, in, last, deletes)
-	}
-	if !errors.Is(guard, ErrHistoryRewritten) && isCommitHash(commit) && commit != last {
+	guard = r.passGuards(ctx, in, notes, records, desired, gone, guard)
+	after := notes
+	if !errors.Is(guard, ErrHistoryRewritten) && isCommitHash(commit) {
 		// The history is what it was: the next pass compares with this one.
-		if err := inv.setLastCommit(ctx, commit); err != nil {
-			guard = errors.Join(guard, err)
-		}
+		after.LastCommit = commit
 	}
 	allowDeletes := guard == nil
 	res.Err = guard
@@ -522,7 +522,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 				}
 			}
 			if er.Err == nil && b.Import != nil {
-				er = r.applyImport(ctx, cl, b, commit, er)
+				er = r.applyImport(ctx, cl, inv, b, commit, er)
 			}
 			if er.Err == nil && len(synced) > 0 && (er.Action == ActionUnchanged || er.Action == ActionRepaired || er.Action == ActionUpdated || er.Action == ActionCreated) {
 				r.markClean(cl, b, synced, dirtyBefore)
@@ -542,6 +542,16 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 	sort.Slice(results, func(i, j int) bool { return results[i].Environment < results[j].Environment })
 	results, unreachable := brk.summarize(results)
 	res.Environments = results
+	deleted := 0
+	for _, e := range results {
+		deleted += e.Pruned
+	}
+	after.Deletions = r.noteDeletions(notes.Deletions, deleted)
+	if unreachable == nil {
+		if err := inv.setNotes(ctx, notes, after); err != nil {
+			res.Err = errors.Join(res.Err, err)
+		}
+	}
 	if err := unreachable; err != nil {
 		res.Err = errors.Join(res.Err, err)
 		// The connection may be what broke: the next pass makes a new one.

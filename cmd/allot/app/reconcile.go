@@ -44,6 +44,7 @@ type ReconcileOptions struct {
 	AllowMassDelete     bool
 	AllowHistoryRewrite bool
 	MaxDeleteShare      float64
+	DeleteWindow        time.Duration
 	UseKubeconfigServer bool
 	Output              string
 	// Concurrency bounds environments applied at once per cluster.
@@ -87,6 +88,7 @@ func (o *ReconcileOptions) bindSource(cmd *cobra.Command) {
 func (o *ReconcileOptions) bindGuards(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&o.AllowMassDelete, "allow-mass-delete", false, "let this pass delete more than --max-delete-share of a cluster's managed objects, or all of them")
 	cmd.Flags().Float64Var(&o.MaxDeleteShare, "max-delete-share", reconciler.DefaultMaxDeleteShare, "the share of a cluster's managed objects one pass may delete")
+	cmd.Flags().DurationVar(&o.DeleteWindow, "delete-window", reconciler.DefaultDeleteWindow, "deletions of the passes within this window count together against --max-delete-share (0 turns it off)")
 	cmd.Flags().BoolVar(&o.AllowHistoryRewrite, "allow-history-rewrite", false, "let this pass delete although the branch's commit does not descend from the one last applied (after a force-push)")
 }
 
@@ -105,6 +107,7 @@ func newReconciler(o ReconcileOptions, log *slog.Logger) (*reconciler.Reconciler
 		OnlyClusters:        o.Clusters,
 		AllowMassDelete:     o.AllowMassDelete,
 		AllowHistoryRewrite: o.AllowHistoryRewrite,
+		DeleteWindow:        deleteWindow(o.DeleteWindow),
 		MaxDeleteShare:      o.MaxDeleteShare,
 		UseKubeconfigServer: o.UseKubeconfigServer,
 		Concurrency:         o.Concurrency,
@@ -370,4 +373,12 @@ func Status(ctx context.Context, s Streams, o ReconcileOptions) error {
 		return errProblems
 	}
 	return nil
+}
+
+// deleteWindow maps the flag's 0 (off) to the reconciler's negative.
+func deleteWindow(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
