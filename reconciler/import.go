@@ -20,7 +20,21 @@ import (
 // environment's controller wrote on the host, connects through the
 // in-cluster address, and applies the inside bundle with its own inventory.
 // Until the kubeconfig exists the environment is reported as waiting.
-func (r *Reconciler) applyImport(ctx context.Context, host *Cluster, b *renderer.Bundle, commit string, hostResult EnvResult) EnvResult {
+//
+// An import that fails fails the environment on its host record too
+// (reason ImportFailed), so that `allot status` never says Ready for an
+// environment whose inside was not applied.
+func (r *Reconciler) applyImport(ctx context.Context, host *Cluster, hostInv inventory, b *renderer.Bundle, commit string, hostResult EnvResult) EnvResult {
+	res := r.importInside(ctx, host, b, commit, hostResult)
+	if res.Err == nil || res.record == nil {
+		return res
+	}
+	return r.fail(ctx, hostInv, res.record, res, ReasonImportFailed, res.Err)
+}
+
+// importInside reads the kubeconfig, connects and applies the inside
+// bundle; its error is the import's.
+func (r *Reconciler) importInside(ctx context.Context, host *Cluster, b *renderer.Bundle, commit string, hostResult EnvResult) EnvResult {
 	imp := b.Import
 	var secret corev1.Secret
 	err := host.Client.Get(ctx, client.ObjectKey{Namespace: imp.SecretNamespace, Name: imp.SecretName}, &secret)
