@@ -2,10 +2,7 @@ package reconciler
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -89,29 +86,5 @@ func (r *Reconciler) importInside(ctx context.Context, host *Cluster, b *rendere
 // importedCluster connects to an imported cluster, reusing the connection
 // while its address and credentials stay the same.
 func (r *Reconciler) importedCluster(name string, cfg *rest.Config) (*Cluster, error) {
-	h := sha256.New()
-	for _, part := range [][]byte{[]byte(cfg.Host), cfg.CertData, cfg.KeyData, cfg.CAData, []byte(cfg.BearerToken)} {
-		h.Write(part)
-		h.Write([]byte{0})
-	}
-	key := name + "@" + hex.EncodeToString(h.Sum(nil))
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if c, ok := r.clusters[key]; ok {
-		return c, nil
-	}
-	c, err := NewCluster(name, cfg)
-	if err != nil {
-		return nil, err
-	}
-	if r.clusters == nil {
-		r.clusters = map[string]*Cluster{}
-	}
-	for k := range r.clusters {
-		if strings.HasPrefix(k, name+"@") {
-			delete(r.clusters, k)
-		}
-	}
-	r.clusters[key] = c
-	return c, nil
+	return r.connection(name, cfg)
 }

@@ -2,9 +2,12 @@ package reconciler
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
+	"k8s.io/client-go/rest"
 	"log/slog"
 	"os"
 	"sort"
@@ -163,6 +166,9 @@ type ClusterResult struct {
 	Name         string
 	Environments []EnvResult
 	Err          error
+	// WatchErr says why the drift watch does not work on the cluster, if
+	// it does not (allot serve); the pass itself is not failed by it.
+	WatchErr error
 	// records are the inventory records the pass started from.
 	records map[string]*Record
 }
@@ -558,7 +564,11 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 		r.forget(entry.Name)
 		r.log().Error("cluster unreachable", "cluster", cl.Name, "error", err)
 	} else if r.OnDrift != nil {
-		r.watcher().watch(ctx, cl, appliedRefs(desired))
+		if err := r.watcher().watch(ctx, cl, appliedRefs(desired)); err != nil {
+			// Full passes still find drift; say that the watch does not.
+			res.WatchErr = err
+			r.log().Warn("drift watch not working; drift is found by full passes only", "cluster", cl.Name, "error", err)
+		}
 	}
 	for _, e := range results {
 		if e.Err != nil {
@@ -792,35 +802,76 @@ func (r *Reconciler) ClusterFor(ctx context.Context, entry schemas.Cluster) (*Cl
 }
 
 func (r *Reconciler) cluster(ctx context.Context, entry schemas.Cluster) (*Cluster, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if c, ok := r.clusters[entry.Name]; ok {
-		return c, nil
-	}
 	cfg, err := r.Connector.Config(ctx, entry)
 	if err != nil {
 		return nil, err
 	}
-	c, err := newCluster(entry.Name, cfg, r.requestTimeout())
+	return r.connection(entry.Name, cfg)
+}
+
+// connection returns the connection to a cluster, made once and reused
+// while its address and credentials stay the same. When they change (a
+// rotated kubeconfig, a new token), the old connection is dropped, and so
+// is the cluster's drift watch, which the next pass starts on the new one.
+func (r *Reconciler) connection(name string, cfg *rest.Config) (*Cluster, error) {
+	key := name + "@" + configFingerprint(cfg)
+	r.mu.Lock()
+	c, ok := r.clusters[key]
+	r.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	c, err := newCluster(name, cfg, r.requestTimeout())
 	if err != nil {
 		return nil, err
 	}
+	replaced := r.forget(name)
+	r.mu.Lock()
 	if r.clusters == nil {
 		r.clusters = map[string]*Cluster{}
 	}
-	r.clusters[entry.Name] = c
+	r.clusters[key] = c
+	r.mu.Unlock()
+	if replaced {
+		r.log().Info("cluster connection renewed: its address or credentials changed", "cluster", name)
+	}
 	return c, nil
 }
 
-// forget drops a cached connection so the next pass reconnects.
-func (r *Reconciler) forget(name string) {
+// configFingerprint digests what a connection depends on.
+func configFingerprint(cfg *rest.Config) string {
+	h := sha256.New()
+	for _, part := range []string{cfg.Host, cfg.APIPath, string(cfg.CAData), cfg.CAFile, string(cfg.CertData), cfg.CertFile, string(cfg.KeyData), cfg.KeyFile,
+		cfg.BearerToken, cfg.BearerTokenFile, cfg.Username, cfg.Password, cfg.ServerName, fmt.Sprint(cfg.Insecure), fmt.Sprintf("%+v", cfg.ExecProvider), fmt.Sprintf("%+v", cfg.AuthProvider)} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// forget drops a cluster's cached connections and its drift watch, so the
+// next pass reconnects and watches anew; it reports whether there was a
+// connection to drop. Environments the watch vouched for are checked again.
+func (r *Reconciler) forget(name string) bool {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	dropped := false
 	for k := range r.clusters {
 		if k == name || strings.HasPrefix(k, name+"@") {
 			delete(r.clusters, k)
+			dropped = true
 		}
 	}
+	for k := range r.clean {
+		if strings.HasPrefix(k, name+"/") {
+			delete(r.clean, k)
+		}
+	}
+	w := r.watch
+	r.mu.Unlock()
+	if w != nil {
+		w.stopCluster(name)
+	}
+	return dropped
 }
 
 func (r *Reconciler) selectedClusters(all []schemas.Cluster) []schemas.Cluster {
