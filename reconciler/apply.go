@@ -74,7 +74,8 @@ var applyPhases = []renderer.Phase{renderer.PhaseInit, renderer.PhaseInstall, re
 // it. The record is written before anything is applied, listing old and new
 // objects, so that a crash in between never leaves an object allot does not
 // know about.
-func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inventory, b *renderer.Bundle, rec *Record, commit string, allowPrune bool, dp driftPolicy) (res EnvResult) {
+func (r *Reconciler) applyEnvironment(ctx context.Context, cp *clusterPass, b *renderer.Bundle, rec *Record) (res EnvResult) {
+	cl, inv, commit, allowPrune, dp := cp.cl, cp.inv, cp.commit, cp.allowPrune, cp.dp
 	res = bundleResult(b, cl.Name)
 	// Whatever the outcome, the caller may add to the record (an import).
 	defer func() { res.record = rec }()
@@ -156,7 +157,7 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inve
 			// What others added to objects allot owns whole survives
 			// server-side apply: remove it.
 			var removed []string
-			removed, err = removeForeign(ctx, cl, objs, dp)
+			removed, err = removeForeign(ctx, cl, objs, dp, cp.live)
 			changes = mergeChanges(changes, removed)
 		}
 		reason := ReasonApplyFailed

@@ -73,7 +73,8 @@ func (r *Reconciler) importInside(ctx context.Context, host *Cluster, b *rendere
 		hostResult.Err = fmt.Errorf("import: cluster %s: %w", name, err)
 		return hostResult
 	}
-	in := r.applyEnvironment(ctx, inner, inv, imp.Bundle, records[b.Environment], commit, true, driftPolicy{mode: DriftEnforce})
+	inside := &clusterPass{cl: inner, inv: inv, commit: commit, allowPrune: true, dp: driftPolicy{mode: DriftEnforce}}
+	in := r.applyEnvironment(ctx, inside, imp.Bundle, records[b.Environment])
 	if in.Err != nil {
 		hostResult.Err = fmt.Errorf("inside %s: %w", name, in.Err)
 	}

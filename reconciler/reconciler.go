@@ -467,6 +467,8 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 		}
 	}
 
+	cp := &clusterPass{cl: cl, inv: inv, commit: commit, allowPrune: allowDeletes, dp: dp, live: live}
+
 	// Kinds the drift watch had fully listed before this pass began: no
 	// change to them during the pass can go unseen.
 	var synced map[schema.GroupVersionResource]bool
@@ -519,7 +521,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 				keep(res)
 				return
 			}
-			er := r.applyEnvironment(ctx, cl, inv, b, rec, commit, allowDeletes, dp)
+			er := r.applyEnvironment(ctx, cp, b, rec)
 			if er.Err == nil && er.Action == ActionUnchanged && live != nil && rec != nil && live.note(rec) {
 				// A full check found nothing to do: note what the cluster
 				// showed, so that the next pass needs none.
