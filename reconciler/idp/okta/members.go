@@ -2,38 +2,29 @@ package okta
 
 import (
 	"context"
-	"fmt"
+	"net/http"
 	"net/url"
 
 	"github.com/allot-dev/allot/reconciler/idp"
+	"github.com/allot-dev/allot/reconciler/idp/restapi"
 )
 
 // AddMembers puts each user in the group. Okta answers 204 for a user
 // already there, so a retry is harmless.
 func (p *Provider) AddMembers(ctx context.Context, g idp.Group, users []idp.User) error {
-	return p.changeMembers(ctx, "PUT", g, users)
+	return p.api.ChangeMembers(ctx, g, users, p.errNotManaged(g.Name), membership(http.MethodPut, g), nil)
 }
 
 // RemoveMembers takes each user out of the group. Okta answers 204 for a
 // user not there, so a retry is harmless.
 func (p *Provider) RemoveMembers(ctx context.Context, g idp.Group, users []idp.User) error {
-	return p.changeMembers(ctx, "DELETE", g, users)
+	return p.api.ChangeMembers(ctx, g, users, p.errNotManaged(g.Name), membership(http.MethodDelete, g), nil)
 }
 
-// changeMembers sends method to each user's membership of the group; the
-// Groups API changes one membership per request.
-func (p *Provider) changeMembers(ctx context.Context, method string, g idp.Group, users []idp.User) error {
-	if len(users) == 0 {
-		return nil
+// membership is the request that changes one user's membership of g; the
+// Groups API changes one a request.
+func membership(method string, g idp.Group) func(idp.User) restapi.Request {
+	return func(u idp.User) restapi.Request {
+		return restapi.Request{Method: method, Target: "/api/v1/groups/" + url.PathEscape(g.ID) + "/users/" + url.PathEscape(u.ID)}
 	}
-	if !g.Managed {
-		return p.errNotManaged(g.Name)
-	}
-	for _, u := range users {
-		membership := "/api/v1/groups/" + url.PathEscape(g.ID) + "/users/" + url.PathEscape(u.ID)
-		if _, err := p.do(ctx, method, membership, nil, nil); err != nil {
-			return fmt.Errorf("change membership of user %s in group %s: %w", u.ID, g.Name, err)
-		}
-	}
-	return nil
 }
