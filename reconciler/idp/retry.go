@@ -73,10 +73,8 @@ func Retrying[T any](ctx context.Context, r Retry, op func(context.Context) (T, 
 // when the server did not act on it. Errors marked ErrGaveUp are never
 // retried, whatever retryable says.
 func RetryingIf[T any](ctx context.Context, r Retry, retryable func(error) bool, op func(context.Context) (T, error)) (T, error) {
+	r = r.withDefaults()
 	attempts := r.Attempts
-	if attempts <= 0 {
-		attempts = DefaultAttempts
-	}
 	var waited time.Duration
 	for attempt := 1; ; attempt++ {
 		v, err := op(ctx)
@@ -90,9 +88,9 @@ func RetryingIf[T any](ctx context.Context, r Retry, retryable func(error) bool,
 		switch {
 		case attempt >= attempts:
 			return v, fmt.Errorf("%w after %d attempts: %w", ErrGaveUp, attempts, err)
-		case waited+wait > r.maxTotalWait():
+		case waited+wait > r.MaxTotalWait:
 			return v, fmt.Errorf("%w after %d attempts and %s of waiting, as %s more would pass the bound of %s: %w",
-				ErrGaveUp, attempt, waited, wait, r.maxTotalWait(), err)
+				ErrGaveUp, attempt, waited, wait, r.MaxTotalWait, err)
 		}
 		if deadline, has := ctx.Deadline(); has && time.Until(deadline) < wait {
 			// Waiting would outlast the pass; fail now with the reason.
@@ -115,13 +113,13 @@ func Retryable(err error) bool {
 func (r Retry) wait(err error, attempt int) time.Duration {
 	var rl *RateLimitError
 	if errors.As(err, &rl) && rl.RetryAfter > 0 {
-		return min(rl.RetryAfter, r.maxRetryAfter())
+		return min(rl.RetryAfter, r.MaxRetryAfter)
 	}
-	d := r.initialWait()
+	d := r.InitialWait
 	for range attempt - 1 {
 		d *= 2
-		if d >= r.maxWait() {
-			d = r.maxWait()
+		if d >= r.MaxWait {
+			d = r.MaxWait
 			break
 		}
 	}
@@ -145,30 +143,19 @@ func (r Retry) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func (r Retry) initialWait() time.Duration {
-	if r.InitialWait > 0 {
-		return r.InitialWait
+// withDefaults fills in the settings left zero (or negative).
+func (r Retry) withDefaults() Retry {
+	orDefault := func(d *time.Duration, def time.Duration) {
+		if *d <= 0 {
+			*d = def
+		}
 	}
-	return DefaultInitialWait
-}
-
-func (r Retry) maxWait() time.Duration {
-	if r.MaxWait > 0 {
-		return r.MaxWait
+	if r.Attempts <= 0 {
+		r.Attempts = DefaultAttempts
 	}
-	return DefaultMaxWait
-}
-
-func (r Retry) maxRetryAfter() time.Duration {
-	if r.MaxRetryAfter > 0 {
-		return r.MaxRetryAfter
-	}
-	return DefaultMaxRetryAfter
-}
-
-func (r Retry) maxTotalWait() time.Duration {
-	if r.MaxTotalWait > 0 {
-		return r.MaxTotalWait
-	}
-	return DefaultMaxTotalWait
+	orDefault(&r.InitialWait, DefaultInitialWait)
+	orDefault(&r.MaxWait, DefaultMaxWait)
+	orDefault(&r.MaxRetryAfter, DefaultMaxRetryAfter)
+	orDefault(&r.MaxTotalWait, DefaultMaxTotalWait)
+	return r
 }

@@ -25,7 +25,7 @@ func (p *Provider) AddMembers(ctx context.Context, g idp.Group, users []idp.User
 	already := func(err error) bool {
 		return restapi.IsStatus(err, http.StatusBadRequest, "Request_BadRequest", "already exist")
 	}
-	return p.api.ChangeMembers(ctx, g, users, p.errNotManaged(g.Name), add, already)
+	return p.api.ChangeMembers(ctx, g, users, p.errNotManaged, add, already)
 }
 
 // RemoveMembers removes each user's reference. Graph answers 404 for a
@@ -38,5 +38,5 @@ func (p *Provider) RemoveMembers(ctx context.Context, g idp.Group, users []idp.U
 	gone := func(err error) bool {
 		return restapi.IsStatus(err, http.StatusNotFound, "Request_ResourceNotFound", "")
 	}
-	return p.api.ChangeMembers(ctx, g, users, p.errNotManaged(g.Name), remove, gone)
+	return p.api.ChangeMembers(ctx, g, users, p.errNotManaged, remove, gone)
 }

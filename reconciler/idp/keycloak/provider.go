@@ -6,7 +6,9 @@
 // management roles view-users, query-groups and manage-users (or
 // manage-groups with fine-grained permissions). Groups are top-level
 // groups; a group is allot's when its attribute allot.dev/managed-by
-// holds "allot". IDs of users and groups are Keycloak's UUIDs.
+// holds "allot". IDs of users and groups are Keycloak's UUIDs. Members
+// are added and removed one request a user; Keycloak answers 204 whether
+// the membership was there or not, so a retry is harmless.
 //
 // The access token is kept until shortly before it expires; a 401 from
 // the admin API gets one fresh token and one more try.
@@ -62,6 +64,8 @@ type Options struct {
 
 // Provider is an idp.Provider for a Keycloak realm. It is safe for concurrent use.
 type Provider struct {
+	// Memberships adds and removes members, one request a user.
+	restapi.Memberships
 	opts Options
 	api  *restapi.Client // below the realm's admin API, URL/admin/realms/REALM
 }
@@ -103,7 +107,12 @@ func New(opts Options) (*Provider, error) {
 	}
 	tokenURL := base.JoinPath("realms", url.PathEscape(opts.TokenRealm), "protocol", "openid-connect", "token")
 	api.Auth = restapi.ClientCredentials(api, tokenURL, opts.ClientID, opts.ClientSecret, "")
-	return &Provider{opts: opts, api: api}, nil
+	p := &Provider{opts: opts, api: api}
+	// The admin API files a membership under the user.
+	p.Memberships = restapi.Memberships{API: api, NotManaged: p.errNotManaged, Path: func(groupID, userID string) string {
+		return "/users/" + url.PathEscape(userID) + "/groups/" + url.PathEscape(groupID)
+	}}
+	return p, nil
 }
 
 // errNotManaged refuses a change to a group without allot's marker.

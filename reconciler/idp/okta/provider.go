@@ -7,13 +7,16 @@
 // directory and BUILT_IN groups belong to Okta) and its profile
 // description is the marker. Groups are found with the search parameter
 // (profile.name sw "PREFIX") rather than q, since Okta documents that q
-// results cannot be paged and stop at 300. IDs are Okta's IDs.
+// results cannot be paged and stop at 300. IDs are Okta's IDs. Members
+// are added and removed one request a user; Okta answers 204 whether the
+// membership was there or not, so a retry is harmless.
 package okta
 
 import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/allot-dev/allot/reconciler/idp"
 	"github.com/allot-dev/allot/reconciler/idp/restapi"
@@ -53,6 +56,8 @@ type Options struct {
 
 // Provider is an idp.Provider for an Okta org. It is safe for concurrent use.
 type Provider struct {
+	// Memberships adds and removes members, one request a user.
+	restapi.Memberships
 	opts Options
 	api  *restapi.Client
 }
@@ -74,7 +79,7 @@ func New(opts Options) (*Provider, error) {
 	if opts.PageSize <= 0 {
 		opts.PageSize = DefaultPageSize
 	}
-	return &Provider{opts: opts, api: &restapi.Client{
+	p := &Provider{opts: opts, api: &restapi.Client{
 		Backend:          "okta",
 		Base:             base,
 		HTTP:             opts.HTTPClient,
@@ -84,7 +89,11 @@ func New(opts Options) (*Provider, error) {
 		Classify:         classify,
 		UnauthorizedHint: "check the API token idp.token names and its administrator role",
 		Secrets:          []string{opts.Token},
-	}}, nil
+	}}
+	p.Memberships = restapi.Memberships{API: p.api, NotManaged: p.errNotManaged, Path: func(groupID, userID string) string {
+		return "/api/v1/groups/" + url.PathEscape(groupID) + "/users/" + url.PathEscape(userID)
+	}}
+	return p, nil
 }
 
 // errNotManaged refuses a change to a group that is not allot's.
