@@ -94,17 +94,16 @@ func (c *Client) Do(ctx context.Context, req Request, out any) (http.Header, err
 	if err != nil {
 		return nil, err
 	}
-	what := c.Backend + " " + req.Method + " " + c.shown(u)
-	var body []byte
-	contentType := ""
+	k := call{method: req.Method, url: u, request: req.Method + " " + c.shown(u)}
+	k.what = c.Backend + " " + k.request
 	switch {
 	case req.Form != nil:
-		body, contentType = []byte(req.Form.Encode()), "application/x-www-form-urlencoded"
+		k.body, k.contentType = []byte(req.Form.Encode()), "application/x-www-form-urlencoded"
 	case req.JSON != nil:
-		if body, err = json.Marshal(req.JSON); err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
+		if k.body, err = json.Marshal(req.JSON); err != nil {
+			return nil, fmt.Errorf("%s: %w", k.what, err)
 		}
-		contentType = cmp.Or(c.ContentType, "application/json")
+		k.contentType = cmp.Or(c.ContentType, "application/json")
 	}
 	retryable := idp.Retryable
 	if !req.idempotent() {
@@ -113,22 +112,32 @@ func (c *Client) Do(ctx context.Context, req Request, out any) (http.Header, err
 		retryable = func(err error) bool { return errors.Is(err, idp.ErrRateLimited) }
 	}
 	return idp.RetryingIf(ctx, c.Retry, retryable, func(ctx context.Context) (http.Header, error) {
-		return c.once(ctx, req.Method, u, what, body, contentType, out)
+		return c.once(ctx, k, out)
 	})
+}
+
+// call is a request made ready to send, once or more.
+type call struct {
+	method      string
+	url         *url.URL
+	request     string // method and path, for errors
+	what        string // the backend and request, for errors
+	body        []byte
+	contentType string
 }
 
 // once sends the request, and sends it again with a new credential when
 // the server refused the first one.
-func (c *Client) once(ctx context.Context, method string, u *url.URL, what string, body []byte, contentType string, out any) (http.Header, error) {
+func (c *Client) once(ctx context.Context, k call, out any) (http.Header, error) {
 	for renewed := false; ; renewed = true {
 		auth := ""
 		if c.Auth != nil {
 			var err error
 			if auth, err = c.Auth.Authorization(ctx); err != nil {
-				return nil, fmt.Errorf("%s: %w", what, err)
+				return nil, fmt.Errorf("%s: %w", k.what, err)
 			}
 		}
-		resp, data, err := c.send(ctx, method, u, what, body, contentType, auth)
+		resp, data, err := c.send(ctx, k, auth)
 		if err != nil {
 			return nil, err
 		}
@@ -136,15 +145,15 @@ func (c *Client) once(ctx context.Context, method string, u *url.URL, what strin
 			continue
 		}
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			return nil, c.statusError(what, resp, data, auth, renewed)
+			return nil, c.statusError(k, resp, data, auth, renewed)
 		}
 		if len(data) > MaxResponse {
 			return nil, fmt.Errorf("%s: the answer is larger than %d MiB, the most allot reads of an identity provider's answer: %w",
-				what, MaxResponse>>20, ErrTooLarge)
+				k.what, MaxResponse>>20, ErrTooLarge)
 		}
 		if out != nil && len(bytes.TrimSpace(data)) > 0 {
 			if err := json.Unmarshal(data, out); err != nil {
-				return nil, fmt.Errorf("%s: the answer is not the JSON expected: %w", what, err)
+				return nil, fmt.Errorf("%s: the answer is not the JSON expected: %w", k.what, err)
 			}
 		}
 		return resp.Header, nil
@@ -153,18 +162,19 @@ func (c *Client) once(ctx context.Context, method string, u *url.URL, what strin
 
 // send makes one HTTP exchange and reads at most MaxResponse+1 bytes of
 // the answer, so that the caller can tell an answer over the bound.
-func (c *Client) send(ctx context.Context, method string, u *url.URL, what string, body []byte, contentType, auth string) (*http.Response, []byte, error) {
+func (c *Client) send(ctx context.Context, k call, auth string) (*http.Response, []byte, error) {
 	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
+	if k.body != nil {
+		rd = bytes.NewReader(k.body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	what := k.what
+	req, err := http.NewRequestWithContext(ctx, k.method, k.url.String(), rd)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", what, err)
 	}
 	req.Header.Set("Accept", cmp.Or(c.Accept, "application/json"))
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+	if k.contentType != "" {
+		req.Header.Set("Content-Type", k.contentType)
 	}
 	if auth != "" {
 		req.Header.Set("Authorization", auth)

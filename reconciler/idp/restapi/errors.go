@@ -69,7 +69,7 @@ func IsStatus(err error, status int, code, text string) bool {
 // statusError maps an error answer to a *StatusError. auth is the
 // credential the request carried, masked like the secrets; renewed says
 // that it was already a new one after a refusal.
-func (c *Client) statusError(what string, resp *http.Response, data []byte, auth string, renewed bool) error {
+func (c *Client) statusError(k call, resp *http.Response, data []byte, auth string, renewed bool) error {
 	code, msg := "", ""
 	if c.ErrorBody != nil {
 		code, msg = c.ErrorBody(data)
@@ -80,7 +80,7 @@ func (c *Client) statusError(what string, resp *http.Response, data []byte, auth
 	secrets := append([]string{auth, strings.TrimPrefix(auth, "Bearer ")}, c.Secrets...)
 	e := &StatusError{
 		Backend:    c.Backend,
-		Request:    strings.TrimPrefix(what, c.Backend+" "),
+		Request:    k.request,
 		StatusCode: resp.StatusCode,
 		Code:       Bound(Mask(code, secrets...)),
 		Detail:     Bound(Mask(msg, secrets...)),
