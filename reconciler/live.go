@@ -163,7 +163,7 @@ func ownedDigest(entries []metav1.ManagedFieldsEntry, whole bool) string {
 	for _, e := range kept {
 		fmt.Fprintf(h, "%s\x00%s\x00%s\x00", e.Manager, e.Operation, e.APIVersion)
 		if e.FieldsV1 != nil {
-			h.Write(e.FieldsV1.Raw)
+			h.Write(e.FieldsV1.GetRawBytes())
 		}
 		h.Write([]byte{0})
 	}

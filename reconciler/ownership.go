@@ -1,7 +1,6 @@
 package reconciler
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -62,7 +61,7 @@ func foreignSet(entries []metav1.ManagedFieldsEntry) (*fieldpath.Set, error) {
 			continue
 		}
 		var s fieldpath.Set
-		if err := s.FromJSON(bytes.NewReader(m.FieldsV1.Raw)); err != nil {
+		if err := s.FromJSON(m.FieldsV1.GetRawReader()); err != nil {
 			return nil, fmt.Errorf("read the managed fields of %s: %w", m.Manager, err)
 		}
 		if m.Manager == FieldManager {
