@@ -154,7 +154,7 @@ func (m *metrics) record(res *reconciler.PassResult, took time.Duration) {
 
 // Serve runs passes until ctx ends.
 func Serve(ctx context.Context, s Streams, o ServeOptions) error {
-	log := slog.New(slog.NewJSONHandler(s.Err, nil))
+	log := s.logger()
 	r, err := newReconciler(o.ReconcileOptions, log)
 	if err != nil {
 		return err

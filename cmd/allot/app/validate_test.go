@@ -65,11 +65,11 @@ func TestValidateJSONOutput(t *testing.T) {
 	if code != ExitInvalid {
 		t.Fatalf("exit %d, want 1", code)
 	}
-	var got jsonReport
+	var got validateReport
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, out)
 	}
-	want := jsonReport{Valid: false, Environments: 0, Problems: []schemas.Problem{{
+	want := validateReport{Valid: false, Environments: 0, Problems: []schemas.Problem{{
 		Position: schemas.Position{File: "environments/web/demo.yaml", Line: 9, Column: 3},
 		Rule:     schemas.RuleSchema, Severity: schemas.SeverityError,
 		Message: `unknown field "sise" in spec; did you mean "size"?`,
