@@ -148,7 +148,7 @@ func checkKustomization(mem filesys.FileSystem, dir string, seen map[string]bool
 	}
 	if msgs := k.CheckDeprecatedFields(); msgs != nil {
 		for _, msg := range *msgs {
-			budget.warn(Warning{File: file, Message: msg})
+			budget.warn(Warning{File: file, Message: strings.TrimPrefix(msg, "# Warning: ")})
 		}
 	}
 	k.FixKustomization()

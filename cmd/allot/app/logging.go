@@ -130,12 +130,16 @@ func (l *libraryOutput) emit(source string) func(string) {
 // close restores os.Stderr and waits until every line is logged.
 func (l *libraryOutput) close() {
 	if l.w == nil {
+		log.SetOutput(l.stderr)
+		log.SetFlags(log.LstdFlags)
 		return
 	}
 	os.Stderr = l.stderr
 	_ = l.w.Close()
 	<-l.done
 	_ = l.r.Close()
+	log.SetOutput(l.stderr)
+	log.SetFlags(log.LstdFlags)
 }
 
 // lineWriter calls emit with each line written to it.

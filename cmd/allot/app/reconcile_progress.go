@@ -3,7 +3,6 @@ package app
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -137,7 +136,9 @@ func (p *passPrinter) start(ctx context.Context, pass int) {
 func (p *passPrinter) environment(e reconciler.EnvResult) {
 	name := environmentName{Cluster: e.Cluster, Environment: e.Environment}
 	p.mu.Lock()
-	interrupted := p.ctx != nil && p.ctx.Err() != nil && isCancel(e.Err)
+	// Once the pass is interrupted, an environment that fails has most
+	// likely failed for it: it was left undone.
+	interrupted := p.ctx != nil && p.ctx.Err() != nil && e.Err != nil
 	if interrupted {
 		p.undone = append(p.undone, name)
 	} else {
@@ -184,7 +185,7 @@ func (p *passPrinter) finish(ctx context.Context, res *reconciler.PassResult) er
 		}
 		for _, e := range c.Environments {
 			name := environmentName{Cluster: c.Name, Environment: e.Environment}
-			if report.Interrupted && isCancel(e.Err) {
+			if slices.Contains(undone, name) || (report.Interrupted && !printed[name] && e.Err != nil) {
 				if !slices.Contains(undone, name) {
 					undone = append(undone, name)
 				}
@@ -252,11 +253,6 @@ func envLine(e reconciler.EnvResult) string {
 		fmt.Fprintf(&b, ": %s", e.Message)
 	}
 	return b.String()
-}
-
-// isCancel reports whether err is the end of the pass's context.
-func isCancel(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // isTTY reports whether w is a terminal that can redraw a line.

@@ -62,7 +62,8 @@ repository-wide rules such as unique names and per-owner limits always run.`,
   allot validate --changed-from origin/main --github-annotations`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !cmd.Flags().Changed("github-annotations") && getenv("GITHUB_ACTIONS") == "true" {
+			// In GitHub Actions, annotations unless a flag says what to print.
+			if !cmd.Flags().Changed("github-annotations") && !cmd.Flags().Changed("output") && getenv("GITHUB_ACTIONS") == "true" {
 				opts.GitHubAnnotations = true
 			}
 			return Validate(s, opts)
@@ -71,7 +72,7 @@ repository-wide rules such as unique names and per-owner limits always run.`,
 	cmd.Flags().StringVar(&opts.Repo, "repo", ".", "the requests repository's directory")
 	cmd.Flags().StringVar(&opts.ChangedFrom, "changed-from", "", "check only the requests changed since this git ref (repository-wide rules still run)")
 	validateOutputs.bind(cmd, &opts.Output)
-	cmd.Flags().BoolVar(&opts.GitHubAnnotations, "github-annotations", false, "print problems as GitHub workflow commands, which GitHub shows on the pull request's files (the default when GITHUB_ACTIONS=true)")
+	cmd.Flags().BoolVar(&opts.GitHubAnnotations, "github-annotations", false, "print problems as GitHub workflow commands, which GitHub shows on the pull request's files (on stderr with -o json|yaml); the default when GITHUB_ACTIONS=true and no -o is given")
 	cmd.Flags().StringVar(&opts.ChartCache, "chart-cache", defaultChartCache(), "where remote charts are cached")
 	return cmd
 }
@@ -157,6 +158,13 @@ func renderProblems(ctx context.Context, repo *load.Repository, problems []schem
 	seen := map[string]bool{}
 	for _, res := range r.RenderAll(ctx, todo) {
 		if res.Err == nil {
+			// What kustomize warns of, at the kustomization that has it.
+			for _, w := range res.Bundle.Warnings {
+				if key := w.File + w.Message; !seen[key] {
+					seen[key] = true
+					out = append(out, schemas.Problem{Position: schemas.Position{File: w.File}, Rule: schemas.RuleRender, Severity: schemas.SeverityWarning, Message: "kustomize: " + w.Message})
+				}
+			}
 			continue
 		}
 		doc := res.Target.Env.Doc
