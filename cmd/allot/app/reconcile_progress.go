@@ -87,11 +87,11 @@ func (p *passPrinter) watchSource(src reconciler.Source) reconciler.Source {
 		if err != nil {
 			return snap, err
 		}
-		if p.format == OutputText || p.format == "" {
-			p.line(whatWasRead(snap.Commit))
-		}
 		if p.status != nil {
 			p.status.expect(expectedEnvironments(snap.Dir))
+		}
+		if !structured(p.format) {
+			p.line(whatWasRead(snap.Commit))
 		}
 		return snap, nil
 	})
