@@ -244,12 +244,12 @@ func Reconcile(ctx context.Context, s Streams, o ReconcileOptions) error {
 	if err := clusterOutputs.check(o.Output); err != nil {
 		return usageError(err)
 	}
-	r, err := newReconciler(o, s.logger())
+	p := newPassPrinter(s, o.Output)
+	r, err := newReconciler(o, p.logger(s.logger()))
 	if err != nil {
 		return err
 	}
 	defer r.StopWatching()
-	p := newPassPrinter(s, o.Output)
 	r.Source = p.watchSource(r.Source)
 	r.OnEnvironment = p.environment
 	for passes := 0; ; passes++ {

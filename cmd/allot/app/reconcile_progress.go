@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -155,13 +156,43 @@ func (p *passPrinter) environment(e reconciler.EnvResult) {
 
 // line prints one line of text, clearing the status line around it.
 func (p *passPrinter) line(s string) {
-	if p.status != nil {
-		p.status.clear()
-		defer p.status.draw()
+	write := func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		fmt.Fprintln(p.out, s)
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fmt.Fprintln(p.out, s)
+	if p.status == nil {
+		write()
+		return
+	}
+	p.status.pause(write)
+}
+
+// logger returns log, whose records, on a terminal, clear the status line
+// and have it drawn again after them.
+func (p *passPrinter) logger(log *slog.Logger) *slog.Logger {
+	if p.status == nil {
+		return log
+	}
+	return slog.New(pausing{Handler: log.Handler(), s: p.status})
+}
+
+// pausing is a handler that writes its records where a status line is.
+type pausing struct {
+	slog.Handler
+	s *statusLine
+}
+
+func (h pausing) Handle(ctx context.Context, r slog.Record) error {
+	var err error
+	h.s.pause(func() { err = h.Handler.Handle(ctx, r) })
+	return err
+}
+func (h pausing) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return pausing{Handler: h.Handler.WithAttrs(attrs), s: h.s}
+}
+func (h pausing) WithGroup(name string) slog.Handler {
+	return pausing{Handler: h.Handler.WithGroup(name), s: h.s}
 }
 
 // finish prints what the pass did that was not printed yet: in text the
@@ -269,6 +300,9 @@ func isTTY(w io.Writer) bool {
 // says what a pass waits for and for how long.
 type statusLine struct {
 	w io.Writer
+	// term orders what is written to the terminal: the line, and what
+	// is printed above it.
+	term sync.Mutex
 
 	mu       sync.Mutex
 	since    time.Time
@@ -349,9 +383,16 @@ func (s *statusLine) text() string {
 const maxStatusWidth = 100
 
 func (s *statusLine) draw() {
+	s.term.Lock()
+	defer s.term.Unlock()
+	s.drawLocked()
+}
+
+// drawLocked draws the line; the caller holds term.
+func (s *statusLine) drawLocked() {
 	t := s.text()
-	if len(t) > maxStatusWidth {
-		t = t[:maxStatusWidth-1] + "…"
+	if r := []rune(t); len(r) > maxStatusWidth {
+		t = string(r[:maxStatusWidth-1]) + "…"
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -363,12 +404,29 @@ func (s *statusLine) draw() {
 }
 
 func (s *statusLine) clear() {
+	s.term.Lock()
+	defer s.term.Unlock()
+	s.clearLocked()
+}
+
+// clearLocked clears the line; the caller holds term.
+func (s *statusLine) clearLocked() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.shown {
 		fmt.Fprint(s.w, "\r\x1b[K")
 		s.shown = false
 	}
+}
+
+// pause clears the line, runs write, which writes to the terminal, and
+// draws the line again below what it wrote.
+func (s *statusLine) pause(write func()) {
+	s.term.Lock()
+	defer s.term.Unlock()
+	s.clearLocked()
+	write()
+	s.drawLocked()
 }
 
 func (s *statusLine) end() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -201,5 +202,19 @@ func TestStatusLineSaysWhatThePassWaitsFor(t *testing.T) {
 	s.clear()
 	if got := w.String(); !strings.HasPrefix(got, "\r\x1b[K") || !strings.HasSuffix(got, "\r\x1b[K") {
 		t.Errorf("the line is not redrawn in place: %q", got)
+	}
+	// A log record or an environment's line goes above the status line.
+	w.Reset()
+	s.draw()
+	log := (&passPrinter{status: s}).logger(slog.New(slog.NewTextHandler(&w, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}})))
+	log.Warn("slow")
+	status := "waiting for 4 of 5 environments: dev/a, dev/c, dev/d and 1 more (1m15s)"
+	if got, want := w.String(), "\r\x1b[K"+status+"\r\x1b[Klevel=WARN msg=slow\n\r\x1b[K"+status; got != want {
+		t.Errorf("around a log record:\n%q\nwant\n%q", got, want)
 	}
 }
