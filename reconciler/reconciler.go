@@ -128,6 +128,10 @@ type Reconciler struct {
 	// allot manages changes, so that its environment's readiness can be
 	// read again by a pass; it needs OnDrift, which starts the watch.
 	OnStatusChange func(StatusChange)
+	// OnEnvironment, when set, is called with each environment's result
+	// as soon as it is final, so that a caller can show a pass as it
+	// goes; calls come from several goroutines at once.
+	OnEnvironment func(EnvResult)
 
 	mu       sync.Mutex
 	clusters map[string]*Cluster
@@ -485,6 +489,9 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 		mu.Lock()
 		results = append(results, er)
 		mu.Unlock()
+		if r.OnEnvironment != nil {
+			r.OnEnvironment(er)
+		}
 	}
 	sem := make(chan struct{}, r.concurrency())
 	var wg sync.WaitGroup
@@ -542,7 +549,11 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 	for _, rec := range gone {
 		switch {
 		case !allowDeletes:
-			results = append(results, EnvResult{Environment: rec.Environment, Cluster: cl.Name, Action: ActionHeld})
+			held := EnvResult{Environment: rec.Environment, Cluster: cl.Name, Action: ActionHeld}
+			results = append(results, held)
+			if r.OnEnvironment != nil {
+				r.OnEnvironment(held)
+			}
 		case !brk.open():
 			keep(r.teardown(ctx, cl, inv, rec))
 		}

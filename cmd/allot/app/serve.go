@@ -90,10 +90,12 @@ func (o *ServeOptions) bindServe(cmd *cobra.Command, interval time.Duration) {
 	f.DurationVar(&o.Debounce, "drift-debounce", 300*time.Millisecond, "how long to gather drift events before a pass")
 }
 
-// runWithSignals runs fn with a context that ends on SIGINT or SIGTERM.
+// runWithSignals runs fn with a context that ends on SIGINT or SIGTERM. A
+// second signal kills the process, as if allot did not catch them.
 func runWithSignals(fn func(context.Context) error) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	context.AfterFunc(ctx, stop)
 	return fn(ctx)
 }
 
@@ -160,7 +162,7 @@ func (m *metrics) record(res *reconciler.PassResult, took time.Duration) {
 
 // Serve runs passes until ctx ends.
 func Serve(ctx context.Context, s Streams, o ServeOptions) error {
-	log := slog.New(slog.NewJSONHandler(s.Err, nil))
+	log := s.logger()
 	r, err := newReconciler(o.ReconcileOptions, log)
 	if err != nil {
 		return err

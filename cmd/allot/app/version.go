@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"io"
 	"runtime"
 	"runtime/debug"
 
@@ -15,9 +16,16 @@ var (
 	commit  = ""
 )
 
-// versionString returns "VERSION (commit COMMIT, GOVERSION)", falling back to
-// what the Go toolchain recorded when the linker flags were not set.
-func versionString() string {
+// VersionInfo is the document of `allot version -o json|yaml`.
+type VersionInfo struct {
+	Version   string `json:"version"`
+	Commit    string `json:"commit"`
+	GoVersion string `json:"goVersion"`
+}
+
+// versionInfo returns what the linker flags set, falling back to what the
+// Go toolchain recorded.
+func versionInfo() VersionInfo {
 	v, c := version, commit
 	if info, ok := debug.ReadBuildInfo(); ok {
 		if v == "" && info.Main.Version != "" {
@@ -35,18 +43,31 @@ func versionString() string {
 	if c == "" {
 		c = "unknown"
 	}
-	return fmt.Sprintf("allot %s (commit %s, %s)", v, c, runtime.Version())
+	return VersionInfo{Version: v, Commit: c, GoVersion: runtime.Version()}
 }
+
+// versionString returns "allot VERSION (commit COMMIT, GOVERSION)".
+func versionString() string {
+	i := versionInfo()
+	return fmt.Sprintf("allot %s (commit %s, %s)", i.Version, i.Commit, i.GoVersion)
+}
+
+var versionOutputs = formats(OutputText)
 
 // NewVersionCommand builds `allot version`.
 func NewVersionCommand(s Streams) *cobra.Command {
-	return &cobra.Command{
+	var output string
+	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print allot's version and git commit",
 		Args:  noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			_, err := fmt.Fprintln(s.Out, versionString())
-			return err
+			return printOutput(s.Out, output, versionInfo(), func(w io.Writer) error {
+				_, err := fmt.Fprintln(w, versionString())
+				return err
+			})
 		},
 	}
+	versionOutputs.bind(cmd, &output)
+	return cmd
 }
