@@ -489,7 +489,9 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 		mu.Lock()
 		results = append(results, er)
 		mu.Unlock()
-		if r.OnEnvironment != nil {
+		// One that could not reach the cluster waits for the end of the
+		// pass: it may become part of the cluster's one line.
+		if r.OnEnvironment != nil && !isConnectionError(er.Err) {
 			r.OnEnvironment(er)
 		}
 	}
