@@ -122,7 +122,7 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cp *clusterPass, b *r
 
 	// Intent first: the union of what is there and what is coming.
 	if !unchangedDigest {
-		rec.File, rec.Groups, rec.PreDelete = b.File, b.Groups, preDeleteObjects(b)
+		rec.File, rec.Groups, rec.PreDelete, rec.Expires = b.File, b.Groups, preDeleteObjects(b), b.Expires
 		rec.Objects = union(rec.Objects, refs)
 		rec.setCondition(ConditionProgressing, metav1.ConditionTrue, ReasonApplying, "applying commit "+short(commit), now)
 		rec.Updated = now

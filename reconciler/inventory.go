@@ -148,6 +148,8 @@ type Record struct {
 	// WaitingSince is when the environment last became not ready; its
 	// readiness timeout counts from there.
 	WaitingSince time.Time `json:"waitingSince,omitzero"`
+	// Expires is the request's spec.expires as last applied.
+	Expires string `json:"expires,omitempty"`
 	// Created is when allot first applied the environment; a TTL counts
 	// from it.
 	Created time.Time `json:"created"`

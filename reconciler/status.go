@@ -28,6 +28,9 @@ type StatusRow struct {
 	// Changed lists the objects the last apply created or changed.
 	Changed []string  `json:"changed,omitempty"`
 	Updated time.Time `json:"updated"`
+	// Expires is when the environment is torn down: its expires date, or
+	// its TTL counted from when allot first applied it; zero for never.
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // Status reads the inventory records of the given clusters. A cluster that
@@ -76,6 +79,7 @@ func rowOf(cluster string, rec *Record) StatusRow {
 		}
 	}
 	row.Changed = rec.Changed
+	row.Expires = rec.expiresAt()
 	if rec.LastError != "" {
 		row.Message = rec.LastError
 		if len(rec.Changed) > 0 {
@@ -99,4 +103,97 @@ func shortDigest(d string) string {
 		return d[len(prefix) : len(prefix)+12]
 	}
 	return d
+}
+
+// expiresAt is when the record's environment expires; zero for never or
+// an expiry that cannot be read.
+func (r *Record) expiresAt() time.Time {
+	if r.Expires == "" {
+		return time.Time{}
+	}
+	e, err := schemas.ParseExpiry(r.Expires)
+	switch {
+	case err != nil:
+		return time.Time{}
+	case !e.At.IsZero():
+		return e.At
+	case r.Created.IsZero():
+		return time.Time{}
+	}
+	return r.Created.Add(e.TTL)
+}
+
+// ObjectStatus is one object of an environment as the cluster holds it.
+type ObjectStatus struct {
+	Object string `json:"object"`
+	Phase  string `json:"phase"`
+	// State is ready, waiting, failed or missing.
+	State   string `json:"state"`
+	Message string `json:"message,omitempty"`
+}
+
+// EnvironmentStatus is what `allot status ENV` shows: the record's row,
+// its conditions, and each object's readiness read from the cluster now.
+type EnvironmentStatus struct {
+	StatusRow
+	File       string             `json:"file"`
+	LastError  string             `json:"lastError,omitempty"`
+	Conditions []metav1.Condition `json:"conditions"`
+	Objects    []ObjectStatus     `json:"objects"`
+}
+
+// Describe reads one environment on every cluster that has a record of
+// it, with each object's readiness as the readiness rules read it now.
+func (r *Reconciler) Describe(ctx context.Context, clusters []schemas.Cluster, env string) ([]EnvironmentStatus, []error) {
+	var out []EnvironmentStatus
+	var errs []error
+	for _, entry := range r.selectedClusters(clusters) {
+		cl, err := r.cluster(ctx, entry)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		records, err := inventory{client: cl.Client}.list(ctx)
+		if err != nil {
+			if !apierrors.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("cluster %s: %w", entry.Name, err))
+			}
+			continue
+		}
+		rec, ok := records[env]
+		if !ok {
+			continue
+		}
+		es := EnvironmentStatus{StatusRow: rowOf(entry.Name, rec), File: rec.File, LastError: rec.LastError, Conditions: rec.Conditions}
+		if es.Conditions == nil {
+			es.Conditions = []metav1.Condition{}
+		}
+		for _, ref := range rec.Objects {
+			es.Objects = append(es.Objects, objectStatus(ctx, cl, ref))
+		}
+		out = append(out, es)
+	}
+	return out, errs
+}
+
+// objectStatus reads one object and its readiness.
+func objectStatus(ctx context.Context, cl *Cluster, ref ObjectRef) ObjectStatus {
+	o := ObjectStatus{Object: ref.String(), Phase: string(ref.Phase)}
+	live := ref.Unstructured()
+	err := cl.Client.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, live)
+	switch {
+	case apierrors.IsNotFound(err) || isNoMatch(err):
+		o.State = "missing"
+		return o
+	case err != nil:
+		o.State, o.Message = "unknown", err.Error()
+		return o
+	}
+	if !readsStatus(ref.GVK().GroupKind()) {
+		o.State = string(stateReady)
+		return o
+	}
+	st := readinessOf(live)
+	o.State, o.Message = string(st.state), st.message
+	return o
 }
