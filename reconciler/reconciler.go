@@ -491,8 +491,11 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 		mu.Unlock()
 		// One that could not reach the cluster waits for the end of the
 		// pass: it may become part of the cluster's one line.
-		if r.OnEnvironment != nil && !isConnectionError(er.Err) {
-			r.OnEnvironment(er)
+		if !isConnectionError(er.Err) {
+			r.recordEvent(ctx, cl, er)
+			if r.OnEnvironment != nil {
+				r.OnEnvironment(er)
+			}
 		}
 	}
 	sem := make(chan struct{}, r.concurrency())
@@ -553,6 +556,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 		case !allowDeletes:
 			held := EnvResult{Environment: rec.Environment, Cluster: cl.Name, Action: ActionHeld}
 			results = append(results, held)
+			r.recordEvent(ctx, cl, held)
 			if r.OnEnvironment != nil {
 				r.OnEnvironment(held)
 			}
@@ -563,6 +567,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 	sort.Slice(results, func(i, j int) bool { return results[i].Environment < results[j].Environment })
 	results, unreachable := brk.summarize(results)
 	res.Environments = results
+
 	deleted := 0
 	for _, e := range results {
 		deleted += e.Pruned

@@ -3,10 +3,12 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/allot-dev/allot/schemas"
 )
@@ -54,5 +56,32 @@ func TestDescribeSaysWhatWaits(t *testing.T) {
 	}
 	if none, errs := f.r.Describe(context.Background(), clusters, "nothing"); len(none) != 0 || len(errs) != 0 {
 		t.Errorf("an unknown environment: %v, %v", none, errs)
+	}
+}
+
+// Issue 12: what a pass does to an environment is an Event on its record.
+func TestPassesLeaveEventsOnTheRecord(t *testing.T) {
+	f := newFixture(t, "a")
+	f.src.write(t, "environments/web/shop.yaml", request("shop", "a", fmt.Sprintf(configAddon, "shop")))
+	f.src.write(t, "addons/shop/config.yaml", configMap("settings", "one", ""))
+	f.mustPass(t)
+	f.editSettings(t, "edited")
+	f.mustPass(t)
+	f.src.remove(t, "environments/web/shop.yaml")
+	f.r.AllowMassDelete = true
+	f.mustPass(t)
+	var events corev1.EventList
+	if err := f.cps["a"].Client.List(context.Background(), &events, client.InNamespace(SystemNamespace)); err != nil {
+		t.Fatal(err)
+	}
+	var reasons []string
+	for _, e := range events.Items {
+		if e.InvolvedObject.Kind == "ConfigMap" && e.InvolvedObject.Name == "shop" {
+			reasons = append(reasons, e.Reason+" "+e.Type)
+		}
+	}
+	slices.Sort(reasons)
+	if want := []string{"Created Normal", "Deleted Normal", "Repaired Warning"}; !slices.Equal(reasons, want) {
+		t.Errorf("events %v, want %v", reasons, want)
 	}
 }
