@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/allot-dev/allot/schemas"
 	"github.com/allot-dev/allot/test/harness"
@@ -45,36 +43,6 @@ func TestConnectorRefusesKubeconfigInTheRepository(t *testing.T) {
 	}
 }
 
-// kubeconfigs writes, beside a real control plane's kubeconfig, one with two
-// contexts — "up", the control plane, current, and "down", an address
-// nothing answers — and one that holds only "down", current.
-func kubeconfigs(t *testing.T, cp *harness.ControlPlane) (both, downOnly string) {
-	t.Helper()
-	cc, err := clientcmd.LoadFromFile(cp.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	up := cc.Contexts[cc.CurrentContext]
-	cc.Clusters["nowhere"] = &clientcmdapi.Cluster{Server: "https://127.0.0.1:1"}
-	cc.Contexts = map[string]*clientcmdapi.Context{"up": up, "down": {Cluster: "nowhere", AuthInfo: up.AuthInfo}}
-	cc.CurrentContext = "up"
-	dir := t.TempDir()
-	both = filepath.Join(dir, "both.yaml")
-	if err := clientcmd.WriteToFile(*cc, both); err != nil {
-		t.Fatal(err)
-	}
-	down := clientcmdapi.NewConfig()
-	down.Clusters["nowhere"] = cc.Clusters["nowhere"]
-	down.AuthInfos[up.AuthInfo] = cc.AuthInfos[up.AuthInfo]
-	down.Contexts["down"] = cc.Contexts["down"]
-	down.CurrentContext = "down"
-	downOnly = filepath.Join(dir, "down.yaml")
-	if err := clientcmd.WriteToFile(*down, downOnly); err != nil {
-		t.Fatal(err)
-	}
-	return both, downOnly
-}
-
 // TestConnectorKubeconfigs checks how a cluster's kubeconfig is found and
 // which context is used, each rule against a real control plane: the
 // connection must reach it (a request answered), or the error must say
@@ -85,7 +53,15 @@ func TestConnectorKubeconfigs(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cp.Stop() })
-	both, downOnly := kubeconfigs(t, cp)
+	// both has the contexts "up" (current) and "down"; downFirst the same,
+	// with "down" current.
+	both, downFirst := filepath.Join(t.TempDir(), "both.yaml"), filepath.Join(t.TempDir(), "down.yaml")
+	if err := cp.WriteKubeconfig(both, "up"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.WriteKubeconfig(downFirst, "down"); err != nil {
+		t.Fatal(err)
+	}
 	home := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(home, ".kube"), 0o755); err != nil {
 		t.Fatal(err)
@@ -160,7 +136,7 @@ func TestConnectorKubeconfigs(t *testing.T) {
 	})
 	t.Run("without file or secretRef reads $KUBECONFIG, merged as kubectl does", func(t *testing.T) {
 		// The first file's current context wins; a missing entry is skipped.
-		list := strings.Join([]string{filepath.Join(home, "missing"), downOnly, both}, string(filepath.ListSeparator))
+		list := strings.Join([]string{filepath.Join(home, "missing"), downFirst, both}, string(filepath.ListSeparator))
 		c := &Connector{Getenv: env(map[string]string{"KUBECONFIG": list, "HOME": home})}
 		down(t, c, dev(schemas.KubeconfigSource{}))
 		reaches(t, c, dev(schemas.KubeconfigSource{Context: "up"}))
@@ -178,8 +154,8 @@ func TestConnectorKubeconfigs(t *testing.T) {
 	})
 	t.Run("--kubeconfig uses the file's current context, --context another", func(t *testing.T) {
 		cl := dev(schemas.KubeconfigSource{File: both, Context: "up"})
-		down(t, &Connector{Kubeconfigs: map[string]string{"dev": downOnly}}, cl)
-		reaches(t, &Connector{Kubeconfigs: map[string]string{"dev": both}}, dev(schemas.KubeconfigSource{File: downOnly}))
+		down(t, &Connector{Kubeconfigs: map[string]string{"dev": downFirst}}, cl)
+		reaches(t, &Connector{Kubeconfigs: map[string]string{"dev": both}}, dev(schemas.KubeconfigSource{File: downFirst}))
 		reaches(t, &Connector{Kubeconfigs: map[string]string{"dev": both}, Contexts: map[string]string{"dev": "up"}}, cl)
 		fails(t, &Connector{Kubeconfigs: map[string]string{"dev": both}, Contexts: map[string]string{"dev": "nope"}}, cl,
 			`context "nope" does not exist; it has down, up`, "--kubeconfig dev="+both)

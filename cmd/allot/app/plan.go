@@ -82,6 +82,10 @@ func PlanCmd(ctx context.Context, s Streams, o ReconcileOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	o, err := resolveClusterFlags(ctx, o)
+	if err != nil {
+		return planFailed(err)
+	}
 	r, err := newReconciler(o, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return planFailed(err)
