@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/yaml"
 )
 
 // InitOptions are the inputs of Init.
@@ -183,7 +184,7 @@ spec:
   policy:
     maxTTL: 90d
     allowedOwnerDomains: [example.com]   # your e-mail domain; subdomains count too
-`, platformName(o.Dir), o.Cluster, reach)
+`, yamlName(platformName(o.Dir)), yamlName(o.Cluster), reach)
 	request := fmt.Sprintf(`# yaml-language-server: $schema=https://raw.githubusercontent.com/allot-dev/allot/main/schemas/environment.schema.json
 #
 # One request: a namespace on cluster %[1]s with the small size's quota, kept
@@ -202,7 +203,7 @@ spec:
   size: small
   cluster: %[1]s
   expires: 30d
-`, o.Cluster)
+`, yamlName(o.Cluster))
 	readme := `# Environment requests
 
 This repository asks [allot](https://github.com/allot-dev/allot) for
@@ -233,6 +234,17 @@ allot reconcile --once   # apply it
 func yamlString(s string) string {
 	data, _ := json.Marshal(s)
 	return string(data)
+}
+
+// yamlName writes a name as it is when YAML reads it back as that string,
+// and quoted when it would read a number or a boolean (a folder named
+// 2026, a cluster named 0).
+func yamlName(s string) string {
+	var v any
+	if err := yaml.Unmarshal([]byte(s), &v); err == nil && v == s {
+		return s
+	}
+	return yamlString(s)
 }
 
 var notInLabel = regexp.MustCompile(`[^a-z0-9]+`)
