@@ -18,8 +18,17 @@ var (
 // versionString returns "VERSION (commit COMMIT, GOVERSION)", falling back to
 // what the Go toolchain recorded when the linker flags were not set.
 func versionString() string {
-	v, c := version, commit
-	if info, ok := debug.ReadBuildInfo(); ok {
+	info, _ := debug.ReadBuildInfo()
+	return formatVersion(version, commit, info)
+}
+
+// formatVersion prefers the linker flags' version and commit and falls back
+// to the build info: `go install .../cmd/allot@v1.2.3` records v1.2.3 as the
+// main module's version (and no commit: a module download has no VCS
+// data); `go build` in a git checkout records a pseudo-version
+// (v0.0.0-DATE-COMMIT, +dirty with local changes) and vcs.revision.
+func formatVersion(v, c string, info *debug.BuildInfo) string {
+	if info != nil {
 		if v == "" && info.Main.Version != "" {
 			v = info.Main.Version
 		}
