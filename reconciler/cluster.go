@@ -120,9 +120,9 @@ func (c *Connector) Config(ctx context.Context, cl schemas.Cluster) (*rest.Confi
 	if kc == nil {
 		kc = &schemas.KubeconfigSource{}
 	}
-	context := kc.Context
+	contextName := kc.Context
 	if flag, ok := c.Contexts[cl.Name]; ok {
-		context = flag
+		contextName = flag
 	}
 	if file, ok := c.Kubeconfigs[cl.Name]; ok {
 		hint := fmt.Sprintf("fix --kubeconfig %s=%s", cl.Name, file)
@@ -144,9 +144,9 @@ func (c *Connector) Config(ctx context.Context, cl schemas.Cluster) (*rest.Confi
 			return nil, err
 		}
 		hint := fmt.Sprintf("fix kubeconfig.file or kubeconfig.context in allot.yaml, or pass --kubeconfig %s=FILE", cl.Name)
-		return c.kubeconfigFiles(cl.Name, []string{file}, context, true, hint)
+		return c.kubeconfigFiles(cl.Name, []string{file}, contextName, true, hint)
 	case kc.SecretRef != nil:
-		return c.secretConfig(ctx, cl, context)
+		return c.secretConfig(ctx, cl, contextName)
 	case cl.Kubeconfig != nil:
 		files, from := c.kubectlKubeconfig()
 		if len(files) == 0 {
@@ -158,7 +158,7 @@ func (c *Connector) Config(ctx context.Context, cl schemas.Cluster) (*rest.Confi
 			}
 		}
 		hint := fmt.Sprintf("fix %s or kubeconfig.context in allot.yaml, or pass --kubeconfig %s=FILE", from, cl.Name)
-		return c.kubeconfigFiles(cl.Name, files, context, false, hint)
+		return c.kubeconfigFiles(cl.Name, files, contextName, false, hint)
 	}
 	return nil, fmt.Errorf("cluster %s: %w", cl.Name, ErrNoConnection)
 }
@@ -246,10 +246,10 @@ func kubeconfigFile(file, context string) (*rest.Config, error) {
 }
 
 // kubeconfigFiles reads kubeconfig files, merged as kubectl merges the list
-// in $KUBECONFIG, and picks context (empty: the current one). explicit
+// in $KUBECONFIG, and picks contextName (empty: the current one). explicit
 // files must exist, as kubectl's --kubeconfig. hint says how to fix an
 // error.
-func (c *Connector) kubeconfigFiles(cluster string, files []string, context string, explicit bool, hint string) (*rest.Config, error) {
+func (c *Connector) kubeconfigFiles(cluster string, files []string, contextName string, explicit bool, hint string) (*rest.Config, error) {
 	rules := &clientcmd.ClientConfigLoadingRules{Precedence: files}
 	name := strings.Join(files, string(filepath.ListSeparator))
 	if explicit {
@@ -258,38 +258,38 @@ func (c *Connector) kubeconfigFiles(cluster string, files []string, context stri
 	}
 	cc, err := rules.Load()
 	if err == nil {
-		err = checkContext(cc, context)
+		err = checkContext(cc, contextName)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: kubeconfig %s: %w; %s", cluster, name, err, hint)
 	}
-	cfg, err := clientcmd.NewNonInteractiveClientConfig(*cc, context, &clientcmd.ConfigOverrides{}, rules).ClientConfig()
+	cfg, err := clientcmd.NewNonInteractiveClientConfig(*cc, contextName, &clientcmd.ConfigOverrides{}, rules).ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: kubeconfig %s: %w; %s", cluster, name, err, hint)
 	}
 	return cfg, nil
 }
 
-// checkContext fails unless context (or, when empty, the current context)
-// is one of the kubeconfig's, and lists those it has.
-func checkContext(cc *clientcmdapi.Config, context string) error {
+// checkContext fails unless contextName (or, when empty, the current
+// context) is one of the kubeconfig's, and lists those it has.
+func checkContext(cc *clientcmdapi.Config, contextName string) error {
 	have := slices.Sorted(maps.Keys(cc.Contexts))
 	list := "it has none"
 	if len(have) > 0 {
 		list = "it has " + strings.Join(have, ", ")
 	}
 	switch {
-	case context != "" && cc.Contexts[context] == nil:
-		return fmt.Errorf("context %q does not exist; %s", context, list)
-	case context == "" && cc.CurrentContext == "":
+	case contextName != "" && cc.Contexts[contextName] == nil:
+		return fmt.Errorf("context %q does not exist; %s", contextName, list)
+	case contextName == "" && cc.CurrentContext == "":
 		return fmt.Errorf("no context named and no current-context set; %s", list)
-	case context == "" && cc.Contexts[cc.CurrentContext] == nil:
+	case contextName == "" && cc.Contexts[cc.CurrentContext] == nil:
 		return fmt.Errorf("its current-context %q does not exist; %s", cc.CurrentContext, list)
 	}
 	return nil
 }
 
-func (c *Connector) secretConfig(ctx context.Context, cl schemas.Cluster, context string) (*rest.Config, error) {
+func (c *Connector) secretConfig(ctx context.Context, cl schemas.Cluster, contextName string) (*rest.Config, error) {
 	ref := cl.Kubeconfig.SecretRef
 	if c.Home == nil {
 		return nil, fmt.Errorf("cluster %s: kubeconfig.secretRef needs allot to run in a cluster", cl.Name)
@@ -310,10 +310,10 @@ func (c *Connector) secretConfig(ctx context.Context, cl schemas.Cluster, contex
 	if err != nil {
 		return nil, fmt.Errorf("%w (Secret %s/%s key %s)", err, ns, ref.Name, key)
 	}
-	if err := checkContext(cc, context); err != nil {
+	if err := checkContext(cc, contextName); err != nil {
 		return nil, fmt.Errorf("cluster %s: kubeconfig in Secret %s/%s key %s: %w; fix kubeconfig.context in allot.yaml", cl.Name, ns, ref.Name, key, err)
 	}
-	return restConfig(cl.Name, cc, context, "")
+	return restConfig(cl.Name, cc, contextName, "")
 }
 
 // untrustedKubeconfig parses a kubeconfig that allot did not write and no
