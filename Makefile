@@ -72,6 +72,7 @@ demo: deps build controlplane vcluster $(SCIM_SERVER)/node_modules $(WEBHOOK_EXA
 bench: controlplane $(SCIM_SERVER)/node_modules $(WEBHOOK_EXAMPLES)/node_modules
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) test -run '^$$' -bench . -benchmem ./...
 	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) run ./test/bench -n 1000 -edits 50
+	KUBEBUILDER_ASSETS="$$(test/tools/build.sh)" $(GO) run ./test/bench -scale 100,1000,5000
 
 ## fault: the full fault run: allot SIGKILLed mid-pass, mid-teardown and mid-fetch over 200 environments (make test runs a small one)
 fault: controlplane

@@ -61,6 +61,10 @@ type EnvResult struct {
 	// if it is still not ready then; a pass after it tells.
 	Deadline time.Time
 	Err      error
+
+	// record is the environment's record as the apply left it, for what
+	// follows the apply (an import) to add to.
+	record *Record
 }
 
 // applyPhases are applied in this order; preDelete waits for teardown.
@@ -70,8 +74,11 @@ var applyPhases = []renderer.Phase{renderer.PhaseInit, renderer.PhaseInstall, re
 // it. The record is written before anything is applied, listing old and new
 // objects, so that a crash in between never leaves an object allot does not
 // know about.
-func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inventory, b *renderer.Bundle, rec *Record, commit string, allowPrune bool, dp driftPolicy) EnvResult {
-	res := bundleResult(b, cl.Name)
+func (r *Reconciler) applyEnvironment(ctx context.Context, cp *clusterPass, b *renderer.Bundle, rec *Record) (res EnvResult) {
+	cl, inv, commit, allowPrune, dp := cp.cl, cp.inv, cp.commit, cp.allowPrune, cp.dp
+	res = bundleResult(b, cl.Name)
+	// Whatever the outcome, the caller may add to the record (an import).
+	defer func() { res.record = rec }()
 	now := r.now()
 	desired := map[string]ObjectRef{}
 	var refs []ObjectRef
@@ -150,7 +157,7 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inve
 			// What others added to objects allot owns whole survives
 			// server-side apply: remove it.
 			var removed []string
-			removed, err = removeForeign(ctx, cl, objs, dp)
+			removed, err = removeForeign(ctx, cl, objs, dp, cp.live)
 			changes = mergeChanges(changes, removed)
 		}
 		reason := ReasonApplyFailed
@@ -175,9 +182,9 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cl *Cluster, inv inve
 		if !allowPrune {
 			res.Action = ActionHeld
 			rec.Changed = recordedChanges(changes)
-			rec.setCondition(ConditionReady, metav1.ConditionFalse, ReasonDeletionHeld, fmt.Sprintf("%d objects left the bundle but deletions are held by the mass-delete guard", len(stale)), now)
+			rec.markWaiting(ReasonDeletionHeld, fmt.Sprintf("%d objects left the bundle but deletions are held by the deletion guards", len(stale)), now)
 			if err := inv.write(ctx, rec); err != nil {
-				res.Err = err
+				res.Action, res.Err = ActionFailed, err
 			}
 			return res
 		}
@@ -302,10 +309,7 @@ func (r *Reconciler) reportDrift(ctx context.Context, cl *Cluster, inv inventory
 // apply reaches the record's conditions.
 func (r *Reconciler) fail(ctx context.Context, inv inventory, rec *Record, res EnvResult, reason string, err error) EnvResult {
 	now := r.now()
-	rec.LastError = err.Error()
-	rec.setCondition(ConditionFailed, metav1.ConditionTrue, reason, err.Error(), now)
-	rec.setCondition(ConditionReady, metav1.ConditionFalse, reason, err.Error(), now)
-	rec.setCondition(ConditionProgressing, metav1.ConditionFalse, reason, "", now)
+	rec.markFailed(reason, err, now)
 	rec.Updated = now
 	if werr := inv.write(ctx, rec); werr != nil {
 		err = errors.Join(err, werr)

@@ -156,28 +156,20 @@ func markReadiness(rec *Record, s setReadiness, timeout time.Duration, now time.
 	switch {
 	case s.ready():
 		rec.WaitingSince = time.Time{}
-		rec.setCondition(ConditionFailed, metav1.ConditionFalse, ReasonApplied, "", now)
-		rec.setCondition(ConditionProgressing, metav1.ConditionFalse, ReasonReady, msg, now)
-		rec.setCondition(ConditionReady, metav1.ConditionTrue, ReasonReady, msg, now)
+		rec.markReady(msg, now)
 	case len(s.failed) > 0:
 		err = fmt.Errorf("%w: %s", ErrObjectFailed, msg)
-		rec.setCondition(ConditionFailed, metav1.ConditionTrue, ReasonObjectFailed, err.Error(), now)
-		rec.setCondition(ConditionProgressing, metav1.ConditionFalse, ReasonObjectFailed, "", now)
-		rec.setCondition(ConditionReady, metav1.ConditionFalse, ReasonObjectFailed, err.Error(), now)
+		rec.markFailed(ReasonObjectFailed, err, now)
 	default:
 		if rec.WaitingSince.IsZero() {
 			rec.WaitingSince = now
 		}
 		if now.Sub(rec.WaitingSince) > timeout {
 			err = fmt.Errorf("%w: after %s, %s", ErrNotReady, timeout, msg)
-			rec.setCondition(ConditionFailed, metav1.ConditionTrue, ReasonReadinessTimeout, err.Error(), now)
-			rec.setCondition(ConditionProgressing, metav1.ConditionFalse, ReasonReadinessTimeout, "", now)
-			rec.setCondition(ConditionReady, metav1.ConditionFalse, ReasonReadinessTimeout, err.Error(), now)
+			rec.markFailed(ReasonReadinessTimeout, err, now)
 			break
 		}
-		rec.setCondition(ConditionFailed, metav1.ConditionFalse, ReasonApplied, "", now)
-		rec.setCondition(ConditionProgressing, metav1.ConditionTrue, ReasonNotReady, msg, now)
-		rec.setCondition(ConditionReady, metav1.ConditionFalse, ReasonNotReady, msg, now)
+		rec.markWaiting(ReasonNotReady, msg, now)
 	}
 	changed = !rec.WaitingSince.Equal(since) || !slices.EqualFunc(before, rec.Conditions, sameCondition)
 	return changed, err

@@ -2,10 +2,7 @@ package reconciler
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,7 +17,21 @@ import (
 // environment's controller wrote on the host, connects through the
 // in-cluster address, and applies the inside bundle with its own inventory.
 // Until the kubeconfig exists the environment is reported as waiting.
-func (r *Reconciler) applyImport(ctx context.Context, host *Cluster, b *renderer.Bundle, commit string, hostResult EnvResult) EnvResult {
+//
+// An import that fails fails the environment on its host record too
+// (reason ImportFailed), so that `allot status` never says Ready for an
+// environment whose inside was not applied.
+func (r *Reconciler) applyImport(ctx context.Context, host *Cluster, hostInv inventory, b *renderer.Bundle, commit string, hostResult EnvResult) EnvResult {
+	res := r.importInside(ctx, host, b, commit, hostResult)
+	if res.Err == nil || res.record == nil {
+		return res
+	}
+	return r.fail(ctx, hostInv, res.record, res, ReasonImportFailed, res.Err)
+}
+
+// importInside reads the kubeconfig, connects and applies the inside
+// bundle; its error is the import's.
+func (r *Reconciler) importInside(ctx context.Context, host *Cluster, b *renderer.Bundle, commit string, hostResult EnvResult) EnvResult {
 	imp := b.Import
 	var secret corev1.Secret
 	err := host.Client.Get(ctx, client.ObjectKey{Namespace: imp.SecretNamespace, Name: imp.SecretName}, &secret)
@@ -62,7 +73,8 @@ func (r *Reconciler) applyImport(ctx context.Context, host *Cluster, b *renderer
 		hostResult.Err = fmt.Errorf("import: cluster %s: %w", name, err)
 		return hostResult
 	}
-	in := r.applyEnvironment(ctx, inner, inv, imp.Bundle, records[b.Environment], commit, true, driftPolicy{mode: DriftEnforce})
+	inside := &clusterPass{cl: inner, inv: inv, commit: commit, allowPrune: true, dp: driftPolicy{mode: DriftEnforce}}
+	in := r.applyEnvironment(ctx, inside, imp.Bundle, records[b.Environment])
 	if in.Err != nil {
 		hostResult.Err = fmt.Errorf("inside %s: %w", name, in.Err)
 	}
@@ -75,29 +87,5 @@ func (r *Reconciler) applyImport(ctx context.Context, host *Cluster, b *renderer
 // importedCluster connects to an imported cluster, reusing the connection
 // while its address and credentials stay the same.
 func (r *Reconciler) importedCluster(name string, cfg *rest.Config) (*Cluster, error) {
-	h := sha256.New()
-	for _, part := range [][]byte{[]byte(cfg.Host), cfg.CertData, cfg.KeyData, cfg.CAData, []byte(cfg.BearerToken)} {
-		h.Write(part)
-		h.Write([]byte{0})
-	}
-	key := name + "@" + hex.EncodeToString(h.Sum(nil))
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if c, ok := r.clusters[key]; ok {
-		return c, nil
-	}
-	c, err := NewCluster(name, cfg)
-	if err != nil {
-		return nil, err
-	}
-	if r.clusters == nil {
-		r.clusters = map[string]*Cluster{}
-	}
-	for k := range r.clusters {
-		if strings.HasPrefix(k, name+"@") {
-			delete(r.clusters, k)
-		}
-	}
-	r.clusters[key] = c
-	return c, nil
+	return r.connection(name, cfg)
 }

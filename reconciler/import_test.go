@@ -125,6 +125,15 @@ current-context: vc
 	if _, err := os.Stat(marker); err == nil {
 		t.Error("the tenant's exec plugin ran inside allot")
 	}
+	// Issue 15: the failed import reaches the host record, which status
+	// reads, not only the pass's result.
+	var record corev1.ConfigMap
+	if err := f.get(t, "a", &record, SystemNamespace, "team-vc"); err != nil {
+		t.Fatal(err)
+	}
+	if raw := record.Data["record.json"]; !strings.Contains(raw, `"type":"Ready","status":"False"`) || !strings.Contains(raw, `"reason":"ImportFailed"`) {
+		t.Errorf("the host record does not say the import failed:\n%s", raw)
+	}
 }
 
 func TestInlineOnly(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -63,6 +64,11 @@ const (
 	ReasonPruneFailed = "PruneFailed"
 	// ReasonDeletionHeld: the mass-delete guard held deletions back.
 	ReasonDeletionHeld = "DeletionHeld"
+	// ReasonImportFailed: the environment is a cluster (a vcluster) that
+	// could not be imported, or what goes inside it failed.
+	ReasonImportFailed = "ImportFailed"
+	// ReasonRecordFailed: the record itself could not be written.
+	ReasonRecordFailed = "RecordFailed"
 	// ReasonRepaired, ReasonDriftFound and ReasonNoDrift say what became
 	// of drift.
 	ReasonRepaired   = "Repaired"
@@ -168,6 +174,33 @@ func (r *Record) condition(t string) metav1.ConditionStatus {
 
 // setCondition sets one condition, keeping its transition time when the
 // status does not change.
+// The states an environment's conditions say, each set in one place.
+
+// markFailed says the environment failed for reason: Failed=True, Ready
+// and Progressing False, and the error kept as LastError.
+func (r *Record) markFailed(reason string, err error, now time.Time) {
+	r.LastError = err.Error()
+	r.setCondition(ConditionFailed, metav1.ConditionTrue, reason, err.Error(), now)
+	r.setCondition(ConditionReady, metav1.ConditionFalse, reason, err.Error(), now)
+	r.setCondition(ConditionProgressing, metav1.ConditionFalse, reason, "", now)
+}
+
+// markReady says every object of the environment is ready.
+func (r *Record) markReady(msg string, now time.Time) {
+	r.setCondition(ConditionFailed, metav1.ConditionFalse, ReasonApplied, "", now)
+	r.setCondition(ConditionProgressing, metav1.ConditionFalse, ReasonReady, msg, now)
+	r.setCondition(ConditionReady, metav1.ConditionTrue, ReasonReady, msg, now)
+}
+
+// markWaiting says the environment is applied and waits for what msg
+// names (reason NotReady), or for its deletions to be let through
+// (DeletionHeld).
+func (r *Record) markWaiting(reason, msg string, now time.Time) {
+	r.setCondition(ConditionFailed, metav1.ConditionFalse, ReasonApplied, "", now)
+	r.setCondition(ConditionProgressing, metav1.ConditionTrue, reason, msg, now)
+	r.setCondition(ConditionReady, metav1.ConditionFalse, reason, msg, now)
+}
+
 func (r *Record) setCondition(t string, status metav1.ConditionStatus, reason, msg string, now time.Time) {
 	for i, c := range r.Conditions {
 		if c.Type == t {
@@ -198,30 +231,80 @@ func (inv inventory) ensureNamespace(ctx context.Context) error {
 	return nil
 }
 
-// annotationLastCommit, on allot-system, is the commit the last pass on
-// the cluster read, for the history guard.
-const annotationLastCommit = "allot.dev/last-commit"
+// Notes a pass keeps per cluster, as annotations on allot-system, for the
+// guards that look beyond one pass.
+const (
+	// annotationLastCommit is the commit the last pass read (history guard).
+	annotationLastCommit = "allot.dev/last-commit"
+	// annotationDeletions lists recent passes' deletions (window guard).
+	annotationDeletions = "allot.dev/deletions"
+)
 
-// lastCommit returns the commit the last pass on the cluster read, or ""
-// before one (or when allot-system does not exist yet).
-func (inv inventory) lastCommit(ctx context.Context) (string, error) {
+// clusterNotes are what earlier passes noted on a cluster.
+type clusterNotes struct {
+	LastCommit string
+	Deletions  []deletion
+}
+
+// deletion is how many objects one pass deleted, and when.
+type deletion struct {
+	At      time.Time `json:"at"`
+	Objects int       `json:"objects"`
+}
+
+// maxDeletionNotes bounds the deletions noted on a cluster.
+const maxDeletionNotes = 100
+
+// notes reads what earlier passes noted on the cluster; none before the
+// first (or when allot-system does not exist yet).
+func (inv inventory) notes(ctx context.Context) (clusterNotes, error) {
 	var ns corev1.Namespace
 	err := inv.client.Get(ctx, client.ObjectKey{Name: SystemNamespace}, &ns)
 	switch {
 	case apierrors.IsNotFound(err):
-		return "", nil
+		return clusterNotes{}, nil
 	case err != nil:
-		return "", fmt.Errorf("read namespace %s: %w", SystemNamespace, err)
+		return clusterNotes{}, fmt.Errorf("read namespace %s: %w", SystemNamespace, err)
 	}
-	return ns.Annotations[annotationLastCommit], nil
+	n := clusterNotes{LastCommit: ns.Annotations[annotationLastCommit]}
+	if raw := ns.Annotations[annotationDeletions]; raw != "" {
+		// Unreadable notes are dropped, not fatal: they only tighten a guard.
+		_ = json.Unmarshal([]byte(raw), &n.Deletions)
+	}
+	return n, nil
 }
 
-// setLastCommit records the commit a pass read.
-func (inv inventory) setLastCommit(ctx context.Context, commit string) error {
-	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, annotationLastCommit, commit)
+// setNotes records the commit a pass read and the deletions within the
+// window, when they changed.
+func (inv inventory) setNotes(ctx context.Context, before, after clusterNotes) error {
+	annotations := map[string]any{}
+	if after.LastCommit != before.LastCommit {
+		annotations[annotationLastCommit] = after.LastCommit
+	}
+	if len(after.Deletions) > maxDeletionNotes {
+		after.Deletions = after.Deletions[len(after.Deletions)-maxDeletionNotes:]
+	}
+	if !slices.Equal(after.Deletions, before.Deletions) {
+		if len(after.Deletions) == 0 {
+			annotations[annotationDeletions] = nil
+		} else {
+			raw, err := json.Marshal(after.Deletions)
+			if err != nil {
+				return err
+			}
+			annotations[annotationDeletions] = string(raw)
+		}
+	}
+	if len(annotations) == 0 {
+		return nil
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
+	if err != nil {
+		return err
+	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SystemNamespace}}
 	if err := inv.client.Patch(ctx, ns, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		return fmt.Errorf("record the commit on namespace %s: %w", SystemNamespace, err)
+		return fmt.Errorf("note the pass on namespace %s: %w", SystemNamespace, err)
 	}
 	return nil
 }

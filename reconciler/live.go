@@ -29,11 +29,28 @@ import (
 // listPageSize bounds one page of a metadata list.
 const listPageSize = 500
 
+// clusterPass is what one pass knows about one cluster while it applies
+// the cluster's environments.
+type clusterPass struct {
+	cl     *Cluster
+	inv    inventory
+	commit string
+	// allowPrune is false while a guard holds the cluster's deletions.
+	allowPrune bool
+	dp         driftPolicy
+	// live is what the cluster held when the pass began; nil when it was
+	// not listed.
+	live liveIndex
+}
+
 // liveObject is what a pass keeps of one object allot manages.
 type liveObject struct {
 	env      string
 	owned    string
 	deleting bool
+	// foreign, for an object allot owns whole, says that others set fields
+	// of it that allot does not.
+	foreign bool
 	// readiness, for kinds whose readiness depends on their status, which
 	// are listed whole.
 	readiness objectReadiness
@@ -70,12 +87,20 @@ func listLive(ctx context.Context, cl *Cluster, gvks []schema.GroupVersionKind) 
 			}
 			add := func(o metav1.Object, readiness objectReadiness) {
 				ref := ObjectRef{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Namespace: o.GetNamespace(), Name: o.GetName()}
-				idx[ref.Key()] = liveObject{
+				whole := o.GetAnnotations()[renderer.AnnotationOwnership] == renderer.OwnershipWhole
+				lo := liveObject{
 					env:       o.GetLabels()[renderer.LabelEnvironment],
-					owned:     ownedDigest(o.GetManagedFields(), o.GetAnnotations()[renderer.AnnotationOwnership] == renderer.OwnershipWhole),
+					owned:     ownedDigest(o.GetManagedFields(), whole),
 					deleting:  o.GetDeletionTimestamp() != nil,
 					readiness: readiness,
 				}
+				if whole {
+					// Unreadable managed fields count as foreign: the object
+					// is then read whole.
+					set, err := foreignSet(o.GetManagedFields())
+					lo.foreign = err != nil || !set.Empty()
+				}
+				idx[ref.Key()] = lo
 			}
 			switch l := list.(type) {
 			case *unstructured.UnstructuredList:
@@ -138,7 +163,7 @@ func ownedDigest(entries []metav1.ManagedFieldsEntry, whole bool) string {
 	for _, e := range kept {
 		fmt.Fprintf(h, "%s\x00%s\x00%s\x00", e.Manager, e.Operation, e.APIVersion)
 		if e.FieldsV1 != nil {
-			h.Write(e.FieldsV1.Raw)
+			h.Write(e.FieldsV1.GetRawBytes())
 		}
 		h.Write([]byte{0})
 	}

@@ -1,7 +1,6 @@
 package reconciler
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/fluxcd/pkg/ssa/jsondiff"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
@@ -37,13 +37,31 @@ const maxRepairAttempts = 3
 // that managers other than allot set and allot does not, as paths; ignored
 // are left out.
 func foreignFields(live *unstructured.Unstructured, ignored []string) ([]fieldpath.Path, error) {
+	set, err := foreignSet(live.GetManagedFields())
+	if err != nil {
+		return nil, err
+	}
+	var out []fieldpath.Path
+	set.Iterate(func(p fieldpath.Path) {
+		ptr, ok := pointer(live.Object, p)
+		if !ok || isIgnored(ptr, ignored) {
+			return
+		}
+		out = append(out, slices.Clone(p))
+	})
+	return out, nil
+}
+
+// foreignSet is the set of fields, outside metadata and status, that
+// managers other than allot own and allot does not.
+func foreignSet(entries []metav1.ManagedFieldsEntry) (*fieldpath.Set, error) {
 	mine, others := &fieldpath.Set{}, &fieldpath.Set{}
-	for _, m := range live.GetManagedFields() {
+	for _, m := range entries {
 		if m.Subresource != "" || m.FieldsV1 == nil {
 			continue
 		}
 		var s fieldpath.Set
-		if err := s.FromJSON(bytes.NewReader(m.FieldsV1.Raw)); err != nil {
+		if err := s.FromJSON(m.FieldsV1.GetRawReader()); err != nil {
 			return nil, fmt.Errorf("read the managed fields of %s: %w", m.Manager, err)
 		}
 		if m.Manager == FieldManager {
@@ -52,7 +70,7 @@ func foreignFields(live *unstructured.Unstructured, ignored []string) ([]fieldpa
 			others = others.Union(&s)
 		}
 	}
-	var out []fieldpath.Path
+	out := &fieldpath.Set{}
 	others.Difference(mine).Iterate(func(p fieldpath.Path) {
 		if len(p) == 0 || p[0].FieldName == nil {
 			return
@@ -61,11 +79,7 @@ func foreignFields(live *unstructured.Unstructured, ignored []string) ([]fieldpa
 		case "metadata", "status", "apiVersion", "kind":
 			return
 		}
-		ptr, ok := pointer(live.Object, p)
-		if !ok || isIgnored(ptr, ignored) {
-			return
-		}
-		out = append(out, slices.Clone(p))
+		out.Insert(p)
 	})
 	return out, nil
 }
@@ -200,10 +214,16 @@ func foreignDrift(ctx context.Context, cl *Cluster, objs []*unstructured.Unstruc
 // removeForeign removes from the whole-owned objects among objs the fields
 // others added, and lists the objects it changed as ssa's change set
 // does ("Kind/namespace/name configured").
-func removeForeign(ctx context.Context, cl *Cluster, objs []*unstructured.Unstructured, dp driftPolicy) ([]string, error) {
+//
+// An object the pass's live index lists without foreign fields is not
+// read again.
+func removeForeign(ctx context.Context, cl *Cluster, objs []*unstructured.Unstructured, dp driftPolicy, live liveIndex) ([]string, error) {
 	var changed []string
 	for _, o := range objs {
 		if !ownedWhole(o) {
+			continue
+		}
+		if lo, ok := live[refOf(o, "").Key()]; ok && !lo.foreign {
 			continue
 		}
 		done, err := removeForeignFrom(ctx, cl, o, dp)

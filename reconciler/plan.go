@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -160,14 +161,10 @@ func (r *Reconciler) PlanOnly(ctx context.Context, only func(env string) bool) (
 			continue
 		}
 		desired, gone, guard := r.partition(state.byCluster[entry.Name], records, plan.Kept)
-		if guard == nil {
-			deletes, _ := countDeletes(records, desired, gone)
-			last, err := inventory{client: cl.Client}.lastCommit(ctx)
-			if err == nil {
-				guard = r.historyGuard(ctx, state, last, deletes)
-			} else {
-				guard = err
-			}
+		if notes, err := (inventory{client: cl.Client}).notes(ctx); err != nil {
+			guard = errors.Join(guard, err)
+		} else {
+			guard = r.passGuards(ctx, state, notes, records, desired, gone, guard)
 		}
 		if guard != nil {
 			plan.Errors = append(plan.Errors, fmt.Sprintf("cluster %s: %v", entry.Name, guard))

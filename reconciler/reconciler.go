@@ -2,9 +2,12 @@ package reconciler
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
+	"k8s.io/client-go/rest"
 	"log/slog"
 	"os"
 	"sort"
@@ -93,6 +96,10 @@ type Reconciler struct {
 	// AllowMassDelete lifts the empty-render, mass-delete and
 	// history-rewrite guards for one pass.
 	AllowMassDelete bool
+	// DeleteWindow is how far back the window guard counts deletions
+	// against MaxDeleteShare; zero means DefaultDeleteWindow, negative
+	// turns it off.
+	DeleteWindow time.Duration
 	// AllowHistoryRewrite lifts only the guard that holds deletions when
 	// the branch's commit does not descend from the one last applied.
 	AllowHistoryRewrite bool
@@ -121,6 +128,10 @@ type Reconciler struct {
 	// allot manages changes, so that its environment's readiness can be
 	// read again by a pass; it needs OnDrift, which starts the watch.
 	OnStatusChange func(StatusChange)
+	// OnEnvironment, when set, is called with each environment's result
+	// as soon as it is final, so that a caller can show a pass as it
+	// goes; calls come from several goroutines at once.
+	OnEnvironment func(EnvResult)
 
 	mu       sync.Mutex
 	clusters map[string]*Cluster
@@ -159,6 +170,9 @@ type ClusterResult struct {
 	Name         string
 	Environments []EnvResult
 	Err          error
+	// WatchErr says why the drift watch does not work on the cluster, if
+	// it does not (allot serve); the pass itself is not failed by it.
+	WatchErr error
 	// records are the inventory records the pass started from.
 	records map[string]*Record
 }
@@ -432,21 +446,17 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 	res.records = records
 
 	desired, gone, guard := r.partition(bundles, records, kept)
-	last, err := inv.lastCommit(ctx)
+	notes, err := inv.notes(ctx)
 	if err != nil {
 		res.Err = err
 		r.forget(entry.Name)
 		return res
 	}
-	if guard == nil {
-		deletes, _ := countDeletes(records, desired, gone)
-		guard = r.historyGuard(ctx, in, last, deletes)
-	}
-	if !errors.Is(guard, ErrHistoryRewritten) && isCommitHash(commit) && commit != last {
+	guard = r.passGuards(ctx, in, notes, records, desired, gone, guard)
+	after := notes
+	if !errors.Is(guard, ErrHistoryRewritten) && isCommitHash(commit) {
 		// The history is what it was: the next pass compares with this one.
-		if err := inv.setLastCommit(ctx, commit); err != nil {
-			guard = errors.Join(guard, err)
-		}
+		after.LastCommit = commit
 	}
 	allowDeletes := guard == nil
 	res.Err = guard
@@ -460,6 +470,8 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 			live = nil
 		}
 	}
+
+	cp := &clusterPass{cl: cl, inv: inv, commit: commit, allowPrune: allowDeletes, dp: dp, live: live}
 
 	// Kinds the drift watch had fully listed before this pass began: no
 	// change to them during the pass can go unseen.
@@ -477,6 +489,9 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 		mu.Lock()
 		results = append(results, er)
 		mu.Unlock()
+		if r.OnEnvironment != nil {
+			r.OnEnvironment(er)
+		}
 	}
 	sem := make(chan struct{}, r.concurrency())
 	var wg sync.WaitGroup
@@ -513,7 +528,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 				keep(res)
 				return
 			}
-			er := r.applyEnvironment(ctx, cl, inv, b, rec, commit, allowDeletes, dp)
+			er := r.applyEnvironment(ctx, cp, b, rec)
 			if er.Err == nil && er.Action == ActionUnchanged && live != nil && rec != nil && live.note(rec) {
 				// A full check found nothing to do: note what the cluster
 				// showed, so that the next pass needs none.
@@ -522,7 +537,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 				}
 			}
 			if er.Err == nil && b.Import != nil {
-				er = r.applyImport(ctx, cl, b, commit, er)
+				er = r.applyImport(ctx, cl, inv, b, commit, er)
 			}
 			if er.Err == nil && len(synced) > 0 && (er.Action == ActionUnchanged || er.Action == ActionRepaired || er.Action == ActionUpdated || er.Action == ActionCreated) {
 				r.markClean(cl, b, synced, dirtyBefore)
@@ -534,7 +549,11 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 	for _, rec := range gone {
 		switch {
 		case !allowDeletes:
-			results = append(results, EnvResult{Environment: rec.Environment, Cluster: cl.Name, Action: ActionHeld})
+			held := EnvResult{Environment: rec.Environment, Cluster: cl.Name, Action: ActionHeld}
+			results = append(results, held)
+			if r.OnEnvironment != nil {
+				r.OnEnvironment(held)
+			}
 		case !brk.open():
 			keep(r.teardown(ctx, cl, inv, rec))
 		}
@@ -542,13 +561,27 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 	sort.Slice(results, func(i, j int) bool { return results[i].Environment < results[j].Environment })
 	results, unreachable := brk.summarize(results)
 	res.Environments = results
+	deleted := 0
+	for _, e := range results {
+		deleted += e.Pruned
+	}
+	after.Deletions = r.noteDeletions(notes.Deletions, deleted)
+	if unreachable == nil {
+		if err := inv.setNotes(ctx, notes, after); err != nil {
+			res.Err = errors.Join(res.Err, err)
+		}
+	}
 	if err := unreachable; err != nil {
 		res.Err = errors.Join(res.Err, err)
 		// The connection may be what broke: the next pass makes a new one.
 		r.forget(entry.Name)
 		r.log().Error("cluster unreachable", "cluster", cl.Name, "error", err)
 	} else if r.OnDrift != nil {
-		r.watcher().watch(ctx, cl, appliedRefs(desired))
+		if err := r.watcher().watch(ctx, cl, appliedRefs(desired)); err != nil {
+			// Full passes still find drift; say that the watch does not.
+			res.WatchErr = err
+			r.log().Warn("drift watch not working; drift is found by full passes only", "cluster", cl.Name, "error", err)
+		}
 	}
 	for _, e := range results {
 		if e.Err != nil {
@@ -782,35 +815,76 @@ func (r *Reconciler) ClusterFor(ctx context.Context, entry schemas.Cluster) (*Cl
 }
 
 func (r *Reconciler) cluster(ctx context.Context, entry schemas.Cluster) (*Cluster, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if c, ok := r.clusters[entry.Name]; ok {
-		return c, nil
-	}
 	cfg, err := r.Connector.Config(ctx, entry)
 	if err != nil {
 		return nil, err
 	}
-	c, err := newCluster(entry.Name, cfg, r.requestTimeout())
+	return r.connection(entry.Name, cfg)
+}
+
+// connection returns the connection to a cluster, made once and reused
+// while its address and credentials stay the same. When they change (a
+// rotated kubeconfig, a new token), the old connection is dropped, and so
+// is the cluster's drift watch, which the next pass starts on the new one.
+func (r *Reconciler) connection(name string, cfg *rest.Config) (*Cluster, error) {
+	key := name + "@" + configFingerprint(cfg)
+	r.mu.Lock()
+	c, ok := r.clusters[key]
+	r.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	c, err := newCluster(name, cfg, r.requestTimeout())
 	if err != nil {
 		return nil, err
 	}
+	replaced := r.forget(name)
+	r.mu.Lock()
 	if r.clusters == nil {
 		r.clusters = map[string]*Cluster{}
 	}
-	r.clusters[entry.Name] = c
+	r.clusters[key] = c
+	r.mu.Unlock()
+	if replaced {
+		r.log().Info("cluster connection renewed: its address or credentials changed", "cluster", name)
+	}
 	return c, nil
 }
 
-// forget drops a cached connection so the next pass reconnects.
-func (r *Reconciler) forget(name string) {
+// configFingerprint digests what a connection depends on.
+func configFingerprint(cfg *rest.Config) string {
+	h := sha256.New()
+	for _, part := range []string{cfg.Host, cfg.APIPath, string(cfg.CAData), cfg.CAFile, string(cfg.CertData), cfg.CertFile, string(cfg.KeyData), cfg.KeyFile,
+		cfg.BearerToken, cfg.BearerTokenFile, cfg.Username, cfg.Password, cfg.ServerName, fmt.Sprint(cfg.Insecure), fmt.Sprintf("%+v", cfg.ExecProvider), fmt.Sprintf("%+v", cfg.AuthProvider)} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// forget drops a cluster's cached connections and its drift watch, so the
+// next pass reconnects and watches anew; it reports whether there was a
+// connection to drop. Environments the watch vouched for are checked again.
+func (r *Reconciler) forget(name string) bool {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	dropped := false
 	for k := range r.clusters {
 		if k == name || strings.HasPrefix(k, name+"@") {
 			delete(r.clusters, k)
+			dropped = true
 		}
 	}
+	for k := range r.clean {
+		if strings.HasPrefix(k, name+"/") {
+			delete(r.clean, k)
+		}
+	}
+	w := r.watch
+	r.mu.Unlock()
+	if w != nil {
+		w.stopCluster(name)
+	}
+	return dropped
 }
 
 func (r *Reconciler) selectedClusters(all []schemas.Cluster) []schemas.Cluster {

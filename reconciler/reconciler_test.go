@@ -629,3 +629,40 @@ func TestKilledMidPassConverges(t *testing.T) {
 		t.Errorf("%d config maps and %d records after converging, want 30 of each", n, len(records))
 	}
 }
+
+// Issue 16: deleting 40% and then a third of the rest in two passes is
+// one mass delete over the window, held like one; once the window has
+// passed, the same deletion goes through.
+func TestDeletionsAddUpOverTheWindow(t *testing.T) {
+	f := newFixture(t, "a")
+	names := make([]string, 10)
+	for i := range names {
+		names[i] = fmt.Sprintf("env%d", i)
+		f.src.write(t, "environments/web/"+names[i]+".yaml", request(names[i], "a", ""))
+	}
+	f.mustPass(t)
+	for _, n := range names[:4] {
+		f.src.remove(t, "environments/web/"+n+".yaml")
+	}
+	res := f.mustPass(t)
+	if got := action(res, "a", "env0"); got != ActionDeleted {
+		t.Fatalf("the first 40%% was not deleted: %s\n%s", got, describe(res))
+	}
+	for _, n := range names[4:6] {
+		f.src.remove(t, "environments/web/"+n+".yaml")
+	}
+	f.now = f.now.Add(30 * time.Minute)
+	res = f.pass(t)
+	if err := res.Clusters[0].Err; !errors.Is(err, ErrMassDelete) || !strings.Contains(err.Error(), "in the last 1h0m0s") {
+		t.Fatalf("cluster err %v, want the window guard\n%s", err, describe(res))
+	}
+	var ns corev1.Namespace
+	if action(res, "a", "env4") != ActionHeld || !f.exists(t, "a", &ns, "", "env4") {
+		t.Errorf("env4 was not held\n%s", describe(res))
+	}
+	f.now = f.now.Add(time.Hour)
+	res = f.mustPass(t)
+	if got := action(res, "a", "env4"); got != ActionDeleted {
+		t.Errorf("after the window: %s, want deleted\n%s", got, describe(res))
+	}
+}

@@ -2,6 +2,9 @@ package reconciler
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -52,18 +55,23 @@ type clusterWatch struct {
 	ctx      context.Context
 	factory  metadatainformer.SharedInformerFactory
 	watching map[schema.GroupVersionResource]bool
-	stop     context.CancelFunc
+	// failing holds each resource's last list or watch error.
+	failing map[schema.GroupVersionResource]error
+	stop    context.CancelFunc
 }
 
-// watch makes sure the kinds of refs are watched on cl.
-func (w *watcher) watch(ctx context.Context, cl *Cluster, refs []ObjectRef) {
+// watch makes sure the kinds of refs are watched on cl. It returns why
+// drift detection does not work on the cluster, if it does not: the watch
+// could not start, or its last list or watch failed (the informers keep
+// retrying); nil once it works.
+func (w *watcher) watch(ctx context.Context, cl *Cluster, refs []ObjectRef) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	cw, ok := w.byCluster[cl.Name]
 	if !ok {
 		mc, err := metadata.NewForConfig(cl.Config)
 		if err != nil {
-			return
+			return fmt.Errorf("%w: %w", ErrWatch, err)
 		}
 		// The watches outlive the pass that starts them; StopWatching ends them.
 		wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -74,6 +82,7 @@ func (w *watcher) watch(ctx context.Context, cl *Cluster, refs []ObjectRef) {
 			}),
 			watching: map[schema.GroupVersionResource]bool{},
 			synced:   map[schema.GroupVersionResource]bool{},
+			failing:  map[schema.GroupVersionResource]error{},
 			stop:     cancel,
 		}
 		if w.byCluster == nil {
@@ -89,6 +98,13 @@ func (w *watcher) watch(ctx context.Context, cl *Cluster, refs []ObjectRef) {
 		}
 		cw.watching[mapping.Resource] = true
 		inf := cw.factory.ForResource(mapping.Resource).Informer()
+		resource := mapping.Resource
+		_ = inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
+			w.mu.Lock()
+			cw.failing[resource] = err
+			w.mu.Unlock()
+			cache.DefaultWatchErrorHandler(ctx, r, err)
+		})
 		// Keep only what drift detection reads: managed fields are most of
 		// an object's metadata, and only their newest manager matters.
 		_ = inf.SetTransform(slimMetadata)
@@ -133,6 +149,29 @@ func (w *watcher) watch(ctx context.Context, cl *Cluster, refs []ObjectRef) {
 	if added {
 		cw.factory.Start(cw.ctx.Done())
 	}
+	return cw.problem()
+}
+
+// ErrWatch means drift detection does not work on a cluster; full passes
+// still find drift.
+var ErrWatch = errors.New("the drift watch does not work")
+
+// problem is why the cluster's watch does not work, if it does not: a
+// resource that never listed, with its last error. (After a first list, the
+// informers retry by themselves; a connection that fails is dropped, and
+// its watch with it, by the pass that sees it fail.)
+func (cw *clusterWatch) problem() error {
+	var errs []error
+	for gvr, err := range cw.failing {
+		if !cw.synced[gvr] {
+			errs = append(errs, fmt.Errorf("%s: %w", gvr.Resource, err))
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return fmt.Errorf("%w: %w", ErrWatch, errors.Join(errs...))
 }
 
 // syncedKinds returns the resources of a cluster whose informers are synced.
@@ -146,6 +185,18 @@ func (w *watcher) syncedKinds(cluster string) map[schema.GroupVersionResource]bo
 		}
 	}
 	return out
+}
+
+// stopCluster stops a cluster's informers; the next watch call starts
+// them again, on the connection it is given.
+func (w *watcher) stopCluster(name string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if cw, ok := w.byCluster[name]; ok {
+		cw.stop()
+		cw.factory.Shutdown()
+		delete(w.byCluster, name)
+	}
 }
 
 // stopAll stops every informer.

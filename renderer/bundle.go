@@ -7,6 +7,8 @@ import (
 	"sort"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/allot-dev/allot/renderer/sources"
 )
 
 // Phase is a stage of applying a bundle; each phase is applied and ready
@@ -64,6 +66,9 @@ type Bundle struct {
 	Import *Import `json:"import,omitempty"`
 	// Digest is the sha256 of the bundle's canonical serialisation.
 	Digest string `json:"digest"`
+	// Warnings are what the sources rendered despite, such as deprecated
+	// kustomization fields; they are not part of the digest.
+	Warnings []sources.Warning `json:"warnings,omitempty"`
 }
 
 // Group is an identity-provider group and its members' e-mail addresses.

@@ -183,6 +183,7 @@ func (r *Renderer) Render(ctx context.Context, t Target) (*Bundle, error) {
 	if err := b.seal(); err != nil {
 		return nil, fail("", err)
 	}
+	b.Warnings = a.budget.Warnings()
 	return b, nil
 }
 

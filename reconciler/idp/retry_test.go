@@ -99,6 +99,37 @@ func TestRetry(t *testing.T) {
 			t.Errorf("error %v after waits %v; want the rate limit at once", err, waits)
 		}
 	})
+	t.Run("stops when the waits would pass the total bound", func(t *testing.T) {
+		var waits []time.Duration
+		limited := &RateLimitError{RetryAfter: 40 * time.Second}
+		s := &script{errs: []error{limited, limited, limited, limited}}
+		err := Retry{MaxTotalWait: 100 * time.Second, Sleep: recordWaits(&waits)}.Do(context.Background(), s.op)
+		if !errors.Is(err, ErrGaveUp) || !errors.Is(err, ErrRateLimited) || s.calls != 3 || len(waits) != 2 {
+			t.Errorf("%d calls, waits %v, error %v; want 3 calls, 2 waits of 40s and ErrGaveUp", s.calls, waits, err)
+		}
+	})
+	t.Run("does not retry what another retry gave up on", func(t *testing.T) {
+		inner := Retry{Attempts: 2, Sleep: recordWaits(new([]time.Duration))}
+		s := &script{errs: []error{transient, transient, transient, transient, transient}}
+		err := Retry{Sleep: recordWaits(new([]time.Duration))}.Do(context.Background(), func(ctx context.Context) error {
+			return inner.Do(ctx, s.op)
+		})
+		if !errors.Is(err, ErrGaveUp) || !errors.Is(err, ErrTransient) || s.calls != 2 {
+			t.Errorf("%d calls, error %v; want the inner retry's 2 calls only", s.calls, err)
+		}
+		if Retryable(err) {
+			t.Errorf("Retryable(%v) = true, want false", err)
+		}
+	})
+	t.Run("retries only what the caller's rule allows", func(t *testing.T) {
+		s := &script{errs: []error{transient, &RateLimitError{RetryAfter: time.Second}}}
+		onlyRateLimits := func(err error) bool { return errors.Is(err, ErrRateLimited) }
+		_, err := RetryingIf(context.Background(), Retry{Sleep: recordWaits(new([]time.Duration))}, onlyRateLimits,
+			func(ctx context.Context) (struct{}, error) { return struct{}{}, s.op(ctx) })
+		if !errors.Is(err, ErrTransient) || errors.Is(err, ErrGaveUp) || s.calls != 1 {
+			t.Errorf("%d calls, error %v; want one call and the transient error unmarked", s.calls, err)
+		}
+	})
 	t.Run("sleeps for real by default", func(t *testing.T) {
 		s := &script{errs: []error{transient}}
 		if err := (Retry{InitialWait: time.Millisecond}).Do(context.Background(), s.op); err != nil || s.calls != 2 {

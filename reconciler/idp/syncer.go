@@ -54,7 +54,8 @@ type Syncer struct {
 	// AllowMassRemoval lifts that guard.
 	AllowMassRemoval bool
 	// Retry retries every call to Provider that fails with a rate limit or
-	// a transient failure.
+	// a transient failure, unless the Provider retried it already and
+	// marked it ErrGaveUp (the HTTP backends retry each request).
 	Retry Retry
 	Log   *slog.Logger
 }

@@ -30,6 +30,9 @@ type fixture struct {
 	// calls records the changes the Syncer asks of its Provider, even
 	// those the Provider refuses.
 	calls *callLog
+	// through is the provider behind calls, which reaches the server
+	// through the proxy.
+	through *scim.Provider
 
 	mu    sync.Mutex
 	waits []time.Duration
@@ -45,18 +48,23 @@ func newFixture(t *testing.T, users ...string) *fixture {
 	proxy := srv.StartProxy()
 	t.Cleanup(proxy.Close)
 	f := &fixture{server: srv, proxy: proxy, state: &idp.MemoryState{}}
+	// The Syncer and the provider behind the proxy, which retries each
+	// request itself, record their waits in one list.
+	retry := idp.Retry{Sleep: func(_ context.Context, d time.Duration) error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.waits = append(f.waits, d)
+		return nil
+	}}
 	f.admin = f.provider(t, srv.URL())
-	f.calls = &callLog{Provider: f.provider(t, proxy.URL())}
+	f.through = f.provider(t, proxy.URL())
+	f.through.Retry = retry
+	f.calls = &callLog{Provider: f.through}
 	f.s = &idp.Syncer{
 		Provider: f.calls,
 		Prefix:   "allot-",
 		State:    f.state,
-		Retry: idp.Retry{Sleep: func(_ context.Context, d time.Duration) error {
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			f.waits = append(f.waits, d)
-			return nil
-		}},
+		Retry:    retry,
 	}
 	for _, u := range users {
 		if _, err := srv.CreateUser(context.Background(), u, u); err != nil {
@@ -425,7 +433,7 @@ func TestSyncHonoursRetryAfter(t *testing.T) {
 	}
 
 	t.Run("for real, without a test clock", func(t *testing.T) {
-		f.s.Retry.Sleep = nil
+		f.s.Retry.Sleep, f.through.Retry.Sleep = nil, nil
 		f.proxy.Inject(harness.SCIMFault{Method: http.MethodGet, Path: "/Groups", Status: http.StatusTooManyRequests, RetryAfter: "1"})
 		f.mustSync(t, group("allot-shop", "ada@example.com"))
 		reqs := f.proxy.Requests()

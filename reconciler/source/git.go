@@ -16,6 +16,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+
+	"github.com/allot-dev/allot/internal/netaddr"
 )
 
 // Defaults for the zero values of Config.
@@ -228,7 +230,7 @@ func (g *Git) configureHTTP() error {
 		}
 		u.User = nil
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !netaddr.IsLoopback(u.Hostname()) {
 		return fmt.Errorf("url %s uses plain http; use https (http is accepted only for loopback addresses)", u.Redacted())
 	}
 	if g.cfg.SSHKeyFile != "" || g.cfg.KnownHostsFile != "" {
@@ -247,15 +249,6 @@ func (g *Git) configureHTTP() error {
 		return errors.New("username is set without a token")
 	}
 	return nil
-}
-
-// isLoopback reports whether host names this machine.
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func (g *Git) configureSSH() error {

@@ -2,6 +2,7 @@ package sources
 
 import (
 	"fmt"
+	"slices"
 )
 
 // Budget bounds the objects and bytes the sources of one bundle may
@@ -18,6 +19,33 @@ type Budget struct {
 	objects int
 	bytes   int64
 	nodes   int
+	// warnings are what the sources that render into the budget's bundle
+	// warned of, such as deprecated kustomization fields.
+	warnings []Warning
+}
+
+// Warning is something a source renders despite, such as a deprecated
+// field of a kustomization, in the file that has it.
+type Warning struct {
+	File    string `json:"file"`
+	Message string `json:"message"`
+}
+
+// warn notes a warning of a source that renders into the budget's bundle;
+// a nil Budget drops it.
+func (b *Budget) warn(w Warning) {
+	if b != nil && !slices.Contains(b.warnings, w) {
+		b.warnings = append(b.warnings, w)
+	}
+}
+
+// Warnings are the warnings of the sources that rendered into the budget's
+// bundle, in the order they were found.
+func (b *Budget) Warnings() []Warning {
+	if b == nil {
+		return nil
+	}
+	return slices.Clone(b.warnings)
 }
 
 // NodesPerObject is how many YAML nodes (keys, values, items) a Budget

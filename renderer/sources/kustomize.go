@@ -84,7 +84,7 @@ func kustomize(fsys fs.FS, dir string, budget *Budget, lim treeLimits) ([]Object
 		return nil, fmt.Errorf("kustomization %s: the directory holds none of %s; point the source at a kustomization directory",
 			dir, strings.Join(konfig.RecognizedKustomizationFileNames(), ", "))
 	}
-	if err := checkKustomization(mem, dir, map[string]bool{}); err != nil {
+	if err := checkKustomization(mem, dir, map[string]bool{}, budget); err != nil {
 		return nil, fmt.Errorf("kustomization %s: %w", dir, err)
 	}
 
@@ -125,8 +125,10 @@ func kustomize(fsys fs.FS, dir string, budget *Budget, lim treeLimits) ([]Object
 // refers to, what kustomize would fetch from outside the repository: URLs
 // and git repositories, which it would download, and paths that leave the
 // repository. Helm charts are refused too. Kustomize reports everything else
-// (a missing file, a malformed patch) itself.
-func checkKustomization(mem filesys.FileSystem, dir string, seen map[string]bool) error {
+// (a missing file, a malformed patch) itself. The deprecated fields of each
+// kustomization are noted on budget as warnings naming its file, which
+// kustomize itself prints on stderr without one.
+func checkKustomization(mem filesys.FileSystem, dir string, seen map[string]bool, budget *Budget) error {
 	if seen[dir] {
 		return nil
 	}
@@ -143,6 +145,11 @@ func checkKustomization(mem filesys.FileSystem, dir string, seen map[string]bool
 	var k types.Kustomization
 	if err := k.Unmarshal(data); err != nil {
 		return fmt.Errorf("%s: %w", file, err)
+	}
+	if msgs := k.CheckDeprecatedFields(); msgs != nil {
+		for _, msg := range *msgs {
+			budget.warn(Warning{File: file, Message: strings.TrimPrefix(msg, "# Warning: ")})
+		}
 	}
 	k.FixKustomization()
 
@@ -184,7 +191,7 @@ func checkKustomization(mem filesys.FileSystem, dir string, seen map[string]bool
 				return err
 			}
 			if target != "" && mem.IsDir("/"+target) {
-				if err := checkKustomization(mem, target, seen); err != nil {
+				if err := checkKustomization(mem, target, seen, budget); err != nil {
 					return err
 				}
 			}
@@ -224,6 +231,18 @@ func checkKustomization(mem filesys.FileSystem, dir string, seen map[string]bool
 		}
 	}
 	return nil
+}
+
+// IsKustomizeWarning reports whether line is one of the warnings kustomize
+// prints on stderr about a deprecated kustomization field, which Kustomize
+// notes, with the file, on its budget.
+func IsKustomizeWarning(line string) bool {
+	all := types.Kustomization{
+		Bases: []string{""}, CommonLabels: map[string]string{}, ImageTags: []types.Image{}, //nolint:staticcheck // deprecated: the point
+		PatchesJson6902: []types.Patch{}, PatchesStrategicMerge: []types.PatchStrategicMerge{}, Vars: []types.Var{}, //nolint:staticcheck // deprecated: the point
+	}
+	msgs := all.CheckDeprecatedFields()
+	return msgs != nil && slices.Contains(*msgs, strings.TrimSpace(line))
 }
 
 // kustomizationFile returns the kustomization file of dir, or "" if it has none.

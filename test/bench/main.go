@@ -36,8 +36,16 @@ func main() {
 	concurrency := flag.Int("concurrency", 0, "allot's --concurrency (0: its default)")
 	memprofile = flag.String("memprofile", "", "write the no-op pass's allocation profile here")
 	goMemLimit = flag.String("gomemlimit", "", "GOMEMLIMIT for the allot processes only, as a deployment would set it")
+	scale := flag.String("scale", "", "instead: converge and no-op figures for each of these fleet sizes, comma-separated (e.g. 100,1000,5000)")
 	flag.Parse()
 	extra = []string{fmt.Sprintf("--concurrency=%d", *concurrency)}
+	if *scale != "" {
+		if err := series(*scale); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*n, *edits); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -133,7 +141,7 @@ func run(n, edits int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("allot reconcile, from empty:             %7.2f s   peak RSS %4d MiB\n", converge.Seconds(), rssConverge/1024)
+	fmt.Printf("allot reconcile, from empty:             %7.2f s   peak RSS %4d MiB (anon %d)\n", converge.Seconds(), rssConverge/1024, lastAnon/1024)
 
 	manifests := filepath.Join(dir, "rendered.yaml")
 	out, err := os.Create(manifests)
@@ -157,6 +165,14 @@ func run(n, edits int) error {
 	}
 	fmt.Printf("kubectl apply --server-side of render:   %7.2f s   (allot takes %.2f of kubectl's time)\n", kubectl.Seconds(), converge.Seconds()/kubectl.Seconds())
 
+	// The first pass over unchanged environments checks each in full (a
+	// dry run per object) and notes what the cluster showed; the passes
+	// after it read one list per kind instead.
+	first, rssFirst, err := timed(allot, append([]string{"reconcile", "--once", "--workdir", filepath.Join(dir, "wc2")}, common...)...)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("allot reconcile, first check after it:   %7.2f s   peak RSS %4d MiB (anon %d)   (every object dry-run once; notes what the cluster shows)\n", first.Seconds(), rssFirst/1024, lastAnon/1024)
 	noopArgs := append([]string{"reconcile", "--once", "--workdir", filepath.Join(dir, "wc2")}, common...)
 	if *memprofile != "" {
 		noopArgs = append(noopArgs, "--memprofile", *memprofile)
@@ -165,7 +181,7 @@ func run(n, edits int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("allot reconcile, nothing to do:          %7.2f s   peak RSS %4d MiB   (every object dry-run; the periodic safety net)\n", noop.Seconds(), rssNoop/1024)
+	fmt.Printf("allot reconcile, nothing to do:          %7.2f s   peak RSS %4d MiB (anon %d)   (%.3f of converging; one list per kind, no dry run: the periodic safety net)\n", noop.Seconds(), rssNoop/1024, lastAnon/1024, noop.Seconds()/converge.Seconds())
 
 	// A pull request's check plans the environments it touches.
 	planOne, _, err := timed(allot, append([]string{"plan", "--environment", "env-7", "--workdir", filepath.Join(dir, "wc3")}, common...)...)
@@ -230,23 +246,132 @@ func run(n, edits int) error {
 	return nil
 }
 
-// timed runs a command and returns its wall time and peak RSS in KiB.
+// series prints how converging and a no-op pass grow with the fleet: per
+// size, a fresh control plane, allot reconcile from empty, the first check
+// after it, and a pass with nothing to do.
+func series(sizes string) error {
+	build, err := os.MkdirTemp("", "allot-bench-bin-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(build)
+	allot := filepath.Join(build, "allot")
+	cmd := exec.Command("go", "build", "-o", allot, "./cmd/allot")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("build allot: %w", err)
+	}
+	fmt.Println("(RSS: peak resident memory, the binary's own pages included; anon: peak heap, stacks and runtime)")
+	fmt.Println("environments  objects   converge s  RSS/anon MiB   first check s  RSS/anon MiB   no-op s  RSS/anon MiB   no-op/converge")
+	var prev struct{ n, converge, noop, rss float64 }
+	for _, field := range strings.Split(sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(field))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("-scale: %q is not a fleet size", field)
+		}
+		row, err := scaleRow(allot, n)
+		if err != nil {
+			return err
+		}
+		converge, first, noop := row[0], row[1], row[2]
+		fmt.Printf("%12d  %7d   %10.2f  %5d/%-5d    %13.2f  %5d/%-5d    %7.2f  %5d/%-5d    %14.3f\n", n, 6*n,
+			converge.took.Seconds(), converge.rss/1024, converge.anon/1024, first.took.Seconds(), first.rss/1024, first.anon/1024,
+			noop.took.Seconds(), noop.rss/1024, noop.anon/1024, noop.took.Seconds()/converge.took.Seconds())
+		if prev.n > 0 {
+			fmt.Printf("              x%.0f environments: converge x%.2f, no-op x%.2f, no-op RSS x%.2f\n", float64(n)/prev.n,
+				converge.took.Seconds()/prev.converge, noop.took.Seconds()/prev.noop, float64(noop.rss)/prev.rss)
+		}
+		prev.n, prev.converge, prev.noop, prev.rss = float64(n), converge.took.Seconds(), noop.took.Seconds(), float64(noop.rss)
+	}
+	return nil
+}
+
+// measure is one allot run: its wall time and peak RSS in KiB.
+type measure struct {
+	took time.Duration
+	rss  int64
+	// anon is the peak anonymous memory in KiB: the heap, stacks and
+	// runtime, without the binary's own pages, which RSS counts too.
+	anon int64
+}
+
+// scaleRow measures one fleet size: converge, first check and no-op.
+func scaleRow(allot string, n int) ([3]measure, error) {
+	var row [3]measure
+	dir, err := writeRepo(n)
+	if err != nil {
+		return row, err
+	}
+	defer os.RemoveAll(dir)
+	cp, err := harness.Start(harness.Options{})
+	if err != nil {
+		return row, err
+	}
+	defer func() { _ = cp.Stop() }()
+	common := append([]string{"reconcile", "--once", "--no-idp", "--repo", "file://" + filepath.Join(dir, "requests.git"), "--kubeconfig", "dev=" + cp.Kubeconfig,
+		"--chart-cache", filepath.Join(dir, "charts"), "--workdir", filepath.Join(dir, "wc")}, extra...)
+	for i := range 3 {
+		m, err := timedM(allot, common...)
+		if err != nil {
+			return row, err
+		}
+		row[i] = m
+	}
+	return row, nil
+}
+
+// timed runs a command and returns its wall time and peak RSS in KiB,
+// and records its peak anonymous memory (heap and stacks, without the
+// pages of the binary itself) for anonPeak.
 func timed(name string, args ...string) (time.Duration, int64, error) {
+	m, err := timedM(name, args...)
+	lastAnon = m.anon
+	return m.took, m.rss, err
+}
+
+// lastAnon is the peak anonymous memory, in KiB, of the last timed run.
+var lastAnon int64
+
+// timedM runs a command and measures it; its anonymous memory is sampled
+// from /proc every 10 ms while it runs.
+func timedM(name string, args ...string) (measure, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Env = allotEnv()
 	var stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 	start := time.Now()
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return measure{}, err
+	}
+	done := make(chan struct{})
+	anon := make(chan int64, 1)
+	go func() {
+		peak := int64(0)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if kb := int64(statusField(cmd.Process.Pid, "RssAnon:")); kb > peak {
+				peak = kb
+			}
+			select {
+			case <-done:
+				anon <- peak
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	err := cmd.Wait()
 	took := time.Since(start)
+	close(done)
+	m := measure{took: took, anon: <-anon}
 	if err != nil {
-		return 0, 0, fmt.Errorf("%s %s: %w\n%s", filepath.Base(name), args[0], err, stderr.String())
+		return m, fmt.Errorf("%s %s: %w\n%s", filepath.Base(name), args[0], err, stderr.String())
 	}
-	var rss int64
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss
+		m.rss = ru.Maxrss
 	}
-	return took, rss, nil
+	return m, nil
 }
 
 func waitReady(url string, within time.Duration) error {
@@ -289,7 +414,10 @@ func passDurations(url string) (float64, float64) {
 }
 
 // vmHWM reads a process's peak resident set, in KiB.
-func vmHWM(pid int) int {
+func vmHWM(pid int) int { return statusField(pid, "VmHWM:") }
+
+// statusField reads a figure, in KiB, from /proc/PID/status; 0 when gone.
+func statusField(pid int, field string) int {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
@@ -297,9 +425,11 @@ func vmHWM(pid int) int {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.Atoi(strings.Fields(v)[0])
-			return kb
+		if v, ok := strings.CutPrefix(sc.Text(), field); ok {
+			if fields := strings.Fields(v); len(fields) > 0 {
+				kb, _ := strconv.Atoi(fields[0])
+				return kb
+			}
 		}
 	}
 	return 0

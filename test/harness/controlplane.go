@@ -218,6 +218,21 @@ func requiredVersion(gomod, module string) (string, error) {
 	return "", fmt.Errorf("%s does not require %s", gomod, module)
 }
 
+// UserKubeconfig writes a kubeconfig file for a user of the given name and
+// groups, who has only the rights RBAC gives them, and returns its path.
+func (cp *ControlPlane) UserKubeconfig(name string, groups []string) (string, error) {
+	user, err := cp.env.AddUser(envtest.User{Name: name, Groups: groups}, nil)
+	if err != nil {
+		return "", fmt.Errorf("add user %s: %w", name, err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(cp.dir, "kubeconfig-"+name)
+	return path, os.WriteFile(path, kubeconfig, 0o600)
+}
+
 // WriteKubeconfig writes a kubeconfig to path with two contexts: "up",
 // which reaches the control plane as its administrator, and "down", which
 // points at an address nothing answers (https://127.0.0.1:1); current is

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/allot-dev/allot/internal/netaddr"
 )
 
 // AgentOptions are the inputs of Agent.
@@ -45,7 +47,7 @@ func Agent(ctx context.Context, s Streams, o AgentOptions) error {
 		return usageError(fmt.Errorf("agent needs --cluster, the name of this cluster in allot.yaml"))
 	}
 	u, err := url.Parse(o.Repo)
-	if err != nil || (u.Scheme != "https" && (u.Scheme != "http" || !isLoopback(u.Hostname()))) {
+	if err != nil || (u.Scheme != "https" && (u.Scheme != "http" || !netaddr.IsLoopback(u.Hostname()))) {
 		return usageError(fmt.Errorf("agent pulls the repository over https only; --repo %q is not an https URL", o.Repo))
 	}
 	o.Clusters = []string{o.Cluster}
@@ -53,8 +55,4 @@ func Agent(ctx context.Context, s Streams, o AgentOptions) error {
 		o.InCluster = []string{o.Cluster}
 	}
 	return Serve(ctx, s, o.ServeOptions)
-}
-
-func isLoopback(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }

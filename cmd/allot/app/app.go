@@ -28,6 +28,9 @@ type Streams struct {
 	In  io.Reader
 	Out io.Writer
 	Err io.Writer
+
+	// logs are the global log flags, set by NewRootCommand.
+	logs *logFlags
 }
 
 // exitError carries an exit code up to Main.
@@ -46,8 +49,11 @@ func usageError(err error) error { return &exitError{code: ExitUsage, err: err} 
 
 // Main runs allot with the process's arguments and exits.
 func Main() {
-	SetControllerLogger(os.Stderr)
-	os.Exit(Run(Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, os.Args[1:], os.Getenv))
+	lib := captureLibraryOutput()
+	s := Streams{In: os.Stdin, Out: os.Stdout, Err: lib.stderr, logs: &logFlags{onLogger: lib.setLogger}}
+	code := Run(s, os.Args[1:], os.Getenv)
+	lib.close()
+	os.Exit(code)
 }
 
 // SetControllerLogger gives controller-runtime, which allot's cluster
@@ -71,21 +77,20 @@ func Run(s Streams, args []string, getenv func(string) string) int {
 	if !errors.Is(err, errProblems) {
 		fmt.Fprintf(s.Err, "allot: %v\n", err)
 	}
-	var ee *exitError
-	switch {
-	case errors.As(err, &ee):
+	// Usage errors are typed where they arise: flag errors through
+	// SetFlagErrorFunc, arguments through noArgs and the commands' own
+	// validators.
+	if ee := (*exitError)(nil); errors.As(err, &ee) {
 		return ee.code
-	case errors.Is(err, errProblems):
-		return ExitInvalid
-	case strings.HasPrefix(err.Error(), "unknown command"), strings.HasPrefix(err.Error(), "unknown flag"):
-		return ExitUsage
-	default:
-		return ExitInvalid
 	}
+	return ExitInvalid
 }
 
 // NewRootCommand builds the allot command tree.
 func NewRootCommand(s Streams, getenv func(string) string) *cobra.Command {
+	if s.logs == nil {
+		s.logs = &logFlags{}
+	}
 	root := &cobra.Command{
 		Use:   "allot",
 		Short: "GitOps for development environments, driven by a requests repository",
@@ -95,14 +100,18 @@ on your clusters, and identity-provider groups for the people who use them.`,
 		Version:       versionString(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Args:          noArgs,
-		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		// noArgs suggests what a mistyped command was meant to be.
+		SuggestionsMinimumDistance: 2,
+		Args:                       noArgs,
+		RunE:                       func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
 	root.SetIn(s.In)
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	s.logs.bind(root)
+	root.PersistentPreRun = func(*cobra.Command, []string) { s.logs.build(s.Err) }
 	var memprofile string
 	root.PersistentFlags().StringVar(&memprofile, "memprofile", "", "write a heap profile of the peak to this file when the command ends (for diagnosing memory)")
 	_ = root.PersistentFlags().MarkHidden("memprofile")
@@ -133,10 +142,15 @@ on your clusters, and identity-provider groups for the people who use them.`,
 	return root
 }
 
-// noArgs refuses positional arguments with a usage error.
+// noArgs refuses positional arguments with a usage error, suggesting the
+// command a mistyped one was meant to be.
 func noArgs(cmd *cobra.Command, args []string) error {
-	if len(args) > 0 {
-		return usageError(fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath()))
+	if len(args) == 0 {
+		return nil
 	}
-	return nil
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+	}
+	return usageError(errors.New(msg))
 }

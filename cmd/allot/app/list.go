@@ -1,8 +1,8 @@
 package app
 
 import (
-	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 
@@ -41,36 +41,72 @@ func NewListCommand(s Streams) *cobra.Command {
 		RunE:  func(*cobra.Command, []string) error { return List(s, opts) },
 	}
 	cmd.Flags().StringVar(&opts.Repo, "repo", ".", "the requests repository's directory")
-	cmd.Flags().StringVarP(&opts.Output, "output", "o", "table", "output format: table or json")
+	listOutputs.bind(cmd, &opts.Output)
 	return cmd
 }
 
+var listOutputs = formats(OutputTable)
+
+// BrokenFile is a file `allot list` left out, with its first problem.
+type BrokenFile struct {
+	File    string `json:"file"`
+	Line    int    `json:"line,omitempty"`
+	Problem string `json:"problem"`
+}
+
+// listReport is the document of `allot list -o json|yaml`.
+type listReport struct {
+	Environments []EnvironmentRow `json:"environments"`
+	Broken       []BrokenFile     `json:"broken"`
+}
+
 // List prints the repository's environments with the clusters they resolve
-// to. Files that do not load are left out; `allot validate` reports them.
+// to. A file that does not load is left out, and said so on stderr (and in
+// the document's broken list); List then returns errProblems, exit 1.
 func List(s Streams, opts ListOptions) error {
-	if opts.Output != "table" && opts.Output != OutputJSON {
-		return usageError(fmt.Errorf("unknown output format %q: want table or json", opts.Output))
+	if err := listOutputs.check(opts.Output); err != nil {
+		return usageError(err)
 	}
 	repo, err := load.Load(opts.Repo, load.Options{Builtin: environments.Templates()})
 	if err != nil {
 		return usageError(err)
 	}
-	rows := Rows(repo)
-	if opts.Output == OutputJSON {
-		enc := json.NewEncoder(s.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+	report := listReport{Environments: Rows(repo), Broken: Broken(repo)}
+	for _, b := range report.Broken {
+		pos := schemas.Position{File: b.File, Line: b.Line}
+		fmt.Fprintf(s.Err, "allot: %s: left out: %s\n", pos, b.Problem)
 	}
-	tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tTYPE\tTEAM\tOWNER\tCLUSTER\tEXPIRES")
-	for _, r := range rows {
-		clusters := strings.Join(r.Clusters, ",")
-		if clusters == "" {
-			clusters = "-"
+	err = printOutput(s.Out, opts.Output, report, func(w io.Writer) error {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tTYPE\tTEAM\tOWNER\tCLUSTER\tEXPIRES")
+		for _, r := range report.Environments {
+			clusters := strings.Join(r.Clusters, ",")
+			if clusters == "" {
+				clusters = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Type, r.Team, r.Owner, clusters, r.Expires)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Type, r.Team, r.Owner, clusters, r.Expires)
+		return tw.Flush()
+	})
+	if err == nil && len(report.Broken) > 0 {
+		err = errProblems
 	}
-	return tw.Flush()
+	return err
+}
+
+// Broken lists the files the loader left out, each with its first error,
+// in the order the loader found them.
+func Broken(repo *load.Repository) []BrokenFile {
+	out := []BrokenFile{}
+	seen := map[string]bool{}
+	for _, p := range repo.Problems {
+		if p.Severity != schemas.SeverityError || seen[p.File] {
+			continue
+		}
+		seen[p.File] = true
+		out = append(out, BrokenFile{File: p.File, Line: p.Line, Problem: p.Message})
+	}
+	return out
 }
 
 // Rows resolves each loaded request to a table row.

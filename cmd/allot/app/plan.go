@@ -2,11 +2,9 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"maps"
 	"os"
 	"slices"
@@ -58,6 +56,7 @@ Exit codes, as kubectl diff's:
 	}
 	o.bind(cmd)
 	o.bindGuards(cmd)
+	clusterOutputs.bind(cmd, &o.Output)
 	cmd.Flags().StringSliceVar(&o.Environments, "environment", nil, "plan only these environments (repeatable); the deletion guards still weigh all of them")
 	return cmd
 }
@@ -82,11 +81,14 @@ func PlanCmd(ctx context.Context, s Streams, o ReconcileOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if err := clusterOutputs.check(o.Output); err != nil {
+		return usageError(err)
+	}
 	o, err := resolveClusterFlags(ctx, o)
 	if err != nil {
 		return planFailed(err)
 	}
-	r, err := newReconciler(o, slog.New(slog.DiscardHandler))
+	r, err := newReconciler(o, s.logger())
 	if err != nil {
 		return planFailed(err)
 	}
@@ -105,14 +107,12 @@ func PlanCmd(ctx context.Context, s Streams, o ReconcileOptions) error {
 			return usageError(fmt.Errorf("--environment %s: no such environment on the clusters planned; `allot list` shows the environments and their clusters", env))
 		}
 	}
-	if o.Output == OutputJSON {
-		enc := json.NewEncoder(s.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(plan); err != nil {
-			return planFailed(err)
-		}
-	} else {
-		writePlan(s.Out, plan, isTerminal(s.Out))
+	err = printOutput(s.Out, o.Output, planReport{Plan: plan, Kept: keptList(plan.Kept)}, func(w io.Writer) error {
+		writePlan(w, plan, isTerminal(w))
+		return nil
+	})
+	if err != nil {
+		return planFailed(err)
 	}
 	switch {
 	case len(plan.Errors) > 0 || len(plan.Kept) > 0:
@@ -121,6 +121,37 @@ func PlanCmd(ctx context.Context, s Streams, o ReconcileOptions) error {
 		return errPlanChanges
 	}
 	return nil
+}
+
+// planReport is the document of `allot plan -o json|yaml`: the plan, with
+// the requests kept as a list rather than a map keyed by name or file.
+type planReport struct {
+	*reconciler.Plan
+	Kept []keptRequest `json:"kept"`
+}
+
+// keptRequest is a request that failed to validate or render, whose
+// clusters keep its last applied state.
+type keptRequest struct {
+	// Environment is the request's name; File is set instead when the
+	// request did not load far enough to be named.
+	Environment string `json:"environment,omitempty"`
+	File        string `json:"file,omitempty"`
+	Message     string `json:"message"`
+}
+
+// keptList turns the reconciler's kept map, keyed by name or by
+// "file:PATH", into a list in key order.
+func keptList(kept map[string]string) []keptRequest {
+	out := []keptRequest{}
+	for _, k := range slices.Sorted(maps.Keys(kept)) {
+		kr := keptRequest{Environment: k, Message: kept[k]}
+		if f, ok := strings.CutPrefix(k, "file:"); ok {
+			kr = keptRequest{File: f, Message: kept[k]}
+		}
+		out = append(out, kr)
+	}
+	return out
 }
 
 // writePlan prints a plan as text, the diffs coloured when color is set.

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -50,6 +49,7 @@ type ReconcileOptions struct {
 	AllowMassDelete     bool
 	AllowHistoryRewrite bool
 	MaxDeleteShare      float64
+	DeleteWindow        time.Duration
 	UseKubeconfigServer bool
 	Output              string
 	// Concurrency bounds environments applied at once per cluster.
@@ -71,6 +71,9 @@ func (o *ReconcileOptions) bind(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVar(&o.Clusters, "cluster", nil, "reconcile only these clusters (repeatable)")
 }
 
+// clusterOutputs are the -o values of reconcile, plan and status.
+var clusterOutputs = formats(OutputText)
+
 // bindSource binds every flag but --cluster, which agent uses for its own
 // cluster.
 func (o *ReconcileOptions) bindSource(cmd *cobra.Command) {
@@ -85,7 +88,6 @@ func (o *ReconcileOptions) bindSource(cmd *cobra.Command) {
 	f.StringVar(&o.Context, "context", "", "the kubeconfig context for a repository with one cluster, over allot.yaml's kubeconfig.context, as kubectl's --context")
 	f.StringVar(&o.ChartCache, "chart-cache", defaultChartCache(), "where remote charts are cached")
 	f.BoolVar(&o.UseKubeconfigServer, "use-kubeconfig-server", false, "reach imported vclusters at the address in their kubeconfig instead of the in-cluster service (for running outside the host cluster)")
-	f.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
 	f.IntVar(&o.Concurrency, "concurrency", 0, "environments applied at once per cluster (default 4)")
 	f.DurationVar(&o.RequestTimeout, "request-timeout", reconciler.RequestTimeout, "how long one request to a cluster may take (drift watches excepted); after 3 environments in a row cannot reach a cluster, the pass stops working on it")
 	f.BoolVar(&o.SkipIdentityProvider, "no-idp", false, "do not sync groups with the identity provider of allot.yaml")
@@ -94,6 +96,7 @@ func (o *ReconcileOptions) bindSource(cmd *cobra.Command) {
 func (o *ReconcileOptions) bindGuards(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&o.AllowMassDelete, "allow-mass-delete", false, "let this pass delete more than --max-delete-share of a cluster's managed objects, or all of them")
 	cmd.Flags().Float64Var(&o.MaxDeleteShare, "max-delete-share", reconciler.DefaultMaxDeleteShare, "the share of a cluster's managed objects one pass may delete")
+	cmd.Flags().DurationVar(&o.DeleteWindow, "delete-window", reconciler.DefaultDeleteWindow, "deletions of the passes within this window count together against --max-delete-share (0 turns it off)")
 	cmd.Flags().BoolVar(&o.AllowHistoryRewrite, "allow-history-rewrite", false, "let this pass delete although the branch's commit does not descend from the one last applied (after a force-push)")
 }
 
@@ -112,6 +115,7 @@ func newReconciler(o ReconcileOptions, log *slog.Logger) (*reconciler.Reconciler
 		OnlyClusters:        o.Clusters,
 		AllowMassDelete:     o.AllowMassDelete,
 		AllowHistoryRewrite: o.AllowHistoryRewrite,
+		DeleteWindow:        deleteWindow(o.DeleteWindow),
 		MaxDeleteShare:      o.MaxDeleteShare,
 		UseKubeconfigServer: o.UseKubeconfigServer,
 		Concurrency:         o.Concurrency,
@@ -226,32 +230,50 @@ than --max-delete-share of a cluster's managed objects would go.`,
 		Example: `  allot reconcile --once --repo https://github.com/acme/requests.git --token-file /var/run/allot/token
   allot reconcile --once --repo . --kubeconfig dev-eu-1=$HOME/.kube/dev-eu-1.yaml`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return Reconcile(cmd.Context(), s, o) },
+		RunE: func(*cobra.Command, []string) error {
+			return runWithSignals(func(ctx context.Context) error { return Reconcile(ctx, s, o) })
+		},
 	}
 	o.bind(cmd)
 	o.bindGuards(cmd)
+	clusterOutputs.bind(cmd, &o.Output)
 	cmd.Flags().BoolVar(&o.Once, "once", true, "run one pass and exit")
 	cmd.Flags().DurationVar(&o.Interval, "interval", 5*time.Minute, "time between passes without --once")
 	return cmd
 }
 
-// Reconcile runs one pass, or passes every Interval until ctx ends.
+// Reconcile runs one pass, or passes every Interval until ctx ends. In
+// text, each environment's line is printed as soon as its result is
+// final; JSON and YAML print one document per pass. When ctx ends during
+// a pass, what was left undone is printed and Reconcile returns
+// errProblems.
 func Reconcile(ctx context.Context, s Streams, o ReconcileOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if err := clusterOutputs.check(o.Output); err != nil {
+		return usageError(err)
 	}
 	o, err := resolveClusterFlags(ctx, o)
 	if err != nil {
 		return err
 	}
-	r, err := newReconciler(o, slog.New(slog.NewTextHandler(s.Err, nil)))
+	p := newPassPrinter(s, o.Output)
+	r, err := newReconciler(o, p.logger(s.logger()))
 	if err != nil {
 		return err
 	}
-	for {
+	defer r.StopWatching()
+	r.Source = p.watchSource(r.Source)
+	r.OnEnvironment = p.environment
+	for passes := 0; ; passes++ {
+		p.start(ctx, passes)
 		res := r.Pass(ctx)
-		if err := writePass(s.Out, o.Output, res); err != nil {
+		if err := p.finish(ctx, res); err != nil {
 			return err
+		}
+		if ctx.Err() != nil {
+			return errProblems
 		}
 		if o.Once {
 			if res.Failed() {
@@ -267,63 +289,6 @@ func Reconcile(ctx context.Context, s Streams, o ReconcileOptions) error {
 	}
 }
 
-func writePass(w io.Writer, format string, res *reconciler.PassResult) error {
-	if format == OutputJSON {
-		type envJSON struct {
-			Cluster, Environment, Action, Message, Error string
-			Applied, Pruned                              int
-		}
-		out := struct {
-			Commit       string            `json:"commit"`
-			Error        string            `json:"error,omitempty"`
-			Kept         map[string]string `json:"kept,omitempty"`
-			Environments []envJSON         `json:"environments"`
-			Clusters     map[string]string `json:"clusterErrors,omitempty"`
-		}{Commit: res.Commit, Kept: res.Kept, Environments: []envJSON{}, Clusters: map[string]string{}}
-		if res.Err != nil {
-			out.Error = res.Err.Error()
-		}
-		for _, c := range res.Clusters {
-			if c.Err != nil {
-				out.Clusters[c.Name] = c.Err.Error()
-			}
-			for _, e := range c.Environments {
-				ej := envJSON{Cluster: c.Name, Environment: e.Environment, Action: string(e.Action), Message: e.Message, Applied: e.Applied, Pruned: e.Pruned}
-				if e.Err != nil {
-					ej.Error = e.Err.Error()
-				}
-				out.Environments = append(out.Environments, ej)
-			}
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
-	}
-	if res.Err != nil {
-		fmt.Fprintf(w, "pass stopped before changing anything: %v\n", res.Err)
-		return nil
-	}
-	fmt.Fprintln(w, whatWasRead(res.Commit))
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLUSTER\tENVIRONMENT\tACTION\tAPPLIED\tPRUNED\tMESSAGE")
-	for _, c := range res.Clusters {
-		if c.Err != nil {
-			fmt.Fprintf(tw, "%s\t-\terror\t-\t-\t%v\n", c.Name, c.Err)
-		}
-		for _, e := range c.Environments {
-			msg := e.Message
-			if e.Err != nil {
-				msg = e.Err.Error()
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", c.Name, e.Environment, e.Action, e.Applied, e.Pruned, msg)
-		}
-	}
-	for env, msg := range res.Kept {
-		fmt.Fprintf(tw, "-\t%s\tkept\t-\t-\tlast state kept: %s\n", strings.TrimPrefix(env, "file:"), msg)
-	}
-	return tw.Flush()
-}
-
 // NewStatusCommand builds `allot status`.
 func NewStatusCommand(s Streams) *cobra.Command {
 	o := ReconcileOptions{}
@@ -334,6 +299,7 @@ func NewStatusCommand(s Streams) *cobra.Command {
 		RunE:  func(cmd *cobra.Command, _ []string) error { return Status(cmd.Context(), s, o) },
 	}
 	o.bind(cmd)
+	clusterOutputs.bind(cmd, &o.Output)
 	return cmd
 }
 
@@ -342,11 +308,14 @@ func Status(ctx context.Context, s Streams, o ReconcileOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if err := clusterOutputs.check(o.Output); err != nil {
+		return usageError(err)
+	}
 	o, err := resolveClusterFlags(ctx, o)
 	if err != nil {
 		return err
 	}
-	r, err := newReconciler(o, slog.New(slog.DiscardHandler))
+	r, err := newReconciler(o, s.logger())
 	if err != nil {
 		return err
 	}
@@ -362,21 +331,23 @@ func Status(ctx context.Context, s Streams, o ReconcileOptions) error {
 		return errors.New("allot.yaml is missing or invalid; run allot validate")
 	}
 	rows, errs := r.Status(ctx, repo.Platform.Platform.Spec.Clusters)
-	if o.Output == OutputJSON {
-		enc := json.NewEncoder(s.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rows); err != nil {
-			return err
-		}
-	} else {
-		tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
+	report := statusReport{Environments: rows, Errors: []string{}}
+	if report.Environments == nil {
+		report.Environments = []reconciler.StatusRow{}
+	}
+	for _, err := range errs {
+		report.Errors = append(report.Errors, err.Error())
+	}
+	err = printOutput(s.Out, o.Output, report, func(w io.Writer) error {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "CLUSTER\tENVIRONMENT\tREADY\tPHASE\tOBJECTS\tCOMMIT\tDIGEST\tUPDATED\tMESSAGE")
 		for _, row := range rows {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", row.Cluster, row.Environment, row.Ready, row.Phase, row.Objects, row.Commit, row.Digest, row.Updated.UTC().Format(time.RFC3339), row.Message)
 		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
+		return tw.Flush()
+	})
+	if err != nil {
+		return err
 	}
 	for _, err := range errs {
 		fmt.Fprintf(s.Err, "allot: %v\n", err)
@@ -385,4 +356,19 @@ func Status(ctx context.Context, s Streams, o ReconcileOptions) error {
 		return errProblems
 	}
 	return nil
+}
+
+// deleteWindow maps the flag's 0 (off) to the reconciler's negative.
+func deleteWindow(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+// statusReport is the document of `allot status -o json|yaml`.
+type statusReport struct {
+	Environments []reconciler.StatusRow `json:"environments"`
+	// Errors are the clusters that could not be read.
+	Errors []string `json:"errors"`
 }

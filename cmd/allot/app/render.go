@@ -57,7 +57,7 @@ every phase, the inside bundle and the groups to files instead.`,
 	}
 	cmd.Flags().StringVar(&opts.Repo, "repo", ".", "the requests repository's directory")
 	cmd.Flags().StringVar(&opts.Cluster, "cluster", "", "render only for this cluster")
-	cmd.Flags().StringVarP(&opts.Output, "output", "o", "yaml", "output format: yaml or json")
+	renderOutputs.bind(cmd, &opts.Output)
 	cmd.Flags().StringVar(&opts.Out, "out", "", "write files into this folder instead of printing")
 	cmd.Flags().StringVar(&opts.ChartCache, "chart-cache", defaultChartCache(), "where remote charts are cached")
 	return cmd
@@ -84,13 +84,17 @@ func newRenderer(repo *load.Repository, chartCache string) (*renderer.Renderer, 
 	}, root, nil
 }
 
+// renderOutputs are the -o values of allot render: its own form is YAML
+// that kubectl applies, and json is the bundles with their objects.
+var renderOutputs = formats(OutputYAML)
+
 // Render renders the selected environments and prints or writes them.
 func Render(ctx context.Context, s Streams, opts RenderOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if opts.Output != "yaml" && opts.Output != OutputJSON {
-		return usageError(fmt.Errorf("unknown output format %q: want yaml or json", opts.Output))
+	if err := renderOutputs.check(opts.Output); err != nil {
+		return usageError(err)
 	}
 	repo, err := load.Load(opts.Repo, load.Options{Builtin: environments.Templates()})
 	if err != nil {
@@ -99,6 +103,9 @@ func Render(ctx context.Context, s Streams, opts RenderOptions) error {
 	if len(repo.Problems) > 0 {
 		_ = writeText(s.Err, repo.Problems)
 		return fmt.Errorf("the repository has problems; run allot validate")
+	}
+	if err := knownCluster(repo, opts.Cluster); err != nil {
+		return usageError(err)
 	}
 	// The policy runs before anything is fetched: a request may name only
 	// the chart repositories allot.yaml allows.
@@ -146,6 +153,27 @@ func Render(ctx context.Context, s Streams, opts RenderOptions) error {
 	return errors.Join(append(errs, err)...)
 }
 
+// knownCluster refuses a --cluster that allot.yaml does not name, naming
+// those it does.
+func knownCluster(repo *load.Repository, name string) error {
+	if name == "" || repo.Platform == nil {
+		return nil
+	}
+	var names []string
+	for _, c := range repo.Platform.Platform.Spec.Clusters {
+		if c.Name == name {
+			return nil
+		}
+		names = append(names, c.Name)
+	}
+	return fmt.Errorf("--cluster %s: allot.yaml has no such cluster; its clusters are %s", name, strings.Join(names, ", "))
+}
+
+// renderReport is the document of `allot render -o json`.
+type renderReport struct {
+	Bundles []bundleJSON `json:"bundles"`
+}
+
 // bundleJSON is a bundle with its objects, for -o json and bundle.json.
 type bundleJSON struct {
 	*renderer.Bundle
@@ -171,13 +199,11 @@ func toJSON(b *renderer.Bundle) bundleJSON {
 }
 
 func writeBundlesJSON(w io.Writer, bundles []*renderer.Bundle) error {
-	out := make([]bundleJSON, len(bundles))
+	out := renderReport{Bundles: make([]bundleJSON, len(bundles))}
 	for i, b := range bundles {
-		out[i] = toJSON(b)
+		out.Bundles[i] = toJSON(b)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return printOutput(w, OutputJSON, out, nil)
 }
 
 // writeBundlesYAML prints what kubectl can apply: every phase but preDelete,

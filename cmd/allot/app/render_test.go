@@ -78,8 +78,8 @@ func TestRenderJSONAndUnknownEnvironment(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d", code)
 	}
-	var bundles []map[string]any
-	if err := json.Unmarshal([]byte(out), &bundles); err != nil || len(bundles) != 1 || bundles[0]["environment"] != "payments-ecs" {
+	var doc struct{ Bundles []map[string]any }
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Bundles) != 1 || doc.Bundles[0]["environment"] != "payments-ecs" {
 		t.Fatalf("json output: %v\n%s", err, out)
 	}
 	code, _, errOut := run(t, nil, "render", "--repo", examples(t, "requests"), "--chart-cache", chartCache(t), "no-such-env")

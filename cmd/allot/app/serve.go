@@ -90,10 +90,12 @@ func (o *ServeOptions) bindServe(cmd *cobra.Command, interval time.Duration) {
 	f.DurationVar(&o.Debounce, "drift-debounce", 300*time.Millisecond, "how long to gather drift events before a pass")
 }
 
-// runWithSignals runs fn with a context that ends on SIGINT or SIGTERM.
+// runWithSignals runs fn with a context that ends on SIGINT or SIGTERM. A
+// second signal kills the process, as if allot did not catch them.
 func runWithSignals(fn func(context.Context) error) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	context.AfterFunc(ctx, stop)
 	return fn(ctx)
 }
 
@@ -107,6 +109,7 @@ type metrics struct {
 	errors   *prometheus.CounterVec
 	envs     *prometheus.GaugeVec
 	notReady *prometheus.GaugeVec
+	watchUp  *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -119,8 +122,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		errors:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "allot_errors_total", Help: "Failed environments and unreachable clusters, per cluster."}, []string{"cluster"}),
 		envs:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "allot_environments", Help: "Environments per cluster by the action of the last pass."}, []string{"cluster", "action"}),
 		notReady: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "allot_environments_not_ready", Help: "Environments per cluster that were not ready after the last pass."}, []string{"cluster"}),
+		watchUp:  prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "allot_drift_watch_up", Help: "1 when the drift watch works on a cluster, 0 when it does not (drift is then found by full passes only)."}, []string{"cluster"}),
 	}
-	reg.MustRegister(m.passes, m.duration, m.applied, m.pruned, m.drift, m.errors, m.envs, m.notReady,
+	reg.MustRegister(m.passes, m.duration, m.applied, m.pruned, m.drift, m.errors, m.envs, m.notReady, m.watchUp,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -137,6 +141,10 @@ func (m *metrics) record(res *reconciler.PassResult, took time.Duration) {
 	for _, c := range res.Clusters {
 		if c.Err != nil {
 			m.errors.WithLabelValues(c.Name).Inc()
+		} else if c.WatchErr != nil {
+			m.watchUp.WithLabelValues(c.Name).Set(0)
+		} else {
+			m.watchUp.WithLabelValues(c.Name).Set(1)
 		}
 		for _, e := range c.Environments {
 			m.applied.WithLabelValues(c.Name).Add(float64(e.Applied))
@@ -154,7 +162,7 @@ func (m *metrics) record(res *reconciler.PassResult, took time.Duration) {
 
 // Serve runs passes until ctx ends.
 func Serve(ctx context.Context, s Streams, o ServeOptions) error {
-	log := slog.New(slog.NewJSONHandler(s.Err, nil))
+	log := s.logger()
 	var err error
 	if o.ReconcileOptions, err = resolveClusterFlags(ctx, o.ReconcileOptions); err != nil {
 		return err

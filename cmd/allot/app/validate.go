@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,12 +21,9 @@ import (
 	"github.com/allot-dev/allot/schemas/validate"
 )
 
-// Output formats of allot validate.
-const (
-	OutputText   = "text"
-	OutputJSON   = "json"
-	OutputGitHub = "github"
-)
+// validateOutputs are the -o values of allot validate; github is text
+// with --github-annotations.
+var validateOutputs = formats(OutputText, OutputGitHub)
 
 // ValidateOptions are the inputs of Validate.
 type ValidateOptions struct {
@@ -36,8 +32,12 @@ type ValidateOptions struct {
 	// ChangedFrom, when set, limits per-environment rules to the requests
 	// changed since this git ref.
 	ChangedFrom string
-	// Output is text, json or github.
+	// Output is text, json or yaml (or github, text with annotations).
 	Output string
+	// GitHubAnnotations prints each problem as a GitHub workflow command
+	// (::error file=…::…), instead of a text line, or on stderr beside
+	// JSON or YAML.
+	GitHubAnnotations bool
 	// Now is the time expiry is checked against; zero means now.
 	Now time.Time
 	// ChartCache is where remote charts are cached.
@@ -59,18 +59,20 @@ With --changed-from, the per-request rules run only for requests changed since
 that git ref (and for all of them when allot.yaml or templates/ changed);
 repository-wide rules such as unique names and per-owner limits always run.`,
 		Example: `  allot validate --repo .
-  allot validate --changed-from origin/main -o github`,
+  allot validate --changed-from origin/main --github-annotations`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !cmd.Flags().Changed("output") && getenv("GITHUB_ACTIONS") == "true" {
-				opts.Output = OutputGitHub
+			// In GitHub Actions, annotations unless a flag says what to print.
+			if !cmd.Flags().Changed("github-annotations") && !cmd.Flags().Changed("output") && getenv("GITHUB_ACTIONS") == "true" {
+				opts.GitHubAnnotations = true
 			}
 			return Validate(s, opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Repo, "repo", ".", "the requests repository's directory")
 	cmd.Flags().StringVar(&opts.ChangedFrom, "changed-from", "", "check only the requests changed since this git ref (repository-wide rules still run)")
-	cmd.Flags().StringVarP(&opts.Output, "output", "o", OutputText, "output format: text, json or github (the default in GitHub Actions)")
+	validateOutputs.bind(cmd, &opts.Output)
+	cmd.Flags().BoolVar(&opts.GitHubAnnotations, "github-annotations", false, "print problems as GitHub workflow commands, which GitHub shows on the pull request's files (on stderr with -o json|yaml); the default when GITHUB_ACTIONS=true and no -o is given")
 	cmd.Flags().StringVar(&opts.ChartCache, "chart-cache", defaultChartCache(), "where remote charts are cached")
 	return cmd
 }
@@ -78,10 +80,11 @@ repository-wide rules such as unique names and per-owner limits always run.`,
 // Validate checks the repository and prints the problems in the chosen
 // format. It returns errProblems when there are errors.
 func Validate(s Streams, opts ValidateOptions) error {
-	switch opts.Output {
-	case OutputText, OutputJSON, OutputGitHub:
-	default:
-		return usageError(fmt.Errorf("unknown output format %q: want text, json or github", opts.Output))
+	if err := validateOutputs.check(opts.Output); err != nil {
+		return usageError(err)
+	}
+	if opts.Output == OutputGitHub {
+		opts.Output, opts.GitHubAnnotations = OutputText, true
 	}
 	repo, err := load.Load(opts.Repo, load.Options{Builtin: environments.Templates()})
 	if err != nil {
@@ -101,20 +104,29 @@ func Validate(s Streams, opts ValidateOptions) error {
 		return err
 	}
 	problems = append(problems, rendered...)
-	switch opts.Output {
-	case OutputJSON:
-		err = writeJSON(s.Out, repo, problems)
-	case OutputGitHub:
-		err = writeGitHub(s.Out, annotationPrefix(opts.Repo), problems)
-		if err == nil {
-			err = writeSummary(s.Out, repo, problems)
-		}
-	default:
-		err = writeText(s.Out, problems)
-		if err == nil {
-			err = writeSummary(s.Out, repo, problems)
+	if problems == nil {
+		problems = []schemas.Problem{}
+	}
+	report := validateReport{Valid: !validate.Failed(problems), Environments: len(repo.Environments), Problems: problems}
+	if opts.GitHubAnnotations && structured(opts.Output) {
+		// stdout stays one document; GitHub reads workflow commands on
+		// stderr too.
+		if err := writeGitHub(s.Err, annotationPrefix(opts.Repo), problems); err != nil {
+			return err
 		}
 	}
+	err = printOutput(s.Out, opts.Output, report, func(w io.Writer) error {
+		write := writeText
+		if opts.GitHubAnnotations {
+			write = func(w io.Writer, problems []schemas.Problem) error {
+				return writeGitHub(w, annotationPrefix(opts.Repo), problems)
+			}
+		}
+		if err := write(w, problems); err != nil {
+			return err
+		}
+		return writeSummary(w, repo, problems)
+	})
 	if err != nil {
 		return err
 	}
@@ -146,6 +158,13 @@ func renderProblems(ctx context.Context, repo *load.Repository, problems []schem
 	seen := map[string]bool{}
 	for _, res := range r.RenderAll(ctx, todo) {
 		if res.Err == nil {
+			// What kustomize warns of, at the kustomization that has it.
+			for _, w := range res.Bundle.Warnings {
+				if key := w.File + w.Message; !seen[key] {
+					seen[key] = true
+					out = append(out, schemas.Problem{Position: schemas.Position{File: w.File}, Rule: schemas.RuleRender, Severity: schemas.SeverityWarning, Message: "kustomize: " + w.Message})
+				}
+			}
 			continue
 		}
 		doc := res.Target.Env.Doc
@@ -234,20 +253,11 @@ func plural(n int, word string) string {
 	return fmt.Sprintf("%d %ss", n, word)
 }
 
-// jsonReport is the shape of `allot validate -o json`.
-type jsonReport struct {
+// validateReport is the document of `allot validate -o json|yaml`.
+type validateReport struct {
 	Valid        bool              `json:"valid"`
 	Environments int               `json:"environments"`
 	Problems     []schemas.Problem `json:"problems"`
-}
-
-func writeJSON(w io.Writer, repo *load.Repository, problems []schemas.Problem) error {
-	if problems == nil {
-		problems = []schemas.Problem{}
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(jsonReport{Valid: !validate.Failed(problems), Environments: len(repo.Environments), Problems: problems})
 }
 
 // writeGitHub prints workflow commands that GitHub shows as annotations on

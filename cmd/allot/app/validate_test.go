@@ -65,11 +65,11 @@ func TestValidateJSONOutput(t *testing.T) {
 	if code != ExitInvalid {
 		t.Fatalf("exit %d, want 1", code)
 	}
-	var got jsonReport
+	var got validateReport
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, out)
 	}
-	want := jsonReport{Valid: false, Environments: 0, Problems: []schemas.Problem{{
+	want := validateReport{Valid: false, Environments: 0, Problems: []schemas.Problem{{
 		Position: schemas.Position{File: "environments/web/demo.yaml", Line: 9, Column: 3},
 		Rule:     schemas.RuleSchema, Severity: schemas.SeverityError,
 		Message: `unknown field "sise" in spec; did you mean "size"?`,
@@ -87,10 +87,19 @@ func TestValidateGitHubAnnotations(t *testing.T) {
 	repo := filepath.Join(top, "platform", "requests")
 	want := "::error file=platform/requests/environments/web/demo.yaml,line=9,col=3,title=allot validate (schema)::unknown field \"sise\" in spec; did you mean \"size\"?\n"
 
-	t.Run("with -o github", func(t *testing.T) {
-		code, out, _ := run(t, nil, "validate", "--repo", repo, "-o", "github")
-		if code != ExitInvalid || !strings.HasPrefix(out, want) {
-			t.Errorf("exit %d, output:\n%s\nwant it to start with:\n%s", code, out, want)
+	for _, flag := range []string{"--github-annotations", "-o=github"} {
+		t.Run("with "+flag, func(t *testing.T) {
+			code, out, _ := run(t, nil, "validate", "--repo", repo, flag)
+			if code != ExitInvalid || !strings.HasPrefix(out, want) {
+				t.Errorf("exit %d, output:\n%s\nwant it to start with:\n%s", code, out, want)
+			}
+		})
+	}
+	t.Run("on stderr beside JSON", func(t *testing.T) {
+		code, out, errOut := run(t, nil, "validate", "--repo", repo, "--github-annotations", "-o", "json")
+		var report validateReport
+		if code != ExitInvalid || json.Unmarshal([]byte(out), &report) != nil || !strings.HasPrefix(errOut, want) {
+			t.Errorf("exit %d, stdout:\n%s\nstderr:\n%s\nwant JSON on stdout and stderr starting with:\n%s", code, out, errOut, want)
 		}
 	})
 	t.Run("by default in GitHub Actions", func(t *testing.T) {
@@ -99,12 +108,14 @@ func TestValidateGitHubAnnotations(t *testing.T) {
 			t.Errorf("exit %d, output:\n%s\nwant it to start with:\n%s", code, out, want)
 		}
 	})
-	t.Run("unless told otherwise", func(t *testing.T) {
-		_, out, _ := run(t, map[string]string{"GITHUB_ACTIONS": "true"}, "validate", "--repo", repo, "-o", "text")
-		if strings.Contains(out, "::error") {
-			t.Errorf("text output has annotations:\n%s", out)
-		}
-	})
+	for _, flag := range []string{"--github-annotations=false", "-o=text"} {
+		t.Run("unless told otherwise with "+flag, func(t *testing.T) {
+			_, out, _ := run(t, map[string]string{"GITHUB_ACTIONS": "true"}, "validate", "--repo", repo, flag)
+			if strings.Contains(out, "::error") {
+				t.Errorf("text output has annotations:\n%s", out)
+			}
+		})
+	}
 	t.Run("escapes what would end the command", func(t *testing.T) {
 		if got := escapeData("a%b\nc\r"); got != "a%25b%0Ac%0D" {
 			t.Errorf("escapeData = %q", got)

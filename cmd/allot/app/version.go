@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"io"
 	"runtime"
 	"runtime/debug"
 
@@ -15,19 +16,27 @@ var (
 	commit  = ""
 )
 
-// versionString returns "VERSION (commit COMMIT, GOVERSION)", falling back to
-// what the Go toolchain recorded when the linker flags were not set.
-func versionString() string {
-	info, _ := debug.ReadBuildInfo()
-	return formatVersion(version, commit, info)
+// VersionInfo is the document of `allot version -o json|yaml`.
+type VersionInfo struct {
+	Version   string `json:"version"`
+	Commit    string `json:"commit"`
+	GoVersion string `json:"goVersion"`
 }
 
-// formatVersion prefers the linker flags' version and commit and falls back
-// to the build info: `go install .../cmd/allot@v1.2.3` records v1.2.3 as the
-// main module's version (and no commit: a module download has no VCS
-// data); `go build` in a git checkout records a pseudo-version
-// (v0.0.0-DATE-COMMIT, +dirty with local changes) and vcs.revision.
-func formatVersion(v, c string, info *debug.BuildInfo) string {
+// versionInfo returns what the linker flags set, falling back to what the
+// Go toolchain recorded.
+func versionInfo() VersionInfo {
+	info, _ := debug.ReadBuildInfo()
+	return buildVersion(version, commit, info)
+}
+
+// buildVersion prefers the linker flags' version v and commit c and falls
+// back to the build info: `go install .../cmd/allot@v1.2.3` records v1.2.3
+// as the main module's version (and no commit: a module download has no
+// VCS data); `go build` in a git checkout records a pseudo-version
+// (v0.0.0-DATE-COMMIT, or the tag on HEAD; +dirty with local changes) and
+// vcs.revision.
+func buildVersion(v, c string, info *debug.BuildInfo) VersionInfo {
 	if info != nil {
 		if v == "" && info.Main.Version != "" {
 			v = info.Main.Version
@@ -44,18 +53,33 @@ func formatVersion(v, c string, info *debug.BuildInfo) string {
 	if c == "" {
 		c = "unknown"
 	}
-	return fmt.Sprintf("allot %s (commit %s, %s)", v, c, runtime.Version())
+	return VersionInfo{Version: v, Commit: c, GoVersion: runtime.Version()}
 }
+
+// String returns "allot VERSION (commit COMMIT, GOVERSION)".
+func (i VersionInfo) String() string {
+	return fmt.Sprintf("allot %s (commit %s, %s)", i.Version, i.Commit, i.GoVersion)
+}
+
+// versionString returns "allot VERSION (commit COMMIT, GOVERSION)".
+func versionString() string { return versionInfo().String() }
+
+var versionOutputs = formats(OutputText)
 
 // NewVersionCommand builds `allot version`.
 func NewVersionCommand(s Streams) *cobra.Command {
-	return &cobra.Command{
+	var output string
+	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print allot's version and git commit",
 		Args:  noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			_, err := fmt.Fprintln(s.Out, versionString())
-			return err
+			return printOutput(s.Out, output, versionInfo(), func(w io.Writer) error {
+				_, err := fmt.Fprintln(w, versionString())
+				return err
+			})
 		},
 	}
+	versionOutputs.bind(cmd, &output)
+	return cmd
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-func TestFormatVersion(t *testing.T) {
+func TestBuildVersion(t *testing.T) {
 	goVersion := runtime.Version()
 	for _, tc := range []struct {
 		name, version, commit string
@@ -29,7 +29,7 @@ func TestFormatVersion(t *testing.T) {
 		{"nothing recorded", "", "", nil, "allot (devel) (commit unknown, " + goVersion + ")"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := formatVersion(tc.version, tc.commit, tc.info); got != tc.want {
+			if got := buildVersion(tc.version, tc.commit, tc.info).String(); got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
@@ -51,7 +51,7 @@ func TestVersionOfAPlainGoBuild(t *testing.T) {
 	if info, err := os.Stat(filepath.Join(root, ".git")); err != nil || !info.IsDir() {
 		// The toolchain records VCS data only where .git is a folder; a
 		// git worktree's is a file, and then only "(devel)" is recorded
-		// (TestFormatVersion covers that).
+		// (TestBuildVersion covers that).
 		t.Skipf("%s is not a git checkout with a .git folder", root)
 	}
 	head, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()

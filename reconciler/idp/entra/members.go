@@ -2,11 +2,11 @@ package entra
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 
 	"github.com/allot-dev/allot/reconciler/idp"
+	"github.com/allot-dev/allot/reconciler/idp/restapi"
 )
 
 // memberRef is the body that adds a member by reference.
@@ -15,39 +15,28 @@ type memberRef struct {
 }
 
 // AddMembers adds each user by reference. Graph answers 400 for a user
-// already in the group; that is taken as done, so a retry is harmless.
+// already in the group; that is taken as done, so a retry is harmless,
+// and so the request may be sent again.
 func (p *Provider) AddMembers(ctx context.Context, g idp.Group, users []idp.User) error {
-	if len(users) == 0 {
-		return nil
-	}
-	if !g.Managed {
-		return p.errNotManaged(g.Name)
-	}
-	for _, u := range users {
+	add := func(u idp.User) restapi.Request {
 		ref := memberRef{ID: p.opts.GraphURL + "/v1.0/directoryObjects/" + url.PathEscape(u.ID)}
-		err := p.do(ctx, "POST", "/v1.0/groups/"+url.PathEscape(g.ID)+"/members/$ref", ref, nil)
-		if err != nil && !isAPIError(err, http.StatusBadRequest, "Request_BadRequest", "already exist") {
-			return fmt.Errorf("add user %s to group %s: %w", u.ID, g.Name, err)
-		}
+		return restapi.Request{Method: http.MethodPost, Target: "/v1.0/groups/" + url.PathEscape(g.ID) + "/members/$ref", JSON: ref, Idempotent: true}
 	}
-	return nil
+	already := func(err error) bool {
+		return restapi.IsStatus(err, http.StatusBadRequest, "Request_BadRequest", "already exist")
+	}
+	return p.api.ChangeMembers(ctx, g, users, p.errNotManaged, add, already)
 }
 
 // RemoveMembers removes each user's reference. Graph answers 404 for a
 // user not in the group; that is taken as done, so a retry is harmless
 // (a group that is gone altogether shows at the next ListGroups).
 func (p *Provider) RemoveMembers(ctx context.Context, g idp.Group, users []idp.User) error {
-	if len(users) == 0 {
-		return nil
+	remove := func(u idp.User) restapi.Request {
+		return restapi.Request{Method: http.MethodDelete, Target: "/v1.0/groups/" + url.PathEscape(g.ID) + "/members/" + url.PathEscape(u.ID) + "/$ref"}
 	}
-	if !g.Managed {
-		return p.errNotManaged(g.Name)
+	gone := func(err error) bool {
+		return restapi.IsStatus(err, http.StatusNotFound, "Request_ResourceNotFound", "")
 	}
-	for _, u := range users {
-		err := p.do(ctx, "DELETE", "/v1.0/groups/"+url.PathEscape(g.ID)+"/members/"+url.PathEscape(u.ID)+"/$ref", nil, nil)
-		if err != nil && !isAPIError(err, http.StatusNotFound, "Request_ResourceNotFound", "") {
-			return fmt.Errorf("remove user %s from group %s: %w", u.ID, g.Name, err)
-		}
-	}
-	return nil
+	return p.api.ChangeMembers(ctx, g, users, p.errNotManaged, remove, gone)
 }

@@ -18,14 +18,10 @@
 package entra
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
-	"strings"
-	"time"
 
 	"github.com/allot-dev/allot/reconciler/idp"
 	"github.com/allot-dev/allot/reconciler/idp/restapi"
@@ -37,7 +33,6 @@ const (
 	DefaultScope    = "https://graph.microsoft.com/.default"
 	DefaultMarker   = "managed-by=allot"
 	DefaultPageSize = 100
-	DefaultTimeout  = 30 * time.Second
 )
 
 // Options configures a Provider.
@@ -64,17 +59,18 @@ type Options struct {
 	// PageSize is the $top of each paged request; DefaultPageSize when
 	// zero. Graph may return fewer and page with @odata.nextLink.
 	PageSize int
-	// HTTPClient sends the requests; a client with a DefaultTimeout
-	// timeout when nil.
+	// HTTPClient sends the requests; a client with
+	// restapi.DefaultTimeout when nil.
 	HTTPClient *http.Client
+	// Retry says how each request, a token request too, is retried (see
+	// restapi); the zero value is idp.Retry's defaults.
+	Retry idp.Retry
 }
 
 // Provider is an idp.Provider for an Entra ID tenant. It is safe for concurrent use.
 type Provider struct {
-	opts   Options
-	graph  *url.URL
-	client *http.Client
-	tokens *restapi.TokenSource
+	opts Options
+	api  *restapi.Client
 }
 
 var _ idp.Provider = (*Provider)(nil)
@@ -93,14 +89,15 @@ func New(opts Options) (*Provider, error) {
 	if opts.GraphURL == "" {
 		opts.GraphURL = DefaultGraphURL
 	}
-	opts.GraphURL = strings.TrimSuffix(opts.GraphURL, "/")
-	if _, err := checkURL("token URL", opts.TokenURL); err != nil {
-		return nil, err
-	}
-	graph, err := checkURL("Graph URL", opts.GraphURL)
+	tokenURL, err := restapi.ParseURL("entra", "token URL", opts.TokenURL)
 	if err != nil {
 		return nil, err
 	}
+	graph, err := restapi.ParseURL("entra", "Graph URL", opts.GraphURL)
+	if err != nil {
+		return nil, err
+	}
+	opts.GraphURL = graph.String()
 	if opts.Scope == "" {
 		opts.Scope = DefaultScope
 	}
@@ -110,39 +107,17 @@ func New(opts Options) (*Provider, error) {
 	if opts.PageSize <= 0 {
 		opts.PageSize = DefaultPageSize
 	}
-	client := opts.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: DefaultTimeout}
+	api := &restapi.Client{
+		Backend:          "entra",
+		Base:             graph,
+		HTTP:             opts.HTTPClient,
+		Retry:            opts.Retry,
+		ErrorBody:        graphError,
+		UnauthorizedHint: "check the client ID, the secret idp.clientSecret names, and the app's Graph permissions and admin consent",
+		Secrets:          []string{opts.ClientSecret},
 	}
-	p := &Provider{opts: opts, graph: graph, client: client}
-	p.tokens = &restapi.TokenSource{
-		Fetch: func(ctx context.Context) (string, time.Duration, error) {
-			return restapi.ClientCredentials(ctx, client, opts.TokenURL, opts.ClientID, opts.ClientSecret, opts.Scope)
-		},
-		Now: time.Now,
-	}
-	return p, nil
-}
-
-// checkURL parses an https:// URL, or an http:// one to a loopback
-// address.
-func checkURL(what, raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("entra: %s %q is not an https:// address", what, raw)
-	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		return nil, fmt.Errorf("entra: %s %s would carry credentials in clear; use https://", what, raw)
-	}
-	return u, nil
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	api.Auth = restapi.ClientCredentials(api, tokenURL, opts.ClientID, opts.ClientSecret, opts.Scope)
+	return &Provider{opts: opts, api: api}, nil
 }
 
 // errNotManaged refuses a change to a group without allot's marker.

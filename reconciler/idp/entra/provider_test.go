@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/allot-dev/allot/reconciler/idp"
 	"github.com/allot-dev/allot/reconciler/idp/entra"
 	"github.com/allot-dev/allot/reconciler/idp/idptest"
@@ -39,8 +41,11 @@ func TestEntraConformance(t *testing.T) {
 		e := idptest.NewEntra(t, idptest.EntraOptions{})
 		bad := options(e)
 		bad.ClientSecret = "not-" + bad.ClientSecret
+		good := options(e)
+		var slept func() []time.Duration
+		good.Retry, slept = idptest.RecordWaits()
 		return idptest.Backend{
-			Provider:     newProvider(t, options(e)),
+			Provider:     newProvider(t, good),
 			Unauthorized: newProvider(t, bad),
 			AddUser:      func(t *testing.T, email string) { e.AddUser(email) },
 			AddGroup: func(t *testing.T, name string, emails ...string) {
@@ -51,6 +56,7 @@ func TestEntraConformance(t *testing.T) {
 				e.AddGroup(name, "Data team", ids...)
 			},
 			RateLimit: func(t *testing.T, d time.Duration) { e.RateLimitNext(d) },
+			Slept:     slept,
 		}
 	})
 }
@@ -146,8 +152,13 @@ func TestEntraThrottling(t *testing.T) {
 				w.Write([]byte(`{"error":{"code":"TooManyRequests","message":"slow down"}}`))
 			}))
 			defer graph.Close()
-			p := newProvider(t, entra.Options{ClientID: "c", ClientSecret: "s", TokenURL: graph.URL + "/t/oauth2/v2.0/token", GraphURL: graph.URL})
+			retry, slept := idptest.RecordWaits()
+			retry.Attempts = 2
+			p := newProvider(t, entra.Options{ClientID: "c", ClientSecret: "s", TokenURL: graph.URL + "/t/oauth2/v2.0/token", GraphURL: graph.URL, Retry: retry})
 			_, err := p.FindUser(context.Background(), "ada@example.com")
+			if diff := cmp.Diff([]time.Duration{12 * time.Second}, slept()); diff != "" {
+				t.Errorf("waits (-want +got):\n%s", diff)
+			}
 			var rl *idp.RateLimitError
 			if !errors.As(err, &rl) || rl.RetryAfter != 12*time.Second {
 				t.Errorf("error = %v, want an *idp.RateLimitError of 12s", err)

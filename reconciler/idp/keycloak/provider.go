@@ -6,21 +6,19 @@
 // management roles view-users, query-groups and manage-users (or
 // manage-groups with fine-grained permissions). Groups are top-level
 // groups; a group is allot's when its attribute allot.dev/managed-by
-// holds "allot". IDs of users and groups are Keycloak's UUIDs.
+// holds "allot". IDs of users and groups are Keycloak's UUIDs. Members
+// are added and removed one request a user; Keycloak answers 204 whether
+// the membership was there or not, so a retry is harmless.
 //
 // The access token is kept until shortly before it expires; a 401 from
 // the admin API gets one fresh token and one more try.
 package keycloak
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
-	"strings"
-	"time"
 
 	"github.com/allot-dev/allot/reconciler/idp"
 	"github.com/allot-dev/allot/reconciler/idp/restapi"
@@ -31,7 +29,6 @@ const (
 	DefaultMarkerAttribute = "allot.dev/managed-by"
 	DefaultMarkerValue     = "allot"
 	DefaultPageSize        = 100
-	DefaultTimeout         = 30 * time.Second
 )
 
 // Options configures a Provider.
@@ -57,24 +54,27 @@ type Options struct {
 	// PageSize is the max of each paged request; DefaultPageSize when
 	// zero.
 	PageSize int
-	// HTTPClient sends the requests; a client with a DefaultTimeout
-	// timeout when nil.
+	// HTTPClient sends the requests; a client with
+	// restapi.DefaultTimeout when nil.
 	HTTPClient *http.Client
+	// Retry says how each request, a token request too, is retried (see
+	// restapi); the zero value is idp.Retry's defaults.
+	Retry idp.Retry
 }
 
 // Provider is an idp.Provider for a Keycloak realm. It is safe for concurrent use.
 type Provider struct {
-	opts   Options
-	admin  string // the realm's admin API, URL/admin/realms/REALM
-	client *http.Client
-	tokens *restapi.TokenSource
+	// Memberships adds and removes members, one request a user.
+	restapi.Memberships
+	opts Options
+	api  *restapi.Client // below the realm's admin API, URL/admin/realms/REALM
 }
 
 var _ idp.Provider = (*Provider)(nil)
 
 // New checks opts and returns a Provider. It does not connect.
 func New(opts Options) (*Provider, error) {
-	base, err := checkURL(opts.URL)
+	base, err := restapi.ParseURL("keycloak", "URL", opts.URL)
 	if err != nil {
 		return nil, err
 	}
@@ -96,44 +96,23 @@ func New(opts Options) (*Provider, error) {
 	if opts.PageSize <= 0 {
 		opts.PageSize = DefaultPageSize
 	}
-	client := opts.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: DefaultTimeout}
+	api := &restapi.Client{
+		Backend:          "keycloak",
+		Base:             base.JoinPath("admin", "realms", url.PathEscape(opts.Realm)),
+		HTTP:             opts.HTTPClient,
+		Retry:            opts.Retry,
+		ErrorBody:        keycloakError,
+		UnauthorizedHint: "check the client ID, the secret idp.clientSecret names, and the service account's realm-management roles",
+		Secrets:          []string{opts.ClientSecret},
 	}
-	p := &Provider{
-		opts:   opts,
-		admin:  base + "/admin/realms/" + url.PathEscape(opts.Realm),
-		client: client,
-	}
-	tokenURL := base + "/realms/" + url.PathEscape(opts.TokenRealm) + "/protocol/openid-connect/token"
-	p.tokens = &restapi.TokenSource{
-		Fetch: func(ctx context.Context) (string, time.Duration, error) {
-			return restapi.ClientCredentials(ctx, client, tokenURL, opts.ClientID, opts.ClientSecret, "")
-		},
-		Now: time.Now,
-	}
+	tokenURL := base.JoinPath("realms", url.PathEscape(opts.TokenRealm), "protocol", "openid-connect", "token")
+	api.Auth = restapi.ClientCredentials(api, tokenURL, opts.ClientID, opts.ClientSecret, "")
+	p := &Provider{opts: opts, api: api}
+	// The admin API files a membership under the user.
+	p.Memberships = restapi.Memberships{API: api, NotManaged: p.errNotManaged, Path: func(groupID, userID string) string {
+		return "/users/" + url.PathEscape(userID) + "/groups/" + url.PathEscape(groupID)
+	}}
 	return p, nil
-}
-
-// checkURL returns the base URL without a trailing slash, refusing plain
-// http except to a loopback address.
-func checkURL(raw string) (string, error) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return "", fmt.Errorf("keycloak: URL %q is not an https:// address", raw)
-	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		return "", fmt.Errorf("keycloak: %s would send the client secret in clear; use https://", raw)
-	}
-	return strings.TrimSuffix(u.String(), "/"), nil
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // errNotManaged refuses a change to a group without allot's marker.

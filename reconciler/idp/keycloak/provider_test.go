@@ -37,8 +37,11 @@ func TestKeycloakConformance(t *testing.T) {
 		kc := idptest.NewKeycloak(t, idptest.KeycloakOptions{})
 		bad := options(kc)
 		bad.ClientSecret = "not-" + bad.ClientSecret
+		good := options(kc)
+		var slept func() []time.Duration
+		good.Retry, slept = idptest.RecordWaits()
 		return idptest.Backend{
-			Provider:     newProvider(t, options(kc)),
+			Provider:     newProvider(t, good),
 			Unauthorized: newProvider(t, bad),
 			AddUser:      func(t *testing.T, email string) { kc.AddUser(email) },
 			AddGroup: func(t *testing.T, name string, emails ...string) {
@@ -49,6 +52,7 @@ func TestKeycloakConformance(t *testing.T) {
 				kc.AddGroup(name, map[string][]string{"owner": {"data-team"}}, ids...)
 			},
 			RateLimit: func(t *testing.T, d time.Duration) { kc.RateLimitNext(d) },
+			Slept:     slept,
 		}
 	})
 }

@@ -25,11 +25,11 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"strings"
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
 
+	"github.com/allot-dev/allot/internal/netaddr"
 	"github.com/allot-dev/allot/reconciler/idp"
 )
 
@@ -114,7 +114,7 @@ func New(opts Options) (*Provider, error) {
 			return nil, fmt.Errorf("ldap: StartTLS is for ldap:// URLs; %s already uses TLS", opts.URL)
 		}
 	case "ldap":
-		if !opts.StartTLS && !isLoopback(u.Hostname()) {
+		if !opts.StartTLS && !netaddr.IsLoopback(u.Hostname()) {
 			return nil, fmt.Errorf("ldap: %s would send the bind password in clear; use ldaps:// or set StartTLS", opts.URL)
 		}
 	default:
@@ -161,15 +161,6 @@ func New(opts Options) (*Provider, error) {
 		p.tls.ServerName = u.Hostname()
 	}
 	return p, nil
-}
-
-// isLoopback says whether host is localhost or a loopback IP address.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // connect dials the server, upgrades to TLS when asked and binds. The

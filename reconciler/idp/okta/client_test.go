@@ -2,37 +2,8 @@ package okta
 
 import (
 	"net/http"
-	"strconv"
 	"testing"
-	"time"
 )
-
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
-	date := now.Format(http.TimeFormat)
-	reset := func(d time.Duration) string { return strconv.FormatInt(now.Add(d).Unix(), 10) }
-	for _, tc := range []struct {
-		name   string
-		header http.Header
-		want   time.Duration
-	}{
-		// Our clock runs 3.5s behind Okta's (see ours below): with a Date
-		// header the skew does not matter; without one, the wait is
-		// measured on our clock and rounded up to whole seconds.
-		{"reset less the answer's Date", http.Header{"X-Rate-Limit-Reset": {reset(42 * time.Second)}, "Date": {date}}, 42 * time.Second},
-		{"reset without Date, rounded up", http.Header{"X-Rate-Limit-Reset": {reset(42 * time.Second)}}, 46 * time.Second},
-		{"Retry-After wins", http.Header{"Retry-After": {"5"}, "X-Rate-Limit-Reset": {reset(42 * time.Second)}}, 5 * time.Second},
-		{"a reset in the past", http.Header{"X-Rate-Limit-Reset": {reset(-time.Minute)}, "Date": {date}}, 0},
-		{"no header", http.Header{}, defaultRetryAfter},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ours := now.Add(-3500 * time.Millisecond)
-			if got := retryAfter(tc.header, ours); got != tc.want {
-				t.Errorf("retryAfter = %s, want %s", got, tc.want)
-			}
-		})
-	}
-}
 
 func TestNextLink(t *testing.T) {
 	h := http.Header{}

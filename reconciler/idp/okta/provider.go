@@ -7,26 +7,25 @@
 // directory and BUILT_IN groups belong to Okta) and its profile
 // description is the marker. Groups are found with the search parameter
 // (profile.name sw "PREFIX") rather than q, since Okta documents that q
-// results cannot be paged and stop at 300. IDs are Okta's IDs.
+// results cannot be paged and stop at 300. IDs are Okta's IDs. Members
+// are added and removed one request a user; Okta answers 204 whether the
+// membership was there or not, so a retry is harmless.
 package okta
 
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
-	"strings"
-	"time"
 
 	"github.com/allot-dev/allot/reconciler/idp"
+	"github.com/allot-dev/allot/reconciler/idp/restapi"
 )
 
 // Defaults for Options.
 const (
 	DefaultMarker   = "managed-by=allot"
 	DefaultPageSize = 200
-	DefaultTimeout  = 30 * time.Second
 )
 
 // The group types of Okta; only OktaGroup groups are ever changed.
@@ -47,29 +46,29 @@ type Options struct {
 	// PageSize is the limit of each paged request; DefaultPageSize (the
 	// most Okta recommends) when zero.
 	PageSize int
-	// HTTPClient sends the requests; a client with a DefaultTimeout
-	// timeout when nil.
+	// HTTPClient sends the requests; a client with
+	// restapi.DefaultTimeout when nil.
 	HTTPClient *http.Client
+	// Retry says how each request is retried (see restapi); the zero
+	// value is idp.Retry's defaults.
+	Retry idp.Retry
 }
 
 // Provider is an idp.Provider for an Okta org. It is safe for concurrent use.
 type Provider struct {
-	opts   Options
-	base   *url.URL
-	client *http.Client
-	now    func() time.Time
+	// Memberships adds and removes members, one request a user.
+	restapi.Memberships
+	opts Options
+	api  *restapi.Client
 }
 
 var _ idp.Provider = (*Provider)(nil)
 
 // New checks opts and returns a Provider. It does not connect.
 func New(opts Options) (*Provider, error) {
-	base, err := url.Parse(strings.TrimSuffix(opts.URL, "/"))
-	if err != nil || base.Host == "" || (base.Scheme != "https" && base.Scheme != "http") {
-		return nil, fmt.Errorf("okta: URL %q is not an https:// address", opts.URL)
-	}
-	if base.Scheme == "http" && !isLoopback(base.Hostname()) {
-		return nil, fmt.Errorf("okta: %s would send the API token in clear; use https://", opts.URL)
+	base, err := restapi.ParseURL("okta", "URL", opts.URL)
+	if err != nil {
+		return nil, err
 	}
 	if opts.Token == "" {
 		return nil, errors.New("okta: the API token is empty")
@@ -80,19 +79,21 @@ func New(opts Options) (*Provider, error) {
 	if opts.PageSize <= 0 {
 		opts.PageSize = DefaultPageSize
 	}
-	client := opts.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: DefaultTimeout}
-	}
-	return &Provider{opts: opts, base: base, client: client, now: time.Now}, nil
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	p := &Provider{opts: opts, api: &restapi.Client{
+		Backend:          "okta",
+		Base:             base,
+		HTTP:             opts.HTTPClient,
+		Auth:             restapi.Static("SSWS " + opts.Token),
+		Retry:            opts.Retry,
+		ErrorBody:        oktaError,
+		Classify:         classify,
+		UnauthorizedHint: "check the API token idp.token names and its administrator role",
+		Secrets:          []string{opts.Token},
+	}}
+	p.Memberships = restapi.Memberships{API: p.api, NotManaged: p.errNotManaged, Path: func(groupID, userID string) string {
+		return "/api/v1/groups/" + url.PathEscape(groupID) + "/users/" + url.PathEscape(userID)
+	}}
+	return p, nil
 }
 
 // errNotManaged refuses a change to a group that is not allot's.

@@ -33,8 +33,11 @@ func backend(t *testing.T, fake idptest.OktaOptions) idptest.Backend {
 	o := idptest.NewOkta(t, fake)
 	bad := options(o)
 	bad.Token = "not-" + bad.Token
+	good := options(o)
+	var slept func() []time.Duration
+	good.Retry, slept = idptest.RecordWaits()
 	return idptest.Backend{
-		Provider:     newProvider(t, options(o)),
+		Provider:     newProvider(t, good),
 		Unauthorized: newProvider(t, bad),
 		AddUser:      func(t *testing.T, email string) { o.AddUser(email) },
 		AddGroup: func(t *testing.T, name string, emails ...string) {
@@ -45,6 +48,7 @@ func backend(t *testing.T, fake idptest.OktaOptions) idptest.Backend {
 			o.AddGroup(idptest.OktaGroup, name, "Data team", ids...)
 		},
 		RateLimit: func(t *testing.T, d time.Duration) { o.RateLimitNext(d) },
+		Slept:     slept,
 	}
 }
 

@@ -20,12 +20,14 @@
 //   - Members are added and removed with PATCH, at most MembersPerPatch
 //     (default 20, Entra ID's limit) per request; a remove uses the path
 //     `members[value eq "<id>"]`.
-//   - HTTP answers map to idp's errors: 401 and 403 to ErrUnauthorized, 404
-//     to ErrNotFound, 409 to ErrConflict, 429 to *idp.RateLimitError (with
-//     Retry-After in seconds or as an HTTP date), and 5xx or a failed
-//     connection to idp.ErrTransient, which idp.Retry retries.
-//   - Every response is read through a limit; the token is sent only in the
-//     Authorization header and appears in no error or log. Plain http is
+//   - Requests go through restapi, the one HTTP client of allot's HTTP
+//     backends: answers map to idp's errors (401 and 403 to
+//     ErrUnauthorized, 404 to ErrNotFound, 409 to ErrConflict, 429 to
+//     *idp.RateLimitError, 5xx or a failed connection to
+//     idp.ErrTransient); rate limits and transient failures are retried
+//     with Provider.Retry, a create only after a 429; every answer is read
+//     through restapi.MaxResponse. The token is sent only in the
+//     Authorization header and is masked in every error. Plain http is
 //     refused except to a loopback address, so the token is never sent in
 //     clear over a network.
 package scim

@@ -11,6 +11,7 @@ import (
 
 	"github.com/allot-dev/allot/reconciler/idp"
 	"github.com/allot-dev/allot/reconciler/idp/idptest"
+	"github.com/allot-dev/allot/reconciler/idp/restapi"
 	"github.com/allot-dev/allot/test/harness"
 )
 
@@ -77,26 +78,6 @@ func TestNewRefusesUnsafeSettings(t *testing.T) {
 	}
 }
 
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
-	for _, tc := range []struct {
-		header string
-		want   time.Duration
-	}{
-		{"", 0},
-		{"7", 7 * time.Second},
-		{" 120 ", 2 * time.Minute},
-		{"-3", 0},
-		{"soon", 0},
-		{"Sat, 21 Nov 2026 12:00:30 GMT", 30 * time.Second},
-		{"Sat, 21 Nov 2026 11:59:00 GMT", 0},
-	} {
-		if got := retryAfter(tc.header, now); got != tc.want {
-			t.Errorf("retryAfter(%q) = %s, want %s", tc.header, got, tc.want)
-		}
-	}
-}
-
 func TestWrongTokenIsUnauthorized(t *testing.T) {
 	s := startServer(t, harness.SCIMServerOptions{Token: "the-right-token"})
 	s.user(t, "ada@example.com")
@@ -106,7 +87,7 @@ func TestWrongTokenIsUnauthorized(t *testing.T) {
 	if !errors.Is(err, idp.ErrUnauthorized) {
 		t.Fatalf("FindUser with a wrong token: %v, want ErrUnauthorized", err)
 	}
-	var se *StatusError
+	var se *restapi.StatusError
 	if !errors.As(err, &se) || se.StatusCode != http.StatusUnauthorized {
 		t.Errorf("error %v is not a 401 StatusError", err)
 	}
@@ -128,8 +109,11 @@ func TestConformance(t *testing.T) {
 		proxy := s.StartProxy()
 		t.Cleanup(proxy.Close)
 		ctx := context.Background()
+		p := newProvider(t, proxy.URL(), s.Token())
+		var slept func() []time.Duration
+		p.Retry, slept = idptest.RecordWaits()
 		return idptest.Backend{
-			Provider:     newProvider(t, proxy.URL(), s.Token()),
+			Provider:     p,
 			Unauthorized: newProvider(t, s.URL(), "not-"+s.Token()),
 			AddUser: func(t *testing.T, email string) {
 				s.user(t, email)
@@ -147,6 +131,7 @@ func TestConformance(t *testing.T) {
 			RateLimit: func(t *testing.T, retryAfter time.Duration) {
 				proxy.Inject(harness.SCIMFault{Status: http.StatusTooManyRequests, RetryAfter: strconv.Itoa(int(retryAfter.Seconds()))})
 			},
+			Slept: slept,
 		}
 	})
 }

@@ -2,7 +2,6 @@ package restapi
 
 import (
 	"context"
-	"net/http"
 	"testing"
 	"time"
 )
@@ -41,27 +40,10 @@ func TestTokenSourceRenewsBeforeExpiry(t *testing.T) {
 	if tok := get(); fetches != 2 {
 		t.Errorf("invalidating a token no longer current fetched again (%s)", tok)
 	}
-}
-
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
-	for _, tc := range []struct {
-		name   string
-		header http.Header
-		want   time.Duration
-	}{
-		{"seconds", http.Header{"Retry-After": {"7"}}, 7 * time.Second},
-		{"a date after the answer's Date", http.Header{
-			"Retry-After": {now.Add(90 * time.Second).Format(http.TimeFormat)},
-			"Date":        {now.Format(http.TimeFormat)},
-		}, 90 * time.Second},
-		{"a date in the past", http.Header{"Retry-After": {now.Add(-time.Hour).Format(http.TimeFormat)}}, 0},
-		{"nothing usable", http.Header{"Retry-After": {"soon"}}, DefaultRetryAfter},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := RetryAfter(tc.header, now); got != tc.want {
-				t.Errorf("RetryAfter = %s, want %s", got, tc.want)
-			}
-		})
+	if !s.Refused("Bearer " + get()) {
+		t.Error("Refused = false, want a new token worth trying")
+	}
+	if get(); fetches != 3 {
+		t.Errorf("after Refused, fetches = %d, want 3", fetches)
 	}
 }
