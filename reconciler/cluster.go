@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -90,9 +91,16 @@ func newCluster(name string, cfg *rest.Config, timeout time.Duration) (*Cluster,
 
 // Connector turns the clusters of allot.yaml into connections.
 type Connector struct {
-	// Kubeconfigs replaces a cluster's kubeconfig file by name, for running
-	// against other clusters than allot.yaml names (tests, the demo, CI).
+	// Kubeconfigs replaces a cluster's way of being reached by a kubeconfig
+	// file, by cluster name (--kubeconfig NAME=FILE), for running against
+	// other clusters than allot.yaml names (tests, the demo, CI, a laptop).
+	// As with kubectl's --kubeconfig, a relative FILE is relative to the
+	// folder allot runs in, and the file's current context is used unless
+	// Contexts names one.
 	Kubeconfigs map[string]string
+	// Contexts picks a kubeconfig context by cluster name, over allot.yaml's
+	// kubeconfig.context (--context, for a repository's only cluster).
+	Contexts map[string]string
 	// Home reads kubeconfig Secrets (kubeconfig.secretRef) in the cluster
 	// allot runs in; nil when it runs outside one.
 	Home client.Reader
@@ -102,9 +110,12 @@ type Connector struct {
 	// whatever allot.yaml says: the cluster an agent runs in.
 	InClusterNames []string
 	// RepositoryDirs are the working copies of the requests repository. A
-	// kubeconfig.file of allot.yaml may not lie in one: a pull request could
-	// have written it.
+	// kubeconfig file that allot.yaml leads to (its kubeconfig.file, or
+	// $KUBECONFIG when it names neither file nor Secret) may not lie in
+	// one: a pull request could have written it.
 	RepositoryDirs []string
+	// Getenv reads KUBECONFIG and HOME; nil means os.Getenv.
+	Getenv func(string) string
 }
 
 // ErrNoConnection says a cluster entry cannot be turned into a connection.
@@ -112,12 +123,17 @@ var ErrNoConnection = errors.New("no way to reach the cluster")
 
 // Config returns the rest.Config for a cluster entry.
 func (c *Connector) Config(ctx context.Context, cl schemas.Cluster) (*rest.Config, error) {
+	kc := cl.Kubeconfig
+	if kc == nil {
+		kc = &schemas.KubeconfigSource{}
+	}
+	contextName := kc.Context
+	if flag, ok := c.Contexts[cl.Name]; ok {
+		contextName = flag
+	}
 	if file, ok := c.Kubeconfigs[cl.Name]; ok {
-		cfg, err := kubeconfigFile(file, "")
-		if err != nil {
-			return nil, fmt.Errorf("cluster %s: %w", cl.Name, err)
-		}
-		return cfg, nil
+		hint := fmt.Sprintf("fix --kubeconfig %s=%s", cl.Name, file)
+		return c.kubeconfigFiles(cl.Name, []string{file}, c.Contexts[cl.Name], true, hint)
 	}
 	switch {
 	case cl.InCluster || slices.Contains(c.InClusterNames, cl.Name):
@@ -126,19 +142,74 @@ func (c *Connector) Config(ctx context.Context, cl schemas.Cluster) (*rest.Confi
 			inCluster = rest.InClusterConfig
 		}
 		return inCluster()
-	case cl.Kubeconfig != nil && cl.Kubeconfig.File != "":
-		if dir := within(cl.Kubeconfig.File, c.RepositoryDirs); dir != "" {
-			return nil, fmt.Errorf("cluster %s: kubeconfig.file %s lies inside the requests repository's working copy %s, where a pull request could have written it; keep kubeconfigs outside the repository (a mounted Secret) or use kubeconfig.secretRef", cl.Name, cl.Kubeconfig.File, dir)
-		}
-		cfg, err := kubeconfigFile(cl.Kubeconfig.File, cl.Kubeconfig.Context)
+	case kc.File != "":
+		file, err := schemas.ExpandKubeconfigFile(kc.File, c.getenv("HOME"))
 		if err != nil {
-			return nil, fmt.Errorf("cluster %s: %w; fix kubeconfig.file in allot.yaml, or pass --kubeconfig %s=FILE", cl.Name, err, cl.Name)
+			return nil, fmt.Errorf("cluster %s: %w", cl.Name, err)
 		}
-		return cfg, nil
-	case cl.Kubeconfig != nil && cl.Kubeconfig.SecretRef != nil:
-		return c.secretConfig(ctx, cl)
+		if err := c.outsideRepository(cl.Name, "kubeconfig.file "+kc.File, file); err != nil {
+			return nil, err
+		}
+		hint := fmt.Sprintf("fix kubeconfig.file or kubeconfig.context in allot.yaml, or pass --kubeconfig %s=FILE", cl.Name)
+		return c.kubeconfigFiles(cl.Name, []string{file}, contextName, true, hint)
+	case kc.SecretRef != nil:
+		return c.secretConfig(ctx, cl, contextName)
+	case cl.Kubeconfig != nil:
+		files, from := c.kubectlKubeconfig()
+		if len(files) == 0 {
+			return nil, fmt.Errorf("cluster %s: kubeconfig names neither file nor secretRef, so allot reads the kubeconfig kubectl would, but %s; set KUBECONFIG, write kubeconfig.file in allot.yaml, or pass --kubeconfig %s=FILE", cl.Name, from, cl.Name)
+		}
+		for _, f := range files {
+			if err := c.outsideRepository(cl.Name, from, f); err != nil {
+				return nil, err
+			}
+		}
+		hint := fmt.Sprintf("fix %s or kubeconfig.context in allot.yaml, or pass --kubeconfig %s=FILE", from, cl.Name)
+		return c.kubeconfigFiles(cl.Name, files, contextName, false, hint)
 	}
 	return nil, fmt.Errorf("cluster %s: %w", cl.Name, ErrNoConnection)
+}
+
+func (c *Connector) getenv(key string) string {
+	if c.Getenv == nil {
+		return os.Getenv(key)
+	}
+	return c.Getenv(key)
+}
+
+// kubectlKubeconfig returns the kubeconfig files kubectl would read, as
+// kubectl finds them: the list in $KUBECONFIG, else ~/.kube/config; only
+// those that exist. from says where they came from, for errors.
+func (c *Connector) kubectlKubeconfig() (files []string, from string) {
+	if env := c.getenv(clientcmd.RecommendedConfigPathEnvVar); env != "" {
+		for _, f := range filepath.SplitList(env) {
+			if _, err := os.Stat(f); f != "" && err == nil {
+				files = append(files, f)
+			}
+		}
+		if len(files) == 0 {
+			return nil, fmt.Sprintf("$KUBECONFIG (%s) names no file that exists", env)
+		}
+		return files, "$KUBECONFIG (" + env + ")"
+	}
+	home := c.getenv("HOME")
+	if home == "" {
+		return nil, "$KUBECONFIG and $HOME are unset"
+	}
+	file := filepath.Join(home, clientcmd.RecommendedHomeDir, clientcmd.RecommendedFileName)
+	if _, err := os.Stat(file); err != nil {
+		return nil, fmt.Sprintf("$KUBECONFIG is unset and %s does not exist", file)
+	}
+	return []string{file}, file
+}
+
+// outsideRepository refuses a kubeconfig file that lies in a working copy
+// of the requests repository; what names it, for the error.
+func (c *Connector) outsideRepository(cluster, what, file string) error {
+	if dir := within(file, c.RepositoryDirs); dir != "" {
+		return fmt.Errorf("cluster %s: %s: kubeconfig %s lies inside the requests repository's working copy %s, where a pull request could have written it; keep kubeconfigs outside the repository (a mounted Secret) or use kubeconfig.secretRef", cluster, what, file, dir)
+	}
+	return nil
 }
 
 // within returns the folder of dirs that file lies in, links resolved, or
@@ -181,7 +252,51 @@ func kubeconfigFile(file, context string) (*rest.Config, error) {
 	return cfg, nil
 }
 
-func (c *Connector) secretConfig(ctx context.Context, cl schemas.Cluster) (*rest.Config, error) {
+// kubeconfigFiles reads kubeconfig files, merged as kubectl merges the list
+// in $KUBECONFIG, and picks contextName (empty: the current one). explicit
+// files must exist, as kubectl's --kubeconfig. hint says how to fix an
+// error.
+func (c *Connector) kubeconfigFiles(cluster string, files []string, contextName string, explicit bool, hint string) (*rest.Config, error) {
+	rules := &clientcmd.ClientConfigLoadingRules{Precedence: files}
+	name := strings.Join(files, string(filepath.ListSeparator))
+	if explicit {
+		rules = &clientcmd.ClientConfigLoadingRules{ExplicitPath: files[0]}
+		name = files[0]
+	}
+	cc, err := rules.Load()
+	if err == nil {
+		err = checkContext(cc, contextName)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: kubeconfig %s: %w; %s", cluster, name, err, hint)
+	}
+	cfg, err := clientcmd.NewNonInteractiveClientConfig(*cc, contextName, &clientcmd.ConfigOverrides{}, rules).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: kubeconfig %s: %w; %s", cluster, name, err, hint)
+	}
+	return cfg, nil
+}
+
+// checkContext fails unless contextName (or, when empty, the current
+// context) is one of the kubeconfig's, and lists those it has.
+func checkContext(cc *clientcmdapi.Config, contextName string) error {
+	have := slices.Sorted(maps.Keys(cc.Contexts))
+	list := "it has none"
+	if len(have) > 0 {
+		list = "it has " + strings.Join(have, ", ")
+	}
+	switch {
+	case contextName != "" && cc.Contexts[contextName] == nil:
+		return fmt.Errorf("context %q does not exist; %s", contextName, list)
+	case contextName == "" && cc.CurrentContext == "":
+		return fmt.Errorf("no context named and no current-context set; %s", list)
+	case contextName == "" && cc.Contexts[cc.CurrentContext] == nil:
+		return fmt.Errorf("its current-context %q does not exist; %s", cc.CurrentContext, list)
+	}
+	return nil
+}
+
+func (c *Connector) secretConfig(ctx context.Context, cl schemas.Cluster, contextName string) (*rest.Config, error) {
 	ref := cl.Kubeconfig.SecretRef
 	if c.Home == nil {
 		return nil, fmt.Errorf("cluster %s: kubeconfig.secretRef needs allot to run in a cluster", cl.Name)
@@ -198,17 +313,14 @@ func (c *Connector) secretConfig(ctx context.Context, cl schemas.Cluster) (*rest
 	if err := c.Home.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, &secret); err != nil {
 		return nil, fmt.Errorf("cluster %s: read kubeconfig Secret %s/%s: %w", cl.Name, ns, ref.Name, err)
 	}
-	return kubeconfigBytes(cl.Name, secret.Data[key], cl.Kubeconfig.Context, "")
-}
-
-// kubeconfigBytes parses a kubeconfig; server, when set, replaces the
-// server address (an imported vcluster is reached at its in-cluster service).
-func kubeconfigBytes(name string, data []byte, context, server string) (*rest.Config, error) {
-	cc, err := parseKubeconfig(name, data)
+	cc, err := parseKubeconfig(cl.Name, secret.Data[key])
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (Secret %s/%s key %s)", err, ns, ref.Name, key)
 	}
-	return restConfig(name, cc, context, server)
+	if err := checkContext(cc, contextName); err != nil {
+		return nil, fmt.Errorf("cluster %s: kubeconfig in Secret %s/%s key %s: %w; fix kubeconfig.context in allot.yaml", cl.Name, ns, ref.Name, key, err)
+	}
+	return restConfig(cl.Name, cc, contextName, "")
 }
 
 // untrustedKubeconfig parses a kubeconfig that allot did not write and no

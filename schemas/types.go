@@ -184,7 +184,10 @@ type Cluster struct {
 }
 
 // KubeconfigSource says where a cluster's kubeconfig is: a file on the
-// machine allot runs on, or a Secret in the cluster allot runs in.
+// machine allot runs on (see CheckKubeconfigFile), a Secret in the cluster
+// allot runs in, or, with neither, the kubeconfig kubectl would use
+// ($KUBECONFIG, else ~/.kube/config). Context picks one of its contexts;
+// empty means its current context.
 type KubeconfigSource struct {
 	File      string     `json:"file,omitempty"`
 	Context   string     `json:"context,omitempty"`

@@ -41,8 +41,12 @@ func (c *checker) platform(pf *load.PlatformFile) {
 			c.errorf(at(), schemas.RulePlatform, "cluster %q says nothing about how to reach it; set kubeconfig (file or secretRef) or inCluster: true", cl.Name)
 		case cl.Kubeconfig != nil && cl.InCluster:
 			c.errorf(at("inCluster"), schemas.RulePlatform, "cluster %q sets both kubeconfig and inCluster; keep one", cl.Name)
-		case cl.Kubeconfig != nil && (cl.Kubeconfig.File == "") == (cl.Kubeconfig.SecretRef == nil):
-			c.errorf(at("kubeconfig"), schemas.RulePlatform, "cluster %q: kubeconfig needs exactly one of file or secretRef", cl.Name)
+		case cl.Kubeconfig != nil && cl.Kubeconfig.File != "" && cl.Kubeconfig.SecretRef != nil:
+			c.errorf(at("kubeconfig"), schemas.RulePlatform, "cluster %q: kubeconfig sets both file and secretRef; keep one (or neither, for the kubeconfig kubectl uses: $KUBECONFIG, else ~/.kube/config)", cl.Name)
+		case cl.Kubeconfig != nil && cl.Kubeconfig.File != "":
+			if err := schemas.CheckKubeconfigFile(cl.Kubeconfig.File); err != nil {
+				c.errorf(at("kubeconfig", "file"), schemas.RulePlatform, "cluster %q: %v", cl.Name, err)
+			}
 		}
 		for j, o := range cl.Overrides {
 			var v any

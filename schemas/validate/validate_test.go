@@ -178,7 +178,8 @@ func TestPlatformRules(t *testing.T) {
 	for _, tc := range []struct{ name, from, to, want string }{
 		{"duplicate cluster", "name: us,", "name: eu,", `cluster "eu" is already defined at line 6`},
 		{"both ways to reach a cluster", "{name: us, labels: {region: us, allot.dev/vcluster-host: \"true\"}, inCluster: true}", "{name: us, inCluster: true, kubeconfig: {file: /k}}", "sets both kubeconfig and inCluster"},
-		{"kubeconfig from two places", "{name: us, labels: {region: us, allot.dev/vcluster-host: \"true\"}, inCluster: true}", "{name: us, kubeconfig: {file: /k, secretRef: {name: s}}}", "kubeconfig needs exactly one of file or secretRef"},
+		{"kubeconfig from two places", "{name: us, labels: {region: us, allot.dev/vcluster-host: \"true\"}, inCluster: true}", "{name: us, kubeconfig: {file: /k, secretRef: {name: s}}}", "kubeconfig sets both file and secretRef"},
+		{"relative kubeconfig file", "{name: eu, labels: {region: eu}, inCluster: true}", "{name: eu, labels: {region: eu}, kubeconfig: {file: kubeconfigs/eu.yaml}}", `cluster "eu": kubeconfig.file is a relative path ("kubeconfigs/eu.yaml")`},
 		{"unknown default size", "defaultSize: small", "defaultSize: tiny", `default size "tiny" is not in spec.sizes`},
 		{"bad max TTL", "maxTTL: 30d", "maxTTL: a month", "policy.maxTTL"},
 		{"plain http repository", "https://charts.acme.example/stable", "http://charts.acme.example", "must start with https:// or oci://"},
@@ -201,6 +202,22 @@ func TestPlatformRules(t *testing.T) {
 			if !found {
 				t.Errorf("want an allot.yaml problem containing %q, got %v", tc.want, got)
 			}
+		})
+	}
+}
+
+func TestPlatformKubeconfigs(t *testing.T) {
+	tail := "  expires: 7d\n  cluster: eu\n"
+	for name, kubeconfig := range map[string]string{
+		"an absolute file":                "{file: /etc/allot/eu.yaml, context: eu}",
+		"a file under the home folder":    "{file: ~/.kube/config}",
+		"kubectl's kubeconfig, a context": "{context: kind-eu}",
+		"kubectl's kubeconfig as it is":   "{}",
+		"a Secret in the home cluster":    "{secretRef: {name: eu}}",
+	} {
+		t.Run("accepts "+name, func(t *testing.T) {
+			p := strings.Replace(platform, "{name: eu, labels: {region: eu}, inCluster: true}", "{name: eu, labels: {region: eu}, kubeconfig: "+kubeconfig+"}", 1)
+			expect(t, check(t, p, tail, nil))
 		})
 	}
 }

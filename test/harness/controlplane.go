@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -229,4 +231,23 @@ func (cp *ControlPlane) UserKubeconfig(name string, groups []string) (string, er
 	}
 	path := filepath.Join(cp.dir, "kubeconfig-"+name)
 	return path, os.WriteFile(path, kubeconfig, 0o600)
+}
+
+// WriteKubeconfig writes a kubeconfig to path with two contexts: "up",
+// which reaches the control plane as its administrator, and "down", which
+// points at an address nothing answers (https://127.0.0.1:1); current is
+// its current context. Tests of how a context is chosen tell them apart.
+func (cp *ControlPlane) WriteKubeconfig(path, current string) error {
+	cc, err := clientcmd.LoadFromFile(cp.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	up := cc.Contexts[cc.CurrentContext]
+	if up == nil {
+		return fmt.Errorf("%s has no current context", cp.Kubeconfig)
+	}
+	cc.Clusters["nowhere"] = &clientcmdapi.Cluster{Server: "https://127.0.0.1:1"}
+	cc.Contexts = map[string]*clientcmdapi.Context{"up": up, "down": {Cluster: "nowhere", AuthInfo: up.AuthInfo}}
+	cc.CurrentContext = current
+	return clientcmd.WriteToFile(*cc, path)
 }

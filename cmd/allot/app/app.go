@@ -127,7 +127,7 @@ on your clusters, and identity-provider groups for the people who use them.`,
 		return pprof.Lookup("allocs").WriteTo(f, 0)
 	}
 	root.AddCommand(
-		NewValidateCommand(s, getenv),
+		NewInitCommand(s), NewValidateCommand(s, getenv),
 		NewListCommand(s),
 		NewRenderCommand(s),
 		NewPlanCommand(s),

@@ -84,6 +84,10 @@ func PlanCmd(ctx context.Context, s Streams, o ReconcileOptions) error {
 	if err := clusterOutputs.check(o.Output); err != nil {
 		return usageError(err)
 	}
+	o, err := resolveClusterFlags(ctx, o)
+	if err != nil {
+		return planFailed(err)
+	}
 	r, err := newReconciler(o, s.logger())
 	if err != nil {
 		return planFailed(err)

@@ -32,8 +32,14 @@ type ReconcileOptions struct {
 	KnownHostsFile string
 	// WorkDir keeps the git working copy between passes.
 	WorkDir string
-	// Kubeconfigs replaces clusters' kubeconfig files by name.
+	// Kubeconfigs replaces clusters' kubeconfig files by name; "" stands
+	// for the repository's only cluster until resolveClusterFlags binds it.
 	Kubeconfigs map[string]string
+	// Context is the kubeconfig context of the repository's only cluster
+	// (--context); resolveClusterFlags moves it into Contexts.
+	Context string
+	// Contexts picks kubeconfig contexts by cluster name.
+	Contexts map[string]string
 	// Clusters limits the pass to these clusters.
 	Clusters []string
 	// InCluster names clusters reached with the credentials of the pod
@@ -78,7 +84,8 @@ func (o *ReconcileOptions) bindSource(cmd *cobra.Command) {
 	f.StringVar(&o.SSHKeyFile, "ssh-key", "", "the private key for an ssh git URL")
 	f.StringVar(&o.KnownHostsFile, "known-hosts", "", "the known_hosts file for an ssh git URL")
 	f.StringVar(&o.WorkDir, "workdir", filepath.Join(os.TempDir(), "allot-work"), "where the git working copy is kept between passes")
-	f.StringToStringVar(&o.Kubeconfigs, "kubeconfig", nil, "NAME=FILE: reach cluster NAME through this kubeconfig instead of what allot.yaml says (repeatable)")
+	f.Var(kubeconfigFlag{&o.Kubeconfigs}, "kubeconfig", "NAME=FILE: reach cluster NAME through this kubeconfig, with its current context, instead of what allot.yaml says (repeatable); FILE alone for a repository with one cluster")
+	f.StringVar(&o.Context, "context", "", "the kubeconfig context for a repository with one cluster, over allot.yaml's kubeconfig.context, as kubectl's --context")
 	f.StringVar(&o.ChartCache, "chart-cache", defaultChartCache(), "where remote charts are cached")
 	f.BoolVar(&o.UseKubeconfigServer, "use-kubeconfig-server", false, "reach imported vclusters at the address in their kubeconfig instead of the in-cluster service (for running outside the host cluster)")
 	f.IntVar(&o.Concurrency, "concurrency", 0, "environments applied at once per cluster (default 4)")
@@ -101,7 +108,7 @@ func newReconciler(o ReconcileOptions, log *slog.Logger) (*reconciler.Reconciler
 	}
 	r := &reconciler.Reconciler{
 		Source:              src,
-		Connector:           &reconciler.Connector{Kubeconfigs: o.Kubeconfigs, InClusterNames: o.InCluster, RepositoryDirs: o.repositoryDirs()},
+		Connector:           &reconciler.Connector{Kubeconfigs: o.Kubeconfigs, Contexts: o.Contexts, InClusterNames: o.InCluster, RepositoryDirs: o.repositoryDirs()},
 		Builtin:             environments.Templates(),
 		ChartCache:          o.ChartCache,
 		HelmSandbox:         helmSandbox(),
@@ -247,6 +254,10 @@ func Reconcile(ctx context.Context, s Streams, o ReconcileOptions) error {
 	if err := clusterOutputs.check(o.Output); err != nil {
 		return usageError(err)
 	}
+	o, err := resolveClusterFlags(ctx, o)
+	if err != nil {
+		return err
+	}
 	p := newPassPrinter(s, o.Output)
 	r, err := newReconciler(o, p.logger(s.logger()))
 	if err != nil {
@@ -299,6 +310,10 @@ func Status(ctx context.Context, s Streams, o ReconcileOptions) error {
 	}
 	if err := clusterOutputs.check(o.Output); err != nil {
 		return usageError(err)
+	}
+	o, err := resolveClusterFlags(ctx, o)
+	if err != nil {
+		return err
 	}
 	r, err := newReconciler(o, s.logger())
 	if err != nil {

@@ -163,6 +163,10 @@ func (m *metrics) record(res *reconciler.PassResult, took time.Duration) {
 // Serve runs passes until ctx ends.
 func Serve(ctx context.Context, s Streams, o ServeOptions) error {
 	log := s.logger()
+	var err error
+	if o.ReconcileOptions, err = resolveClusterFlags(ctx, o.ReconcileOptions); err != nil {
+		return err
+	}
 	r, err := newReconciler(o.ReconcileOptions, log)
 	if err != nil {
 		return err

@@ -26,8 +26,18 @@ type VersionInfo struct {
 // versionInfo returns what the linker flags set, falling back to what the
 // Go toolchain recorded.
 func versionInfo() VersionInfo {
-	v, c := version, commit
-	if info, ok := debug.ReadBuildInfo(); ok {
+	info, _ := debug.ReadBuildInfo()
+	return buildVersion(version, commit, info)
+}
+
+// buildVersion prefers the linker flags' version v and commit c and falls
+// back to the build info: `go install .../cmd/allot@v1.2.3` records v1.2.3
+// as the main module's version (and no commit: a module download has no
+// VCS data); `go build` in a git checkout records a pseudo-version
+// (v0.0.0-DATE-COMMIT, or the tag on HEAD; +dirty with local changes) and
+// vcs.revision.
+func buildVersion(v, c string, info *debug.BuildInfo) VersionInfo {
+	if info != nil {
 		if v == "" && info.Main.Version != "" {
 			v = info.Main.Version
 		}
@@ -46,11 +56,13 @@ func versionInfo() VersionInfo {
 	return VersionInfo{Version: v, Commit: c, GoVersion: runtime.Version()}
 }
 
-// versionString returns "allot VERSION (commit COMMIT, GOVERSION)".
-func versionString() string {
-	i := versionInfo()
+// String returns "allot VERSION (commit COMMIT, GOVERSION)".
+func (i VersionInfo) String() string {
 	return fmt.Sprintf("allot %s (commit %s, %s)", i.Version, i.Commit, i.GoVersion)
 }
+
+// versionString returns "allot VERSION (commit COMMIT, GOVERSION)".
+func versionString() string { return versionInfo().String() }
 
 var versionOutputs = formats(OutputText)
 
