@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -50,12 +51,21 @@ func newReceiver(t *testing.T, s *githubapi.Server, secret []byte) *receiver {
 	return rc
 }
 
+// take returns the events received so far, waiting for at least one: the
+// handler answers a delivery first and handles it after.
 func (rc *receiver) take() []review.Event {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	out := rc.events
-	rc.events = nil
-	return out
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rc.mu.Lock()
+		out := rc.events
+		if len(out) > 0 || time.Now().After(deadline) {
+			rc.events = nil
+			rc.mu.Unlock()
+			return out
+		}
+		rc.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 var guid = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
