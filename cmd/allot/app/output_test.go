@@ -84,8 +84,9 @@ func TestEveryPrintingCommandTakesJSONAndYAMLAndRefusesOthers(t *testing.T) {
 		"plan":      {args: append([]string{"plan"}, cluster...), ok: []int{ExitPlanNoChanges, ExitPlanChanges}},
 		"reconcile": {args: append([]string{"reconcile"}, cluster...), ok: []int{ExitOK}},
 		"status":    {args: append([]string{"status"}, cluster...), ok: []int{ExitOK}},
+		"describe":  {args: append([]string{"status", "one"}, cluster...), ok: []int{ExitOK}},
 	}
-	for _, name := range []string{"validate", "list", "render", "version", "plan", "reconcile", "status"} {
+	for _, name := range []string{"validate", "list", "render", "version", "plan", "reconcile", "status", "describe"} {
 		c := commands[name]
 		t.Run(name, func(t *testing.T) {
 			code, out, errOut := run(t, nil, append(c.args, "-o", "json")...)
@@ -224,5 +225,38 @@ func TestRenderRefusesAnUnknownCluster(t *testing.T) {
 	want := "allot: --cluster dev-eu-9: allot.yaml has no such cluster; its clusters are dev-eu-1, dev-us-1, mgmt\n"
 	if code != ExitUsage || errOut != want || out != "" {
 		t.Errorf("exit %d, stdout %q, stderr %q; want %d and %q", code, out, errOut, ExitUsage, want)
+	}
+}
+
+// Issue 12: `allot status ENV` says why an environment is (not) ready, as
+// kubectl describe does; an environment no cluster has is an error.
+func TestStatusDescribesOneEnvironment(t *testing.T) {
+	cp, err := harness.Start(harness.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cp.Stop() })
+	repo := t.TempDir()
+	writeFile(t, filepath.Join(repo, "allot.yaml"), planPlatform)
+	writeFile(t, filepath.Join(repo, "environments/web/one.yaml"), planRequest("small", ""))
+	cluster := []string{"--repo", repo, "--kubeconfig", "dev=" + cp.Kubeconfig, "--chart-cache", t.TempDir(), "--workdir", t.TempDir()}
+	if code, out, errOut := run(t, nil, append([]string{"reconcile"}, cluster...)...); code != ExitOK {
+		t.Fatalf("reconcile: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut := run(t, nil, append([]string{"status", "one"}, cluster...)...)
+	if code != ExitOK {
+		t.Fatalf("status one: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"Environment:  one", "Ready:        True", "Conditions:", "Objects:", "ResourceQuota/one/quota", "ready", "Expires:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status one lacks %q:\n%s", want, out)
+		}
+	}
+	code, _, errOut = run(t, nil, append([]string{"status", "nothing"}, cluster...)...)
+	if code != ExitInvalid || !strings.Contains(errOut, `no cluster has a record of environment "nothing"`) {
+		t.Errorf("status nothing: exit %d, %s", code, errOut)
+	}
+	if code, _, _ := run(t, nil, append([]string{"status", "one", "two"}, cluster...)...); code != ExitUsage {
+		t.Errorf("status with two names: exit %d, want %d", code, ExitUsage)
 	}
 }

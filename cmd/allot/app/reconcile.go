@@ -2,14 +2,11 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,7 +14,6 @@ import (
 	"github.com/allot-dev/allot/environments"
 	"github.com/allot-dev/allot/reconciler"
 	"github.com/allot-dev/allot/reconciler/source"
-	"github.com/allot-dev/allot/schemas/load"
 )
 
 // ReconcileOptions are the inputs shared by reconcile, plan and status.
@@ -289,75 +285,6 @@ func Reconcile(ctx context.Context, s Streams, o ReconcileOptions) error {
 	}
 }
 
-// NewStatusCommand builds `allot status`.
-func NewStatusCommand(s Streams) *cobra.Command {
-	o := ReconcileOptions{}
-	cmd := &cobra.Command{
-		Use:   "status",
-		Short: "Show the environments on each cluster, from allot's inventory records",
-		Args:  noArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return Status(cmd.Context(), s, o) },
-	}
-	o.bind(cmd)
-	clusterOutputs.bind(cmd, &o.Output)
-	return cmd
-}
-
-// Status prints the inventory records of every cluster in allot.yaml.
-func Status(ctx context.Context, s Streams, o ReconcileOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if err := clusterOutputs.check(o.Output); err != nil {
-		return usageError(err)
-	}
-	o, err := resolveClusterFlags(ctx, o)
-	if err != nil {
-		return err
-	}
-	r, err := newReconciler(o, s.logger())
-	if err != nil {
-		return err
-	}
-	snap, err := r.Source.Fetch(ctx)
-	if err != nil {
-		return err
-	}
-	repo, err := load.Load(snap.Dir, load.Options{Builtin: environments.Templates()})
-	if err != nil {
-		return usageError(err)
-	}
-	if repo.Platform == nil {
-		return errors.New("allot.yaml is missing or invalid; run allot validate")
-	}
-	rows, errs := r.Status(ctx, repo.Platform.Platform.Spec.Clusters)
-	report := statusReport{Environments: rows, Errors: []string{}}
-	if report.Environments == nil {
-		report.Environments = []reconciler.StatusRow{}
-	}
-	for _, err := range errs {
-		report.Errors = append(report.Errors, err.Error())
-	}
-	err = printOutput(s.Out, o.Output, report, func(w io.Writer) error {
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "CLUSTER\tENVIRONMENT\tREADY\tPHASE\tOBJECTS\tCOMMIT\tDIGEST\tUPDATED\tMESSAGE")
-		for _, row := range rows {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", row.Cluster, row.Environment, row.Ready, row.Phase, row.Objects, row.Commit, row.Digest, row.Updated.UTC().Format(time.RFC3339), row.Message)
-		}
-		return tw.Flush()
-	})
-	if err != nil {
-		return err
-	}
-	for _, err := range errs {
-		fmt.Fprintf(s.Err, "allot: %v\n", err)
-	}
-	if len(errs) > 0 {
-		return errProblems
-	}
-	return nil
-}
-
 // deleteWindow maps the flag's 0 (off) to the reconciler's negative.
 func deleteWindow(d time.Duration) time.Duration {
 	if d == 0 {
@@ -366,9 +293,3 @@ func deleteWindow(d time.Duration) time.Duration {
 	return d
 }
 
-// statusReport is the document of `allot status -o json|yaml`.
-type statusReport struct {
-	Environments []reconciler.StatusRow `json:"environments"`
-	// Errors are the clusters that could not be read.
-	Errors []string `json:"errors"`
-}
