@@ -126,7 +126,16 @@ func (v *Validator) Validate(k Kind, doc any) []FieldError {
 
 // collect flattens the error tree into its leaves, phrased for people who
 // write YAML rather than JSON Schema.
+//
+// Patterns, formats and oneOf are there for editors: allot's own rules
+// (schemas/validate) check the same things — names, e-mail addresses,
+// expiry forms, one add-on source — and say how to fix them, so the
+// schema's terser verdicts on them are left out.
 func (v *Validator) collect(e *jsonschema.ValidationError, out *[]FieldError) {
+	switch e.ErrorKind.(type) {
+	case *kind.Pattern, *kind.Format, *kind.OneOf:
+		return
+	}
 	if len(e.Causes) > 0 {
 		for _, c := range e.Causes {
 			v.collect(c, out)
