@@ -87,16 +87,17 @@ func TestDriftIsSeenBetweenPasses(t *testing.T) {
 	f.src.write(t, "environments/web/shop.yaml", request("shop", "a", fmt.Sprintf(configAddon, "shop")))
 	f.src.write(t, "addons/shop/config.yaml", configMap("settings", "one", ""))
 	f.mustPass(t)
-	// Let the informers sync, then pass again: with the watch covering
-	// every kind, the environment is now known to be clean and later passes
-	// skip it, until drift says otherwise.
-	time.Sleep(time.Second)
-	f.mustPass(t)
+	// Pass again once the informers have synced: with the watch covering
+	// every kind, the environment is then known to be clean and later
+	// passes skip it, until drift says otherwise.
+	for deadline := time.Now().Add(30 * time.Second); !f.r.isClean("a", "shop", firstDigest(t, f)); {
+		if time.Now().After(deadline) {
+			t.Fatal("the environment is not marked clean after watched passes")
+		}
+		f.mustPass(t)
+	}
 	for len(events) > 0 {
 		<-events
-	}
-	if !f.r.isClean("a", "shop", firstDigest(t, f)) {
-		t.Fatal("the environment is not marked clean after a watched pass")
 	}
 	f.editSettings(t, "edited")
 	select {

@@ -211,16 +211,22 @@ func (idx liveIndex) note(rec *Record) bool {
 }
 
 // candidateKinds lists the kinds of the environments a pass may check
-// through the live index: those whose request did not change and whose
-// record noted their managed fields.
-func candidateKinds(bundles map[string]*renderer.Bundle, records map[string]*Record) []schema.GroupVersionKind {
+// through the live index: those whose request did not change, but not
+// those the drift watch already vouches for (skip).
+//
+// A list reads every object of its kind allot manages on the cluster, so
+// for fewer than minListed environments checking them in full is cheaper:
+// then no kind is listed.
+func candidateKinds(bundles map[string]*renderer.Bundle, records map[string]*Record, skip func(*renderer.Bundle) bool) []schema.GroupVersionKind {
 	seen := map[schema.GroupVersionKind]bool{}
 	var out []schema.GroupVersionKind
+	candidates := 0
 	for name, b := range bundles {
 		rec := records[name]
-		if rec == nil || rec.Digest != b.Digest || rec.LastError != "" || b.Import != nil {
+		if rec == nil || rec.Digest != b.Digest || rec.LastError != "" || b.Import != nil || skip(b) {
 			continue
 		}
+		candidates++
 		for _, ref := range rec.Objects {
 			if gvk := ref.GVK(); !seen[gvk] {
 				seen[gvk] = true
@@ -228,6 +234,13 @@ func candidateKinds(bundles map[string]*renderer.Bundle, records map[string]*Rec
 			}
 		}
 	}
+	if candidates < minListed {
+		return nil
+	}
 	slices.SortFunc(out, func(a, b schema.GroupVersionKind) int { return cmp.Compare(a.String(), b.String()) })
 	return out
 }
+
+// minListed is how many unchanged environments make listing their kinds
+// cheaper than a dry run of each of their objects.
+const minListed = 8

@@ -50,7 +50,10 @@ func (f *fixture) dryRuns(t *testing.T) int {
 // object, and still finds every kind of drift, with no watch running.
 func TestNoOpPassReadsInsteadOfDryRunning(t *testing.T) {
 	f := newFixture(t, "a")
-	for _, n := range []string{"one", "two", "three"} {
+	// Enough environments that listing their kinds is the cheaper check
+	// (minListed).
+	names := []string{"one", "two", "three", "four", "five", "six", "seven", "eight"}
+	for _, n := range names {
 		f.src.write(t, "environments/web/"+n+".yaml", request(n, "a", fmt.Sprintf(configAddon, "shared")))
 	}
 	f.src.write(t, "addons/shared/config.yaml", configMap("settings", "one", ""))
@@ -62,7 +65,7 @@ func TestNoOpPassReadsInsteadOfDryRunning(t *testing.T) {
 		t.Helper()
 		before := f.dryRuns(t)
 		res := f.mustPass(t)
-		for _, n := range []string{"one", "two", "three"} {
+		for _, n := range names {
 			if e := result(res, "a", n); e.Action != ActionUnchanged || !e.Ready {
 				t.Errorf("%s: %s ready %v, want unchanged and ready", n, e.Action, e.Ready)
 			}

@@ -464,7 +464,9 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 	// What the cluster holds of the unchanged environments, one metadata
 	// list per kind, so that those it vouches for need no dry run.
 	var live liveIndex
-	if kinds := candidateKinds(desired, records); len(kinds) > 0 {
+	// Environments the drift watch vouches for need no list either.
+	watched := func(b *renderer.Bundle) bool { return r.isClean(cl.Name, b.Environment, b.Digest) }
+	if kinds := candidateKinds(desired, records, watched); len(kinds) > 0 {
 		if live, err = listLive(ctx, cl, kinds); err != nil {
 			r.log().Warn("listing what the cluster holds failed; checking each environment in full", "cluster", cl.Name, "error", err)
 			live = nil
