@@ -13,7 +13,6 @@ import (
 	"github.com/allot-dev/allot/schemas"
 )
 
-
 // Issue 12: `allot status ENV` says why an environment is not ready: each
 // object's readiness as the cluster holds it now, and when it expires.
 func TestDescribeSaysWhatWaits(t *testing.T) {
