@@ -292,4 +292,3 @@ func deleteWindow(d time.Duration) time.Duration {
 	}
 	return d
 }
-
