@@ -37,27 +37,11 @@ type StatusRow struct {
 // cannot be read is reported as an error and the others are still listed.
 func (r *Reconciler) Status(ctx context.Context, clusters []schemas.Cluster) ([]StatusRow, []error) {
 	var rows []StatusRow
-	var errs []error
-	for _, entry := range r.selectedClusters(clusters) {
-		cl, err := r.cluster(ctx, entry)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		var ns corev1.Namespace
-		if err := cl.Client.Get(ctx, client.ObjectKey{Name: SystemNamespace}, &ns); apierrors.IsNotFound(err) {
-			continue
-		}
-		records, err := inventory{client: cl.Client}.list(ctx)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("cluster %s: %w", entry.Name, err))
-			r.forget(entry.Name)
-			continue
-		}
+	errs := r.eachRecords(ctx, clusters, func(entry schemas.Cluster, _ *Cluster, records map[string]*Record) {
 		for _, rec := range records {
 			rows = append(rows, rowOf(entry.Name, rec))
 		}
-	}
+	})
 	sort.Slice(rows, func(i, j int) bool {
 		if rows[i].Cluster != rows[j].Cluster {
 			return rows[i].Cluster < rows[j].Cluster
@@ -146,23 +130,10 @@ type EnvironmentStatus struct {
 // it, with each object's readiness as the readiness rules read it now.
 func (r *Reconciler) Describe(ctx context.Context, clusters []schemas.Cluster, env string) ([]EnvironmentStatus, []error) {
 	var out []EnvironmentStatus
-	var errs []error
-	for _, entry := range r.selectedClusters(clusters) {
-		cl, err := r.cluster(ctx, entry)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		records, err := inventory{client: cl.Client}.list(ctx)
-		if err != nil {
-			if !apierrors.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("cluster %s: %w", entry.Name, err))
-			}
-			continue
-		}
+	errs := r.eachRecords(ctx, clusters, func(entry schemas.Cluster, cl *Cluster, records map[string]*Record) {
 		rec, ok := records[env]
 		if !ok {
-			continue
+			return
 		}
 		es := EnvironmentStatus{StatusRow: rowOf(entry.Name, rec), File: rec.File, LastError: rec.LastError, Conditions: rec.Conditions}
 		if es.Conditions == nil {
@@ -172,8 +143,34 @@ func (r *Reconciler) Describe(ctx context.Context, clusters []schemas.Cluster, e
 			es.Objects = append(es.Objects, objectStatus(ctx, cl, ref))
 		}
 		out = append(out, es)
-	}
+	})
 	return out, errs
+}
+
+// eachRecords reads the inventory records of each cluster and hands them
+// to fn; a cluster without allot-system has none, and one that cannot be
+// read is an error while the others are still read.
+func (r *Reconciler) eachRecords(ctx context.Context, clusters []schemas.Cluster, fn func(schemas.Cluster, *Cluster, map[string]*Record)) []error {
+	var errs []error
+	for _, entry := range r.selectedClusters(clusters) {
+		cl, err := r.cluster(ctx, entry)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var ns corev1.Namespace
+		if err := cl.Client.Get(ctx, client.ObjectKey{Name: SystemNamespace}, &ns); apierrors.IsNotFound(err) {
+			continue
+		}
+		records, err := inventory{client: cl.Client}.list(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cluster %s: %w", entry.Name, err))
+			r.forget(entry.Name)
+			continue
+		}
+		fn(entry, cl, records)
+	}
+	return errs
 }
 
 // objectStatus reads one object and its readiness.

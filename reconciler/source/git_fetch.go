@@ -575,25 +575,8 @@ func resolveLink(links map[string]string, name string, steps *int) error {
 // what `git clean -ffdx` would remove, and also paths whose type differs
 // (a folder where want has a file).
 func clean(dir string, want tracked) error {
-	// Dir may be a link to the folder; WalkDir would not enter it.
-	dir, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		return err
-	}
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
+	return walkWorkTree(dir, func(p, rel string, d fs.DirEntry) error {
 		switch {
-		case rel == ".":
-			return nil
-		case rel == git.GitDirName:
-			return filepath.SkipDir
 		case d.IsDir():
 			if want.dirs[rel] {
 				return nil
@@ -607,6 +590,34 @@ func clean(dir string, want tracked) error {
 			return os.Remove(p)
 		}
 		return nil
+	})
+}
+
+// walkWorkTree calls fn for every path under dir but dir itself and
+// .git, with its slash-separated path relative to dir; fn may return
+// filepath.SkipDir for a folder. Dir may be a link to the folder, which
+// WalkDir alone would not enter.
+func walkWorkTree(dir string, fn func(p, rel string, d fs.DirEntry) error) error {
+	dir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return err
+	}
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		switch rel {
+		case ".":
+			return nil
+		case git.GitDirName:
+			return filepath.SkipDir
+		}
+		return fn(p, rel, d)
 	})
 }
 

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 )
@@ -27,25 +26,8 @@ func verify(dir string, want tracked) error {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	// Dir may be a link to the folder; WalkDir would not enter it.
-	dir, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		return err
-	}
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
+	return walkWorkTree(dir, func(p, rel string, d fs.DirEntry) error {
 		switch {
-		case rel == ".":
-			return nil
-		case rel == git.GitDirName:
-			return filepath.SkipDir
 		case d.IsDir() && want.dirs[rel]:
 			return nil
 		case d.IsDir() && want.submodules[rel]:

@@ -79,13 +79,7 @@ func Status(ctx context.Context, s Streams, o ReconcileOptions) error {
 	if err != nil {
 		return err
 	}
-	for _, err := range errs {
-		fmt.Fprintf(s.Err, "allot: %v\n", err)
-	}
-	if len(errs) > 0 {
-		return errProblems
-	}
-	return nil
+	return clusterErrors(s, errs)
 }
 
 // statusReport is the document of `allot status -o json|yaml`.
@@ -93,6 +87,18 @@ type statusReport struct {
 	Environments []reconciler.StatusRow `json:"environments"`
 	// Errors are the clusters that could not be read.
 	Errors []string `json:"errors"`
+}
+
+// clusterErrors prints the clusters that could not be read, after the
+// output; any makes the command fail.
+func clusterErrors(s Streams, errs []error) error {
+	for _, err := range errs {
+		fmt.Fprintf(s.Err, "allot: %v\n", err)
+	}
+	if len(errs) > 0 {
+		return errProblems
+	}
+	return nil
 }
 
 // statusReader reads allot.yaml for the clusters to read records from.
@@ -170,13 +176,7 @@ func Describe(ctx context.Context, s Streams, o ReconcileOptions, env string) er
 	if err != nil {
 		return err
 	}
-	for _, err := range errs {
-		fmt.Fprintf(s.Err, "allot: %v\n", err)
-	}
-	if len(errs) > 0 {
-		return errProblems
-	}
-	return nil
+	return clusterErrors(s, errs)
 }
 
 // writeDescription writes one environment as kubectl describe would.
