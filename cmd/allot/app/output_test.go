@@ -65,7 +65,11 @@ type printingCommand struct {
 // -o json is one JSON document whose keys are all lowerCamelCase, -o yaml
 // the same document in YAML, and -o bogus a usage error (exit 2) naming the
 // formats the command takes.
-func TestEveryPrintingCommandTakesJSONAndYAMLAndRefusesOthers(t *testing.T) {
+// oneEnvironmentRepo writes a repository with one environment, "one", on
+// cluster dev, a control plane of its own, and returns the flags that
+// reach both.
+func oneEnvironmentRepo(t *testing.T) []string {
+	t.Helper()
 	cp, err := harness.Start(harness.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +78,11 @@ func TestEveryPrintingCommandTakesJSONAndYAMLAndRefusesOthers(t *testing.T) {
 	repo := t.TempDir()
 	writeFile(t, filepath.Join(repo, "allot.yaml"), planPlatform)
 	writeFile(t, filepath.Join(repo, "environments/web/one.yaml"), planRequest("small", ""))
-	cluster := []string{"--repo", repo, "--kubeconfig", "dev=" + cp.Kubeconfig, "--chart-cache", t.TempDir(), "--workdir", t.TempDir()}
+	return []string{"--repo", repo, "--kubeconfig", "dev=" + cp.Kubeconfig, "--chart-cache", t.TempDir(), "--workdir", t.TempDir()}
+}
+
+func TestEveryPrintingCommandTakesJSONAndYAMLAndRefusesOthers(t *testing.T) {
+	cluster := oneEnvironmentRepo(t)
 	requests := examples(t, "requests")
 	commands := map[string]printingCommand{
 		"validate":  {args: []string{"validate", "--repo", requests, "--chart-cache", chartCache(t)}, ok: []int{ExitOK}},
@@ -231,15 +239,7 @@ func TestRenderRefusesAnUnknownCluster(t *testing.T) {
 // Issue 12: `allot status ENV` says why an environment is (not) ready, as
 // kubectl describe does; an environment no cluster has is an error.
 func TestStatusDescribesOneEnvironment(t *testing.T) {
-	cp, err := harness.Start(harness.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cp.Stop() })
-	repo := t.TempDir()
-	writeFile(t, filepath.Join(repo, "allot.yaml"), planPlatform)
-	writeFile(t, filepath.Join(repo, "environments/web/one.yaml"), planRequest("small", ""))
-	cluster := []string{"--repo", repo, "--kubeconfig", "dev=" + cp.Kubeconfig, "--chart-cache", t.TempDir(), "--workdir", t.TempDir()}
+	cluster := oneEnvironmentRepo(t)
 	if code, out, errOut := run(t, nil, append([]string{"reconcile"}, cluster...)...); code != ExitOK {
 		t.Fatalf("reconcile: exit %d\n%s%s", code, out, errOut)
 	}

@@ -53,9 +53,6 @@ func Status(ctx context.Context, s Streams, o ReconcileOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if err := clusterOutputs.check(o.Output); err != nil {
-		return usageError(err)
-	}
 	r, clusters, err := statusReader(ctx, s, o)
 	if err != nil {
 		return err
@@ -101,8 +98,12 @@ func clusterErrors(s Streams, errs []error) error {
 	return nil
 }
 
-// statusReader reads allot.yaml for the clusters to read records from.
+// statusReader checks the output flag and reads allot.yaml for the
+// clusters to read records from.
 func statusReader(ctx context.Context, s Streams, o ReconcileOptions) (*reconciler.Reconciler, []schemas.Cluster, error) {
+	if err := clusterOutputs.check(o.Output); err != nil {
+		return nil, nil, usageError(err)
+	}
 	o, err := resolveClusterFlags(ctx, o)
 	if err != nil {
 		return nil, nil, err
@@ -145,9 +146,6 @@ type describeReport struct {
 func Describe(ctx context.Context, s Streams, o ReconcileOptions, env string) error {
 	if ctx == nil {
 		ctx = context.Background()
-	}
-	if err := clusterOutputs.check(o.Output); err != nil {
-		return usageError(err)
 	}
 	r, clusters, err := statusReader(ctx, s, o)
 	if err != nil {
