@@ -84,11 +84,7 @@ func TestNoOpPassReadsInsteadOfDryRunning(t *testing.T) {
 		}
 		return cm.Data["value"]
 	}
-	edits := []struct {
-		name  string
-		edit  func(t *testing.T)
-		check func(t *testing.T) string
-	}{{
+	edits := []handEdit{{
 		name: "kubectl edit (an update)",
 		edit: func(t *testing.T) {
 			var cm corev1.ConfigMap
@@ -148,21 +144,11 @@ func TestNoOpPassReadsInsteadOfDryRunning(t *testing.T) {
 			return ""
 		},
 	}}
-	for _, e := range edits {
-		t.Run(e.name, func(t *testing.T) {
-			e.edit(t)
-			if e.check(t) == "" {
-				t.Fatal("the edit did not take: the test proves nothing")
-			}
-			res := f.mustPass(t)
-			if msg := e.check(t); msg != "" {
-				t.Errorf("not repaired: %s\n%s", msg, describe(res))
-			}
-			// The pass after a repair checks in full once more, then none.
-			f.mustPass(t)
-			noOp(t)
-		})
-	}
+	f.repairs(t, edits, func(*testing.T, *PassResult) {}, func(t *testing.T) {
+		// The pass after a repair checks in full once more, then none.
+		f.mustPass(t)
+		noOp(t)
+	})
 
 	t.Run("a change of status alone costs no dry run", func(t *testing.T) {
 		var q corev1.ResourceQuota

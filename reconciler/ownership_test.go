@@ -42,6 +42,35 @@ func (f *fixture) update(t *testing.T, obj client.Object, ns, name string, edit 
 	}
 }
 
+// handEdit is a change made by hand while allot is not running, and how
+// to tell whether it is still there.
+type handEdit struct {
+	name string
+	edit func(t *testing.T)
+	// check says what is wrong while the edit stands, "" once repaired.
+	check func(t *testing.T) string
+}
+
+// repairs makes each edit, checks that it took, runs a pass, checks that
+// the pass undid it, and then runs after; repaired checks the pass itself.
+func (f *fixture) repairs(t *testing.T, edits []handEdit, repaired func(*testing.T, *PassResult), after func(*testing.T)) {
+	t.Helper()
+	for _, e := range edits {
+		t.Run(e.name, func(t *testing.T) {
+			e.edit(t)
+			if e.check(t) == "" {
+				t.Fatal("the edit did not take: the test proves nothing")
+			}
+			res := f.mustPass(t)
+			repaired(t, res)
+			if msg := e.check(t); msg != "" {
+				t.Errorf("not repaired: %s\n%s", msg, describe(res))
+			}
+			after(t)
+		})
+	}
+}
+
 // Issue 16: fields allot never sets are drift on the objects it owns whole,
 // and a pass removes them, however they were added.
 func TestFieldsAddedToTheBaselineAreRemoved(t *testing.T) {
@@ -53,11 +82,7 @@ func TestFieldsAddedToTheBaselineAreRemoved(t *testing.T) {
 
 	// Each edit is made while allot is not running; the next pass, with no
 	// drift watch, must undo it.
-	edits := []struct {
-		name  string
-		edit  func(t *testing.T)
-		check func(t *testing.T) string
-	}{{
+	edits := []handEdit{{
 		name: "deny-all made allow-all by a forced apply",
 		edit: func(t *testing.T) {
 			f.forceApply(t, "admin", map[string]any{
@@ -171,26 +196,17 @@ func TestFieldsAddedToTheBaselineAreRemoved(t *testing.T) {
 			return ""
 		},
 	}}
-	for _, e := range edits {
-		t.Run(e.name, func(t *testing.T) {
-			e.edit(t)
-			if e.check(t) == "" {
-				t.Fatal("the edit did not take: the test proves nothing")
-			}
-			res := f.mustPass(t)
-			if got := action(res, "a", "shop"); got != ActionRepaired {
-				t.Errorf("action %s, want repaired\n%s", got, describe(res))
-			}
-			if msg := e.check(t); msg != "" {
-				t.Error(msg)
-			}
-			// Repaired for good: the next pass finds nothing to do.
-			res = f.mustPass(t)
-			if got := action(res, "a", "shop"); got != ActionUnchanged {
-				t.Errorf("second pass: action %s, want unchanged\n%s", got, describe(res))
-			}
-		})
-	}
+	f.repairs(t, edits, func(t *testing.T, res *PassResult) {
+		if got := action(res, "a", "shop"); got != ActionRepaired {
+			t.Errorf("action %s, want repaired\n%s", got, describe(res))
+		}
+	}, func(t *testing.T) {
+		// Repaired for good: the next pass finds nothing to do.
+		res := f.mustPass(t)
+		if got := action(res, "a", "shop"); got != ActionUnchanged {
+			t.Errorf("second pass: action %s, want unchanged\n%s", got, describe(res))
+		}
+	})
 
 	t.Run("an object allot does not own whole keeps what others add", func(t *testing.T) {
 		var cm corev1.ConfigMap
