@@ -3,14 +3,14 @@ package reconciler
 import (
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/allot-dev/allot/internal/golden"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/plan")
@@ -119,20 +119,5 @@ func TestObjectDiffGolden(t *testing.T) {
 
 func goldenDiff(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", "plan", name+".diff")
-	if *updateGolden {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to write it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", path, diff)
-	}
+	golden.Check(t, filepath.Join("testdata", "plan", name+".diff"), []byte(got), *updateGolden)
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/allot-dev/allot/renderer/sources"
 	"github.com/allot-dev/allot/schemas/load"
 	"github.com/allot-dev/allot/test/harness"
+
+	goldenfile "github.com/allot-dev/allot/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -79,23 +81,7 @@ func examplesDir() string { return filepath.Join("..", "examples", "requests") }
 // golden compares got with testdata/golden/name, or rewrites it with -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	file := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(file, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run go test ./renderer -update to write it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s differs (-want +got):\n%s", file, diff)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", "golden", name), got, *update)
 }
 
 func encode(t testing.TB, b *Bundle) []byte {

@@ -3,7 +3,6 @@ package review
 import (
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +12,8 @@ import (
 
 	"github.com/allot-dev/allot/reconciler"
 	"github.com/allot-dev/allot/renderer"
+
+	goldenfile "github.com/allot-dev/allot/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/comment")
@@ -512,22 +513,7 @@ func leadRun(s string, c byte) string {
 // file with -update.
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", "comment", name+".md")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run the test with -update to write it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", path, diff)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", "comment", name+".md"), []byte(got), *update)
 }
 
 // TestARejectedObjectFailsTheCheck: an object the API server rejects in
