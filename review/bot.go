@@ -96,8 +96,12 @@ type Applier interface {
 // tells the pull request when its environments are ready. Its state lives
 // on GitHub (comments, checks), so a restarted bot carries on where it was.
 type Bot struct {
-	Clients Clients
-	Checker Checker
+	// BaseContext, when set, is the context every event is handled in, so
+	// that serve's shutdown cancels the handling in flight; nil means
+	// context.Background. Each event is also bounded by HandleTimeout.
+	BaseContext func() context.Context
+	Clients     Clients
+	Checker     Checker
 	// Applier runs the pass after a merge; nil means no ready notices.
 	Applier Applier
 	// Repository limits the bot to the requests repository, "owner/name";
@@ -170,11 +174,19 @@ type payload struct {
 	Recheck bool `json:"allot_recheck"`
 }
 
+// HandleTimeout bounds the handling of one event: a check that fetches,
+// renders and plans, or a merge and the pass after it.
+const HandleTimeout = 15 * time.Minute
+
 // Handle processes one event; pass it to Serializer.Handle. Errors are
 // logged: GitHub does not retry deliveries, and the next event about the
 // pull request recomputes everything.
 func (b *Bot) Handle(ev Event) {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	base := context.Background()
+	if b.BaseContext != nil {
+		base = b.BaseContext()
+	}
+	ctx, cancel := context.WithTimeout(base, HandleTimeout)
 	defer cancel()
 	if err := b.handle(ctx, ev); err != nil {
 		b.log().Error("review", "event", ev.Name, "action", ev.Action, "delivery", ev.Delivery, "repository", ev.Repo, "pr", ev.PR, "error", Mask(err.Error(), b.Secrets))

@@ -3,6 +3,7 @@ package review
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -655,4 +656,42 @@ func TestBotChecksOpenPullRequestsAgainWhenTheBaseMoves(t *testing.T) {
 	if got := len(w.botComments(second)); got != 1 {
 		t.Errorf("%d bot comments on #%d, want one edited", got, second)
 	}
+}
+
+// Issue 15: serve's shutdown reaches the events being handled: with its
+// base context ended, the bot stops handling an event at its first call
+// and says why, instead of running on for up to HandleTimeout.
+func TestShutdownCancelsTheEventsInFlight(t *testing.T) {
+	w := newBotWorld(t)
+	base, stop := context.WithCancel(context.Background())
+	stop()
+	var logs syncLog
+	w.bot.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	w.bot.BaseContext = func() context.Context { return base }
+	w.gh.OpenPR(botRepo, githubapi.PR{Author: "bob", HeadSHA: "h1", Files: []githubapi.File{{Filename: "environments/payments/checkout-dev.yaml", Status: "added"}}})
+	w.settle()
+	if got := logs.String(); !strings.Contains(got, "context canceled") {
+		t.Errorf("the event was not cut short by the ended context; logs:\n%s", got)
+	}
+	if n := len(w.checker.requests()); n != 0 {
+		t.Errorf("%d checks ran after shutdown", n)
+	}
+}
+
+// syncLog is a log buffer safe for the bot's goroutines.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

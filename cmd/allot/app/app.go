@@ -3,6 +3,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -70,7 +71,9 @@ func SetControllerLogger(w io.Writer) {
 func Run(s Streams, args []string, getenv func(string) string) int {
 	root := NewRootCommand(s, getenv)
 	root.SetArgs(args)
-	err := root.Execute()
+	// Every command gets a context; the long-running ones add their own
+	// signal handling to it.
+	err := root.ExecuteContext(context.Background())
 	if err == nil {
 		return ExitOK
 	}

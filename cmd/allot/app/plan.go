@@ -78,9 +78,6 @@ func planFailed(err error) error {
 // error with exit code ExitPlanChanges when something would, and one with
 // ExitPlanFailed (or ExitUsage) when the plan could not be made in full.
 func PlanCmd(ctx context.Context, s Streams, o ReconcileOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if err := clusterOutputs.check(o.Output); err != nil {
 		return usageError(err)
 	}

@@ -244,9 +244,6 @@ than --max-delete-share of a cluster's managed objects would go.`,
 // a pass, what was left undone is printed and Reconcile returns
 // errProblems.
 func Reconcile(ctx context.Context, s Streams, o ReconcileOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if err := clusterOutputs.check(o.Output); err != nil {
 		return usageError(err)
 	}

@@ -90,9 +90,6 @@ var renderOutputs = formats(OutputYAML)
 
 // Render renders the selected environments and prints or writes them.
 func Render(ctx context.Context, s Streams, opts RenderOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if err := renderOutputs.check(opts.Output); err != nil {
 		return usageError(err)
 	}

@@ -154,7 +154,7 @@ const reviewRecoverWindow = 24 * time.Hour
 // newReviewHandler returns the webhook endpoint of the pull-request
 // workflow and the recovery to run once this replica reconciles; both are
 // nil when the workflow is off.
-func newReviewHandler(o ServeOptions, feed *passFeed, log *slog.Logger) (http.Handler, func(context.Context), error) {
+func newReviewHandler(ctx context.Context, o ServeOptions, feed *passFeed, log *slog.Logger) (http.Handler, func(context.Context), error) {
 	getenv := o.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
@@ -168,13 +168,15 @@ func newReviewHandler(o ServeOptions, feed *passFeed, log *slog.Logger) (http.Ha
 		return nil, nil, err
 	}
 	bot := &review.Bot{
-		Clients:    rc.clients,
-		Checker:    &prChecker{opts: o.ReconcileOptions, dir: o.reviewDir(), token: token, log: log},
-		Applier:    &passApplier{feed: feed, timeout: cmp.Or(o.ReadyTimeout, 10*time.Minute), poll: 5 * time.Second},
-		Repository: rc.repository,
-		Branch:     o.Branch,
-		Secrets:    append(rc.secrets, token),
-		Log:        log,
+		// Shutdown cancels the events being handled.
+		BaseContext: func() context.Context { return ctx },
+		Clients:     rc.clients,
+		Checker:     &prChecker{opts: o.ReconcileOptions, dir: o.reviewDir(), token: token, log: log},
+		Applier:     &passApplier{feed: feed, timeout: cmp.Or(o.ReadyTimeout, 10*time.Minute), poll: 5 * time.Second},
+		Repository:  rc.repository,
+		Branch:      o.Branch,
+		Secrets:     append(rc.secrets, token),
+		Log:         log,
 	}
 	serializer := &review.Serializer{Handle: bot.Handle, Log: log}
 	bot.Requeue = func(ev review.Event, delay time.Duration) {

@@ -189,7 +189,7 @@ func Serve(ctx context.Context, s Streams, o ServeOptions) error {
 	// was: a pass reads its readiness again.
 	r.OnStatusChange = func(reconciler.StatusChange) { poke() }
 	feed := &passFeed{trigger: poke}
-	webhook, recoverNotices, err := newReviewHandler(o, feed, log)
+	webhook, recoverNotices, err := newReviewHandler(ctx, o, feed, log)
 	if err != nil {
 		return err
 	}
@@ -216,7 +216,15 @@ func Serve(ctx context.Context, s Streams, o ServeOptions) error {
 	// The webhook path is open to the internet; every path shares its
 	// timeouts.
 	srv := review.NewServer(mux)
-	go func() { _ = srv.Serve(ln) }()
+	// A server that stops on its own (not by Shutdown) stops serve.
+	ctx, stopServing := context.WithCancelCause(ctx)
+	defer stopServing(nil)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("the HTTP server stopped", "address", ln.Addr().String(), "error", err)
+			stopServing(fmt.Errorf("the HTTP server on %s stopped: %w", ln.Addr(), err))
+		}
+	}()
 	defer func() {
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -268,7 +276,11 @@ func Serve(ctx context.Context, s Streams, o ServeOptions) error {
 				return
 			case <-trigger:
 				// Gather the events of one edit into one pass.
-				time.Sleep(o.Debounce)
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(o.Debounce):
+				}
 				select {
 				case <-trigger:
 				default:
@@ -282,9 +294,12 @@ func Serve(ctx context.Context, s Streams, o ServeOptions) error {
 	}
 	if !o.LeaderElect {
 		loop(ctx)
-		return nil
+		return servingCause(ctx)
 	}
-	return leaderElect(ctx, o.HomeKubeconfig, log, loop)
+	if err := leaderElect(ctx, o.HomeKubeconfig, log, loop); err != nil {
+		return err
+	}
+	return servingCause(ctx)
 }
 
 func logPass(log *slog.Logger, res *reconciler.PassResult, took time.Duration) {
@@ -306,6 +321,15 @@ func logPass(log *slog.Logger, res *reconciler.PassResult, took time.Duration) {
 		log.Warn("request failed; last state kept", "environment", env, "error", msg)
 	}
 	log.Info("pass", "commit", res.Commit, "seconds", took.Seconds())
+}
+
+// servingCause is why serve stopped when that was not a signal: its HTTP
+// server failed.
+func servingCause(ctx context.Context) error {
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return nil
 }
 
 func errString(err error) string {

@@ -50,9 +50,6 @@ the cluster holds it now, so that it says why the environment is not ready.`,
 
 // Status prints the inventory records of every cluster in allot.yaml.
 func Status(ctx context.Context, s Streams, o ReconcileOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	r, clusters, err := statusReader(ctx, s, o)
 	if err != nil {
 		return err
@@ -144,9 +141,6 @@ type describeReport struct {
 // record, conditions and each object's readiness now. An environment no
 // cluster knows is an error.
 func Describe(ctx context.Context, s Streams, o ReconcileOptions, env string) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	r, clusters, err := statusReader(ctx, s, o)
 	if err != nil {
 		return err
