@@ -407,31 +407,6 @@ func (r *Reconciler) deleteObjects(ctx context.Context, cl *Cluster, env string,
 	return n, errors.Join(errs...)
 }
 
-func (r *Reconciler) readinessTimeout(b *renderer.Bundle) time.Duration {
-	if d, ok := r.ReadinessTimeouts[b.Type]; ok {
-		return d
-	}
-	return 5 * time.Minute
-}
-
-func (r *Reconciler) teardownTimeout() time.Duration {
-	if r.TeardownTimeout > 0 {
-		return r.TeardownTimeout
-	}
-	return 5 * time.Minute
-}
-
-func (r *Reconciler) requestTimeout() time.Duration {
-	return cmp.Or(r.RequestTimeout, RequestTimeout)
-}
-
-func (r *Reconciler) waitInterval() time.Duration {
-	if r.WaitInterval > 0 {
-		return r.WaitInterval
-	}
-	return 500 * time.Millisecond
-}
-
 // hasLater reports whether a phase after applyPhases[i] has objects, which
 // is when phase i must be ready before going on.
 func hasLater(b *renderer.Bundle, i int) bool {

@@ -12,9 +12,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// freshApplyConcurrency bounds the applies of one fresh environment.
-const freshApplyConcurrency = 4
-
 // canApplyFresh reports whether objects can take the fresh path: nothing
 // that others in the same phase must wait for, such as a
 // CustomResourceDefinition.

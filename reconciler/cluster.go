@@ -30,10 +30,6 @@ import (
 // applies.
 const FieldManager = "allot"
 
-// RequestTimeout bounds each request allot makes to a cluster, watches
-// excepted, unless Reconciler.RequestTimeout says otherwise.
-const RequestTimeout = 30 * time.Second
-
 // Cluster is a connection to one cluster allot manages.
 type Cluster struct {
 	Name    string
@@ -85,7 +81,7 @@ func newCluster(name string, cfg *rest.Config, timeout time.Duration) (*Cluster,
 	// the direct reader gets the objects waited for.
 	poller := polling.NewStatusPoller(c, mapper, polling.Options{ClusterReaderFactory: engine.ClusterReaderFactoryFunc(clusterreader.NewDirectClusterReader)})
 	m := ssa.NewResourceManager(c, poller, ssa.Owner{Field: FieldManager, Group: "allot.dev"})
-	m.SetConcurrency(4)
+	m.SetConcurrency(DefaultConcurrency)
 	return &Cluster{Name: name, Config: cfg, Client: c, Mapper: mapper, Manager: m}, nil
 }
 

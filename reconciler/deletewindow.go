@@ -21,9 +21,6 @@ func (r *Reconciler) passGuards(ctx context.Context, in *desiredState, notes clu
 	return r.windowGuard(notes, deletes, total)
 }
 
-// DefaultDeleteWindow is how far back the window guard counts deletions.
-const DefaultDeleteWindow = time.Hour
-
 // deletedSince sums the deletions noted after since.
 func deletedSince(notes []deletion, since time.Time) int {
 	n := 0
@@ -70,14 +67,4 @@ func (r *Reconciler) noteDeletions(notes []deletion, deleted int) []deletion {
 		out = append(out, deletion{At: r.now().UTC().Truncate(time.Second), Objects: deleted})
 	}
 	return out
-}
-
-func (r *Reconciler) deleteWindow() time.Duration {
-	switch {
-	case r.DeleteWindow < 0:
-		return 0
-	case r.DeleteWindow == 0:
-		return DefaultDeleteWindow
-	}
-	return r.DeleteWindow
 }

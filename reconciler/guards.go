@@ -11,10 +11,6 @@ import (
 // The deletion guards of one pass on one cluster: which environments go,
 // and whether their deletion may happen.
 
-// DefaultMaxDeleteShare is the share of a cluster's managed objects one pass
-// may delete before it stops and asks for --allow-mass-delete.
-const DefaultMaxDeleteShare = 0.5
-
 // partition splits a cluster's environments into those the pass wants
 // (rendered and not expired) and those it would tear down (recorded, not
 // wanted, not kept after a failure), and applies the deletion guards: an
@@ -104,11 +100,4 @@ func keptRecord(rec *Record, kept map[string]string) bool {
 	}
 	_, ok := kept["file:"+rec.File]
 	return ok
-}
-
-func (r *Reconciler) maxDeleteShare() float64 {
-	if r.MaxDeleteShare > 0 {
-		return r.MaxDeleteShare
-	}
-	return DefaultMaxDeleteShare
 }

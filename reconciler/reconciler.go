@@ -440,13 +440,6 @@ func (r *Reconciler) log() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-func (r *Reconciler) concurrency() int {
-	if r.Concurrency > 0 {
-		return r.Concurrency
-	}
-	return 4
-}
-
 func keyOf(ref ObjectRef) client.ObjectKey {
 	return client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}
 }
