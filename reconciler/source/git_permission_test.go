@@ -31,7 +31,7 @@ func asUser(t *testing.T, fn func()) {
 	t.Setenv("HOME", os.DevNull)
 	t.Setenv("XDG_CONFIG_HOME", os.DevNull)
 	if err := syscall.Setresuid(-1, nobody, -1); err != nil {
-		t.Skipf("cannot drop root to test permissions: %v", err)
+		t.Fatalf("cannot drop root to test permissions: %v", err)
 	}
 	defer func() {
 		if err := syscall.Setresuid(-1, 0, -1); err != nil {
@@ -152,11 +152,15 @@ func TestFetchSaysARepositoryCannotBeRead(t *testing.T) {
 		})
 	}
 	t.Run("when another user owns it", func(t *testing.T) {
-		if os.Geteuid() != 0 {
-			t.Skip("needs root to make a repository another user owns")
-		}
 		repo, base := sharedSource(t)
-		chownAll(t, filepath.Join(base, "repos"), 0)
+		if os.Geteuid() == 0 {
+			// Root gives the repository to itself and reads as nobody.
+			chownAll(t, filepath.Join(base, "repos"), 0)
+		} else {
+			// Only root can give a folder away; git's own switch makes it
+			// judge ownership as for a repository another user owns.
+			t.Setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")
+		}
 		g := mustNew(t, Config{URL: repo.Bare, Dir: filepath.Join(base, "checkout")})
 		var err error
 		asUser(t, func() {
