@@ -7,7 +7,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // Events on an environment's record say what passes did to it, for
@@ -42,8 +44,10 @@ func (r *Reconciler) recordEvent(ctx context.Context, cl *Cluster, e EnvResult) 
 	ev := &corev1.Event{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: SystemNamespace,
-			// The API server makes the name unique.
-			GenerateName: e.Environment + ".",
+			// One Event per environment and reason, counted as client-go's
+			// recorder aggregates: a failure that repeats every pass stays
+			// one object.
+			Name: e.Environment + "." + strings.ToLower(how.reason),
 		},
 		InvolvedObject:      corev1.ObjectReference{APIVersion: "v1", Kind: "ConfigMap", Namespace: SystemNamespace, Name: e.Environment},
 		Reason:              how.reason,
@@ -60,9 +64,25 @@ func (r *Reconciler) recordEvent(ctx context.Context, cl *Cluster, e EnvResult) 
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := cl.Client.Create(ctx, ev); err != nil {
+	err := cl.Client.Create(ctx, ev)
+	if apierrors.IsAlreadyExists(err) {
+		err = repeatEvent(ctx, cl, ev)
+	}
+	if err != nil {
 		r.log().Debug("event not recorded", "cluster", cl.Name, "environment", e.Environment, "reason", how.reason, "error", err)
 	}
+}
+
+// repeatEvent counts ev once more on the Event of the same name.
+func repeatEvent(ctx context.Context, cl *Cluster, ev *corev1.Event) error {
+	var have corev1.Event
+	if err := cl.Client.Get(ctx, client.ObjectKeyFromObject(ev), &have); err != nil {
+		return err
+	}
+	have.Count++
+	have.Message, have.Type, have.Action = ev.Message, ev.Type, ev.Action
+	have.LastTimestamp = ev.LastTimestamp
+	return cl.Client.Update(ctx, &have)
 }
 
 // eventMessage says what happened, in a line.
