@@ -74,14 +74,19 @@ func readObjects(ctx context.Context, cl *Cluster, objs []*unstructured.Unstruct
 			}
 			continue
 		}
-		switch st := readinessOf(live); st.state {
-		case stateFailed:
-			s.failed = append(s.failed, id+": "+st.message)
-		case stateWaiting:
-			s.waiting = append(s.waiting, id+" ("+st.message+")")
-		}
+		s.add(id, readinessOf(live))
 	}
 	return s
+}
+
+// add counts one object's readiness in the set.
+func (s *setReadiness) add(id string, st objectReadiness) {
+	switch st.state {
+	case stateFailed:
+		s.failed = append(s.failed, id+": "+st.message)
+	case stateWaiting:
+		s.waiting = append(s.waiting, id+" ("+st.message+")")
+	}
 }
 
 // bundleReadiness is the readiness of an environment on its cluster: its

@@ -62,7 +62,7 @@ func (r *Reconciler) importInside(ctx context.Context, host *Cluster, b *rendere
 		return hostResult
 	}
 	inv := inventory{client: inner.Client}
-	if err := inv.ensureNamespace(ctx); err != nil {
+	if _, err := inv.ensureNamespace(ctx); err != nil {
 		r.forget(name)
 		hostResult.Err = fmt.Errorf("import: cluster %s: %w", name, err)
 		return hostResult

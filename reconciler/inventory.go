@@ -223,14 +223,18 @@ type inventory struct {
 	client client.Client
 }
 
-// ensureNamespace creates allot-system if it is missing.
-func (inv inventory) ensureNamespace(ctx context.Context) error {
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SystemNamespace}}
-	err := inv.client.Create(ctx, ns)
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create namespace %s: %w", SystemNamespace, err)
+// ensureNamespace creates allot-system if it is missing, and returns what
+// earlier passes noted on it.
+func (inv inventory) ensureNamespace(ctx context.Context) (clusterNotes, error) {
+	notes, found, err := inv.readNotes(ctx)
+	if err != nil || found {
+		return notes, err
 	}
-	return nil
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SystemNamespace}}
+	if err := inv.client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return clusterNotes{}, fmt.Errorf("create namespace %s: %w", SystemNamespace, err)
+	}
+	return clusterNotes{}, nil
 }
 
 // Notes a pass keeps per cluster, as annotations on allot-system, for the
@@ -260,20 +264,27 @@ const maxDeletionNotes = 100
 // notes reads what earlier passes noted on the cluster; none before the
 // first (or when allot-system does not exist yet).
 func (inv inventory) notes(ctx context.Context) (clusterNotes, error) {
+	notes, _, err := inv.readNotes(ctx)
+	return notes, err
+}
+
+// readNotes reads the notes and whether allot-system exists.
+func (inv inventory) readNotes(ctx context.Context) (clusterNotes, bool, error) {
 	var ns corev1.Namespace
 	err := inv.client.Get(ctx, client.ObjectKey{Name: SystemNamespace}, &ns)
 	switch {
 	case apierrors.IsNotFound(err):
-		return clusterNotes{}, nil
+		return clusterNotes{}, false, nil
 	case err != nil:
-		return clusterNotes{}, fmt.Errorf("read namespace %s: %w", SystemNamespace, err)
+		return clusterNotes{}, false, fmt.Errorf("read namespace %s: %w", SystemNamespace, err)
 	}
 	n := clusterNotes{LastCommit: ns.Annotations[annotationLastCommit]}
 	if raw := ns.Annotations[annotationDeletions]; raw != "" {
-		// Unreadable notes are dropped, not fatal: they only tighten a guard.
+		// Unreadable notes (only someone with rights on allot-system can
+		// write them) are dropped: the window starts afresh.
 		_ = json.Unmarshal([]byte(raw), &n.Deletions)
 	}
-	return n, nil
+	return n, true, nil
 }
 
 // setNotes records the commit a pass read and the deletions within the

@@ -130,14 +130,11 @@ func (idx liveIndex) readiness(b *renderer.Bundle) setReadiness {
 		}
 		id := renderer.ObjectID(o)
 		live, ok := idx[refOf(o, "").Key()]
-		switch {
-		case !ok:
+		if !ok {
 			s.waiting = append(s.waiting, id+" (not found)")
-		case live.readiness.state == stateFailed:
-			s.failed = append(s.failed, id+": "+live.readiness.message)
-		case live.readiness.state == stateWaiting:
-			s.waiting = append(s.waiting, id+" ("+live.readiness.message+")")
+			continue
 		}
+		s.add(id, live.readiness)
 	}
 	return s
 }

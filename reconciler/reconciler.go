@@ -251,7 +251,8 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 		return res
 	}
 	inv := inventory{client: cl.Client}
-	if err := inv.ensureNamespace(ctx); err != nil {
+	notes, err := inv.ensureNamespace(ctx)
+	if err != nil {
 		res.Err = err
 		r.forget(entry.Name)
 		return res
@@ -265,12 +266,6 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 	res.records = records
 
 	desired, gone, guard := r.partition(bundles, records, kept)
-	notes, err := inv.notes(ctx)
-	if err != nil {
-		res.Err = err
-		r.forget(entry.Name)
-		return res
-	}
 	guard = r.passGuards(ctx, in, notes, records, desired, gone, guard)
 	after := notes
 	if !errors.Is(guard, ErrHistoryRewritten) && isCommitHash(commit) {
