@@ -19,6 +19,7 @@ const (
 	RuleOwner    Rule = "owner"    // owner or member e-mail not allowed
 	RuleExpires  Rule = "expires"  // expiry missing, in the past, or beyond the policy's maximum TTL
 	RuleLimit    Rule = "limit"    // the owner has too many environments
+	RuleBudget   Rule = "budget"   // the team's environments would reserve more than its budget
 	RuleAddon    Rule = "addon"    // add-on source not allowed or ambiguous
 	RulePath     Rule = "path"     // add-on path leaves the repository or does not exist
 	RuleValues   Rule = "values"   // spec.values does not match the template's parameters

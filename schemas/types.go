@@ -132,6 +132,25 @@ type PlatformSpec struct {
 	Approvers        Approvers         `json:"approvers,omitempty"`
 	Review           *Review           `json:"review,omitempty"`
 	Drift            Drift             `json:"drift,omitempty"`
+	// Prices give the plan comment and the metrics an estimated monthly
+	// cost; nil means no estimate.
+	Prices *Prices `json:"prices,omitempty"`
+}
+
+// Prices are what reserved resources cost per month, for an estimate of
+// what an environment costs. An environment is priced by what its size's
+// quota reserves on each cluster it is placed on, plus a flat price for
+// its type; the hours it sleeps are free.
+type Prices struct {
+	// Currency is an ISO 4217 code, such as USD or EUR; empty means USD.
+	Currency string `json:"currency,omitempty"`
+	// CPU is the price of one CPU reserved for a month.
+	CPU float64 `json:"cpu,omitempty"`
+	// MemoryGiB is the price of one GiB of memory reserved for a month.
+	MemoryGiB float64 `json:"memoryGiB,omitempty"`
+	// Types are flat prices per environment and month, by type (an ECS
+	// stack's load balancer and tasks, say), per cluster it is placed on.
+	Types map[string]float64 `json:"types,omitempty"`
 }
 
 // Drift says how allot treats changes made outside git to what it manages.
@@ -265,6 +284,36 @@ type Policy struct {
 	Addons                  AddonPolicy `json:"addons,omitempty"`
 	// Bundles bounds what one environment renders for one cluster.
 	Bundles BundlePolicy `json:"bundles,omitempty"`
+	// Budgets cap what each team's environments reserve together.
+	Budgets Budgets `json:"budgets,omitempty"`
+}
+
+// Budgets are the teams' budgets: one per team, and a default for the
+// teams not listed; with neither, a team has no budget.
+type Budgets struct {
+	Default *Budget           `json:"default,omitempty"`
+	Teams   map[string]Budget `json:"teams,omitempty"`
+}
+
+// For returns the budget of a team: its own, else the default; nil when
+// it has none.
+func (b Budgets) For(team string) *Budget {
+	if own, ok := b.Teams[team]; ok {
+		return &own
+	}
+	return b.Default
+}
+
+// Budget caps what one team's environments reserve together.
+type Budget struct {
+	// Environments is the most environments the team may have; 0 means
+	// no cap.
+	Environments int `json:"environments,omitempty"`
+	// Resources cap, per ResourceQuota resource name (requests.cpu,
+	// requests.memory, pods, …), the sum over the team's environments and
+	// the clusters each is placed on of their sizes' quotas. cpu and
+	// memory are the same as requests.cpu and requests.memory.
+	Resources map[string]any `json:"resources,omitempty"`
 }
 
 // BundlePolicy bounds what one environment renders for one cluster, so
@@ -333,6 +382,11 @@ type TemplateSpec struct {
 	ClusterScopedObjects []string `json:"clusterScopedObjects,omitempty"`
 	Sources              []Source `json:"sources,omitempty"`
 	Import               *Import  `json:"import,omitempty"`
+	// ReservesQuota says whether an environment of this type reserves its
+	// size's quota on each cluster it is placed on, which budgets and
+	// prices count; nil means it does. A type whose workloads run
+	// elsewhere, such as an ECS stack, sets it to false.
+	ReservesQuota *bool `json:"reservesQuota,omitempty"`
 }
 
 // Source is one thing a template renders: a Helm chart, a Kustomize

@@ -68,6 +68,7 @@ func (c *checker) platform(pf *load.PlatformFile) {
 		}
 	}
 	c.policy(pf)
+	c.budgets(pf)
 	c.idp(pf)
 	if d := p.Drift.Interval; d != "" {
 		if _, err := time.ParseDuration(d); err != nil {

@@ -71,6 +71,7 @@ func (c *checker) run() {
 	c.templates()
 	c.unique()
 	c.perOwner()
+	c.teamBudgets()
 	for _, ef := range c.repo.Environments {
 		if c.opts.Selected == nil || c.opts.Selected(ef) {
 			c.environment(ef)

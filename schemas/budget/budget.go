@@ -1,0 +1,276 @@
+// Package budget sums what environments reserve and estimates what they
+// cost. An environment reserves its size's quota on every cluster it is
+// placed on (unless its type says it reserves none); a team's environments
+// add up to its total, which policy.budgets caps; allot.yaml's prices turn
+// a reservation into an estimated monthly cost, the hours an environment
+// sleeps counted as free.
+package budget
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/allot-dev/allot/schemas"
+	"github.com/allot-dev/allot/schemas/load"
+)
+
+// DefaultCurrency is the currency of prices that name none.
+const DefaultCurrency = "USD"
+
+// Reservation is what one environment reserves and costs.
+type Reservation struct {
+	Environment string
+	Team        string
+	Type        string
+	// File is the request, relative to the repository root.
+	File string
+	// Clusters is how many clusters the environment is placed on.
+	Clusters int
+	// Resources are its size's quota summed over its clusters, with cpu,
+	// memory and ephemeral-storage written as their requests.* names;
+	// empty for a type that reserves no quota.
+	Resources corev1.ResourceList
+	// Awake is the share of the time the environment is awake: 1 without
+	// a sleep schedule.
+	Awake float64
+	// Monthly is the estimated cost per month; zero without prices.
+	Monthly float64
+}
+
+// Team is what one team's environments reserve and cost together.
+type Team struct {
+	Name string
+	// Files are the team's requests, sorted.
+	Files     []string
+	Resources corev1.ResourceList
+	Monthly   float64
+	// Budget is the team's budget, nil when it has none.
+	Budget *schemas.Budget
+}
+
+// Options tunes how reservations are computed.
+type Options struct {
+	// Awake returns the share of the time, from 0 to 1, an environment is
+	// awake; nil means always awake.
+	Awake func(*load.EnvironmentFile) float64
+}
+
+// Of returns what one environment of repo reserves. The error says what
+// keeps it from being computed (an unknown size, a placement that does
+// not parse); validation reports the same problems with their lines.
+func Of(repo *load.Repository, ef *load.EnvironmentFile, opts Options) (Reservation, error) {
+	if repo.Platform == nil {
+		return Reservation{}, fmt.Errorf("no allot.yaml")
+	}
+	p, spec := &repo.Platform.Platform.Spec, &ef.Environment.Spec
+	r := Reservation{Environment: ef.Environment.Metadata.Name, Team: spec.Team, Type: spec.Type, File: ef.Doc.File, Awake: 1, Resources: corev1.ResourceList{}}
+	var tmpl *schemas.TemplateSpec
+	if tf := repo.Templates[spec.Type]; tf != nil {
+		tmpl = &tf.Template.Spec
+	}
+	clusters, err := schemas.Place(p, spec, tmpl)
+	if err != nil {
+		return r, err
+	}
+	r.Clusters = len(clusters)
+	if opts.Awake != nil {
+		r.Awake = min(max(opts.Awake(ef), 0), 1)
+	}
+	if tmpl == nil || tmpl.ReservesQuota == nil || *tmpl.ReservesQuota {
+		name := spec.Size
+		if name == "" {
+			name = p.DefaultSize
+		}
+		size, ok := p.Sizes[name]
+		if !ok {
+			return r, fmt.Errorf("unknown size %q", name)
+		}
+		quota, err := Quantities(size.Quota)
+		if err != nil {
+			return r, fmt.Errorf("size %s: %w", name, err)
+		}
+		for k, q := range quota {
+			q.Mul(int64(r.Clusters))
+			r.Resources[k] = q
+		}
+	}
+	r.Monthly = monthly(p.Prices, r)
+	return r, nil
+}
+
+// monthly is a reservation's estimated cost per month: reserved CPU and
+// memory at their prices, plus the type's flat price per cluster, for the
+// share of the time the environment is awake.
+func monthly(prices *schemas.Prices, r Reservation) float64 {
+	if prices == nil {
+		return 0
+	}
+	cost := prices.Types[r.Type] * float64(r.Clusters)
+	if cpu, ok := r.Resources[corev1.ResourceRequestsCPU]; ok {
+		cost += prices.CPU * float64(cpu.MilliValue()) / 1000
+	}
+	if mem, ok := r.Resources[corev1.ResourceRequestsMemory]; ok {
+		cost += prices.MemoryGiB * float64(mem.Value()) / (1 << 30)
+	}
+	return math.Round(cost*r.Awake*100) / 100
+}
+
+// Teams sums the reservations of every environment of repo by team.
+// Requests whose reservation cannot be computed are left out.
+func Teams(repo *load.Repository, opts Options) map[string]*Team {
+	out := map[string]*Team{}
+	if repo.Platform == nil {
+		return out
+	}
+	budgets := repo.Platform.Platform.Spec.Policy.Budgets
+	for _, ef := range repo.Environments {
+		r, err := Of(repo, ef, opts)
+		if err != nil {
+			continue
+		}
+		t := out[r.Team]
+		if t == nil {
+			t = &Team{Name: r.Team, Resources: corev1.ResourceList{}, Budget: budgets.For(r.Team)}
+			out[r.Team] = t
+		}
+		t.Add(r)
+	}
+	for _, t := range out {
+		slices.Sort(t.Files)
+	}
+	return out
+}
+
+// Add counts one more reservation in the team's total.
+func (t *Team) Add(r Reservation) {
+	t.Files = append(t.Files, r.File)
+	for k, q := range r.Resources {
+		sum := t.Resources[k]
+		sum.Add(q)
+		t.Resources[k] = sum
+	}
+	t.Monthly = math.Round((t.Monthly+r.Monthly)*100) / 100
+}
+
+// Quantities parses a size's quota into what it reserves: cpu, memory
+// and ephemeral-storage become requests.cpu, requests.memory and
+// requests.ephemeral-storage, as a ResourceQuota counts them, and the
+// requests of a resource are bounded by its limits (a container's requests
+// never exceed its limits). When two names bound the same thing, the lower
+// wins.
+func Quantities(quota map[string]any) (corev1.ResourceList, error) {
+	out, err := Caps(quota)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range []string{"cpu", "memory", "ephemeral-storage"} {
+		if q, ok := out[corev1.ResourceName("limits."+r)]; ok {
+			lower(out, corev1.ResourceName("requests."+r), q)
+		}
+	}
+	return out, nil
+}
+
+// Caps parses a budget's resources, keyed by their Canonical names.
+func Caps(m map[string]any) (corev1.ResourceList, error) {
+	out := corev1.ResourceList{}
+	for _, k := range sortedKeys(m) {
+		q, err := resource.ParseQuantity(fmt.Sprint(m[k]))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q is not a resource quantity; write it like 500m, 2, 4Gi", k, fmt.Sprint(m[k]))
+		}
+		lower(out, corev1.ResourceName(Canonical(k)), q)
+	}
+	return out, nil
+}
+
+// lower sets m[k] to q unless m holds a lower quantity for k already.
+func lower(m corev1.ResourceList, k corev1.ResourceName, q resource.Quantity) {
+	if have, ok := m[k]; ok && have.Cmp(q) <= 0 {
+		return
+	}
+	m[k] = q
+}
+
+// Canonical is the name a ResourceQuota counts a resource under: cpu,
+// memory and ephemeral-storage are requests.cpu, requests.memory and
+// requests.ephemeral-storage.
+func Canonical(name string) string {
+	switch name {
+	case "cpu", "memory", "ephemeral-storage":
+		return "requests." + name
+	}
+	return name
+}
+
+// Over says which resources adding r to t would take past the team's
+// budget, as "requests.cpu: 18 of 16", in the order of the budget's
+// resources; nil when within budget or without one. An environment over
+// the count is reported as "environments: 6 of 5".
+func (t *Team) Over(r Reservation) []string {
+	if t.Budget == nil {
+		return nil
+	}
+	var over []string
+	if n := t.Budget.Environments; n > 0 && len(t.Files)+1 > n {
+		over = append(over, fmt.Sprintf("environments: %d of %d", len(t.Files)+1, n))
+	}
+	caps, err := Caps(t.Budget.Resources)
+	if err != nil {
+		return nil
+	}
+	for _, k := range sortedKeys(caps) {
+		sum := t.Resources[k]
+		sum.Add(r.Resources[k])
+		if limit := caps[k]; sum.Cmp(limit) > 0 {
+			over = append(over, fmt.Sprintf("%s: %s of %s", k, sum.String(), limit.String()))
+		}
+	}
+	return over
+}
+
+// Describe writes resources as "requests.cpu 2, requests.memory 4Gi,
+// pods 20, limits.cpu 4": the requests first, the limits last, each part
+// in name order.
+func Describe(rl corev1.ResourceList) string {
+	keys := sortedKeys(rl)
+	rank := func(k corev1.ResourceName) int {
+		switch {
+		case strings.HasPrefix(string(k), "requests."):
+			return 0
+		case strings.HasPrefix(string(k), "limits."):
+			return 2
+		}
+		return 1
+	}
+	slices.SortStableFunc(keys, func(a, b corev1.ResourceName) int { return rank(a) - rank(b) })
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		q := rl[k]
+		parts[i] = string(k) + " " + q.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Money writes an amount as "USD 58.40".
+func Money(prices *schemas.Prices, amount float64) string {
+	cur := DefaultCurrency
+	if prices != nil && prices.Currency != "" {
+		cur = prices.Currency
+	}
+	return fmt.Sprintf("%s %.2f", cur, amount)
+}
+
+func sortedKeys[K ~string, V any](m map[K]V) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
