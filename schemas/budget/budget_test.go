@@ -51,7 +51,6 @@ func load1(t *testing.T, files map[string]string) *load.Repository {
 	return repo
 }
 
-
 func TestReservationsAndCost(t *testing.T) {
 	repo := load1(t, map[string]string{
 		// small on two clusters: 4 CPU, 8Gi; (4×20 + 8×2.5 + 2×1) = 102.

@@ -58,8 +58,8 @@ func repoOf(t *testing.T, files map[string]string) *load.Repository {
 func TestTeamBudgets(t *testing.T) {
 	base := map[string]string{
 		"allot.yaml":               budgeted,
-		"environments/web/a.yaml":  request("a", "web", "  cluster: eu\n"),                // 2 CPU
-		"environments/web/b.yaml":  request("b", "web", "  cluster: us\n"),                // 2 CPU
+		"environments/web/a.yaml":  request("a", "web", "  cluster: eu\n"),                 // 2 CPU
+		"environments/web/b.yaml":  request("b", "web", "  cluster: us\n"),                 // 2 CPU
 		"environments/shop/c.yaml": request("c", "shop", "  size: large\n  cluster: eu\n"), // no budget
 	}
 	t.Run("within the budget", func(t *testing.T) {
