@@ -10,6 +10,7 @@ import (
 	"github.com/allot-dev/allot/renderer"
 	"github.com/allot-dev/allot/renderer/sources"
 	"github.com/allot-dev/allot/schemas"
+	"github.com/allot-dev/allot/schemas/budget"
 	"github.com/allot-dev/allot/schemas/load"
 	"github.com/allot-dev/allot/schemas/validate"
 )
@@ -27,6 +28,8 @@ type desiredState struct {
 	// ancestry tells whether commit descends from others; nil when the
 	// source does not know history.
 	ancestry *ancestry
+	// teams are what each team's environments reserve and cost.
+	teams map[string]*budget.Team
 }
 
 // prepare fetches, loads, validates and renders. Requests that fail are
@@ -86,6 +89,7 @@ func (r *Reconciler) render(ctx context.Context, snap Snapshot, kept map[string]
 	}
 	r.rememberTimeouts(repo)
 	state.platform = &repo.Platform.Platform.Spec
+	state.teams = budget.Teams(repo, budget.Options{})
 	r.mu.Lock()
 	r.platform = state.platform
 	r.mu.Unlock()

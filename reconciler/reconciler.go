@@ -18,6 +18,7 @@ import (
 	"github.com/allot-dev/allot/renderer"
 	"github.com/allot-dev/allot/renderer/sources"
 	"github.com/allot-dev/allot/schemas"
+	"github.com/allot-dev/allot/schemas/budget"
 )
 
 // Snapshot is the requests repository at one commit, checked out in Dir.
@@ -151,7 +152,10 @@ type PassResult struct {
 	// Kept lists requests that failed to validate or render; their clusters
 	// keep the last applied state.
 	Kept map[string]string
-	Err  error
+	// Teams are what each team's environments reserve and cost at the
+	// commit the pass read, by team; nil when it read none.
+	Teams map[string]*budget.Team
+	Err   error
 }
 
 // ClusterResult is what a pass did on one cluster.
@@ -204,7 +208,7 @@ func (r *Reconciler) Pass(ctx context.Context) *PassResult {
 	res := &PassResult{Kept: map[string]string{}}
 	in, err := r.prepare(ctx, res.Kept)
 	if in != nil {
-		res.Commit = in.commit
+		res.Commit, res.Teams = in.commit, in.teams
 	}
 	if err != nil {
 		res.Err = err

@@ -139,6 +139,7 @@ func writeReport(b *strings.Builder, r *Report, fork bool, where string, l limit
 		writeValidation(b, "#### Validation", r.Problems, l)
 	}
 	writePlan(b, r, fork, l)
+	writeCosts(b, r.Costs, l)
 }
 
 // writePlatform writes the pull request's change to allot.yaml and

@@ -8,6 +8,7 @@ import (
 
 	"github.com/allot-dev/allot/reconciler"
 	"github.com/allot-dev/allot/renderer"
+	"github.com/allot-dev/allot/schemas/budget"
 )
 
 // cleaner prepares the text of a view for rendering. Secrets are masked
@@ -84,10 +85,29 @@ func (c cleaner) report(r *Report) *Report {
 		NotPlanned:   c.line(r.NotPlanned, maxMessage),
 		Err:          c.line(r.Err, maxMessage),
 		Plan:         c.plan(r.Plan),
+		Costs:        c.costs(r.Costs),
 	}
 	out.Problems = c.problems(r.Problems)
 	if pc := r.Platform; pc != nil {
 		out.Platform = &PlatformChange{Files: c.lines(pc.Files, maxName), Diff: c.block(pc.Diff), Problems: c.problems(pc.Problems)}
+	}
+	return out
+}
+
+// costs cleans a copy of s: the names in it come from requests.
+func (c cleaner) costs(s *budget.Summary) *budget.Summary {
+	if s == nil {
+		return nil
+	}
+	out := &budget.Summary{Prices: s.Prices}
+	for _, r := range s.Environments {
+		r.Environment, r.Team, r.Type, r.File = c.line(r.Environment, maxName), c.line(r.Team, maxName), c.line(r.Type, maxName), c.line(r.File, maxName)
+		out.Environments = append(out.Environments, r)
+	}
+	for _, t := range s.Teams {
+		ct := *t
+		ct.Name, ct.Files = c.line(t.Name, maxName), c.lines(t.Files, maxName)
+		out.Teams = append(out.Teams, &ct)
 	}
 	return out
 }

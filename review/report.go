@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/allot-dev/allot/reconciler"
+	"github.com/allot-dev/allot/schemas/budget"
 )
 
 // Report is what checking one head commit of a pull request found.
@@ -27,6 +28,10 @@ type Report struct {
 	// nothing was planned, and NotPlanned says why.
 	Plan       *reconciler.Plan
 	NotPlanned string
+	// Costs are what the pull request's environments reserve and cost,
+	// and their teams' totals once merged; nil when allot.yaml sets
+	// neither prices nor budgets.
+	Costs *budget.Summary
 	// Err is set when the check itself could not run (the head could not be
 	// fetched, for example); it is not the request's fault.
 	Err string

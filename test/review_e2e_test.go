@@ -38,6 +38,13 @@ type reviewWorld struct {
 
 func startReviewWorld(t *testing.T) *reviewWorld {
 	t.Helper()
+	return startReviewWorldWith(t, nil)
+}
+
+// startReviewWorldWith starts a review world whose allot.yaml is edit's
+// version of the default one; nil edit keeps the default.
+func startReviewWorldWith(t *testing.T, edit func(allotYAML string) string) *reviewWorld {
+	t.Helper()
 	w := &reviewWorld{t: t, cp: ownControlPlane(t), workDir: filepath.Join(t.TempDir(), "wc")}
 	root := t.TempDir()
 	var err error
@@ -45,10 +52,14 @@ func startReviewWorld(t *testing.T) *reviewWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
+	allotYAML := "apiVersion: allot.dev/v1alpha1\nkind: Platform\nmetadata: {name: t}\nspec:\n" +
+		"  clusters: [{name: dev, inCluster: true}]\n  idp: {provider: none}\n  defaultSize: small\n  sizes: {small: {quota: {pods: 10}}}\n" +
+		"  approvers: {default: [alice], teams: {web: [alice, webby, acme/web-leads]}}\n  review: {mergeMethod: merge}\n"
+	if edit != nil {
+		allotYAML = edit(allotYAML)
+	}
 	for rel, content := range map[string]string{
-		"allot.yaml": "apiVersion: allot.dev/v1alpha1\nkind: Platform\nmetadata: {name: t}\nspec:\n" +
-			"  clusters: [{name: dev, inCluster: true}]\n  idp: {provider: none}\n  defaultSize: small\n  sizes: {small: {quota: {pods: 10}}}\n" +
-			"  approvers: {default: [alice], teams: {web: [alice, webby, acme/web-leads]}}\n  review: {mergeMethod: merge}\n",
+		"allot.yaml":                     allotYAML,
 		"environments/web/existing.yaml": request("existing", "web"),
 	} {
 		if err := w.repo.WriteFile(rel, content); err != nil {

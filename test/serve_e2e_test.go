@@ -59,7 +59,8 @@ func eventually(t *testing.T, within time.Duration, what string, ok func() bool)
 func TestServeRepairsDriftAndServesProbes(t *testing.T) {
 	cp := ownControlPlane(t)
 	repo := writeRepo(t, map[string]string{
-		"allot.yaml":                   "apiVersion: allot.dev/v1alpha1\nkind: Platform\nmetadata: {name: t}\nspec:\n  clusters: [{name: dev, inCluster: true}]\n  idp: {provider: none}\n  defaultSize: small\n  sizes: {small: {quota: {pods: 10}}}\n",
+		"allot.yaml": "apiVersion: allot.dev/v1alpha1\nkind: Platform\nmetadata: {name: t}\nspec:\n  clusters: [{name: dev, inCluster: true}]\n  idp: {provider: none}\n  defaultSize: small\n  sizes: {small: {quota: {pods: 10}}}\n" +
+			"  prices: {types: {namespace: 5}}\n  policy: {budgets: {default: {environments: 4, resources: {pods: \"40\"}}}}\n",
 		"environments/web/served.yaml": "apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata: {name: served}\nspec: {type: namespace, owner: dev@example.com, team: web, cluster: dev}\n",
 	})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -102,7 +103,9 @@ func TestServeRepairsDriftAndServesProbes(t *testing.T) {
 	})
 	t.Logf("drift repaired in %s", time.Since(start))
 	_, metricsText := get(t, "http://"+addr+"/metrics")
-	for _, want := range []string{`allot_drift_total{cluster="dev"}`, `allot_passes_total{result="ok"}`, `allot_objects_applied_total{cluster="dev"}`, "allot_pass_duration_seconds_bucket"} {
+	for _, want := range []string{`allot_drift_total{cluster="dev"}`, `allot_passes_total{result="ok"}`, `allot_objects_applied_total{cluster="dev"}`, "allot_pass_duration_seconds_bucket",
+		`allot_team_environments{team="web"} 1`, `allot_team_reserved{resource="pods",team="web"} 10`, `allot_team_budget{resource="pods",team="web"} 40`,
+		`allot_team_budget{resource="environments",team="web"} 4`, `allot_team_cost_monthly{currency="USD",team="web"} 5`} {
 		if !strings.Contains(metricsText, want) {
 			t.Errorf("/metrics has no %s", want)
 		}

@@ -49,8 +49,61 @@ type Team struct {
 	Files     []string
 	Resources corev1.ResourceList
 	Monthly   float64
+	// Currency is the currency of Monthly; empty without prices.
+	Currency string
 	// Budget is the team's budget, nil when it has none.
 	Budget *schemas.Budget
+}
+
+// Summary is what some environments reserve and cost, and their teams'
+// totals: what a pull request's plan comment shows.
+type Summary struct {
+	// Prices are allot.yaml's, nil without prices.
+	Prices *schemas.Prices
+	// Environments are the environments' reservations, sorted by name.
+	Environments []Reservation
+	// Teams are their teams' totals, sorted by name.
+	Teams []*Team
+}
+
+// Summarize returns what the named environments of repo reserve and cost,
+// with their teams' totals over the whole repository; nil when allot.yaml
+// sets neither prices nor budgets, or when none of them is in repo.
+func Summarize(repo *load.Repository, names []string, opts Options) *Summary {
+	if repo.Platform == nil {
+		return nil
+	}
+	spec := &repo.Platform.Platform.Spec
+	if spec.Prices == nil && spec.Policy.Budgets.Default == nil && len(spec.Policy.Budgets.Teams) == 0 {
+		return nil
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	teams := Teams(repo, opts)
+	s := &Summary{Prices: spec.Prices}
+	seen := map[string]bool{}
+	for _, ef := range repo.Environments {
+		if !want[ef.Environment.Metadata.Name] {
+			continue
+		}
+		r, err := Of(repo, ef, opts)
+		if err != nil {
+			continue
+		}
+		s.Environments = append(s.Environments, r)
+		if t := teams[r.Team]; t != nil && !seen[r.Team] {
+			seen[r.Team] = true
+			s.Teams = append(s.Teams, t)
+		}
+	}
+	if len(s.Environments) == 0 {
+		return nil
+	}
+	slices.SortFunc(s.Environments, func(a, b Reservation) int { return strings.Compare(a.Environment, b.Environment) })
+	slices.SortFunc(s.Teams, func(a, b *Team) int { return strings.Compare(a.Name, b.Name) })
+	return s
 }
 
 // Options tunes how reservations are computed.
@@ -127,7 +180,11 @@ func Teams(repo *load.Repository, opts Options) map[string]*Team {
 	if repo.Platform == nil {
 		return out
 	}
-	budgets := repo.Platform.Platform.Spec.Policy.Budgets
+	spec := &repo.Platform.Platform.Spec
+	budgets, currency := spec.Policy.Budgets, ""
+	if spec.Prices != nil {
+		currency = Currency(spec.Prices)
+	}
 	for _, ef := range repo.Environments {
 		r, err := Of(repo, ef, opts)
 		if err != nil {
@@ -135,7 +192,7 @@ func Teams(repo *load.Repository, opts Options) map[string]*Team {
 		}
 		t := out[r.Team]
 		if t == nil {
-			t = &Team{Name: r.Team, Resources: corev1.ResourceList{}, Budget: budgets.For(r.Team)}
+			t = &Team{Name: r.Team, Resources: corev1.ResourceList{}, Budget: budgets.For(r.Team), Currency: currency}
 			out[r.Team] = t
 		}
 		t.Add(r)
@@ -235,9 +292,20 @@ func (t *Team) Over(r Reservation) []string {
 }
 
 // Describe writes resources as "requests.cpu 2, requests.memory 4Gi,
-// pods 20, limits.cpu 4": the requests first, the limits last, each part
-// in name order.
+// pods 20, limits.cpu 4", in the order of Names.
 func Describe(rl corev1.ResourceList) string {
+	names := Names(rl)
+	parts := make([]string, len(names))
+	for i, k := range names {
+		q := rl[k]
+		parts[i] = string(k) + " " + q.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Names are the resources of rl in the order allot shows them: the
+// requests first, the limits last, each part in name order.
+func Names(rl corev1.ResourceList) []corev1.ResourceName {
 	keys := sortedKeys(rl)
 	rank := func(k corev1.ResourceName) int {
 		switch {
@@ -249,21 +317,20 @@ func Describe(rl corev1.ResourceList) string {
 		return 1
 	}
 	slices.SortStableFunc(keys, func(a, b corev1.ResourceName) int { return rank(a) - rank(b) })
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		q := rl[k]
-		parts[i] = string(k) + " " + q.String()
-	}
-	return strings.Join(parts, ", ")
+	return keys
 }
 
 // Money writes an amount as "USD 58.40".
 func Money(prices *schemas.Prices, amount float64) string {
-	cur := DefaultCurrency
+	return fmt.Sprintf("%s %.2f", Currency(prices), amount)
+}
+
+// Currency is the currency prices are in.
+func Currency(prices *schemas.Prices) string {
 	if prices != nil && prices.Currency != "" {
-		cur = prices.Currency
+		return prices.Currency
 	}
-	return fmt.Sprintf("%s %.2f", cur, amount)
+	return DefaultCurrency
 }
 
 func sortedKeys[K ~string, V any](m map[K]V) []K {

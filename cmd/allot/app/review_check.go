@@ -21,6 +21,7 @@ import (
 	"github.com/allot-dev/allot/reconciler/source"
 	"github.com/allot-dev/allot/review"
 	"github.com/allot-dev/allot/schemas"
+	"github.com/allot-dev/allot/schemas/budget"
 	"github.com/allot-dev/allot/schemas/load"
 	"github.com/allot-dev/allot/schemas/validate"
 )
@@ -131,6 +132,7 @@ func (c *prChecker) Check(ctx context.Context, req review.CheckRequest) (*review
 	}
 	problems = append(problems, rendered...)
 	report.Problems = reviewProblems(problems)
+	report.Costs = budget.Summarize(mergedRepo, report.Environments, budget.Options{})
 
 	switch {
 	case req.Fork && !policy.PlanForks:

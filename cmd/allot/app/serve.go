@@ -110,6 +110,7 @@ type metrics struct {
 	envs     *prometheus.GaugeVec
 	notReady *prometheus.GaugeVec
 	watchUp  *prometheus.GaugeVec
+	teams    *teamMetrics
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -124,6 +125,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		notReady: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "allot_environments_not_ready", Help: "Environments per cluster that were not ready after the last pass."}, []string{"cluster"}),
 		watchUp:  prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "allot_drift_watch_up", Help: "1 when the drift watch works on a cluster, 0 when it does not (drift is then found by full passes only)."}, []string{"cluster"}),
 	}
+	m.teams = newTeamMetrics(reg)
 	reg.MustRegister(m.passes, m.duration, m.applied, m.pruned, m.drift, m.errors, m.envs, m.notReady, m.watchUp,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -136,6 +138,7 @@ func (m *metrics) record(res *reconciler.PassResult, took time.Duration) {
 		result = "failed"
 	}
 	m.passes.WithLabelValues(result).Inc()
+	m.teams.record(res)
 	m.envs.Reset()
 	m.notReady.Reset()
 	for _, c := range res.Clusters {

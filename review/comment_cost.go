@@ -1,0 +1,82 @@
+package review
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/allot-dev/allot/schemas/budget"
+)
+
+// writeCosts writes what the pull request's environments reserve and an
+// estimate of what they cost a month, then their teams' totals next to
+// their budgets.
+func writeCosts(b *strings.Builder, c *budget.Summary, l limits) {
+	if c == nil || len(c.Environments) == 0 {
+		return
+	}
+	b.WriteString("#### Reserved\n\n")
+	priced := c.Prices != nil
+	if priced {
+		b.WriteString("| Environment | Clusters | Reserves | Estimated per month |\n|---|---|---|---|\n")
+	} else {
+		b.WriteString("| Environment | Clusters | Reserves |\n|---|---|---|\n")
+	}
+	shown, more := firstN(c.Environments, listLimit(l))
+	for _, r := range shown {
+		what := budget.Describe(r.Resources)
+		if what == "" {
+			what = "no quota"
+		}
+		fmt.Fprintf(b, "| %s | %d | %s |", mdCode(r.Environment), r.Clusters, mdText(what))
+		if priced {
+			cost := budget.Money(c.Prices, r.Monthly)
+			if r.Awake < 1 {
+				cost += fmt.Sprintf(" (awake %.0f%% of the week)", r.Awake*100)
+			}
+			fmt.Fprintf(b, " %s |", mdText(cost))
+		}
+		b.WriteString("\n")
+	}
+	if more > 0 {
+		fmt.Fprintf(b, "\n… %s not shown.\n", countWord(more, "more environment"))
+	}
+	b.WriteString("\n")
+	teams, more := firstN(c.Teams, listLimit(l))
+	for _, t := range teams {
+		fmt.Fprintf(b, "- **Team %s** once merged: %s\n", mdCode(t.Name), mdText(teamLine(c, t)))
+	}
+	if more > 0 {
+		fmt.Fprintf(b, "- … %s not shown\n", countWord(more, "more team"))
+	}
+	if len(teams) > 0 {
+		b.WriteString("\n")
+	}
+}
+
+// teamLine is a team's total: "3 environments of 5 · requests.cpu 6 of 16
+// · … · USD 175.20 a month", each resource its budget caps next to its cap.
+func teamLine(c *budget.Summary, t *budget.Team) string {
+	n := countWord(len(t.Files), "environment")
+	var caps corev1.ResourceList
+	if t.Budget != nil {
+		if t.Budget.Environments > 0 {
+			n += fmt.Sprintf(" of %d", t.Budget.Environments)
+		}
+		caps, _ = budget.Caps(t.Budget.Resources) // validated with allot.yaml
+	}
+	parts := []string{n}
+	for _, k := range budget.Names(t.Resources) {
+		q := t.Resources[k]
+		part := string(k) + " " + q.String()
+		if limit, ok := caps[k]; ok {
+			part += " of " + limit.String()
+		}
+		parts = append(parts, part)
+	}
+	if c.Prices != nil {
+		parts = append(parts, budget.Money(c.Prices, t.Monthly)+" a month")
+	}
+	return strings.Join(parts, " · ")
+}
