@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/allot-dev/allot/internal/testfs"
 	"github.com/allot-dev/allot/schemas"
 	"github.com/allot-dev/allot/test/harness"
 )
@@ -16,12 +17,7 @@ import (
 func TestConnectorRefusesKubeconfigInTheRepository(t *testing.T) {
 	repo := t.TempDir()
 	file := filepath.Join(repo, "addons", "kc.yaml")
-	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(file, []byte("apiVersion: v1\nkind: Config\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testfs.WriteFile(t, file, "apiVersion: v1\nkind: Config\n")
 	// A link elsewhere that resolves into the repository counts too.
 	link := filepath.Join(t.TempDir(), "kc.yaml")
 	if err := os.Symlink(file, link); err != nil {

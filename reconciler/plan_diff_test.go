@@ -10,7 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
-	"github.com/allot-dev/allot/internal/golden"
+	"github.com/allot-dev/allot/internal/testfs"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/plan")
@@ -119,5 +119,5 @@ func TestObjectDiffGolden(t *testing.T) {
 
 func goldenDiff(t *testing.T, name, got string) {
 	t.Helper()
-	golden.Check(t, filepath.Join("testdata", "plan", name+".diff"), []byte(got), *updateGolden)
+	testfs.Golden(t, filepath.Join("testdata", "plan", name+".diff"), []byte(got), *updateGolden)
 }

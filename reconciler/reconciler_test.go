@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/allot-dev/allot/environments"
+	"github.com/allot-dev/allot/internal/testfs"
 	"github.com/allot-dev/allot/test/harness"
 )
 
@@ -38,13 +39,7 @@ func (s *dirSource) Fetch(context.Context) (Snapshot, error) {
 
 func (s *dirSource) write(t *testing.T, rel, content string) {
 	t.Helper()
-	p := filepath.Join(s.dir, rel)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testfs.WriteFile(t, filepath.Join(s.dir, rel), content)
 }
 
 func (s *dirSource) remove(t *testing.T, rel string) {

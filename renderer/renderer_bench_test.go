@@ -3,6 +3,7 @@ package renderer
 import (
 	"context"
 	"fmt"
+	"github.com/allot-dev/allot/internal/testfs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -26,15 +27,7 @@ spec:
 func benchRepo(b *testing.B, n int, withChart bool) string {
 	b.Helper()
 	root := b.TempDir()
-	write := func(rel, content string) {
-		p := filepath.Join(root, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
+	write := func(rel, content string) { testfs.WriteFile(b, filepath.Join(root, rel), content) }
 	write("allot.yaml", benchPlatform)
 	if withChart {
 		for _, f := range []string{"Chart.yaml", "values.yaml", "templates/deployment.yaml", "templates/service.yaml"} {

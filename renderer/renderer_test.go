@@ -21,7 +21,7 @@ import (
 	"github.com/allot-dev/allot/schemas/load"
 	"github.com/allot-dev/allot/test/harness"
 
-	goldenfile "github.com/allot-dev/allot/internal/golden"
+	"github.com/allot-dev/allot/internal/testfs"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -81,7 +81,7 @@ func examplesDir() string { return filepath.Join("..", "examples", "requests") }
 // golden compares got with testdata/golden/name, or rewrites it with -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	goldenfile.Check(t, filepath.Join("testdata", "golden", name), got, *update)
+	testfs.Golden(t, filepath.Join("testdata", "golden", name), got, *update)
 }
 
 func encode(t testing.TB, b *Bundle) []byte {

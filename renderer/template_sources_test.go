@@ -1,10 +1,9 @@
 package renderer
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/allot-dev/allot/internal/testfs"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -12,17 +11,7 @@ import (
 // returns the folder.
 func writeRepo(t *testing.T, files map[string]string) string {
 	t.Helper()
-	dir := t.TempDir()
-	for rel, content := range files {
-		p := filepath.Join(dir, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	return testfs.Dir(t, files)
 }
 
 const minimalPlatform = `apiVersion: allot.dev/v1alpha1

@@ -13,7 +13,7 @@ import (
 	"github.com/allot-dev/allot/reconciler"
 	"github.com/allot-dev/allot/renderer"
 
-	goldenfile "github.com/allot-dev/allot/internal/golden"
+	"github.com/allot-dev/allot/internal/testfs"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/comment")
@@ -513,7 +513,7 @@ func leadRun(s string, c byte) string {
 // file with -update.
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	goldenfile.Check(t, filepath.Join("testdata", "comment", name+".md"), []byte(got), *update)
+	testfs.Golden(t, filepath.Join("testdata", "comment", name+".md"), []byte(got), *update)
 }
 
 // TestARejectedObjectFailsTheCheck: an object the API server rejects in

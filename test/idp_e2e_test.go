@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/allot-dev/allot/environments"
+	"github.com/allot-dev/allot/internal/testfs"
 	"github.com/allot-dev/allot/reconciler"
 	"github.com/allot-dev/allot/reconciler/idp"
 	"github.com/allot-dev/allot/reconciler/idp/scim"
@@ -37,13 +38,7 @@ func (s *idpFolder) Fetch(context.Context) (reconciler.Snapshot, error) {
 
 func (s *idpFolder) write(t *testing.T, rel, content string) {
 	t.Helper()
-	p := filepath.Join(s.dir, rel)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testfs.WriteFile(t, filepath.Join(s.dir, rel), content)
 }
 
 func namespaceRequest(name, members string) string {

@@ -2,8 +2,6 @@ package test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +9,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/allot-dev/allot/internal/testfs"
 	"github.com/allot-dev/allot/test/harness"
 )
 
@@ -55,16 +54,7 @@ func vclusterRepo(t *testing.T) (repo, cache string, vc *harness.VCluster) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo = t.TempDir()
-	for rel, content := range map[string]string{"allot.yaml": vclusterPlatform, "environments/payments/team-vc.yaml": vclusterRequest} {
-		p := filepath.Join(repo, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	repo = testfs.Dir(t, map[string]string{"allot.yaml": vclusterPlatform, "environments/payments/team-vc.yaml": vclusterRequest})
 	cache = t.TempDir()
 	if err := harness.SeedVClusterChart(cache); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package source
 
 import (
 	"errors"
+	"github.com/allot-dev/allot/internal/testfs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -57,10 +58,5 @@ func TestWorkTreeSaysTheCommitOrDirty(t *testing.T) {
 
 func write(t *testing.T, p, content string) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testfs.WriteFile(t, p, content)
 }

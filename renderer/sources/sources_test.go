@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/allot-dev/allot/internal/testfs"
 	"sigs.k8s.io/yaml"
 )
 
@@ -30,24 +30,7 @@ func openRoot(t testing.TB, dir string) fs.FS {
 // or rewrites that file when the -update flag is set.
 func checkGolden(t *testing.T, name string, objs []Object) {
 	t.Helper()
-	got := goldenYAML(t, objs)
-	file := filepath.Join("testdata", "golden", name+".yaml")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v; run go test ./renderer/sources/ -update to create it", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("objects differ from %s (-want +got):\n%s", file, diff)
-	}
+	testfs.Golden(t, filepath.Join("testdata", "golden", name+".yaml"), []byte(goldenYAML(t, objs)), *update)
 }
 
 // goldenYAML writes objects as a YAML stream, each with its origin and hook

@@ -1,14 +1,13 @@
 package budget
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/allot-dev/allot/environments"
+	"github.com/allot-dev/allot/internal/testfs"
 	"github.com/allot-dev/allot/schemas"
 	"github.com/allot-dev/allot/schemas/load"
 )
@@ -32,15 +31,7 @@ func load1(t *testing.T, files map[string]string) *load.Repository {
 	t.Helper()
 	root := t.TempDir()
 	files["allot.yaml"] = platform
-	for rel, content := range files {
-		p := filepath.Join(root, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testfs.Write(t, root, files)
 	repo, err := load.Load(root, load.Options{Builtin: environments.Templates()})
 	if err != nil {
 		t.Fatal(err)

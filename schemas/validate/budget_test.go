@@ -2,12 +2,11 @@ package validate
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/allot-dev/allot/environments"
+	"github.com/allot-dev/allot/internal/testfs"
 	"github.com/allot-dev/allot/schemas"
 	"github.com/allot-dev/allot/schemas/load"
 )
@@ -39,15 +38,7 @@ func request(name, team, tail string) string {
 func repoOf(t *testing.T, files map[string]string) *load.Repository {
 	t.Helper()
 	root := t.TempDir()
-	for rel, content := range files {
-		p := filepath.Join(root, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testfs.Write(t, root, files)
 	repo, err := load.Load(root, load.Options{Builtin: environments.Templates()})
 	if err != nil {
 		t.Fatal(err)

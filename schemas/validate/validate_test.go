@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot/environments"
+	"github.com/allot-dev/allot/internal/testfs"
 	"github.com/allot-dev/allot/schemas"
 	"github.com/allot-dev/allot/schemas/load"
 )
@@ -46,15 +47,7 @@ func check(t *testing.T, platformYAML, specTail string, extra map[string]string)
 	for k, v := range extra {
 		files[k] = v
 	}
-	for rel, content := range files {
-		p := filepath.Join(root, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testfs.Write(t, root, files)
 	repo, err := load.Load(root, load.Options{Builtin: environments.Templates()})
 	if err != nil {
 		t.Fatal(err)

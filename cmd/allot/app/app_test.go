@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/allot-dev/allot/internal/testfs"
 	"github.com/allot-dev/allot/test/harness"
 )
 
@@ -93,12 +94,7 @@ func copyDir(t *testing.T, from, to string) {
 
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testfs.WriteFile(t, path, content)
 }
 
 func TestVersion(t *testing.T) {

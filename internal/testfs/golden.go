@@ -1,6 +1,7 @@
-// Package golden compares test output with files under testdata, and
-// rewrites them when a test runs with -update. It is used by tests only.
-package golden
+// Package testfs writes the files tests start from and compares test
+// output with golden files under testdata, rewriting them when a test runs
+// with -update. It is used by tests only.
+package testfs
 
 import (
 	"os"
@@ -10,9 +11,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// Check compares got with the file at path, or, when update is set,
+// Golden compares got with the file at path, or, when update is set,
 // writes got there first (making its folders).
-func Check(t testing.TB, path string, got []byte, update bool) {
+func Golden(t testing.TB, path string, got []byte, update bool) {
 	t.Helper()
 	if update {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
