@@ -51,12 +51,5 @@ func TestPlanCommentShowsCostAndBudget(t *testing.T) {
 			t.Errorf("the comment does not say %q:\n%s", want, body)
 		}
 	}
-	eventually(t, 30*time.Second, "a failed commit status", func() bool {
-		for _, st := range w.gh.Statuses(reviewRepo, head) {
-			if st.State == "failure" {
-				return true
-			}
-		}
-		return false
-	})
+	w.waitStatus(head, "failure")
 }

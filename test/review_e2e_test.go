@@ -125,6 +125,20 @@ func startReviewWorldWith(t *testing.T, edit func(allotYAML string) string) *rev
 	return w
 }
 
+// waitStatus waits for a commit status of sha in state (success,
+// failure, pending).
+func (w *reviewWorld) waitStatus(sha, state string) {
+	w.t.Helper()
+	eventually(w.t, 30*time.Second, "a commit status "+state, func() bool {
+		for _, st := range w.gh.Statuses(reviewRepo, sha) {
+			if st.State == state {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 func request(name, team string) string {
 	return fmt.Sprintf("apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata: {name: %s}\nspec: {type: namespace, owner: dan@example.com, team: %s, cluster: dev}\n", name, team)
 }

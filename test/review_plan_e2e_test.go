@@ -38,14 +38,7 @@ func TestPullRequestCheckFailsOnWhatTheClusterRefuses(t *testing.T) {
 			t.Errorf("the comment does not say %q:\n%s", want, body)
 		}
 	}
-	eventually(t, 30*time.Second, "a failed commit status", func() bool {
-		for _, st := range w.gh.Statuses(reviewRepo, head) {
-			if st.State == "failure" {
-				return true
-			}
-		}
-		return false
-	})
+	w.waitStatus(head, "failure")
 	if strings.Contains(body, "Passed.\n\n#### Plan\n\nNothing") {
 		t.Errorf("the comment passes the plan:\n%s", body)
 	}
