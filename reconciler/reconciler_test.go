@@ -104,7 +104,9 @@ func newFixture(t *testing.T, clusters ...string) *fixture {
 	return f
 }
 
-// pass runs a pass and fails the test on errors other than those allowed.
+// pass runs a pass, bounded to two minutes, and returns its result
+// whatever it is: the test looks at the failures it expects. mustPass
+// fails the test on any failure.
 func (f *fixture) pass(t *testing.T) *PassResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -112,6 +114,7 @@ func (f *fixture) pass(t *testing.T) *PassResult {
 	return f.r.Pass(ctx)
 }
 
+// mustPass runs a pass and fails the test if anything in it failed.
 func (f *fixture) mustPass(t *testing.T) *PassResult {
 	t.Helper()
 	res := f.pass(t)

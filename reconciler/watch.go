@@ -187,6 +187,22 @@ func (w *watcher) syncedKinds(cluster string) map[schema.GroupVersionResource]bo
 	return out
 }
 
+// allSynced reports, per watched cluster, whether every kind it watches
+// has listed everything, so that no change to them can be missed any more.
+func (w *watcher) allSynced() map[string]bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[string]bool, len(w.byCluster))
+	for name, cw := range w.byCluster {
+		done := true
+		for gvr := range cw.watching {
+			done = done && cw.synced[gvr]
+		}
+		out[name] = done
+	}
+	return out
+}
+
 // stopCluster stops a cluster's informers; the next watch call starts
 // them again, on the connection it is given.
 func (w *watcher) stopCluster(name string) {
@@ -292,4 +308,17 @@ func equalMaps(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// WatchSynced reports, per cluster the drift watch runs on (allot serve),
+// whether it has listed every kind it watches there; until it has, a
+// change may be found only by the next full pass.
+func (r *Reconciler) WatchSynced() map[string]bool {
+	r.mu.Lock()
+	w := r.watch
+	r.mu.Unlock()
+	if w == nil {
+		return nil
+	}
+	return w.allSynced()
 }

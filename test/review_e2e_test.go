@@ -266,10 +266,13 @@ func TestSecondRequestForATakenNameIsNotMerged(t *testing.T) {
 	w.gh.AddComment(reviewRepo, 1, "alice", "/approve")
 	eventually(t, 30*time.Second, "the first merge", func() bool { return len(w.gh.Merges()) == 1 })
 	w.gh.AddComment(reviewRepo, 2, "alice", "/approve")
-	eventually(t, 60*time.Second, "the second pull request checked again", func() bool {
-		return strings.Contains(w.botComment(2), "twin") && !strings.Contains(w.botComment(2), "Passed")
+	// A turn decides on the merge before it writes the comment, so once the
+	// comment shows alice's approval next to the failed check, the turn
+	// that could have merged wrongly is over.
+	eventually(t, 60*time.Second, "the second pull request checked again with the approval", func() bool {
+		body := w.botComment(2)
+		return strings.Contains(body, "twin") && !strings.Contains(body, "Passed") && strings.Contains(body, "approved by @alice")
 	})
-	time.Sleep(time.Second) // give a wrong merge the time to happen
 	if m := w.gh.Merges(); len(m) != 1 {
 		t.Errorf("merges %+v: the second request for the name was merged", m)
 	}

@@ -77,7 +77,10 @@ func TestServeRepairsDriftAndServesProbes(t *testing.T) {
 	if err := cp.Client.Get(ctx, client.ObjectKey{Namespace: "served", Name: "quota"}, &quota); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond) // let the watches start
+	eventually(t, 10*time.Second, "the drift watch synced", func() bool {
+		_, metricsText := get(t, "http://"+addr+"/metrics")
+		return strings.Contains(metricsText, `allot_drift_watch_synced{cluster="dev"} 1`)
+	})
 	quota.Spec.Hard["pods"] = mustQuantity(t, "999")
 	if err := cp.Client.Update(ctx, &quota, client.FieldOwner("kubectl-edit")); err != nil {
 		t.Fatal(err)

@@ -176,6 +176,7 @@ func Serve(ctx context.Context, s Streams, o ServeOptions) error {
 	}
 	reg := prometheus.NewRegistry()
 	m := newMetrics(reg)
+	reg.MustRegister(newWatchSynced(r.WatchSynced))
 	trigger := make(chan struct{}, 1)
 	poke := func() {
 		select {
