@@ -34,7 +34,7 @@ type desiredState struct {
 
 // prepare fetches, loads, validates and renders. Requests that fail are
 // recorded in kept; an error means nothing may be changed.
-func (r *Reconciler) prepare(ctx context.Context, kept map[string]string) (*desiredState, error) {
+func (r *Reconciler) prepare(ctx context.Context, kept *Kept) (*desiredState, error) {
 	snap, err := r.Source.Fetch(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSourceUnreadable, err)
@@ -51,30 +51,26 @@ func (r *Reconciler) prepare(ctx context.Context, kept map[string]string) (*desi
 
 // cachedState returns the last render when the commit is the same
 // immutable one, filling kept as that pass did.
-func (r *Reconciler) cachedState(snap Snapshot, kept map[string]string) *desiredState {
+func (r *Reconciler) cachedState(snap Snapshot, kept *Kept) *desiredState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !snap.Immutable || r.last == nil || r.last.commit != snap.Commit {
 		return nil
 	}
-	for k, v := range r.lastKept {
-		kept[k] = v
-	}
+	kept.Merge(&r.lastKept)
 	return r.last
 }
 
-func (r *Reconciler) rememberState(state *desiredState, kept map[string]string) {
+func (r *Reconciler) rememberState(state *desiredState, kept *Kept) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.last = state
-	r.lastKept = map[string]string{}
-	for k, v := range kept {
-		r.lastKept[k] = v
-	}
+	r.lastKept = Kept{}
+	r.lastKept.Merge(kept)
 }
 
 // render loads, validates and renders one snapshot.
-func (r *Reconciler) render(ctx context.Context, snap Snapshot, kept map[string]string) (*desiredState, error) {
+func (r *Reconciler) render(ctx context.Context, snap Snapshot, kept *Kept) (*desiredState, error) {
 	state := &desiredState{commit: snap.Commit, byCluster: map[string][]*renderer.Bundle{}}
 	if snap.Descends != nil {
 		state.ancestry = &ancestry{descends: snap.Descends}
@@ -105,23 +101,31 @@ func (r *Reconciler) render(ctx context.Context, snap Snapshot, kept map[string]
 	var todo []renderer.Target
 	for _, t := range targets {
 		if msg, bad := broken[t.Env.Doc.File]; bad {
-			kept[t.Env.Environment.Metadata.Name] = msg
+			kept.AddEnvironment(t.Env.Environment.Metadata.Name, msg)
 			continue
 		}
 		todo = append(todo, t)
 	}
 	for file, msg := range broken {
 		if ef, loaded := loadedFile(repo, file); loaded {
-			kept[ef.Environment.Metadata.Name] = msg
+			kept.AddEnvironment(ef.Environment.Metadata.Name, msg)
 		} else {
 			// A request that does not even load cannot be named; keep every
 			// environment whose record points at this file.
-			kept["file:"+file] = msg
+			kept.AddFile(file, msg)
 		}
 	}
-	for _, rr := range rend.RenderAll(ctx, todo) {
+	rendered := rend.RenderAll(ctx, todo)
+	bundles := make([]*renderer.Bundle, 0, len(rendered))
+	for _, rr := range rendered {
+		if rr.Bundle != nil {
+			bundles = append(bundles, rr.Bundle)
+		}
+	}
+	renderer.LogWarnings(r.log(), bundles)
+	for _, rr := range rendered {
 		if rr.Err != nil {
-			kept[rr.Target.Env.Environment.Metadata.Name] = rr.Err.Error()
+			kept.AddEnvironment(rr.Target.Env.Environment.Metadata.Name, rr.Err.Error())
 			continue
 		}
 		state.byCluster[rr.Target.Cluster.Name] = append(state.byCluster[rr.Target.Cluster.Name], rr.Bundle)

@@ -44,7 +44,7 @@ func (r *Reconciler) groupsToSync(in *desiredState, res *PassResult) ([]renderer
 	}
 	for _, c := range res.Clusters {
 		for _, rec := range c.records {
-			if !keptRecord(rec, res.Kept) {
+			if !res.Kept.Holds(rec) {
 				continue
 			}
 			for _, g := range rec.groups() {

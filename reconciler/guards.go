@@ -15,7 +15,7 @@ import (
 // (rendered and not expired) and those it would tear down (recorded, not
 // wanted, not kept after a failure), and applies the deletion guards: an
 // error means nothing may be deleted on the cluster.
-func (r *Reconciler) partition(bundles []*renderer.Bundle, records map[string]*Record, kept map[string]string) (map[string]*renderer.Bundle, []*Record, error) {
+func (r *Reconciler) partition(bundles []*renderer.Bundle, records map[string]*Record, kept *Kept) (map[string]*renderer.Bundle, []*Record, error) {
 	desired := map[string]*renderer.Bundle{}
 	for _, b := range bundles {
 		if !r.expired(b, records[b.Environment]) {
@@ -24,7 +24,7 @@ func (r *Reconciler) partition(bundles []*renderer.Bundle, records map[string]*R
 	}
 	var gone []*Record
 	for name, rec := range records {
-		if _, want := desired[name]; !want && !keptRecord(rec, kept) {
+		if _, want := desired[name]; !want && !kept.Holds(rec) {
 			gone = append(gone, rec)
 		}
 	}
@@ -38,7 +38,7 @@ func (r *Reconciler) partition(bundles []*renderer.Bundle, records map[string]*R
 	// applied, says nothing about this cluster's environments.
 	keptHere := false
 	for _, rec := range records {
-		keptHere = keptHere || keptRecord(rec, kept)
+		keptHere = keptHere || kept.Holds(rec)
 	}
 	switch {
 	case len(desired) == 0 && len(records) > 0 && !keptHere && len(gone) > 0:
@@ -92,12 +92,4 @@ func countDeletes(records map[string]*Record, desired map[string]*renderer.Bundl
 		deletes += len(rec.Objects)
 	}
 	return deletes, total
-}
-
-func keptRecord(rec *Record, kept map[string]string) bool {
-	if _, ok := kept[rec.Environment]; ok {
-		return true
-	}
-	_, ok := kept["file:"+rec.File]
-	return ok
 }

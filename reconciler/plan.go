@@ -89,9 +89,10 @@ type PlanEntry struct {
 // Plan is what a pass would do, computed with server-side dry runs and
 // without writing anything.
 type Plan struct {
-	Commit  string            `json:"commit"`
-	Entries []PlanEntry       `json:"entries"`
-	Kept    map[string]string `json:"kept,omitempty"`
+	Commit  string      `json:"commit"`
+	Entries []PlanEntry `json:"entries"`
+	// Kept are the requests that failed to validate or render.
+	Kept Kept `json:"kept"`
 	// Errors are clusters that could not be planned, and guards that would
 	// stop the pass.
 	Errors []string `json:"errors,omitempty"`
@@ -143,8 +144,8 @@ func (r *Reconciler) Plan(ctx context.Context) (*Plan, error) { return r.PlanOnl
 // repository of thousands. The deletion guards still weigh every
 // environment.
 func (r *Reconciler) PlanOnly(ctx context.Context, only func(env string) bool) (*Plan, error) {
-	plan := &Plan{Kept: map[string]string{}}
-	state, err := r.prepare(ctx, plan.Kept)
+	plan := &Plan{}
+	state, err := r.prepare(ctx, &plan.Kept)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +161,7 @@ func (r *Reconciler) PlanOnly(ctx context.Context, only func(env string) bool) (
 			plan.Errors = append(plan.Errors, fmt.Sprintf("cluster %s: %v", entry.Name, err))
 			continue
 		}
-		desired, gone, guard := r.partition(state.byCluster[entry.Name], records, plan.Kept)
+		desired, gone, guard := r.partition(state.byCluster[entry.Name], records, &plan.Kept)
 		if notes, err := (inventory{client: cl.Client}).notes(ctx); err != nil {
 			guard = errors.Join(guard, err)
 		} else {

@@ -88,7 +88,7 @@ func TestExistingNamespaceIsNotTakenOver(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		state, err := f.r.prepare(ctx, map[string]string{})
+		state, err := f.r.prepare(ctx, &Kept{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -130,7 +130,7 @@ type Reconciler struct {
 	// last is the render of the last immutable commit, reused while the
 	// commit does not change.
 	last     *desiredState
-	lastKept map[string]string
+	lastKept Kept
 	watch    *watcher
 	// clean maps cluster/environment to the digest last applied with no
 	// drift seen since, while the drift watch covers all its kinds; such
@@ -151,7 +151,7 @@ type PassResult struct {
 	Clusters []ClusterResult
 	// Kept lists requests that failed to validate or render; their clusters
 	// keep the last applied state.
-	Kept map[string]string
+	Kept Kept
 	// Teams are what each team's environments reserve and cost at the
 	// commit the pass read, by team; nil when it read none.
 	Teams map[string]*budget.Team
@@ -172,7 +172,7 @@ type ClusterResult struct {
 
 // Failed reports whether anything in the pass failed.
 func (p *PassResult) Failed() bool {
-	if p.Err != nil || len(p.Kept) > 0 {
+	if p.Err != nil || p.Kept.Len() > 0 {
 		return true
 	}
 	for _, c := range p.Clusters {
@@ -205,8 +205,8 @@ func (p *PassResult) NextDeadline() time.Time {
 // Pass runs one reconcile pass: fetch, load and validate, render, then per
 // cluster apply, prune and tear down.
 func (r *Reconciler) Pass(ctx context.Context) *PassResult {
-	res := &PassResult{Kept: map[string]string{}}
-	in, err := r.prepare(ctx, res.Kept)
+	res := &PassResult{}
+	in, err := r.prepare(ctx, &res.Kept)
 	if in != nil {
 		res.Commit, res.Teams = in.commit, in.teams
 	}
@@ -220,7 +220,7 @@ func (r *Reconciler) Pass(ctx context.Context) *PassResult {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res.Clusters[i] = r.reconcileCluster(ctx, cl, in, res.Kept, driftPolicyFor(in.platform, cl))
+			res.Clusters[i] = r.reconcileCluster(ctx, cl, in, &res.Kept, driftPolicyFor(in.platform, cl))
 		}()
 	}
 	wg.Wait()
@@ -246,7 +246,7 @@ func (r *Reconciler) Pass(ctx context.Context) *PassResult {
 
 // reconcileCluster applies the bundles placed on one cluster, prunes, and
 // tears down environments that left it, within the guards.
-func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster, in *desiredState, kept map[string]string, dp driftPolicy) ClusterResult {
+func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster, in *desiredState, kept *Kept, dp driftPolicy) ClusterResult {
 	res := ClusterResult{Name: entry.Name}
 	bundles, commit := in.byCluster[entry.Name], in.commit
 	cl, err := r.cluster(ctx, entry)

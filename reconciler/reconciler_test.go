@@ -126,7 +126,7 @@ func (f *fixture) mustPass(t *testing.T) *PassResult {
 
 func describe(res *PassResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "commit %s err %v kept %v\n", res.Commit, res.Err, res.Kept)
+	fmt.Fprintf(&b, "commit %s err %v kept %v\n", res.Commit, res.Err, res.Kept.List())
 	for _, c := range res.Clusters {
 		fmt.Fprintf(&b, "  cluster %s err %v\n", c.Name, c.Err)
 		for _, e := range c.Environments {
@@ -353,7 +353,7 @@ func TestFailingRequestKeepsItsLastState(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			breakIt()
 			res := f.pass(t)
-			if _, kept := res.Kept["shop"]; !kept && len(res.Kept) == 0 {
+			if _, kept := res.Kept.Reason("shop"); !kept && res.Kept.Len() == 0 {
 				t.Errorf("the failure is not reported\n%s", describe(res))
 			}
 			var cm corev1.ConfigMap

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"log/slog"
 	"sort"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -191,4 +192,19 @@ func isCoreGroup(o *unstructured.Unstructured) bool {
 		return true
 	}
 	return false
+}
+
+// LogWarnings logs what the sources warned of while rendering bundles,
+// such as a deprecated kustomization field, once per file and message,
+// with the file that has it.
+func LogWarnings(log *slog.Logger, bundles []*Bundle) {
+	seen := map[sources.Warning]bool{}
+	for _, b := range bundles {
+		for _, w := range b.Warnings {
+			if !seen[w] {
+				seen[w] = true
+				log.Warn("kustomize: "+w.Message, "component", "kustomize", "file", w.File)
+			}
+		}
+	}
 }

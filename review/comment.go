@@ -92,12 +92,12 @@ func reportTitle(r *Report) string {
 		title = "no request files changed"
 	case r.Plan == nil:
 		title = "validated, not planned"
-	case len(r.Plan.Errors) > 0 || len(r.Plan.Kept) > 0:
+	case len(r.Plan.Errors) > 0 || r.Plan.Kept.Len() > 0:
 		var parts []string
 		if n := len(r.Plan.Errors); n > 0 {
 			parts = append(parts, countWord(n, "plan error"))
 		}
-		if n := len(r.Plan.Kept); n > 0 {
+		if n := r.Plan.Kept.Len(); n > 0 {
 			parts = append(parts, countWord(n, "request")+" failed to render")
 		}
 		title = strings.Join(parts, ", ")

@@ -136,12 +136,9 @@ func (c cleaner) plan(p *reconciler.Plan) *reconciler.Plan {
 		return nil
 	}
 	out := &reconciler.Plan{Commit: c.line(p.Commit, maxName), Errors: c.lines(p.Errors, maxMessage)}
-	if len(p.Kept) > 0 {
-		out.Kept = make(map[string]string, len(p.Kept))
-		for k, v := range p.Kept {
-			out.Kept[c.line(k, maxName)] = c.line(v, maxMessage)
-		}
-	}
+	out.Kept = p.Kept.Map(func(kr reconciler.KeptRequest) reconciler.KeptRequest {
+		return reconciler.KeptRequest{Environment: c.line(kr.Environment, maxName), File: c.line(kr.File, maxName), Message: c.line(kr.Message, maxMessage)}
+	})
 	for _, e := range p.Entries {
 		ce := reconciler.PlanEntry{
 			Cluster:     c.line(e.Cluster, maxName),

@@ -32,10 +32,10 @@ func writePlan(b *strings.Builder, r *Report, fork bool, l limits) {
 		b.WriteString("**Could not plan everything:**\n\n")
 		bullets(b, p.Errors, listed, "error", mdText)
 	}
-	if len(p.Kept) > 0 {
+	if p.Kept.Len() > 0 {
 		b.WriteString("**Failed to render; their clusters keep the last applied state:**\n\n")
-		bullets(b, slices.Sorted(mapKeys(p.Kept)), listed, "request", func(k string) string {
-			return mdCode(strings.TrimPrefix(k, "file:")) + ": " + mdText(p.Kept[k])
+		bullets(b, p.Kept.List(), listed, "request", func(kr reconciler.KeptRequest) string {
+			return mdCode(kr.Environment+kr.File) + ": " + mdText(kr.Message)
 		})
 	}
 	entries, more := firstN(p.Entries, listLimit(l))
@@ -304,7 +304,7 @@ func bounds(v CommentView) limits {
 	}
 	items(max(len(r.Files), len(r.Environments), len(r.Problems)))
 	if p := r.Plan; p != nil {
-		items(max(len(p.Entries), len(p.Errors), len(p.Kept), len(p.Groups)))
+		items(max(len(p.Entries), len(p.Errors), p.Kept.Len(), len(p.Groups)))
 		for _, g := range p.Groups {
 			items(max(len(g.Add), len(g.Remove)))
 		}

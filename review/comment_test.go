@@ -192,7 +192,7 @@ func TestRenderCheck(t *testing.T) {
 		{"says no request files changed", &Report{SHA: "a"}, "No request files changed"},
 		{"counts plan errors and requests that failed to render", withPlan(func(r *Report) {
 			r.Plan.Errors = []string{"cluster dev-eu-1: unreachable"}
-			r.Plan.Kept = map[string]string{"file:requests/a.yaml": "render: boom", "b": "x"}
+			r.Plan.Kept = reconciler.KeptOf(reconciler.KeptRequest{File: "requests/a.yaml", Message: "render: boom"}, reconciler.KeptRequest{Environment: "b", Message: "x"})
 		}), "1 plan error, 2 requests failed to render"},
 		{"says an object the API server rejects is a plan error", rejectedReport(), "1 plan error"},
 		{"says when a plan changes nothing", withPlan(func(r *Report) { r.Plan.Entries = nil }), "Nothing to change"},
@@ -254,9 +254,9 @@ func adversarialViews() map[string]CommentView {
 	views["10,000 problems"] = v
 
 	v = withPlan()
-	v.Report.Plan.Kept, v.Report.Plan.Errors = map[string]string{}, nil
+	v.Report.Plan.Kept, v.Report.Plan.Errors = reconciler.Kept{}, nil
 	for i := range 10000 {
-		v.Report.Plan.Kept[fmt.Sprintf("file:requests/r%05d.yaml", i)] = line(3000, "render ")
+		v.Report.Plan.Kept.AddFile(fmt.Sprintf("requests/r%05d.yaml", i), line(3000, "render "))
 		v.Report.Plan.Errors = append(v.Report.Plan.Errors, line(3000, "cluster down "))
 		v.Report.Plan.Groups = append(v.Report.Plan.Groups, reconciler.GroupChange{Group: fmt.Sprintf("g%d", i), Action: "update", Add: []string{"a", "b"}})
 		v.Report.Files = append(v.Report.Files, fmt.Sprintf("requests/r%05d.yaml", i))
@@ -280,7 +280,7 @@ func adversarialViews() map[string]CommentView {
 	hostile := "``````` </details> <details><summary>x</summary> " + Marker + " <!-- x --> <b>bold</b> \n/approve\n```\n"
 	v = withPlan(entry(1, reconciler.Change{Object: hostile, Action: "update", Diff: strings.Repeat(hostile+"EVIL /approve\n", 3)}))
 	v.Report.Plan.Entries[0].Environment, v.Report.Plan.Entries[0].Message = hostile, hostile
-	v.Report.Plan.Errors, v.Report.Plan.Kept = []string{hostile}, map[string]string{hostile: hostile}
+	v.Report.Plan.Errors, v.Report.Plan.Kept = []string{hostile}, reconciler.KeptOf(reconciler.KeptRequest{Environment: hostile, Message: hostile})
 	v.Report.Problems = []Problem{{File: hostile, Line: 1, Message: hostile}}
 	v.Report.Environments, v.Report.Files = []string{hostile}, []string{hostile}
 	v.Merge.Waiting, v.Author, v.State.HeldBy, v.State.Held = hostile, hostile, []string{hostile}, true

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-github/v62/github"
+
+	"github.com/allot-dev/allot/internal/retryafter"
 )
 
 // Retry bounds how a client waits out GitHub's rate limits and server
@@ -154,13 +156,13 @@ func retryWait(resp *http.Response, attempt int, now time.Time) (wait time.Durat
 	case errors.As(apiErr, &errResp):
 		limited.Message = errResp.Message
 	}
-	after, errAfter := strconv.Atoi(resp.Header.Get("Retry-After"))
+	after, hasAfter := retryafter.Parse(resp.Header, now)
 	reset, errReset := strconv.ParseInt(resp.Header.Get("X-RateLimit-Reset"), 10, 64)
 	switch {
-	case errAfter == nil:
-		wait = time.Duration(after) * time.Second
+	case hasAfter:
+		wait = after
 	case resp.Header.Get("X-RateLimit-Remaining") == "0" && errReset == nil:
-		wait = max(time.Unix(reset, 0).Sub(now), 0)
+		wait = retryafter.Clamp(time.Unix(reset, 0).Sub(now))
 	case abuseErr != nil:
 		wait = time.Minute
 	case resp.StatusCode == http.StatusForbidden:

@@ -74,3 +74,23 @@ func TestRetry(t *testing.T) {
 		})
 	}
 }
+
+// TestRetryWaitReadsRetryAfterAsEveryClientDoes: an HTTP date counts from
+// the answer's Date, and a huge wait is capped, as for the IdP backends.
+func TestRetryWaitReadsRetryAfterAsEveryClientDoes(t *testing.T) {
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		after string
+		want  time.Duration
+	}{
+		{"Wed, 02 Dec 2026 09:00:45 GMT", 45 * time.Second}, // the server's clock is an hour behind
+		{"99999999999", time.Hour},
+	} {
+		resp := &http.Response{StatusCode: http.StatusTooManyRequests, Header: http.Header{
+			"Retry-After": {tc.after}, "Date": {"Wed, 02 Dec 2026 09:00:00 GMT"},
+		}, Body: http.NoBody, Request: &http.Request{}}
+		if wait, _ := retryWait(resp, 1, now); wait != tc.want {
+			t.Errorf("Retry-After %s: wait %s, want %s", tc.after, wait, tc.want)
+		}
+	}
+}

@@ -68,7 +68,7 @@ func (r *Report) Passed() bool {
 	if errs, _ := countProblems(r.allProblems()); errs > 0 {
 		return false
 	}
-	return r.Plan == nil || len(r.Plan.Errors) == 0 && len(r.Plan.Kept) == 0
+	return r.Plan == nil || len(r.Plan.Errors) == 0 && r.Plan.Kept.Len() == 0
 }
 
 // allProblems are the problems of the requests and of the platform change.

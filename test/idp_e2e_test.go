@@ -99,7 +99,7 @@ spec:
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
 		if res := r.Pass(pctx); res.Failed() {
-			t.Fatalf("pass failed: err %v kept %v clusters %+v", res.Err, res.Kept, res.Clusters)
+			t.Fatalf("pass failed: err %v kept %v clusters %+v", res.Err, res.Kept.List(), res.Clusters)
 		}
 	}
 	groups := func(t *testing.T) map[string][]string {

@@ -119,11 +119,12 @@ func (l *libraryOutput) emit(source string) func(string) {
 		if line == "" {
 			return
 		}
-		attrs := []slog.Attr{slog.String("source", source)}
 		if sources.IsKustomizeWarning(line) {
-			attrs = append(attrs, slog.String("component", "kustomize"))
+			// The renderer notes it on the bundle with the file that has
+			// it, and the command reports it from there.
+			return
 		}
-		slog.New(&l.handler).LogAttrs(context.Background(), slog.LevelWarn, line, attrs...)
+		slog.New(&l.handler).LogAttrs(context.Background(), slog.LevelWarn, line, slog.String("source", source))
 	}
 }
 

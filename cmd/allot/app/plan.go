@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -99,12 +98,12 @@ func PlanCmd(ctx context.Context, s Streams, o ReconcileOptions) error {
 		return planFailed(err)
 	}
 	for _, env := range o.Environments {
-		_, kept := plan.Kept[env]
+		_, kept := plan.Kept.Reason(env)
 		if !kept && !slices.ContainsFunc(plan.Entries, func(e reconciler.PlanEntry) bool { return e.Environment == env }) {
 			return usageError(fmt.Errorf("--environment %s: no such environment on the clusters planned; `allot list` shows the environments and their clusters", env))
 		}
 	}
-	err = printOutput(s.Out, o.Output, planReport{Plan: plan, Kept: keptList(plan.Kept)}, func(w io.Writer) error {
+	err = printOutput(s.Out, o.Output, plan, func(w io.Writer) error {
 		writePlan(w, plan, isTerminal(w))
 		return nil
 	})
@@ -112,7 +111,7 @@ func PlanCmd(ctx context.Context, s Streams, o ReconcileOptions) error {
 		return planFailed(err)
 	}
 	switch {
-	case len(plan.Errors) > 0 || len(plan.Kept) > 0:
+	case len(plan.Errors) > 0 || plan.Kept.Len() > 0:
 		return planFailed(errProblems)
 	case plan.HasChanges():
 		return errPlanChanges
@@ -122,35 +121,6 @@ func PlanCmd(ctx context.Context, s Streams, o ReconcileOptions) error {
 
 // planReport is the document of `allot plan -o json|yaml`: the plan, with
 // the requests kept as a list rather than a map keyed by name or file.
-type planReport struct {
-	*reconciler.Plan
-	Kept []keptRequest `json:"kept"`
-}
-
-// keptRequest is a request that failed to validate or render, whose
-// clusters keep its last applied state.
-type keptRequest struct {
-	// Environment is the request's name; File is set instead when the
-	// request did not load far enough to be named.
-	Environment string `json:"environment,omitempty"`
-	File        string `json:"file,omitempty"`
-	Message     string `json:"message"`
-}
-
-// keptList turns the reconciler's kept map, keyed by name or by
-// "file:PATH", into a list in key order.
-func keptList(kept map[string]string) []keptRequest {
-	out := []keptRequest{}
-	for _, k := range slices.Sorted(maps.Keys(kept)) {
-		kr := keptRequest{Environment: k, Message: kept[k]}
-		if f, ok := strings.CutPrefix(k, "file:"); ok {
-			kr = keptRequest{File: f, Message: kept[k]}
-		}
-		out = append(out, kr)
-	}
-	return out
-}
-
 // writePlan prints a plan as text, the diffs coloured when color is set.
 func writePlan(w io.Writer, plan *reconciler.Plan, color bool) {
 	fmt.Fprintf(w, "plan of %s\n", whatWasRead(plan.Commit))
@@ -188,8 +158,8 @@ func writePlan(w io.Writer, plan *reconciler.Plan, color bool) {
 			fmt.Fprintln(w)
 		}
 	}
-	for _, env := range slices.Sorted(maps.Keys(plan.Kept)) {
-		fmt.Fprintf(w, "\n%s: would be kept as it is: %s\n", strings.TrimPrefix(env, "file:"), plan.Kept[env])
+	for _, kr := range plan.Kept.List() {
+		fmt.Fprintf(w, "\n%s: would be kept as it is: %s\n", kr.Environment+kr.File, kr.Message)
 	}
 	for _, e := range plan.Errors {
 		fmt.Fprintf(w, "\nerror: %s\n", e)

@@ -22,12 +22,12 @@ import (
 type passReport struct {
 	Commit string `json:"commit"`
 	// Error says why the pass stopped before changing anything.
-	Error        string            `json:"error,omitempty"`
-	Environments []envReport       `json:"environments"`
-	Clusters     []clusterReport   `json:"clusterErrors"`
-	Kept         []keptRequest     `json:"kept"`
-	Interrupted  bool              `json:"interrupted,omitempty"`
-	Undone       []environmentName `json:"undone,omitempty"`
+	Error        string                   `json:"error,omitempty"`
+	Environments []envReport              `json:"environments"`
+	Clusters     []clusterReport          `json:"clusterErrors"`
+	Kept         []reconciler.KeptRequest `json:"kept"`
+	Interrupted  bool                     `json:"interrupted,omitempty"`
+	Undone       []environmentName        `json:"undone,omitempty"`
 }
 
 // envReport is one environment of a pass.
@@ -202,7 +202,7 @@ func (p *passPrinter) finish(ctx context.Context, res *reconciler.PassResult) er
 	if p.status != nil {
 		p.status.end()
 	}
-	report := passReport{Commit: res.Commit, Environments: []envReport{}, Clusters: []clusterReport{}, Kept: keptList(res.Kept), Interrupted: ctx.Err() != nil}
+	report := passReport{Commit: res.Commit, Environments: []envReport{}, Clusters: []clusterReport{}, Kept: res.Kept.List(), Interrupted: ctx.Err() != nil}
 	if res.Err != nil {
 		report.Error = res.Err.Error()
 	}

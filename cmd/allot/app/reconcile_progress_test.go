@@ -163,7 +163,7 @@ func TestPassPrinterKeepsTheOrderOfCompletion(t *testing.T) {
 	res := &reconciler.PassResult{Commit: "abc", Clusters: []reconciler.ClusterResult{
 		{Name: "dev", Environments: []reconciler.EnvResult{done[1], done[0], {Cluster: "dev", Environment: "held", Action: reconciler.ActionHeld}}},
 		{Name: "prod", Environments: []reconciler.EnvResult{done[2]}},
-	}, Kept: map[string]string{"file:environments/x.yaml": "does not load"}}
+	}, Kept: reconciler.KeptOf(reconciler.KeptRequest{File: "environments/x.yaml", Message: "does not load"})}
 	if err := p.finish(ctx, res); err != nil {
 		t.Fatal(err)
 	}

@@ -139,6 +139,7 @@ func Render(ctx context.Context, s Streams, opts RenderOptions) error {
 		}
 		bundles = append(bundles, res.Bundle)
 	}
+	renderer.LogWarnings(s.logger(), bundles)
 	switch {
 	case opts.Out != "":
 		err = writeBundleFiles(opts.Out, bundles)

@@ -158,7 +158,7 @@ func outcomesOf(res *reconciler.PassResult, names []string) ([]review.Outcome, b
 		if found {
 			continue
 		}
-		msg, kept := res.Kept[name]
+		msg, kept := res.Kept.Reason(name)
 		switch {
 		case res.Err != nil:
 			out = append(out, review.Outcome{Environment: name, Error: "the pass stopped before changing anything: " + res.Err.Error()})

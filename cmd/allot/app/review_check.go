@@ -296,7 +296,7 @@ func onlyRequests(changed, requests []string) bool {
 // Errors stay: a guard that would stop the pass concerns every pull
 // request.
 func onlyTouched(plan *reconciler.Plan, touched map[string]bool, requestsOnly bool) *reconciler.Plan {
-	out := &reconciler.Plan{Commit: plan.Commit, Errors: plan.Errors, Kept: map[string]string{}}
+	out := &reconciler.Plan{Commit: plan.Commit, Errors: plan.Errors}
 	groups := map[string]bool{}
 	for _, e := range plan.Entries {
 		changes := slices.ContainsFunc(e.Changes, func(c reconciler.Change) bool { return c.Action != "unchanged" })
@@ -312,17 +312,13 @@ func onlyTouched(plan *reconciler.Plan, touched map[string]bool, requestsOnly bo
 			out.Groups = append(out.Groups, g)
 		}
 	}
-	for k, v := range plan.Kept {
-		// Kept is keyed by environment, or by "file:" and the path of a
-		// request too broken to name one.
-		name := k
-		if f, ok := strings.CutPrefix(k, "file:"); ok {
-			name, _ = requestName(f)
+	out.Kept = plan.Kept.Filter(func(kr reconciler.KeptRequest) bool {
+		name := kr.Environment
+		if name == "" {
+			name, _ = requestName(kr.File)
 		}
-		if touched[name] || !requestsOnly {
-			out.Kept[k] = v
-		}
-	}
+		return touched[name] || !requestsOnly
+	})
 	return out
 }
 

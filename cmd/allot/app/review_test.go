@@ -115,7 +115,7 @@ func TestOnlyTouched(t *testing.T) {
 			{Cluster: "dev", Environment: "drifted", Action: reconciler.ActionUpdated, Changes: []reconciler.Change{{Object: "ConfigMap/x", Action: "update"}}},
 		},
 		Groups: []reconciler.GroupChange{{Group: "env-shop", Action: "create"}, {Group: "env-other", Action: "update"}},
-		Kept:   map[string]string{"file:environments/a/broken.yaml": "bad", "shop": "render failed"},
+		Kept:   reconciler.KeptOf(reconciler.KeptRequest{File: "environments/a/broken.yaml", Message: "bad"}, reconciler.KeptRequest{Environment: "shop", Message: "render failed"}),
 		Errors: []string{"cluster prod: unreachable"},
 	}
 	touched := map[string]bool{"shop": true}
@@ -131,7 +131,7 @@ func TestOnlyTouched(t *testing.T) {
 	if diff := cmp.Diff([]reconciler.GroupChange{{Group: "env-shop", Action: "create"}}, got.Groups); diff != "" {
 		t.Errorf("groups (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(map[string]string{"shop": "render failed"}, got.Kept); diff != "" {
+	if diff := cmp.Diff([]reconciler.KeptRequest{{Environment: "shop", Message: "render failed"}}, got.Kept.List()); diff != "" {
 		t.Errorf("kept (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(plan.Errors, got.Errors); diff != "" {
@@ -155,7 +155,7 @@ func TestOutcomesOf(t *testing.T) {
 			{Environment: "gone", Action: reconciler.ActionDeleted},
 			{Environment: "bad", Type: "namespace", Action: reconciler.ActionFailed, Err: errors.New("quota exceeded")},
 		}}},
-		Kept: map[string]string{"broken": "does not render"},
+		Kept: reconciler.KeptOf(reconciler.KeptRequest{Environment: "broken", Message: "does not render"}),
 	}
 	files := []string{"environments/a/shop.yaml", "environments/a/slow.yaml", "environments/a/gone.yaml", "environments/a/bad.yaml", "environments/a/broken.yml", "templates/x/template.yaml", "allot.yaml", "README.md"}
 	got, settled := outcomesOf(res, requestNames(files))

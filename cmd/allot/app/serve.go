@@ -321,8 +321,12 @@ func logPass(log *slog.Logger, res *reconciler.PassResult, took time.Duration) {
 			}
 		}
 	}
-	for env, msg := range res.Kept {
-		log.Warn("request failed; last state kept", "environment", env, "error", msg)
+	for _, kr := range res.Kept.List() {
+		if kr.Environment != "" {
+			log.Warn("request failed; last state kept", "environment", kr.Environment, "error", kr.Message)
+		} else {
+			log.Warn("request failed; last state kept", "file", kr.File, "error", kr.Message)
+		}
 	}
 	log.Info("pass", "commit", res.Commit, "seconds", took.Seconds())
 }
