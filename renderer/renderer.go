@@ -35,9 +35,12 @@ type Renderer struct {
 	Builtin fs.FS
 	// Helm renders charts and fetches remote ones.
 	Helm *sources.Helm
-	// Concurrency bounds RenderAll; zero means 4.
+	// Concurrency bounds RenderAll; zero means DefaultConcurrency.
 	Concurrency int
 }
+
+// DefaultConcurrency is how many targets RenderAll renders at once.
+const DefaultConcurrency = 4
 
 // Target is one environment on one cluster.
 type Target struct {
@@ -84,10 +87,7 @@ type Result struct {
 // order of targets, whatever order the work finished in.
 func (r *Renderer) RenderAll(ctx context.Context, targets []Target) []Result {
 	results := make([]Result, len(targets))
-	n := r.Concurrency
-	if n <= 0 {
-		n = 4
-	}
+	n := cmp.Or(max(r.Concurrency, 0), DefaultConcurrency)
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
 	for i, t := range targets {

@@ -84,7 +84,7 @@ func (o *ReconcileOptions) bindSource(cmd *cobra.Command) {
 	f.StringVar(&o.Context, "context", "", "the kubeconfig context for a repository with one cluster, over allot.yaml's kubeconfig.context, as kubectl's --context")
 	f.StringVar(&o.ChartCache, "chart-cache", defaultChartCache(), "where remote charts are cached")
 	f.BoolVar(&o.UseKubeconfigServer, "use-kubeconfig-server", false, "reach imported vclusters at the address in their kubeconfig instead of the in-cluster service (for running outside the host cluster)")
-	f.IntVar(&o.Concurrency, "concurrency", 0, "environments applied at once per cluster (default 4)")
+	f.IntVar(&o.Concurrency, "concurrency", 0, fmt.Sprintf("environments applied at once per cluster (default %d)", reconciler.DefaultConcurrency))
 	f.DurationVar(&o.RequestTimeout, "request-timeout", reconciler.RequestTimeout, "how long one request to a cluster may take (drift watches excepted); after 3 environments in a row cannot reach a cluster, the pass stops working on it")
 	f.BoolVar(&o.SkipIdentityProvider, "no-idp", false, "do not sync groups with the identity provider of allot.yaml")
 }
