@@ -40,6 +40,9 @@ type EnvironmentSpec struct {
 	Expires   string         `json:"expires,omitempty"`
 	Values    map[string]any `json:"values,omitempty"`
 	Addons    []Addon        `json:"addons,omitempty"`
+	// Sleep is when the environment sleeps; it wins over its size's and
+	// its template's.
+	Sleep *Sleep `json:"sleep,omitempty"`
 }
 
 // Placement places an environment on every cluster whose labels match.
@@ -248,6 +251,9 @@ type Size struct {
 	Description string         `json:"description,omitempty"`
 	Quota       map[string]any `json:"quota"`
 	LimitRange  *LimitRange    `json:"limitRange,omitempty"`
+	// Sleep is when environments of this size sleep, unless their
+	// request says otherwise.
+	Sleep *Sleep `json:"sleep,omitempty"`
 }
 
 // LimitRange holds the container defaults of a Size.
@@ -333,6 +339,9 @@ type TemplateSpec struct {
 	ClusterScopedObjects []string `json:"clusterScopedObjects,omitempty"`
 	Sources              []Source `json:"sources,omitempty"`
 	Import               *Import  `json:"import,omitempty"`
+	// Sleep is when environments of this type sleep, unless their request
+	// or size says otherwise.
+	Sleep *Sleep `json:"sleep,omitempty"`
 }
 
 // Source is one thing a template renders: a Helm chart, a Kustomize
