@@ -198,6 +198,20 @@ func (p *PassResult) NextDeadline() time.Time {
 	return next
 }
 
+// NextSleepChange is the earliest time an environment of the pass falls
+// asleep or wakes on its schedule; zero when none has one.
+func (p *PassResult) NextSleepChange() time.Time {
+	var next time.Time
+	for _, c := range p.Clusters {
+		for _, e := range c.Environments {
+			if !e.SleepUntil.IsZero() && (next.IsZero() || e.SleepUntil.Before(next)) {
+				next = e.SleepUntil
+			}
+		}
+	}
+	return next
+}
+
 // Pass runs one reconcile pass: fetch, load and validate, render, then per
 // cluster apply, prune and tear down.
 func (r *Reconciler) Pass(ctx context.Context) *PassResult {
@@ -266,6 +280,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 	res.records = records
 
 	desired, gone, guard := r.partition(bundles, records, kept)
+	sleep := r.planSleep(desired, records)
 	guard = r.passGuards(ctx, in, notes, records, desired, gone, guard)
 	after := notes
 	if !errors.Is(guard, ErrHistoryRewritten) && isCommitHash(commit) {
@@ -332,7 +347,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 					// Nothing to apply, but readiness may have changed.
 					res = r.refreshReadiness(ctx, cl, inv, b, rec, res)
 				}
-				keep(res)
+				keep(r.settleSleep(ctx, cl, inv, b, rec, sleep[b.Environment], res))
 				return
 			}
 			r.takeStatusChange(cl.Name, b.Environment)
@@ -346,7 +361,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 				if res.Err == nil && len(synced) > 0 {
 					r.markClean(cl, b, synced, dirtyBefore)
 				}
-				keep(res)
+				keep(r.settleSleep(ctx, cl, inv, b, rec, sleep[b.Environment], res))
 				return
 			}
 			er := r.applyEnvironment(ctx, cp, b, rec)
@@ -363,7 +378,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 			if er.Err == nil && len(synced) > 0 && (er.Action == ActionUnchanged || er.Action == ActionRepaired || er.Action == ActionUpdated || er.Action == ActionCreated) {
 				r.markClean(cl, b, synced, dirtyBefore)
 			}
-			keep(er)
+			keep(r.settleSleep(ctx, cl, inv, b, er.record, sleep[b.Environment], er))
 		}()
 	}
 	wg.Wait()

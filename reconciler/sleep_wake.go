@@ -1,0 +1,81 @@
+package reconciler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/allot-dev/allot/schemas"
+)
+
+// wakeKey is the data key of an environment's record ConfigMap that holds
+// its Wake; record.json, which every pass rewrites, is another key.
+const wakeKey = "wake.json"
+
+// wakeFieldManager owns wakeKey, apart from the pass's record.json.
+const wakeFieldManager = "allot-wake"
+
+// maxWakeBytes bounds the Wake read from a record; only allot writes it.
+const maxWakeBytes = 4 << 10
+
+// readWake reads the Wake of a record ConfigMap; nil when there is none or
+// it cannot be read (the schedule then rules).
+func readWake(cm *corev1.ConfigMap) *Wake {
+	raw := cm.Data[wakeKey]
+	if raw == "" || len(raw) > maxWakeBytes {
+		return nil
+	}
+	var w Wake
+	if err := json.Unmarshal([]byte(raw), &w); err != nil {
+		return nil
+	}
+	return &w
+}
+
+// Wake records an early wake (or, with w.Asleep, an early sleep) of env on
+// every cluster that has a record of it, for the next pass to act on. A
+// zero w.Until lasts until the schedule's next sleep (or wake) after w.At.
+// It returns the clusters it was recorded on; ErrNoRecord when none has
+// the environment.
+func (r *Reconciler) Wake(ctx context.Context, clusters []schemas.Cluster, env string, w Wake) ([]string, []error) {
+	if w.At.IsZero() {
+		w.At = r.now()
+	}
+	data, err := json.Marshal(w)
+	if err != nil {
+		return nil, []error{err}
+	}
+	patch, err := json.Marshal(map[string]any{"data": map[string]any{wakeKey: string(data)}})
+	if err != nil {
+		return nil, []error{err}
+	}
+	var done []string
+	var failed []error
+	errs := r.eachRecords(ctx, clusters, func(entry schemas.Cluster, cl *Cluster, records map[string]*Record) {
+		if records[env] == nil {
+			return
+		}
+		// A merge patch, not an apply: it never creates a record that a
+		// teardown removed meanwhile.
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: env, Namespace: SystemNamespace}}
+		err := cl.Client.Patch(ctx, cm, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(wakeFieldManager))
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			failed = append(failed, fmt.Errorf("cluster %s: record the wake of %s: %w", entry.Name, env, err))
+		default:
+			done = append(done, entry.Name)
+		}
+	})
+	errs = append(errs, failed...)
+	if len(done) == 0 && len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("%w %q; allot status lists the environments", ErrNoRecord, env))
+	}
+	return done, errs
+}
