@@ -153,4 +153,3 @@ func patchWorkload(ctx context.Context, cl *Cluster, o *unstructured.Unstructure
 	}
 	return nil
 }
-

@@ -34,7 +34,9 @@ func podTemplate(app string) corev1.PodTemplateSpec {
 func tenantWorkloadsIn(t *testing.T, c client.Client, ns string) {
 	t.Helper()
 	ctx := context.Background()
-	sel := func(app string) *metav1.LabelSelector { return &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}} }
+	sel := func(app string) *metav1.LabelSelector {
+		return &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}}
+	}
 	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: ns}, Spec: appsv1.DeploymentSpec{Replicas: ptr[int32](3), Selector: sel("api"), Template: podTemplate("api")}}
 	sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns}, Spec: appsv1.StatefulSetSpec{Replicas: ptr[int32](2), Selector: sel("db"), Template: podTemplate("db"), ServiceName: "db"}}
 	for _, o := range []client.Object{dep, sts} {
