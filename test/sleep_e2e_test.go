@@ -1,0 +1,120 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/allot-dev/allot/environments"
+	"github.com/allot-dev/allot/reconciler"
+	"github.com/allot-dev/allot/test/harness"
+)
+
+// folder serves a directory as the requests repository, as it is on disk.
+type folder struct {
+	dir string
+	n   int
+}
+
+func (f *folder) Fetch(context.Context) (reconciler.Snapshot, error) {
+	f.n++
+	return reconciler.Snapshot{Dir: f.dir, Commit: fmt.Sprintf("folder-%d", f.n)}, nil
+}
+
+// TestVclusterSleepsWithItsControlPlane renders the built-in vcluster
+// type with the real chart and a nightly schedule, and drives the clock:
+// at night the chart's StatefulSet (the control plane, and so every
+// workload of the vcluster) has 0 replicas, a hand edit that starts it
+// again is repaired back to 0, and in the morning the chart's own replicas
+// are back.
+func TestVclusterSleepsWithItsControlPlane(t *testing.T) {
+	repo, cache, _ := vclusterRepo(t)
+	request := vclusterRequest + "  sleep: {schedule: \"daily 20:00-08:00\", timeZone: America/New_York}\n"
+	if err := os.WriteFile(filepath.Join(repo, "environments/payments/team-vc.yaml"), []byte(request), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	host, err := harness.Start(harness.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = host.Stop() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	go harness.RunWorkloadStatus(ctx, host.Client, 200*time.Millisecond)
+
+	newYork, _ := time.LoadLocation("America/New_York")
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, newYork)
+	r := &reconciler.Reconciler{
+		Source: &folder{dir: repo}, Connector: &reconciler.Connector{Kubeconfigs: map[string]string{"dev-us-1": host.Kubeconfig}},
+		Builtin: environments.Templates(), ChartCache: cache, OnlyClusters: []string{"dev-us-1"},
+		WaitInterval: 200 * time.Millisecond, Now: func() time.Time { return now },
+	}
+	replicas := func() int32 {
+		t.Helper()
+		var sts appsv1.StatefulSet
+		if err := host.Client.Get(ctx, client.ObjectKey{Namespace: "team-vc", Name: "team-vc"}, &sts); err != nil {
+			t.Fatal(err)
+		}
+		if sts.Spec.Replicas == nil {
+			return 1
+		}
+		return *sts.Spec.Replicas
+	}
+	pass := func() reconciler.EnvResult {
+		t.Helper()
+		res := r.Pass(ctx)
+		if res.Err != nil || len(res.Clusters) != 1 || res.Clusters[0].Err != nil {
+			t.Fatalf("pass: %v %+v", res.Err, res.Clusters)
+		}
+		for _, e := range res.Clusters[0].Environments {
+			if e.Environment == "team-vc" {
+				return e
+			}
+		}
+		t.Fatal("no result for team-vc")
+		return reconciler.EnvResult{}
+	}
+
+	pass()
+	day := replicas()
+	if day < 1 {
+		t.Fatalf("the control plane has %d replicas by day", day)
+	}
+	now = time.Date(2026, 11, 24, 20, 30, 0, 0, newYork)
+	if e := pass(); !e.Asleep || e.Err != nil {
+		t.Fatalf("at 20:30 New York: asleep %v, error %v", e.Asleep, e.Err)
+	}
+	if n := replicas(); n != 0 {
+		t.Fatalf("the control plane has %d replicas asleep, want 0", n)
+	}
+
+	var sts appsv1.StatefulSet
+	if err := host.Client.Get(ctx, client.ObjectKey{Namespace: "team-vc", Name: "team-vc"}, &sts); err != nil {
+		t.Fatal(err)
+	}
+	one := int32(1)
+	sts.Spec.Replicas = &one
+	if err := host.Client.Update(ctx, &sts); err != nil {
+		t.Fatal(err)
+	}
+	r.Invalidate()
+	now = now.Add(time.Hour)
+	pass()
+	if n := replicas(); n != 0 {
+		t.Fatalf("the control plane has %d replicas after a hand edit during the sleep, want 0", n)
+	}
+
+	now = time.Date(2026, 11, 25, 8, 1, 0, 0, newYork)
+	if e := pass(); e.Asleep {
+		t.Fatal("asleep at 08:01 New York")
+	}
+	if n := replicas(); n != day {
+		t.Fatalf("the control plane has %d replicas in the morning, want the chart's %d", n, day)
+	}
+}
