@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -78,4 +79,27 @@ func (r *Reconciler) Wake(ctx context.Context, clusters []schemas.Cluster, env s
 		errs = append(errs, fmt.Errorf("%w %q; allot status lists the environments", ErrNoRecord, env))
 	}
 	return done, errs
+}
+
+// MaxWakeFor is the longest early wake or sleep one command may ask for.
+const MaxWakeFor = 7 * 24 * time.Hour
+
+// CheckWakeFor checks the duration of an early wake: zero (until the
+// schedule's next change) or up to MaxWakeFor.
+func CheckWakeFor(d time.Duration) error {
+	if d < 0 || d > MaxWakeFor {
+		return fmt.Errorf("a wake lasts at most %s, not %s; leave --for out to wake until the next scheduled sleep", MaxWakeFor, d)
+	}
+	return nil
+}
+
+// Describe says how long the wake lasts.
+func (w Wake) Describe() string {
+	if w.Until.IsZero() {
+		if w.Asleep {
+			return "until the next scheduled wake"
+		}
+		return "until the next scheduled sleep"
+	}
+	return "until " + w.Until.UTC().Format(time.RFC3339)
 }

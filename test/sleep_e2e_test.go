@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/allot-dev/allot/environments"
@@ -116,5 +119,77 @@ func TestVclusterSleepsWithItsControlPlane(t *testing.T) {
 	}
 	if n := replicas(); n != day {
 		t.Fatalf("the control plane has %d replicas in the morning, want the chart's %d", n, day)
+	}
+}
+
+// TestWakeCommand wakes a sleeping environment with `allot wake --for`,
+// puts it back to sleep with `allot sleep`, and reads both in `allot
+// status`, through the CLI against a real control plane: the tenant's
+// Deployment gets its replicas back and loses them again.
+func TestWakeCommand(t *testing.T) {
+	repo := t.TempDir()
+	// Asleep at any time of the year but the first minute: it sleeps
+	// every minute and wakes on the first of January only.
+	files := map[string]string{
+		"allot.yaml": "apiVersion: allot.dev/v1alpha1\nkind: Platform\nmetadata: {name: acme}\nspec:\n  clusters: [{name: dev, inCluster: true}]\n  idp: {provider: none}\n  defaultSize: small\n  sizes: {small: {quota: {pods: 10}}}\n",
+		"environments/web/nap.yaml": "apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata: {name: nap}\nspec:\n  type: namespace\n  owner: dev@example.com\n  team: web\n  cluster: dev\n" +
+			"  sleep: {sleepAt: \"* * * * *\", wakeAt: \"0 0 1 1 *\"}\n",
+	}
+	for rel, content := range files {
+		p := filepath.Join(repo, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flags := []string{"--repo", repo, "--kubeconfig", "dev=" + cp.Kubeconfig}
+	allot(t, append([]string{"reconcile", "--once"}, flags...)...)
+	ctx := context.Background()
+	two := int32(2)
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "nap"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &two, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "registry.example.com/web:1"}}}},
+		},
+	}
+	if err := cp.Client.Create(ctx, dep); err != nil {
+		t.Fatal(err)
+	}
+	replicas := func() int32 {
+		t.Helper()
+		var d appsv1.Deployment
+		if err := cp.Client.Get(ctx, client.ObjectKey{Namespace: "nap", Name: "web"}, &d); err != nil {
+			t.Fatal(err)
+		}
+		return *d.Spec.Replicas
+	}
+	allot(t, append([]string{"reconcile", "--once"}, flags...)...)
+	if n := replicas(); n != 0 {
+		t.Fatalf("%d replicas asleep, want 0", n)
+	}
+	if out := allot(t, append([]string{"status"}, flags...)...); !strings.Contains(out, "(asleep until ") {
+		t.Errorf("allot status does not say nap is asleep:\n%s", out)
+	}
+
+	out := allot(t, append([]string{"wake", "nap", "--for", "2h"}, flags...)...)
+	if !strings.Contains(out, "nap: wake recorded on dev, until ") || !strings.Contains(out, "nap on dev: updated, awake until ") {
+		t.Errorf("allot wake printed:\n%s", out)
+	}
+	if n := replicas(); n != 2 {
+		t.Fatalf("%d replicas after allot wake, want 2", n)
+	}
+	if out := allot(t, append([]string{"status", "nap"}, flags...)...); !strings.Contains(out, "awake until ") || !strings.Contains(out, "woken early") {
+		t.Errorf("allot status nap does not say it was woken:\n%s", out)
+	}
+
+	out = allot(t, append([]string{"sleep", "nap"}, flags...)...)
+	if !strings.Contains(out, "nap: sleep recorded on dev, until the next scheduled wake") {
+		t.Errorf("allot sleep printed:\n%s", out)
+	}
+	if n := replicas(); n != 0 {
+		t.Fatalf("%d replicas after allot sleep, want 0", n)
 	}
 }
