@@ -88,6 +88,7 @@ func (r *Reconciler) render(ctx context.Context, snap Snapshot, kept map[string]
 	state.platform = &repo.Platform.Platform.Spec
 	r.mu.Lock()
 	r.platform = state.platform
+	r.requests = requestsByFile(repo)
 	r.mu.Unlock()
 	broken := brokenRequests(problems)
 

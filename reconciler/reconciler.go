@@ -126,6 +126,8 @@ type Reconciler struct {
 	clusters map[string]*Cluster
 	// platform is allot.yaml of the last pass.
 	platform *schemas.PlatformSpec
+	// requests are the requests of the last pass, by file.
+	requests map[string]schemas.Environment
 	// last is the render of the last immutable commit, reused while the
 	// commit does not change.
 	last     *desiredState

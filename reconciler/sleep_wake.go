@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/allot-dev/allot/schemas"
+	"github.com/allot-dev/allot/schemas/load"
 )
 
 // wakeKey is the data key of an environment's record ConfigMap that holds
@@ -59,7 +61,12 @@ func (r *Reconciler) Wake(ctx context.Context, clusters []schemas.Cluster, env s
 	var done []string
 	var failed []error
 	errs := r.eachRecords(ctx, clusters, func(entry schemas.Cluster, cl *Cluster, records map[string]*Record) {
-		if records[env] == nil {
+		rec := records[env]
+		if rec == nil {
+			return
+		}
+		if rec.Sleep == nil {
+			failed = append(failed, fmt.Errorf("cluster %s: %s: %w", entry.Name, env, ErrNoSchedule))
 			return
 		}
 		// A merge patch, not an apply: it never creates a record that a
@@ -102,4 +109,48 @@ func (w Wake) Describe() string {
 		return "until the next scheduled sleep"
 	}
 	return "until " + w.Until.UTC().Format(time.RFC3339)
+}
+
+// ErrNoSchedule means an environment has no sleep schedule to wake it from.
+var ErrNoSchedule = errors.New("the environment has no sleep schedule; it never sleeps")
+
+func requestsByFile(repo *load.Repository) map[string]schemas.Environment {
+	out := make(map[string]schemas.Environment, len(repo.Environments))
+	for _, ef := range repo.Environments {
+		out[ef.Doc.File] = ef.Environment
+	}
+	return out
+}
+
+// Requests returns the requests that files hold, as the last pass read
+// them from the branch allot reconciles; files that hold none are skipped.
+func (r *Reconciler) Requests(files []string) []schemas.Environment {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []schemas.Environment
+	for _, f := range files {
+		if env, ok := r.requests[f]; ok {
+			out = append(out, env)
+		}
+	}
+	return out
+}
+
+// WakeEnvironment wakes env on every cluster allot.yaml of the last pass
+// names, until its next scheduled sleep (d zero) or for d, on behalf of
+// by, for the next pass to act on.
+func (r *Reconciler) WakeEnvironment(ctx context.Context, env string, d time.Duration, by string) error {
+	if err := CheckWakeFor(d); err != nil {
+		return err
+	}
+	p := r.Platform()
+	if p == nil {
+		return errors.New("no pass has read allot.yaml yet; try again in a minute")
+	}
+	w := Wake{By: by, At: r.now()}
+	if d > 0 {
+		w.Until = w.At.Add(d)
+	}
+	_, errs := r.Wake(ctx, p.Clusters, env, w)
+	return errors.Join(errs...)
 }

@@ -198,7 +198,7 @@ func Serve(ctx context.Context, s Streams, o ServeOptions) error {
 	// A change of status may make an environment ready, or break one that
 	// was: a pass reads its readiness again.
 	r.OnStatusChange = func(reconciler.StatusChange) { poke() }
-	feed := &passFeed{trigger: poke}
+	feed := &passFeed{trigger: poke, reconciler: r}
 	webhook, recoverNotices, err := newReviewHandler(ctx, o, feed, log)
 	if err != nil {
 		return err
