@@ -283,3 +283,23 @@ func TestECSSleepsOnItsSizesSchedule(t *testing.T) {
 		t.Fatalf("desiredCount %d in the morning, want 2", n)
 	}
 }
+
+// TestPlanSaysTheScheduleAndPlansTheSleep plans an asleep environment as
+// a pass applies it: with its schedule, and no change to bring it back up.
+func TestPlanSaysTheScheduleAndPlansTheSleep(t *testing.T) {
+	f := newFixture(t, "a")
+	f.src.write(t, "environments/web/shop.yaml", request("shop", "a", "  sleep: {schedule: \"weekdays 20:00-08:00\", timeZone: Europe/Berlin}\n"))
+	f.now = time.Date(2026, 11, 25, 21, 0, 0, 0, time.UTC)
+	f.mustPass(t)
+	plan, err := f.r.PlanOnly(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Entries) != 1 {
+		t.Fatalf("entries %+v", plan.Entries)
+	}
+	e := plan.Entries[0]
+	if e.Sleep != "weekdays 20:00-08:00 (Europe/Berlin)" || !e.Asleep || e.Action != ActionUnchanged {
+		t.Errorf("plan entry: sleep %q, asleep %v, action %s; want the schedule, asleep, unchanged", e.Sleep, e.Asleep, e.Action)
+	}
+}
