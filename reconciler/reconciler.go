@@ -189,25 +189,22 @@ func (p *PassResult) Failed() bool {
 // NextDeadline is the earliest time an environment of the pass that is
 // not ready yet fails, if it is still not ready then; zero when none waits.
 func (p *PassResult) NextDeadline() time.Time {
-	var next time.Time
-	for _, c := range p.Clusters {
-		for _, e := range c.Environments {
-			if !e.Deadline.IsZero() && (next.IsZero() || e.Deadline.Before(next)) {
-				next = e.Deadline
-			}
-		}
-	}
-	return next
+	return p.earliest(func(e EnvResult) time.Time { return e.Deadline })
 }
 
 // NextSleepChange is the earliest time an environment of the pass falls
 // asleep or wakes on its schedule; zero when none has one.
 func (p *PassResult) NextSleepChange() time.Time {
+	return p.earliest(func(e EnvResult) time.Time { return e.SleepUntil })
+}
+
+// earliest is the earliest non-zero time of the pass's environments.
+func (p *PassResult) earliest(at func(EnvResult) time.Time) time.Time {
 	var next time.Time
 	for _, c := range p.Clusters {
 		for _, e := range c.Environments {
-			if !e.SleepUntil.IsZero() && (next.IsZero() || e.SleepUntil.Before(next)) {
-				next = e.SleepUntil
+			if t := at(e); !t.IsZero() && (next.IsZero() || t.Before(next)) {
+				next = t
 			}
 		}
 	}

@@ -2,7 +2,6 @@ package test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,17 +17,6 @@ import (
 	"github.com/allot-dev/allot/reconciler"
 	"github.com/allot-dev/allot/test/harness"
 )
-
-// folder serves a directory as the requests repository, as it is on disk.
-type folder struct {
-	dir string
-	n   int
-}
-
-func (f *folder) Fetch(context.Context) (reconciler.Snapshot, error) {
-	f.n++
-	return reconciler.Snapshot{Dir: f.dir, Commit: fmt.Sprintf("folder-%d", f.n)}, nil
-}
 
 // TestVclusterSleepsWithItsControlPlane renders the built-in vcluster
 // type with the real chart and a nightly schedule, and drives the clock:
@@ -54,7 +42,7 @@ func TestVclusterSleepsWithItsControlPlane(t *testing.T) {
 	newYork, _ := time.LoadLocation("America/New_York")
 	now := time.Date(2026, 11, 24, 12, 0, 0, 0, newYork)
 	r := &reconciler.Reconciler{
-		Source: &folder{dir: repo}, Connector: &reconciler.Connector{Kubeconfigs: map[string]string{"dev-us-1": host.Kubeconfig}},
+		Source: &idpFolder{dir: repo}, Connector: &reconciler.Connector{Kubeconfigs: map[string]string{"dev-us-1": host.Kubeconfig}},
 		Builtin: environments.Templates(), ChartCache: cache, OnlyClusters: []string{"dev-us-1"},
 		WaitInterval: 200 * time.Millisecond, Now: func() time.Time { return now },
 	}
@@ -144,6 +132,13 @@ func TestWakeCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Its own control plane: the records of the shared one belong to the
+	// other tests' repositories.
+	cp, err := harness.Start(harness.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cp.Stop() }()
 	flags := []string{"--repo", repo, "--kubeconfig", "dev=" + cp.Kubeconfig}
 	allot(t, append([]string{"reconcile", "--once"}, flags...)...)
 	ctx := context.Background()
