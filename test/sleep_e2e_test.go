@@ -2,6 +2,8 @@ package test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/allot-dev/allot/cmd/allot/app"
 	"github.com/allot-dev/allot/environments"
 	"github.com/allot-dev/allot/reconciler"
 	"github.com/allot-dev/allot/test/harness"
@@ -134,11 +137,7 @@ func TestWakeCommand(t *testing.T) {
 	}
 	// Its own control plane: the records of the shared one belong to the
 	// other tests' repositories.
-	cp, err := harness.Start(harness.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cp.Stop() }()
+	cp := ownControlPlane(t)
 	flags := []string{"--repo", repo, "--kubeconfig", "dev=" + cp.Kubeconfig}
 	allot(t, append([]string{"reconcile", "--once"}, flags...)...)
 	ctx := context.Background()
@@ -186,5 +185,56 @@ func TestWakeCommand(t *testing.T) {
 	}
 	if n := replicas(); n != 0 {
 		t.Fatalf("%d replicas after allot sleep, want 0", n)
+	}
+}
+
+// TestServeSleepsOnTheScheduleEdge runs allot serve with an hour between
+// passes and a request that sleeps at the next minute: serve runs a pass
+// at that time, not at the next periodic one, and its metrics count the
+// sleeping environment and say when it wakes.
+func TestServeSleepsOnTheScheduleEdge(t *testing.T) {
+	cp := ownControlPlane(t)
+	at := time.Now().UTC().Truncate(time.Minute).Add(time.Minute)
+	if time.Until(at) < 20*time.Second {
+		at = at.Add(time.Minute)
+	}
+	wake := at.Add(2 * time.Minute)
+	cron := func(t time.Time) string {
+		return fmt.Sprintf("%d %d %d %d *", t.Minute(), t.Hour(), t.Day(), int(t.Month()))
+	}
+	repo := writeRepo(t, map[string]string{
+		"allot.yaml":                 "apiVersion: allot.dev/v1alpha1\nkind: Platform\nmetadata: {name: t}\nspec:\n  clusters: [{name: dev, inCluster: true}]\n  idp: {provider: none}\n  defaultSize: small\n  sizes: {small: {quota: {pods: 10}}}\n",
+		"environments/web/edge.yaml": fmt.Sprintf("apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata: {name: edge}\nspec:\n  type: namespace\n  owner: dev@example.com\n  team: web\n  cluster: dev\n  sleep: {sleepAt: %q, wakeAt: %q}\n", cron(at), cron(wake)),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Serve(ctx, app.Streams{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard}, app.ServeOptions{
+			ReconcileOptions: app.ReconcileOptions{Repo: repo, Kubeconfigs: map[string]string{"dev": cp.Kubeconfig}, ChartCache: t.TempDir(), MaxDeleteShare: 0.5, Interval: time.Hour},
+			Listen:           "127.0.0.1:0", Debounce: 100 * time.Millisecond, Ready: ready,
+		})
+	}()
+	addr := <-ready
+	asleep := `allot_environments_asleep{cluster="dev"} 1`
+	eventually(t, 30*time.Second, "the first pass", func() bool {
+		_, m := get(t, "http://"+addr+"/metrics")
+		return strings.Contains(m, `allot_passes_total{result="ok"}`)
+	})
+	if _, m := get(t, "http://"+addr+"/metrics"); strings.Contains(m, asleep) {
+		t.Fatalf("asleep before %s:\n%s", at, m)
+	}
+	eventually(t, time.Until(at)+30*time.Second, "asleep at "+at.Format(time.RFC3339), func() bool {
+		_, m := get(t, "http://"+addr+"/metrics")
+		return strings.Contains(m, asleep)
+	})
+	_, m := get(t, "http://"+addr+"/metrics")
+	if want := fmt.Sprintf(`allot_environment_wake_time_seconds{cluster="dev",environment="edge"} %g`, float64(wake.Unix())); !strings.Contains(m, want) {
+		t.Errorf("/metrics has no %s", want)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve returned %v", err)
 	}
 }
