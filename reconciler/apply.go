@@ -57,6 +57,10 @@ type EnvResult struct {
 	Pruned  int // objects deleted
 	// Message says more, such as what the environment waits for.
 	Message string
+	// Asleep is set for an environment asleep on its schedule; SleepUntil
+	// is when it next wakes, or, awake, next sleeps (zero for never).
+	Asleep     bool
+	SleepUntil time.Time
 	// Deadline, for an environment that is not ready, is when it fails
 	// if it is still not ready then; a pass after it tells.
 	Deadline time.Time

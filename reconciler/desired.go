@@ -88,6 +88,7 @@ func (r *Reconciler) render(ctx context.Context, snap Snapshot, kept *Kept) (*de
 	state.teams = budget.Teams(repo, budget.Options{})
 	r.mu.Lock()
 	r.platform = state.platform
+	r.requests = requestsByFile(repo)
 	r.mu.Unlock()
 	broken := brokenRequests(problems)
 

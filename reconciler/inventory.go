@@ -154,6 +154,12 @@ type Record struct {
 	// from it.
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"updated"`
+	// Sleep is whether the environment sleeps on its schedule, as the
+	// last pass decided; nil for an environment without a schedule.
+	Sleep *SleepState `json:"sleep,omitempty"`
+	// Wake is an early wake or sleep, kept under its own key of the
+	// ConfigMap (see Reconciler.Wake); not part of record.json.
+	Wake *Wake `json:"-"`
 }
 
 // groups returns the record's groups; a nil record has none.
@@ -334,6 +340,7 @@ func (inv inventory) list(ctx context.Context) (map[string]*Record, error) {
 		if err := json.Unmarshal([]byte(cm.Data[recordKey]), &r); err != nil {
 			return nil, fmt.Errorf("inventory record %s/%s is not readable: %w; fix or delete it", SystemNamespace, cm.Name, err)
 		}
+		r.Wake = readWake(&cm)
 		out[r.Environment] = &r
 	}
 	return out, nil

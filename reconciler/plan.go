@@ -84,6 +84,10 @@ type PlanEntry struct {
 	Changes     []Change         `json:"changes,omitempty"`
 	Groups      []renderer.Group `json:"groups,omitempty"`
 	Message     string           `json:"message,omitempty"`
+	// Sleep is the schedule the environment sleeps on, as a person reads
+	// it, and Asleep whether it would be asleep now.
+	Sleep  string `json:"sleep,omitempty"`
+	Asleep bool   `json:"asleep,omitempty"`
 }
 
 // Plan is what a pass would do, computed with server-side dry runs and
@@ -162,6 +166,8 @@ func (r *Reconciler) PlanOnly(ctx context.Context, only func(env string) bool) (
 			continue
 		}
 		desired, gone, guard := r.partition(state.byCluster[entry.Name], records, &plan.Kept)
+		// Planned as a pass would apply it: asleep when it sleeps now.
+		sleep := r.planSleep(desired, records)
 		if notes, err := (inventory{client: cl.Client}).notes(ctx); err != nil {
 			guard = errors.Join(guard, err)
 		} else {
@@ -173,6 +179,9 @@ func (r *Reconciler) PlanOnly(ctx context.Context, only func(env string) bool) (
 		for _, b := range sortedBundles(desired) {
 			if only == nil || only(b.Environment) {
 				pe := r.planEnvironment(ctx, cl, b, records[b.Environment])
+				if st := sleep[b.Environment]; st != nil {
+					pe.Sleep, pe.Asleep = st.Schedule, st.Asleep
+				}
 				plan.Errors = append(plan.Errors, entryErrors(pe)...)
 				plan.Entries = append(plan.Entries, pe)
 			}

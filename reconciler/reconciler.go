@@ -127,6 +127,8 @@ type Reconciler struct {
 	clusters map[string]*Cluster
 	// platform is allot.yaml of the last pass.
 	platform *schemas.PlatformSpec
+	// requests are the requests of the last pass, by file.
+	requests map[string]schemas.Environment
 	// last is the render of the last immutable commit, reused while the
 	// commit does not change.
 	last     *desiredState
@@ -191,11 +193,22 @@ func (p *PassResult) Failed() bool {
 // NextDeadline is the earliest time an environment of the pass that is
 // not ready yet fails, if it is still not ready then; zero when none waits.
 func (p *PassResult) NextDeadline() time.Time {
+	return p.earliest(func(e EnvResult) time.Time { return e.Deadline })
+}
+
+// NextSleepChange is the earliest time an environment of the pass falls
+// asleep or wakes on its schedule; zero when none has one.
+func (p *PassResult) NextSleepChange() time.Time {
+	return p.earliest(func(e EnvResult) time.Time { return e.SleepUntil })
+}
+
+// earliest is the earliest non-zero time of the pass's environments.
+func (p *PassResult) earliest(at func(EnvResult) time.Time) time.Time {
 	var next time.Time
 	for _, c := range p.Clusters {
 		for _, e := range c.Environments {
-			if !e.Deadline.IsZero() && (next.IsZero() || e.Deadline.Before(next)) {
-				next = e.Deadline
+			if t := at(e); !t.IsZero() && (next.IsZero() || t.Before(next)) {
+				next = t
 			}
 		}
 	}
@@ -270,6 +283,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 	res.records = records
 
 	desired, gone, guard := r.partition(bundles, records, kept)
+	sleep := r.planSleep(desired, records)
 	guard = r.passGuards(ctx, in, notes, records, desired, gone, guard)
 	after := notes
 	if !errors.Is(guard, ErrHistoryRewritten) && isCommitHash(commit) {
@@ -336,7 +350,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 					// Nothing to apply, but readiness may have changed.
 					res = r.refreshReadiness(ctx, cl, inv, b, rec, res)
 				}
-				keep(res)
+				keep(r.settleSleep(ctx, cl, inv, b, rec, sleep[b.Environment], res))
 				return
 			}
 			r.takeStatusChange(cl.Name, b.Environment)
@@ -350,7 +364,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 				if res.Err == nil && len(synced) > 0 {
 					r.markClean(cl, b, synced, dirtyBefore)
 				}
-				keep(res)
+				keep(r.settleSleep(ctx, cl, inv, b, rec, sleep[b.Environment], res))
 				return
 			}
 			er := r.applyEnvironment(ctx, cp, b, rec)
@@ -367,7 +381,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 			if er.Err == nil && len(synced) > 0 && (er.Action == ActionUnchanged || er.Action == ActionRepaired || er.Action == ActionUpdated || er.Action == ActionCreated) {
 				r.markClean(cl, b, synced, dirtyBefore)
 			}
-			keep(er)
+			keep(r.settleSleep(ctx, cl, inv, b, er.record, sleep[b.Environment], er))
 		}()
 	}
 	wg.Wait()

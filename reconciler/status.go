@@ -31,6 +31,9 @@ type StatusRow struct {
 	// Expires is when the environment is torn down: its expires date, or
 	// its TTL counted from when allot first applied it; zero for never.
 	Expires time.Time `json:"expires,omitzero"`
+	// Sleep says whether the environment sleeps on its schedule and until
+	// when; nil without a schedule.
+	Sleep *SleepState `json:"sleep,omitempty"`
 }
 
 // Status reads the inventory records of the given clusters. A cluster that
@@ -77,6 +80,9 @@ func rowOf(cluster string, rec *Record) StatusRow {
 	}
 	if rec.condition(ConditionDrifted) == metav1.ConditionTrue {
 		row.Ready += " (drifted)"
+	}
+	if row.Sleep = rec.Sleep; rec.Sleep != nil && rec.Sleep.Asleep {
+		row.Ready += " (asleep" + untilText(rec.Sleep.Until) + ")"
 	}
 	return row
 }
@@ -193,4 +199,12 @@ func objectStatus(ctx context.Context, cl *Cluster, ref ObjectRef) ObjectStatus 
 	st := readinessOf(live)
 	o.State, o.Message = string(st.state), st.message
 	return o
+}
+
+// untilText is " until T" in UTC, or nothing for never.
+func untilText(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return " until " + t.UTC().Format(time.RFC3339)
 }

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/allot-dev/allot/renderer/sources"
+	"github.com/allot-dev/allot/schemas"
 )
 
 // Phase is a stage of applying a bundle; each phase is applied and ready
@@ -67,6 +68,10 @@ type Bundle struct {
 	Import *Import `json:"import,omitempty"`
 	// Digest is the sha256 of the bundle's canonical serialisation.
 	Digest string `json:"digest"`
+	// Sleep is the schedule the environment sleeps on (the request's, its
+	// size's or its template's), nil for none. It is not part of the
+	// digest: the reconciler decides at each pass whether it sleeps.
+	Sleep *schemas.Sleep `json:"sleep,omitempty"`
 	// Warnings are what the sources rendered despite, such as deprecated
 	// kustomization fields; they are not part of the digest.
 	Warnings []sources.Warning `json:"warnings,omitempty"`

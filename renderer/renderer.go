@@ -127,6 +127,7 @@ func (r *Renderer) Render(ctx context.Context, t Target) (*Bundle, error) {
 		Cluster: t.Cluster.Name, Namespace: env.Metadata.Name, Expires: env.Spec.Expires,
 		Objects: map[Phase][]*unstructured.Unstructured{},
 	}
+	b.Sleep = sleepOf(platform, env, &tf.Template.Spec)
 	group := groupFor(platform, env)
 	if group != nil {
 		b.Groups = []Group{*group}
@@ -514,4 +515,15 @@ func deepMerge(base, over map[string]any) map[string]any {
 		out[k] = deepCopy(v)
 	}
 	return out
+}
+
+// sleepOf is the environment's sleep schedule: its own, its size's, or its
+// template's.
+func sleepOf(p *schemas.PlatformSpec, env *schemas.Environment, tmpl *schemas.TemplateSpec) *schemas.Sleep {
+	name := cmp.Or(env.Spec.Size, p.DefaultSize)
+	var size *schemas.Size
+	if s, ok := p.Sizes[name]; ok {
+		size = &s
+	}
+	return schemas.SleepFor(&env.Spec, size, tmpl)
 }

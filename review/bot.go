@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -104,6 +105,8 @@ type Bot struct {
 	Checker     Checker
 	// Applier runs the pass after a merge; nil means no ready notices.
 	Applier Applier
+	// Waker wakes environments on /wake; nil answers that it cannot.
+	Waker Waker
 	// Repository limits the bot to the requests repository, "owner/name";
 	// empty accepts any repository the installation sends.
 	Repository string
@@ -251,6 +254,13 @@ func (b *Bot) handle(ctx context.Context, ev Event) error {
 		}
 		t.comment = p.Comment.ID
 		t.commands = ParseCommands(p.Comment.Body)
+		// /wake is for the merged pull request, which review leaves alone.
+		if i := slices.IndexFunc(t.commands, func(c Command) bool { return c.Name == Wake }); i >= 0 {
+			if err := t.wake(ctx, t.commands[i]); err != nil {
+				return err
+			}
+			t.commands = slices.DeleteFunc(t.commands, func(c Command) bool { return c.Name == Wake })
+		}
 		if len(t.commands) == 0 {
 			return nil
 		}

@@ -12,6 +12,9 @@ const (
 	Hold    CommandName = "hold"
 	Plan    CommandName = "plan"
 	Help    CommandName = "help"
+	// Wake wakes the environment a merged pull request created, until its
+	// next scheduled sleep or for the duration in Args.
+	Wake CommandName = "wake"
 	// Unknown is a /word allot does not know, or a known word followed by
 	// arguments it does not take. The bot replies to it rather than guessing.
 	Unknown CommandName = "unknown"
@@ -31,7 +34,7 @@ type Command struct {
 	// Word is the command word in lower case, with its slash ("/lgtm"), so a
 	// reply can name what was not understood.
 	Word string
-	// Args holds the text after Word when Name is Unknown.
+	// Args holds the text after Word when Name is Unknown or Wake.
 	Args string
 }
 
@@ -260,6 +263,8 @@ func parseLine(line string) (Command, bool) {
 		cmd.Name = Plan
 	case word == "/help" && args == "":
 		cmd.Name = Help
+	case word == "/wake":
+		cmd.Name, cmd.Args = Wake, args
 	default:
 		cmd.Name, cmd.Args = Unknown, args
 	}

@@ -28,6 +28,14 @@ func TestParseCommands(t *testing.T) {
 			},
 		},
 		{
+			name: "reads /wake with or without a duration",
+			body: "/wake\n/wake 2h",
+			want: []Command{
+				{Name: Wake, Line: 1, Word: "/wake"},
+				{Name: Wake, Line: 2, Word: "/wake", Args: "2h"},
+			},
+		},
+		{
 			name: "ignores case and surrounding blanks",
 			body: "   /APPROVE  \r\n  /Hold CANCEL\t",
 			want: []Command{

@@ -145,6 +145,8 @@ func (c cleaner) plan(p *reconciler.Plan) *reconciler.Plan {
 			Environment: c.line(e.Environment, maxName),
 			Action:      reconciler.Action(c.line(string(e.Action), maxName)),
 			Message:     c.line(e.Message, maxMessage),
+			Sleep:       c.line(e.Sleep, maxMessage),
+			Asleep:      e.Asleep,
 		}
 		for _, ch := range e.Changes {
 			ce.Changes = append(ce.Changes, reconciler.Change{Object: c.line(ch.Object, maxName), Action: c.line(ch.Action, maxName), Diff: c.block(ch.Diff), Error: c.line(ch.Error, maxMessage), Note: c.line(ch.Note, maxMessage)})

@@ -68,6 +68,14 @@ func writeEntry(b *strings.Builder, e reconciler.PlanEntry, l limits) {
 		b.WriteString(mdText(e.Message) + "\n\n")
 		empty = false
 	}
+	if e.Sleep != "" {
+		now := "awake now"
+		if e.Asleep {
+			now = "asleep now"
+		}
+		b.WriteString("**Sleeps:** " + mdCode(e.Sleep) + " (" + now + "): scaled to zero while it sleeps; `/wake` on the merged pull request wakes it early.\n\n")
+		empty = false
+	}
 	var changes []reconciler.Change
 	for _, ch := range e.Changes {
 		if ch.Action != reconciler.ChangeUnchanged {

@@ -45,3 +45,12 @@ func TestRenderCommentCollapsesEntriesWhenCuttingDiffsIsNotEnough(t *testing.T) 
 	}
 	checkRendered(t, got, Marker)
 }
+
+func TestRenderCommentSaysTheSleepSchedule(t *testing.T) {
+	r := sampleReport()
+	r.Plan.Entries[0].Sleep = "weekdays 20:00-08:00 (Europe/Berlin)"
+	got := RenderComment(CommentView{Report: r}, nil)
+	if want := "**Sleeps:** `weekdays 20:00-08:00 (Europe/Berlin)` (awake now): scaled to zero while it sleeps; `/wake` on the merged pull request wakes it early."; !strings.Contains(got, want) {
+		t.Errorf("the comment lacks %q:\n%s", want, got)
+	}
+}

@@ -140,6 +140,9 @@ type GitHub interface {
 	Merge(ctx context.Context, repo Repo, number int, sha string, method MergeMethod, title string) (string, error)
 	// IsTeamMember reports whether login is an active member of org/team.
 	IsTeamMember(ctx context.Context, org, team, login string) (bool, error)
+	// PublicEmail is the e-mail address login shows on their GitHub
+	// profile, one of their verified ones; "" when they show none.
+	PublicEmail(ctx context.Context, login string) (string, error)
 	// Files lists the paths a pull request adds, changes or removes (the
 	// old and new path of a rename), as GitHub compares it with the merge
 	// base, every page up to GitHub's 3,000 files.

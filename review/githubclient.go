@@ -448,6 +448,14 @@ func (c *apiClient) Merge(ctx context.Context, repo Repo, number int, sha string
 	return res.GetSHA(), nil
 }
 
+func (c *apiClient) PublicEmail(ctx context.Context, login string) (string, error) {
+	u, _, err := c.gh.Users.Get(ctx, login)
+	if err != nil {
+		return "", fmt.Errorf("read the profile of %s: %w", login, err)
+	}
+	return u.GetEmail(), nil
+}
+
 func (c *apiClient) IsTeamMember(ctx context.Context, org, team, login string) (bool, error) {
 	m, _, err := c.gh.Teams.GetTeamMembershipBySlug(ctx, org, team, login)
 	var errResp *github.ErrorResponse

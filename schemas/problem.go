@@ -18,6 +18,7 @@ const (
 	RuleCluster  Rule = "cluster"  // the cluster or placement does not resolve
 	RuleOwner    Rule = "owner"    // owner or member e-mail not allowed
 	RuleExpires  Rule = "expires"  // expiry missing, in the past, or beyond the policy's maximum TTL
+	RuleSleep    Rule = "sleep"    // a sleep schedule has a bad time zone or expression, or never wakes
 	RuleLimit    Rule = "limit"    // the owner has too many environments
 	RuleBudget   Rule = "budget"   // the team's environments would reserve more than its budget
 	RuleAddon    Rule = "addon"    // add-on source not allowed or ambiguous

@@ -78,7 +78,7 @@ func TestValidatorSuggestsTheFieldMeant(t *testing.T) {
 	got := v.Validate(KindEnvironment, doc)
 	want := map[string]string{
 		"spec/memebers": `unknown field "memebers" in spec; did you mean "members"?`,
-		"spec/zzzzzz":   `unknown field "zzzzzz" in spec; allowed fields are addons, cluster, expires, members, owner, placement, size, team, type, values`,
+		"spec/zzzzzz":   `unknown field "zzzzzz" in spec; allowed fields are addons, cluster, expires, members, owner, placement, size, sleep, team, type, values`,
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %v", got)

@@ -40,6 +40,9 @@ type EnvironmentSpec struct {
 	Expires   string         `json:"expires,omitempty"`
 	Values    map[string]any `json:"values,omitempty"`
 	Addons    []Addon        `json:"addons,omitempty"`
+	// Sleep is when the environment sleeps; it wins over its size's and
+	// its template's.
+	Sleep *Sleep `json:"sleep,omitempty"`
 }
 
 // Placement places an environment on every cluster whose labels match.
@@ -267,6 +270,9 @@ type Size struct {
 	Description string         `json:"description,omitempty"`
 	Quota       map[string]any `json:"quota"`
 	LimitRange  *LimitRange    `json:"limitRange,omitempty"`
+	// Sleep is when environments of this size sleep, unless their
+	// request says otherwise.
+	Sleep *Sleep `json:"sleep,omitempty"`
 }
 
 // LimitRange holds the container defaults of a Size.
@@ -387,6 +393,9 @@ type TemplateSpec struct {
 	// prices count; nil means it does. A type whose workloads run
 	// elsewhere, such as an ECS stack, sets it to false.
 	ReservesQuota *bool `json:"reservesQuota,omitempty"`
+	// Sleep is when environments of this type sleep, unless their request
+	// or size says otherwise.
+	Sleep *Sleep `json:"sleep,omitempty"`
 }
 
 // Source is one thing a template renders: a Helm chart, a Kustomize

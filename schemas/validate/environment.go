@@ -39,6 +39,7 @@ func (c *checker) environment(ef *load.EnvironmentFile) {
 	}
 	c.people(ef)
 	c.expiry(ef)
+	c.sleep(doc, env.Spec.Sleep, "spec", "sleep")
 	c.addons(ef)
 	if tmpl != nil {
 		c.values(ef, tmpl)

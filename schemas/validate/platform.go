@@ -93,6 +93,7 @@ func (c *checker) sizes(pf *load.PlatformFile) {
 		s := pf.Platform.Spec.Sizes[name]
 		c.dnsLabel(doc.Pos("spec", "sizes", name), "size name", name)
 		c.resources(doc, s.Quota, quotaResource, "spec", "sizes", name, "quota")
+		c.sleep(doc, s.Sleep, "spec", "sizes", name, "sleep")
 		if s.LimitRange != nil {
 			at := []string{"spec", "sizes", name, "limitRange"}
 			def := c.resources(doc, s.LimitRange.Default, containerResource, append(at, "default")...)

@@ -27,6 +27,7 @@ func (c *checker) templates() {
 				c.errorf(tf.Doc.Pos("spec", "clusterSelector"), schemas.RuleTemplate, "clusterSelector: %v", err)
 			}
 		}
+		c.sleep(tf.Doc, tf.Template.Spec.Sleep, "spec", "sleep")
 		if tf.Template.Spec.Parameters == nil {
 			continue
 		}

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -184,6 +185,28 @@ func run() error {
 		return err
 	}
 	fmt.Printf("checkout-dev quota pods is %s again\n", quota.Spec.Hard.Pods())
+
+	showReplicas := func() error {
+		var list appsv1.DeploymentList
+		if err := dev.List(ctx, &list, client.InNamespace("search-sandbox")); err != nil {
+			return err
+		}
+		for _, d := range list.Items {
+			fmt.Printf("search-sandbox Deployment %s: %d replicas\n", d.Name, *d.Spec.Replicas)
+		}
+		return nil
+	}
+	step("search-sandbox sleeps on weeknights (weekdays 20:00-08:00, Europe/Berlin); allot sleep puts it to sleep now, without a change in git")
+	allot(append([]string{"sleep", "search-sandbox"}, base...)...)
+	if err := showReplicas(); err != nil {
+		return err
+	}
+	allot(append([]string{"status"}, base...)...)
+	step("allot wake --for 2h wakes it early (as /wake on its pull request would); the replicas come back from the request")
+	allot(append([]string{"wake", "search-sandbox", "--for", "2h"}, base...)...)
+	if err := showReplicas(); err != nil {
+		return err
+	}
 
 	step("search-sandbox's request is deleted from the repository; the next pass tears it down")
 	if err := os.Remove(filepath.Join(repo, "environments", "search", "search-sandbox.yaml")); err != nil {

@@ -172,6 +172,7 @@ func newReviewHandler(ctx context.Context, o ServeOptions, feed *passFeed, log *
 		BaseContext: func() context.Context { return ctx },
 		Clients:     rc.clients,
 		Checker:     &prChecker{opts: o.ReconcileOptions, dir: o.reviewDir(), token: token, log: log},
+		Waker:       feed.waker(),
 		Applier:     &passApplier{feed: feed, timeout: cmp.Or(o.ReadyTimeout, 10*time.Minute), poll: 5 * time.Second},
 		Repository:  rc.repository,
 		Branch:      o.Branch,

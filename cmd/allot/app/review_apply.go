@@ -21,6 +21,31 @@ type passFeed struct {
 	waiters []passWaiter
 	// trigger asks the serve loop for a pass.
 	trigger func()
+	// reconciler is serve's, for /wake; nil in tests of the feed alone.
+	reconciler *reconciler.Reconciler
+}
+
+// passWaker wakes environments for /wake and asks for a pass that acts on
+// it at once.
+type passWaker struct {
+	*reconciler.Reconciler
+	trigger func()
+}
+
+func (w passWaker) WakeEnvironment(ctx context.Context, env string, d time.Duration, by string) error {
+	if err := w.Reconciler.WakeEnvironment(ctx, env, d, by); err != nil {
+		return err
+	}
+	w.trigger()
+	return nil
+}
+
+// waker is what /wake uses, nil without a reconciler.
+func (f *passFeed) waker() review.Waker {
+	if f.reconciler == nil {
+		return nil
+	}
+	return passWaker{Reconciler: f.reconciler, trigger: f.trigger}
 }
 
 type passWaiter struct {

@@ -110,6 +110,8 @@ type metrics struct {
 	envs     *prometheus.GaugeVec
 	notReady *prometheus.GaugeVec
 	watchUp  *prometheus.GaugeVec
+	asleep   *prometheus.GaugeVec
+	wakeAt   *prometheus.GaugeVec
 	teams    *teamMetrics
 }
 
@@ -124,9 +126,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		envs:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "allot_environments", Help: "Environments per cluster by the action of the last pass."}, []string{"cluster", "action"}),
 		notReady: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "allot_environments_not_ready", Help: "Environments per cluster that were not ready after the last pass."}, []string{"cluster"}),
 		watchUp:  prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "allot_drift_watch_up", Help: "1 when the drift watch works on a cluster, 0 when it does not (drift is then found by full passes only)."}, []string{"cluster"}),
+		asleep:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "allot_environments_asleep", Help: "Environments per cluster asleep on their schedule after the last pass."}, []string{"cluster"}),
+		wakeAt:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "allot_environment_wake_time_seconds", Help: "When each sleeping environment wakes, as a Unix time (0 for never)."}, []string{"cluster", "environment"}),
 	}
 	m.teams = newTeamMetrics(reg)
-	reg.MustRegister(m.passes, m.duration, m.applied, m.pruned, m.drift, m.errors, m.envs, m.notReady, m.watchUp,
+	reg.MustRegister(m.passes, m.duration, m.applied, m.pruned, m.drift, m.errors, m.envs, m.notReady, m.watchUp, m.asleep, m.wakeAt,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -141,6 +145,8 @@ func (m *metrics) record(res *reconciler.PassResult, took time.Duration) {
 	m.teams.record(res)
 	m.envs.Reset()
 	m.notReady.Reset()
+	m.asleep.Reset()
+	m.wakeAt.Reset()
 	for _, c := range res.Clusters {
 		if c.Err != nil {
 			m.errors.WithLabelValues(c.Name).Inc()
@@ -158,6 +164,10 @@ func (m *metrics) record(res *reconciler.PassResult, took time.Duration) {
 			}
 			if e.Err != nil {
 				m.errors.WithLabelValues(c.Name).Inc()
+			}
+			if e.Asleep {
+				m.asleep.WithLabelValues(c.Name).Inc()
+				m.wakeAt.WithLabelValues(c.Name, e.Environment).Set(float64(max(e.SleepUntil.Unix(), 0)))
 			}
 		}
 	}
@@ -192,7 +202,7 @@ func Serve(ctx context.Context, s Streams, o ServeOptions) error {
 	// A change of status may make an environment ready, or break one that
 	// was: a pass reads its readiness again.
 	r.OnStatusChange = func(reconciler.StatusChange) { poke() }
-	feed := &passFeed{trigger: poke}
+	feed := &passFeed{trigger: poke, reconciler: r}
 	webhook, recoverNotices, err := newReviewHandler(ctx, o, feed, log)
 	if err != nil {
 		return err
@@ -267,6 +277,11 @@ func Serve(ctx context.Context, s Streams, o ServeOptions) error {
 			if next := res.NextDeadline(); !next.IsZero() {
 				// An environment that is still not ready by then fails;
 				// a pass right after says so.
+				wait = min(wait, max(time.Until(next), 0)+time.Second)
+			}
+			if next := res.NextSleepChange(); !next.IsZero() {
+				// Environments fall asleep and wake on time, not at the
+				// next periodic pass.
 				wait = min(wait, max(time.Until(next), 0)+time.Second)
 			}
 			if passes == 1 && !res.Failed() {

@@ -182,6 +182,9 @@ func writeDescription(w io.Writer, es reconciler.EnvironmentStatus) {
 	fmt.Fprintf(tw, "Commit:\t%s\n", es.Commit)
 	fmt.Fprintf(tw, "Updated:\t%s\n", es.Updated.UTC().Format(time.RFC3339))
 	fmt.Fprintf(tw, "Expires:\t%s\n", expiresText(es.Expires))
+	if s := es.Sleep; s != nil {
+		fmt.Fprintf(tw, "Sleep:\t%s\n", sleepText(s))
+	}
 	if es.LastError != "" {
 		fmt.Fprintf(tw, "Last error:\t%s\n", es.LastError)
 	}
@@ -203,3 +206,19 @@ func writeDescription(w io.Writer, es reconciler.EnvironmentStatus) {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// sleepText says whether an environment sleeps, until when, and on which
+// schedule.
+func sleepText(s *reconciler.SleepState) string {
+	state := "awake"
+	if s.Asleep {
+		state = "asleep"
+	}
+	if !s.Until.IsZero() {
+		state += " until " + s.Until.UTC().Format(time.RFC3339)
+	}
+	if !s.WokenUntil.IsZero() {
+		state += ", woken early"
+	}
+	return state + "; schedule " + s.Schedule
+}

@@ -7,6 +7,7 @@ func (s *Server) routes() {
 	m := http.NewServeMux()
 	m.HandleFunc("POST /app/installations/{id}/access_tokens", s.createInstallationToken)
 	m.HandleFunc("GET /orgs/{org}/teams/{team}/memberships/{user}", s.getMembership)
+	m.HandleFunc("GET /users/{username}", s.getUser)
 
 	m.HandleFunc("GET /repos/{owner}/{repo}", s.getRepo)
 	m.HandleFunc("GET /repos/{owner}/{repo}/installation", s.repoInstallation)

@@ -56,6 +56,7 @@ type Server struct {
 	installs map[int64]*installation
 	repos    map[string]*repo
 	teams    map[string]map[string]string // "org/team" → login → state
+	emails   map[string]string            // login → public e-mail address
 	merges   []Merge
 	requests []Request
 	faults   []fault
