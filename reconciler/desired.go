@@ -85,7 +85,7 @@ func (r *Reconciler) render(ctx context.Context, snap Snapshot, kept *Kept) (*de
 	}
 	r.rememberTimeouts(repo)
 	state.platform = &repo.Platform.Platform.Spec
-	state.teams = budget.Teams(repo, budget.Options{})
+	state.teams = budget.Teams(repo, budget.Options{Now: r.now()})
 	r.mu.Lock()
 	r.platform = state.platform
 	r.requests = requestsByFile(repo)

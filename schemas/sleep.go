@@ -250,3 +250,17 @@ func latest(list []cron.Schedule, t time.Time) time.Time {
 	}
 	return out
 }
+
+// AwakeShare is the share of the four weeks from t that the schedule keeps
+// an environment awake, sampled every half hour: what an estimate of its
+// cost counts, the hours asleep being free.
+func (s *SleepSchedule) AwakeShare(t time.Time) float64 {
+	const span, step = 28 * 24 * time.Hour, 30 * time.Minute
+	awake, n := 0, int(span/step)
+	for i := range n {
+		if !s.Asleep(t.Add(time.Duration(i) * step)) {
+			awake++
+		}
+	}
+	return float64(awake) / float64(n)
+}

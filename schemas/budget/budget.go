@@ -11,6 +11,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -108,8 +109,11 @@ func Summarize(repo *load.Repository, names []string, opts Options) *Summary {
 
 // Options tunes how reservations are computed.
 type Options struct {
-	// Awake returns the share of the time, from 0 to 1, an environment is
-	// awake; nil means always awake.
+	// Now, when set, makes the estimate count the hours an environment's
+	// sleep schedule has it asleep, over the four weeks from Now, as free.
+	Now time.Time
+	// Awake, when set, returns the share of the time, from 0 to 1, an
+	// environment is awake, instead of its schedule.
 	Awake func(*load.EnvironmentFile) float64
 }
 
@@ -131,18 +135,25 @@ func Of(repo *load.Repository, ef *load.EnvironmentFile, opts Options) (Reservat
 		return r, err
 	}
 	r.Clusters = len(clusters)
-	if opts.Awake != nil {
+	name := spec.Size
+	if name == "" {
+		name = p.DefaultSize
+	}
+	size, ok := p.Sizes[name]
+	if !ok {
+		return r, fmt.Errorf("unknown size %q", name)
+	}
+	switch {
+	case opts.Awake != nil:
 		r.Awake = min(max(opts.Awake(ef), 0), 1)
+	case !opts.Now.IsZero():
+		if sl := schemas.SleepFor(spec, &size, tmpl); sl != nil {
+			if sched, err := schemas.ParseSleep(*sl); err == nil {
+				r.Awake = sched.AwakeShare(opts.Now)
+			}
+		}
 	}
 	if tmpl == nil || tmpl.ReservesQuota == nil || *tmpl.ReservesQuota {
-		name := spec.Size
-		if name == "" {
-			name = p.DefaultSize
-		}
-		size, ok := p.Sizes[name]
-		if !ok {
-			return r, fmt.Errorf("unknown size %q", name)
-		}
 		quota, err := Quantities(size.Quota)
 		if err != nil {
 			return r, fmt.Errorf("size %s: %w", name, err)

@@ -1,7 +1,9 @@
 package budget
 
 import (
+	"math"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -98,5 +100,26 @@ func TestOverNamesEachResourcePastTheBudget(t *testing.T) {
 	got := team.Over(r)
 	if len(got) != 2 || got[0] != "environments: 2 of 1" || got[1] != "requests.cpu: 7 of 6" {
 		t.Errorf("Over = %q", got)
+	}
+}
+
+// TestSleepingHoursAreFree: an environment asleep weeknights from 20:00 to
+// 08:00 and all weekend is awake 60 of the week's 168 hours.
+func TestSleepingHoursAreFree(t *testing.T) {
+	repo := load1(t, map[string]string{
+		"environments/web/night.yaml": "apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata: {name: night}\nspec: {type: namespace, owner: jane@acme.example, team: web, expires: 7d, cluster: eu, sleep: {schedule: \"weekdays 20:00-08:00\", timeZone: Europe/Berlin}}\n",
+	})
+	// A Monday in winter, Berlin an hour ahead of UTC.
+	r, err := Of(repo, repo.Environments[0], Options{Now: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Awake 08:00-20:00 Monday to Friday: 60 of 168 hours.
+	if want := 60.0 / 168; math.Abs(r.Awake-want) > 0.01 {
+		t.Errorf("awake %.3f of the time, want %.3f", r.Awake, want)
+	}
+	// Small on one cluster: 2 CPU × 20 + 4 GiB × 2.5 + 1 = 51 a month awake.
+	if want := math.Round(51*r.Awake*100) / 100; r.Monthly != want {
+		t.Errorf("%.2f a month, want %.2f", r.Monthly, want)
 	}
 }

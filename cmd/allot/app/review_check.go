@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pmezard/go-difflib/difflib"
 
@@ -132,7 +133,7 @@ func (c *prChecker) Check(ctx context.Context, req review.CheckRequest) (*review
 	}
 	problems = append(problems, rendered...)
 	report.Problems = reviewProblems(problems)
-	report.Costs = budget.Summarize(mergedRepo, report.Environments, budget.Options{})
+	report.Costs = budget.Summarize(mergedRepo, report.Environments, budget.Options{Now: time.Now()})
 
 	switch {
 	case req.Fork && !policy.PlanForks:
