@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -152,6 +153,9 @@ type PassResult struct {
 	// keep the last applied state.
 	Kept map[string]string
 	Err  error
+	// Platform is allot.yaml as the pass read it; nil when the pass
+	// stopped before.
+	Platform *schemas.PlatformSpec
 }
 
 // ClusterResult is what a pass did on one cluster.
@@ -204,7 +208,7 @@ func (r *Reconciler) Pass(ctx context.Context) *PassResult {
 	res := &PassResult{Kept: map[string]string{}}
 	in, err := r.prepare(ctx, res.Kept)
 	if in != nil {
-		res.Commit = in.commit
+		res.Commit, res.Platform = in.commit, in.platform
 	}
 	if err != nil {
 		res.Err = err
@@ -377,7 +381,9 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 				r.OnEnvironment(held)
 			}
 		case !brk.open():
-			keep(r.teardown(ctx, cl, inv, rec))
+			er := r.teardown(ctx, cl, inv, rec)
+			er.Expired = er.Action == ActionDeleted && slices.ContainsFunc(bundles, func(b *renderer.Bundle) bool { return b.Environment == rec.Environment })
+			keep(er)
 		}
 	}
 	sort.Slice(results, func(i, j int) bool { return results[i].Environment < results[j].Environment })

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/allot-dev/allot/reconciler"
 	"github.com/allot-dev/allot/schemas"
 )
 
@@ -121,11 +123,20 @@ type Bot struct {
 	// means 3 seconds. MergeAttempts bounds those looks; zero means 5.
 	MergeRetry    time.Duration
 	MergeAttempts int
-	Log           *slog.Logger
+	// Now is the clock of expiry notices and extensions; nil means
+	// time.Now.
+	Now func() time.Time
+	Log *slog.Logger
 
 	mu       sync.Mutex
 	checked  map[string]checked // by repo#number
 	comments map[string]int64   // the bot comment, by repo#number
+	// expiries are the environments' expiries as the last pass reported
+	// them; notices the expiry notice markers seen on GitHub, and origins
+	// the pull request that created an environment, by commit and file.
+	expiries map[string]reconciler.Expiry
+	notices  map[string]bool
+	origins  map[string]int
 }
 
 // checked is the last check of a pull request's head: the head is
@@ -253,6 +264,11 @@ func (b *Bot) handle(ctx context.Context, ev Event) error {
 		t.commands = ParseCommands(p.Comment.Body)
 		if len(t.commands) == 0 {
 			return nil
+		}
+		if slices.ContainsFunc(t.commands, func(c Command) bool { return c.Name == Extend }) {
+			// /extend goes on the merged pull request; it is the
+			// comment's only business.
+			return t.extend(ctx)
 		}
 		return t.review(ctx)
 	case EventRecheck:

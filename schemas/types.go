@@ -132,6 +132,8 @@ type PlatformSpec struct {
 	Approvers        Approvers         `json:"approvers,omitempty"`
 	Review           *Review           `json:"review,omitempty"`
 	Drift            Drift             `json:"drift,omitempty"`
+	// Notices says when allot warns before an environment expires.
+	Notices *Notices `json:"notices,omitempty"`
 }
 
 // Drift says how allot treats changes made outside git to what it manages.
@@ -265,6 +267,8 @@ type Policy struct {
 	Addons                  AddonPolicy `json:"addons,omitempty"`
 	// Bundles bounds what one environment renders for one cluster.
 	Bundles BundlePolicy `json:"bundles,omitempty"`
+	// Extensions bounds what /extend may do without review.
+	Extensions *ExtensionPolicy `json:"extensions,omitempty"`
 }
 
 // BundlePolicy bounds what one environment renders for one cluster, so

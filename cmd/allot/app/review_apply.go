@@ -21,6 +21,8 @@ type passFeed struct {
 	waiters []passWaiter
 	// trigger asks the serve loop for a pass.
 	trigger func()
+	// afterPass, when set, is handed every pass's result.
+	afterPass func(*reconciler.PassResult)
 }
 
 type passWaiter struct {
@@ -38,6 +40,9 @@ func (f *passFeed) start() int {
 
 // finish hands the result of pass n to those waiting for it.
 func (f *passFeed) finish(n int, res *reconciler.PassResult) {
+	if f.afterPass != nil {
+		f.afterPass(res)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	kept := f.waiters[:0]
