@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"time"
 )
@@ -25,18 +26,23 @@ type Expiry struct {
 }
 
 // Expiries lists the environments of the pass that have an expiry, from
-// the records the pass started from, with those it tore down because they
-// expired marked Gone; sorted by environment and cluster.
+// their records as the pass left them, with those it tore down because
+// they expired marked Gone; sorted by environment and cluster.
 func (p *PassResult) Expiries() []Expiry {
 	var out []Expiry
 	for _, c := range p.Clusters {
 		expired := map[string]bool{}
+		records := maps.Clone(c.records)
 		for _, e := range c.Environments {
 			if e.Expired {
 				expired[e.Environment] = true
 			}
+			if e.record != nil && !e.Expired {
+				// What the pass applied, new environments included.
+				records[e.Environment] = e.record
+			}
 		}
-		for name, rec := range c.records {
+		for name, rec := range records {
 			at := rec.expiresAt()
 			if at.IsZero() {
 				continue

@@ -69,7 +69,11 @@ func dueLead(now, expires time.Time, leads []time.Duration) (time.Duration, bool
 // environment's expiry, which `/extend` extends. `allot serve` calls it
 // after every pass.
 func (b *Bot) NoticeExpiries(ctx context.Context, expiries []reconciler.Expiry, platform *schemas.PlatformSpec) error {
-	envs := b.rememberExpiries(expiries)
+	return b.postDue(ctx, b.rememberExpiries(expiries), platform)
+}
+
+// postDue posts the notices due for envs.
+func (b *Bot) postDue(ctx context.Context, envs []expiryNotice, platform *schemas.PlatformSpec) error {
 	if b.Repository == "" || len(envs) == 0 {
 		return nil
 	}
@@ -293,20 +297,26 @@ func (b *Bot) now() time.Time {
 	return time.Now()
 }
 
-// ExpiryFeed returns a function to hand every pass's result to: it posts
-// the expiry notices due in the background, one pass at a time, the
-// latest pass replacing one not handled yet, so that a slow GitHub never
-// holds up a pass. It stops with ctx.
+// ExpiryFeed returns a function to hand every pass's result to. It
+// learns the expiries at once, so that an /extend right after the pass
+// that applied an environment knows it, and posts the notices due in the
+// background, one pass at a time, the latest pass replacing one not
+// handled yet, so that a slow GitHub never holds up a pass. It stops with
+// ctx.
 func (b *Bot) ExpiryFeed(ctx context.Context) func(*reconciler.PassResult) {
-	latest := make(chan *reconciler.PassResult, 1)
+	type pass struct {
+		envs     []expiryNotice
+		platform *schemas.PlatformSpec
+	}
+	latest := make(chan pass, 1)
 	go func() {
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case res := <-latest:
+			case p := <-latest:
 				nctx, cancel := context.WithTimeout(ctx, HandleTimeout)
-				if err := b.NoticeExpiries(nctx, res.Expiries(), res.Platform); err != nil && ctx.Err() == nil {
+				if err := b.postDue(nctx, p.envs, p.platform); err != nil && ctx.Err() == nil {
 					b.log().Error("expiry notices", "error", Mask(err.Error(), b.Secrets))
 				}
 				cancel()
@@ -320,10 +330,11 @@ func (b *Bot) ExpiryFeed(ctx context.Context) func(*reconciler.PassResult) {
 		}
 		mu.Lock()
 		defer mu.Unlock()
+		envs := b.rememberExpiries(res.Expiries())
 		select {
 		case <-latest:
 		default:
 		}
-		latest <- res
+		latest <- pass{envs: envs, platform: res.Platform}
 	}
 }

@@ -1,6 +1,7 @@
 package review
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -276,18 +277,23 @@ func setExpiry(raw []byte, expires string, count int) ([]byte, error) {
 	if spec == nil || meta == nil {
 		return nil, errors.New("no spec or metadata mapping")
 	}
-	setScalar(spec, "expires", expires, "")
+	setScalar(spec, "expires", expires, "!!str")
 	annotations := mappingAt(meta, "annotations")
 	if annotations == nil {
 		annotations = &yaml.Node{Kind: yaml.MappingNode, Style: meta.Style & yaml.FlowStyle}
 		meta.Content = append(meta.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "annotations"}, annotations)
 	}
 	setScalar(annotations, schemas.AnnotationExtensions, strconv.Itoa(count), "!!str")
-	out, err := yaml.Marshal(&doc)
-	if err != nil {
+	var out bytes.Buffer
+	enc := yaml.NewEncoder(&out)
+	enc.SetIndent(2) // as requests are written
+	if err := enc.Encode(&doc); err != nil {
 		return nil, err
 	}
-	return out, nil
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
 
 // mappingAt returns the mapping under key, or nil.

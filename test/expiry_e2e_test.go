@@ -14,6 +14,7 @@ import (
 
 	"github.com/allot-dev/allot/reconciler"
 	"github.com/allot-dev/allot/review"
+	"github.com/allot-dev/allot/test/harness"
 	"github.com/allot-dev/allot/test/harness/githubapi"
 )
 
@@ -59,17 +60,19 @@ func (w *reviewWorld) commentsWith(n int, prefix string) []githubapi.Comment {
 // waitReply waits for a reply on pull request n that contains want.
 func (w *reviewWorld) waitReply(n int, want string) string {
 	w.t.Helper()
-	var body string
-	eventually(w.t, 60*time.Second, "a reply saying "+want, func() bool {
-		for _, c := range w.commentsWith(n, "<!-- allot:reply") {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		replies := w.commentsWith(n, "<!-- allot:reply")
+		for _, c := range replies {
 			if strings.Contains(c.Body, want) {
-				body = c.Body
-				return true
+				return c.Body
 			}
 		}
-		return false
-	})
-	return body
+		if time.Now().After(deadline) {
+			w.t.Fatalf("no reply on #%d says %q within a minute; the replies: %+v", n, want, replies)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // recordExpires is spec.expires as the record of env on the cluster has it.
@@ -204,5 +207,91 @@ func TestExpiryNoticesAndExtension(t *testing.T) {
 	}
 	if w.recordExpires("shop") != "" {
 		t.Error("the record of the expired environment is still there")
+	}
+}
+
+// TestExtensionPullRequestsThatNeedAnApprover checks what an extension
+// pull request may not do on its own: with policy.extensions
+// requireApproval it waits for an approver; and a pull request on an
+// extension branch that changes more than the expiry waits for one even
+// when the policy needs none. The environment's TTL becomes a date when
+// it is extended.
+func TestExtensionPullRequestsThatNeedAnApprover(t *testing.T) {
+	for _, tc := range []struct {
+		name, policy string
+		tamper       bool
+	}{
+		{"the policy asks for an approver", "{maxDuration: 7d, requireApproval: true}", false},
+		{"the pull request changes more than the expiry", "{maxDuration: 7d}", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := &clock{now: time.Now().UTC().Truncate(time.Minute)}
+			w := startReviewWorldWith(t, reviewWorldOptions{
+				Platform: reviewPlatform + "  policy: {maxTTL: 30d, extensions: " + tc.policy + "}\n", GitBacked: true, Now: clk.Now, Interval: 300 * time.Millisecond,
+			})
+			w.openPR(1, "environments/web/shop.yaml", "apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata:\n  name: shop\nspec:\n  type: namespace\n  owner: dan@example.com\n  team: web\n  cluster: dev\n  # two days after the merge\n  expires: 2d\n")
+			eventually(t, 60*time.Second, "the plan comment", func() bool { return strings.Contains(w.botComment(1), "Passed") })
+			w.gh.AddComment(reviewRepo, 1, "alice", "/approve")
+			eventually(t, 90*time.Second, "the ready notice", func() bool { return len(w.commentsWith(1, "<!-- allot:notice")) == 1 })
+			eventually(t, 30*time.Second, "the record", func() bool { return w.recordExpires("shop") == "2d" })
+
+			w.gh.AddComment(reviewRepo, 1, "dan", "/extend 1d")
+			w.waitReply(1, "allot opened #2")
+			ext := w.gh.PullRequest(reviewRepo, 2)
+			if tc.tamper {
+				// Someone who can push to the repository adds a member on
+				// the extension's branch.
+				if _, err := w.repo.Git("fetch", "-q", "origin", "+refs/heads/*:refs/remotes/origin/*"); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := w.repo.Git("checkout", "-q", "origin/"+ext.HeadRef); err != nil {
+					t.Fatal(err)
+				}
+				changed, err := w.repo.Git("show", "HEAD:environments/web/shop.yaml")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := w.repo.WriteFile("environments/web/shop.yaml", strings.Replace(changed, "team: web", "team: web\n  members: [eve@example.com]", 1)); err != nil {
+					t.Fatal(err)
+				}
+				for _, args := range [][]string{{"commit", "-qam", "add eve"}, {"push", "-q", "origin", "HEAD:refs/pull/2/head"}, {"push", "-q", "origin", "HEAD:" + ext.HeadRef}} {
+					if _, err := w.repo.Git(args...); err != nil {
+						t.Fatal(err)
+					}
+				}
+				head, err := w.repo.Git("rev-parse", "HEAD")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := w.repo.Git("checkout", "-q", "main"); err != nil {
+					t.Fatal(err)
+				}
+				w.gh.Push(reviewRepo, 2, head)
+				ext = w.gh.PullRequest(reviewRepo, 2)
+			}
+			deadline := time.Now().Add(60 * time.Second)
+			for body := w.botComment(2); !strings.Contains(body, ext.HeadSHA[:7]) || !strings.Contains(body, "Passed") || !strings.Contains(body, "waiting for approval"); body = w.botComment(2) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the extension's comment does not say it passed and waits for approval within a minute:\n%s", body)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if m := w.gh.Merges(); len(m) != 1 {
+				t.Fatalf("merges %+v: the extension merged without an approver", m)
+			}
+			if !tc.tamper {
+				raw, err := harness.RunGit(w.repo.Bare, "show", ext.HeadSHA+":environments/web/shop.yaml")
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The TTL counted from the merge becomes the date it ends,
+				// one day later; the comment stays.
+				if !strings.Contains(raw, "# two days after the merge") || !strings.Contains(raw, "expires: \"20") || strings.Contains(raw, "expires: 2d") {
+					t.Errorf("the extension's request:\n%s", raw)
+				}
+			}
+			w.gh.AddComment(reviewRepo, 2, "alice", "/approve")
+			eventually(t, 60*time.Second, "the approved extension merged", func() bool { return len(w.gh.Merges()) == 2 })
+		})
 	}
 }
