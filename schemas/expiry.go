@@ -159,3 +159,24 @@ func (e *Environment) ExtensionCount() int {
 	}
 	return n
 }
+
+// ExpiryNotice is when one expiry notice of an environment is due.
+type ExpiryNotice struct {
+	// Before is the lead time, At when the notice is due.
+	Before time.Duration `json:"before"`
+	At     time.Time     `json:"at"`
+}
+
+// ExpiryNoticesFor lists when the expiry notices of an environment that
+// expires at expires are due, earliest first; none for one that never
+// expires.
+func (p *PlatformSpec) ExpiryNoticesFor(expires time.Time) []ExpiryNotice {
+	if expires.IsZero() {
+		return nil
+	}
+	var out []ExpiryNotice
+	for _, l := range p.ExpiryNotices() {
+		out = append(out, ExpiryNotice{Before: l, At: expires.Add(-l)})
+	}
+	return out
+}
