@@ -166,6 +166,9 @@ func (b *Bot) originPull(ctx context.Context, gh GitHub, repo Repo, e reconciler
 		return nil, nil
 	}
 	if n, ok := b.knownOrigin(e.Origin, e.File); ok {
+		if n == 0 {
+			return nil, nil // known to have none
+		}
 		return gh.PullRequest(ctx, repo, n)
 	}
 	numbers, err := gh.PullRequestsWithCommit(ctx, repo, e.Origin)
@@ -195,7 +198,8 @@ func (b *Bot) originPull(ctx context.Context, gh GitHub, repo Repo, e reconciler
 		}
 	}
 	if found == nil {
-		b.log().Info("no pull request created the environment; its expiry notice is not posted", "environment", e.Environment, "commit", e.Origin)
+		b.log().Info("no pull request created the environment; its expiry notices are not posted", "environment", e.Environment, "commit", e.Origin)
+		b.rememberOrigin(e.Origin, e.File, 0)
 		return nil, nil
 	}
 	b.rememberOrigin(e.Origin, e.File, found.Number)

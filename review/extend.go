@@ -100,7 +100,7 @@ func (t *turn) extend(ctx context.Context) error {
 		if c.Name != Extend {
 			continue
 		}
-		number, err := t.extendOne(ctx, c)
+		number, what, err := t.extendOne(ctx, c)
 		var refusal *extendRefusal
 		switch {
 		case errors.As(err, &refusal):
@@ -109,8 +109,7 @@ func (t *turn) extend(ctx context.Context) error {
 		case err != nil:
 			return err
 		default:
-			replies = append(replies, fmt.Sprintf("@%s: allot opened #%d to extend the environment; %s", mdText(t.p.Comment.User.Login), number,
-				"its check runs as for any pull request, and the policy in `allot.yaml` says whether it merges on its own."))
+			replies = append(replies, fmt.Sprintf("@%s: allot opened #%d to %s.", mdText(t.p.Comment.User.Login), number, what))
 		}
 	}
 	reaction := ReactionAck
@@ -125,50 +124,50 @@ func (t *turn) extend(ctx context.Context) error {
 }
 
 // extendOne checks one /extend against the policy on the base branch and
-// opens its pull request.
-func (t *turn) extendOne(ctx context.Context, c Command) (int, error) {
+// opens its pull request; it says what the pull request does.
+func (t *turn) extendOne(ctx context.Context, c Command) (int, string, error) {
 	req, err := parseExtend(c.Args)
 	if err != nil {
-		return 0, refuse(ReasonExtendBadValue, "write a duration such as 7d or 12h, or a date such as 2027-01-31, optionally after the environment's name")
+		return 0, "", refuse(ReasonExtendBadValue, "write a duration such as 7d or 12h, or a date such as 2027-01-31, optionally after the environment's name")
 	}
 	rw, ok := t.gh.(RepoWriter)
 	if !ok {
-		return 0, errors.New("this GitHub client cannot open pull requests")
+		return 0, "", errors.New("this GitHub client cannot open pull requests")
 	}
 	pr, err := t.gh.PullRequest(ctx, t.repo, t.number)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	branch := cmp.Or(t.bot.Branch, pr.BaseRef)
 	if !pr.Merged || pr.BaseRef != branch {
-		return 0, refuse(ReasonExtendNotMerged, "comment on the pull request that created it once it is merged into %s", branch)
+		return 0, "", refuse(ReasonExtendNotMerged, "comment on the pull request that created it once it is merged into %s", branch)
 	}
 	files, err := t.gh.Files(ctx, t.repo, t.number)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	target, err := t.extensionTarget(files, req.env)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	tip, err := t.gh.BranchHead(ctx, t.repo, branch)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	platform, err := readPlatform(ctx, rw, t.repo, tip)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	raw, blob, err := rw.ReadFile(ctx, t.repo, tip, target.File)
 	if errors.Is(err, ErrFileNotFound) {
-		return 0, refuse(ReasonExtendUnknown, "%s is no longer on %s", target.File, branch)
+		return 0, "", refuse(ReasonExtendUnknown, "%s is no longer on %s", target.File, branch)
 	}
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	var env schemas.Environment
 	if err := sigsyaml.Unmarshal(raw, &env); err != nil {
-		return 0, refuse(ReasonExtendUnknown, "%s on %s does not parse: %v", target.File, branch, err)
+		return 0, "", refuse(ReasonExtendUnknown, "%s on %s does not parse: %v", target.File, branch, err)
 	}
 	login := t.p.Comment.User.Login
 	allowed := strings.EqualFold(login, pr.Author)
@@ -177,15 +176,15 @@ func (t *turn) extendOne(ctx context.Context, c Command) (int, error) {
 		allowed = approverCheck(approvers, t.isMember(ctx))(login)
 	}
 	if !allowed {
-		return 0, refuse(ReasonExtendNotAllowed, "%s is neither", login)
+		return 0, "", refuse(ReasonExtendNotAllowed, "%s is neither", login)
 	}
 	limits := platform.ExtensionLimits()
 	count := env.ExtensionCount()
 	switch {
 	case limits.MaxCount == 0:
-		return 0, refuse(ReasonExtendOff, "policy.extensions.maxCount is 0 in allot.yaml")
+		return 0, "", refuse(ReasonExtendOff, "policy.extensions.maxCount is 0 in allot.yaml")
 	case count >= limits.MaxCount:
-		return 0, refuse(ReasonExtendTooMany, "%s was extended %s, the most policy.extensions.maxCount (%d) allows", env.Metadata.Name, countWord(count, "time"), limits.MaxCount)
+		return 0, "", refuse(ReasonExtendTooMany, "%s was extended %s, the most policy.extensions.maxCount (%d) allows", env.Metadata.Name, countWord(count, "time"), limits.MaxCount)
 	}
 	at := req.at
 	if at.IsZero() {
@@ -194,26 +193,31 @@ func (t *turn) extendOne(ctx context.Context, c Command) (int, error) {
 	added := at.Sub(target.Expires)
 	switch {
 	case added <= 0:
-		return 0, refuse(ReasonExtendNotLater, "it expires at %s", stampUTC(target.Expires))
+		return 0, "", refuse(ReasonExtendNotLater, "it expires at %s", stampUTC(target.Expires))
 	case added > limits.MaxDuration:
-		return 0, refuse(ReasonExtendTooLong, "it adds %s, and policy.extensions.maxDuration allows %s at a time", humanDuration(added), humanDuration(limits.MaxDuration))
+		return 0, "", refuse(ReasonExtendTooLong, "it adds %s, and policy.extensions.maxDuration allows %s at a time", humanDuration(added), humanDuration(limits.MaxDuration))
 	}
 	if maxTTL, err := schemas.ParseTTL(platform.Policy.MaxTTL); err == nil && at.Sub(t.bot.now()) > maxTTL {
-		return 0, refuse(ReasonExtendTooLong, "it would expire more than policy.maxTTL (%s) from now", platform.Policy.MaxTTL)
+		return 0, "", refuse(ReasonExtendTooLong, "it would expire more than policy.maxTTL (%s) from now", platform.Policy.MaxTTL)
 	}
 	expires := cmp.Or(req.date, at.UTC().Format(time.RFC3339))
 	content, err := setExpiry(raw, expires, count+1)
 	if err != nil {
-		return 0, refuse(ReasonExtendUnknown, "%s: %v", target.File, err)
+		return 0, "", refuse(ReasonExtendUnknown, "%s: %v", target.File, err)
 	}
 	title := fmt.Sprintf("Extend %s until %s", env.Metadata.Name, stampUTC(at))
 	body := fmt.Sprintf("%sextension %s %d -->\n@%s asked for this in #%d (`%s`): `expires` becomes `%s`, extension %d of %d.\n",
 		allotPrefix, markerWord(env.Metadata.Name), count+1, mdText(login), t.number, mdText(clipText(c.Word+" "+c.Args, 100)), expires, count+1, limits.MaxCount)
-	return rw.ProposeChange(ctx, t.repo, FileChange{
+	number, err := rw.ProposeChange(ctx, t.repo, FileChange{
 		Base: branch, BaseSHA: tip, Branch: fmt.Sprintf("%s%s-%d", ExtensionBranchPrefix, markerWord(env.Metadata.Name), count+1),
 		Path: target.File, Blob: blob, Content: content,
 		Message: title, Title: title, Body: body,
 	})
+	how := "it merges once its check passes"
+	if limits.RequireApproval {
+		how = "it merges once its check passes and an approver approves it"
+	}
+	return number, fmt.Sprintf("extend %s until %s (extension %d of %d); %s", mdCode(env.Metadata.Name), stampUTC(at), count+1, limits.MaxCount, how), err
 }
 
 // extensionTarget picks the environment a /extend on a pull request that

@@ -155,7 +155,8 @@ func TestExpiryNoticesAndExtension(t *testing.T) {
 
 	// Within the policy, by one of the team's approvers.
 	w.gh.AddComment(reviewRepo, 1, "alice", "/extend 3d")
-	reply := w.waitReply(1, "allot opened #2")
+	extended := expires.Add(72 * time.Hour)
+	reply := w.waitReply(1, "allot opened #2 to extend `shop` until "+extended.Format("2006-01-02 15:04")+" UTC (extension 1 of 1); it merges once its check passes.")
 	eventually(t, 90*time.Second, "the extension merged", func() bool { return len(w.gh.Merges()) == 2 })
 	ext := w.gh.PullRequest(reviewRepo, 2)
 	if !strings.HasPrefix(ext.HeadRef, review.ExtensionBranchPrefix) || len(ext.Files) != 1 || ext.Files[0].Filename != "environments/web/shop.yaml" {
@@ -168,7 +169,6 @@ func TestExpiryNoticesAndExtension(t *testing.T) {
 	if !passed {
 		t.Errorf("the extension's head %s has no passing allot check: %+v", ext.HeadSHA, w.gh.Statuses(reviewRepo, ext.HeadSHA))
 	}
-	extended := expires.Add(72 * time.Hour)
 	if _, err := w.repo.Git("fetch", "-q", "origin"); err != nil {
 		t.Fatal(err)
 	}
@@ -237,6 +237,9 @@ func TestExtensionPullRequestsThatNeedAnApprover(t *testing.T) {
 
 			w.gh.AddComment(reviewRepo, 1, "dan", "/extend 1d")
 			w.waitReply(1, "allot opened #2")
+			if !tc.tamper && !strings.Contains(w.waitReply(1, "allot opened #2"), "an approver approves it") {
+				t.Error("the reply does not say the extension waits for an approver")
+			}
 			ext := w.gh.PullRequest(reviewRepo, 2)
 			if tc.tamper {
 				// Someone who can push to the repository adds a member on
