@@ -106,6 +106,11 @@ func (t *turn) extend(ctx context.Context) error {
 		case errors.As(err, &refusal):
 			ok = false
 			replies = append(replies, fmt.Sprintf("@%s: %s was not applied: %s.", mdText(t.p.Comment.User.Login), mdCode(clipText(c.Word+" "+c.Args, 100)), mdText(refusal.Error())))
+		case err != nil && ctx.Err() == nil:
+			// Say so rather than leave the comment unanswered.
+			ok = false
+			t.bot.log().Error("extend", "repository", t.repo.String(), "pr", t.number, "error", Mask(err.Error(), t.bot.Secrets))
+			replies = append(replies, fmt.Sprintf("@%s: %s failed: %s. Try again later, or ask the platform team.", mdText(t.p.Comment.User.Login), mdCode(clipText(c.Word+" "+c.Args, 100)), mdText(clipText(err.Error(), maxMessage))))
 		case err != nil:
 			return err
 		default:
@@ -186,14 +191,15 @@ func (t *turn) extendOne(ctx context.Context, c Command) (int, string, error) {
 	case count >= limits.MaxCount:
 		return 0, "", refuse(ReasonExtendTooMany, "%s was extended %s, the most policy.extensions.maxCount (%d) allows", env.Metadata.Name, countWord(count, "time"), limits.MaxCount)
 	}
+	current := currentExpiry(&env, target.Expires)
 	at := req.at
 	if at.IsZero() {
-		at = target.Expires.Add(req.add)
+		at = current.Add(req.add)
 	}
-	added := at.Sub(target.Expires)
+	added := at.Sub(current)
 	switch {
 	case added <= 0:
-		return 0, "", refuse(ReasonExtendNotLater, "it expires at %s", stampUTC(target.Expires))
+		return 0, "", refuse(ReasonExtendNotLater, "it expires at %s", stampUTC(current))
 	case added > limits.MaxDuration:
 		return 0, "", refuse(ReasonExtendTooLong, "it adds %s, and policy.extensions.maxDuration allows %s at a time", humanDuration(added), humanDuration(limits.MaxDuration))
 	}
@@ -209,7 +215,9 @@ func (t *turn) extendOne(ctx context.Context, c Command) (int, string, error) {
 	body := fmt.Sprintf("%sextension %s %d -->\n@%s asked for this in #%d (`%s`): `expires` becomes `%s`, extension %d of %d.\n",
 		allotPrefix, markerWord(env.Metadata.Name), count+1, mdText(login), t.number, mdText(clipText(c.Word+" "+c.Args, 100)), expires, count+1, limits.MaxCount)
 	number, err := rw.ProposeChange(ctx, t.repo, FileChange{
-		Base: branch, BaseSHA: tip, Branch: fmt.Sprintf("%s%s-%d", ExtensionBranchPrefix, markerWord(env.Metadata.Name), count+1),
+		// The comment's ID keeps a branch left by an earlier attempt from
+		// blocking this one.
+		Base: branch, BaseSHA: tip, Branch: fmt.Sprintf("%s%s-%d-%d", ExtensionBranchPrefix, markerWord(env.Metadata.Name), count+1, t.comment),
 		Path: target.File, Blob: blob, Content: content,
 		Message: title, Title: title, Body: body,
 	})
@@ -250,6 +258,16 @@ func (t *turn) extensionTarget(files []string, name string) (target struct {
 		return target, refuse(ReasonExtendUnknown, "this pull request created %s; name one: /extend %s 7d", inline(known, 10, "environment", nil), known[0])
 	}
 	return target, nil
+}
+
+// currentExpiry is when a request on the base branch expires: its date,
+// which git holds, or for a TTL counted from the merge, when the
+// reconciler's record says it ends (applied).
+func currentExpiry(env *schemas.Environment, applied time.Time) time.Time {
+	if e, err := schemas.ParseExpiry(env.Spec.Expires); err == nil && !e.At.IsZero() {
+		return e.At
+	}
+	return applied
 }
 
 // readPlatform reads allot.yaml at a commit of the base branch.

@@ -56,7 +56,7 @@ func (t *turn) extensionApproved(ctx context.Context, pr *PullRequest) bool {
 	if err != nil || e.At.IsZero() {
 		return false // an extension sets a date
 	}
-	added := e.At.Sub(known.Expires)
+	added := e.At.Sub(currentExpiry(base, known.Expires))
 	count := head.ExtensionCount()
 	if added <= 0 || added > limits.MaxDuration || count != base.ExtensionCount()+1 || count > limits.MaxCount {
 		return false
