@@ -123,14 +123,7 @@ func pullRequest(ctx context.Context, dir, charts string, kubeconfigs map[string
 	}
 	gh.OpenPR("acme/requests", githubapi.PR{Number: 1, Author: "bob-lee", Title: "Add refunds-dev", HeadSHA: head, HeadRef: "add-refunds-dev", BaseSHA: base,
 		Files: []githubapi.File{{Filename: file, Status: "added"}}})
-	comment, err := waitFor(ctx, time.Minute, func() string {
-		for _, c := range gh.Comments("acme/requests", 1) {
-			if strings.HasPrefix(c.Body, review.Marker) && strings.Contains(c.Body, "Plan") {
-				return c.Body
-			}
-		}
-		return ""
-	})
+	comment, err := waitFor(ctx, time.Minute, commentOn(gh, 1, review.Marker, "Plan"))
 	if err != nil {
 		return fmt.Errorf("the plan comment: %w", err)
 	}
@@ -138,14 +131,7 @@ func pullRequest(ctx context.Context, dir, charts string, kubeconfigs map[string
 
 	step("bob tries /approve on his own request; dana-k (of acme/payments-leads) approves")
 	gh.AddComment("acme/requests", 1, "bob-lee", "/approve")
-	reply, err := waitFor(ctx, 30*time.Second, func() string {
-		for _, c := range gh.Comments("acme/requests", 1) {
-			if strings.HasPrefix(c.Body, "<!-- allot:reply") {
-				return c.Body
-			}
-		}
-		return ""
-	})
+	reply, err := waitFor(ctx, 30*time.Second, commentOn(gh, 1, "<!-- allot:reply", ""))
 	if err != nil {
 		return fmt.Errorf("the reply to bob: %w", err)
 	}
@@ -162,28 +148,14 @@ func pullRequest(ctx context.Context, dir, charts string, kubeconfigs map[string
 	}
 
 	step("the push to main reconciles refunds-dev; allot tells the pull request")
-	notice, err := waitFor(ctx, 2*time.Minute, func() string {
-		for _, c := range gh.Comments("acme/requests", 1) {
-			if strings.HasPrefix(c.Body, "<!-- allot:notice") {
-				return c.Body
-			}
-		}
-		return ""
-	})
+	notice, err := waitFor(ctx, 2*time.Minute, commentOn(gh, 1, "<!-- allot:notice", ""))
 	if err != nil {
 		return fmt.Errorf("the ready notice: %w", err)
 	}
 	quote(notice)
 
 	step("refunds-dev expires in two days, within notices.expiry's 48h: allot warns on the pull request that created it")
-	warning, err := waitFor(ctx, time.Minute, func() string {
-		for _, c := range gh.Comments("acme/requests", 1) {
-			if strings.HasPrefix(c.Body, "<!-- allot:expiry") {
-				return c.Body
-			}
-		}
-		return ""
-	})
+	warning, err := waitFor(ctx, time.Minute, commentOn(gh, 1, "<!-- allot:expiry", ""))
 	if err != nil {
 		return fmt.Errorf("the expiry notice: %w", err)
 	}
@@ -191,14 +163,7 @@ func pullRequest(ctx context.Context, dir, charts string, kubeconfigs map[string
 
 	step("bob comments /extend 3d; allot opens a pull request that moves expires, checks it, and merges it on its own within policy.extensions")
 	gh.AddComment("acme/requests", 1, "bob-lee", "/extend 3d")
-	reply, err = waitFor(ctx, time.Minute, func() string {
-		for _, c := range gh.Comments("acme/requests", 1) {
-			if strings.HasPrefix(c.Body, "<!-- allot:reply") && strings.Contains(c.Body, "allot opened") {
-				return c.Body
-			}
-		}
-		return ""
-	})
+	reply, err = waitFor(ctx, time.Minute, commentOn(gh, 1, "<!-- allot:reply", "allot opened"))
 	if err != nil {
 		return fmt.Errorf("the reply to /extend: %w", err)
 	}
@@ -250,5 +215,18 @@ func quote(body string) {
 			continue
 		}
 		fmt.Println("  │ " + line)
+	}
+}
+
+// commentOn returns a getter of the first comment on pull request n of
+// acme/requests that starts with prefix and contains want.
+func commentOn(gh *githubapi.Server, n int, prefix, want string) func() string {
+	return func() string {
+		for _, c := range gh.Comments("acme/requests", n) {
+			if strings.HasPrefix(c.Body, prefix) && strings.Contains(c.Body, want) {
+				return c.Body
+			}
+		}
+		return ""
 	}
 }
