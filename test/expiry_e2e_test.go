@@ -153,8 +153,10 @@ func TestExpiryNoticesAndExtension(t *testing.T) {
 		t.Fatalf("refused /extend commands opened %d pull requests", n)
 	}
 
-	// Within the policy, by one of the team's approvers.
-	w.gh.AddComment(reviewRepo, 1, "alice", "/extend 3d")
+	// Within the policy, by one of the team's approvers: a member of
+	// acme/web-leads.
+	w.gh.AddTeamMember("acme", "web-leads", "lee")
+	w.gh.AddComment(reviewRepo, 1, "lee", "/extend 3d")
 	extended := expires.Add(72 * time.Hour)
 	reply := w.waitReply(1, "allot opened #2 to extend `shop` until "+extended.Format("2006-01-02 15:04")+" UTC (extension 1 of 1); it merges once its check passes.")
 	eventually(t, 90*time.Second, "the extension merged", func() bool { return len(w.gh.Merges()) == 2 })
