@@ -132,11 +132,14 @@ type Bot struct {
 	checked  map[string]checked // by repo#number
 	comments map[string]int64   // the bot comment, by repo#number
 	// expiries are the environments' expiries as the last pass reported
-	// them; notices the expiry notice markers seen on GitHub, and origins
-	// the pull request that created an environment, by commit and file.
+	// them; notices the expiry notice markers seen on GitHub; origins the
+	// pull request that created an environment, by commit and file.
 	expiries map[string]reconciler.Expiry
 	notices  map[string]bool
 	origins  map[string]int
+	// gone holds the notices of environments torn down, by marker, until
+	// they are posted.
+	gone map[string]expiryNotice
 }
 
 // checked is the last check of a pull request's head: the head is

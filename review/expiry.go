@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -131,8 +132,12 @@ type expiryNotice struct {
 // environment, unless a comment there carries its marker.
 func (b *Bot) postExpiryNotice(ctx context.Context, gh GitHub, repo Repo, n expiryNotice, now time.Time, limits schemas.Extensions) error {
 	pr, err := b.originPull(ctx, gh, repo, n.Expiry)
-	if err != nil || pr == nil {
+	if err != nil {
 		return err
+	}
+	if pr == nil {
+		b.markNotice(n.marker) // there is nowhere to post it
+		return nil
 	}
 	comments, err := gh.Comments(ctx, repo, pr.Number)
 	if err != nil {
@@ -222,7 +227,8 @@ func (b *Bot) repositoryClient(ctx context.Context) (GitHub, Repo, error) {
 }
 
 // rememberExpiries keeps the environments' expiries for /extend, one per
-// environment (the earliest over its clusters), and returns them.
+// environment (the earliest over its clusters), and returns them with the
+// environments torn down whose notice is not posted yet.
 func (b *Bot) rememberExpiries(list []reconciler.Expiry) []expiryNotice {
 	byEnv := map[string]*expiryNotice{}
 	var order []string
@@ -241,13 +247,29 @@ func (b *Bot) rememberExpiries(list []reconciler.Expiry) []expiryNotice {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.expiries = map[string]reconciler.Expiry{}
+	if b.gone == nil {
+		b.gone = map[string]expiryNotice{}
+	}
 	out := make([]expiryNotice, 0, len(order))
 	for _, name := range order {
 		n := byEnv[name]
-		if !n.Gone {
-			b.expiries[name] = n.Expiry
+		if n.Gone {
+			// Only this pass reports the teardown: keep its notice
+			// until it is posted, should GitHub fail meanwhile.
+			if len(b.gone) < maxSeenNotices {
+				b.gone[ExpiredMarker(n.Environment, n.Expires)] = *n
+			}
+			continue
 		}
+		b.expiries[name] = n.Expiry
 		out = append(out, *n)
+	}
+	for _, marker := range slices.Sorted(maps.Keys(b.gone)) {
+		if b.notices[marker] {
+			delete(b.gone, marker)
+			continue
+		}
+		out = append(out, b.gone[marker])
 	}
 	return out
 }

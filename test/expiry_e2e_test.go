@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -199,7 +200,9 @@ func TestExpiryNoticesAndExtension(t *testing.T) {
 	w.gh.AddComment(reviewRepo, 1, "dan", "/extend 1d")
 	w.waitReply(1, review.ReasonExtendTooMany+": shop was extended 1 time, the most policy.extensions.maxCount (1) allows")
 
-	// After the teardown, the last notice.
+	// After the teardown, the last notice, even when GitHub fails the
+	// first try (every attempt of the pass that tore it down).
+	w.gh.FailNext(4, http.StatusBadGateway)
 	clk.Set(extended.Add(time.Minute))
 	gone := review.ExpiredMarker("shop", extended)
 	eventually(t, 60*time.Second, "the notice that the environment is gone", func() bool { return len(w.commentsWith(1, gone)) == 1 })
@@ -209,6 +212,15 @@ func TestExpiryNoticesAndExtension(t *testing.T) {
 	}
 	if w.recordExpires("shop") != "" {
 		t.Error("the record of the expired environment is still there")
+	}
+	failed := 0
+	for _, r := range w.gh.Requests() {
+		if r.Status == http.StatusBadGateway {
+			failed++
+		}
+	}
+	if failed != 4 {
+		t.Errorf("%d requests failed, want the 4 injected", failed)
 	}
 }
 
