@@ -64,7 +64,10 @@ type EnvResult struct {
 	// Deadline, for an environment that is not ready, is when it fails
 	// if it is still not ready then; a pass after it tells.
 	Deadline time.Time
-	Err      error
+	// Expired is set on a teardown because the request's time was up,
+	// rather than because its file left the repository.
+	Expired bool
+	Err     error
 
 	// record is the environment's record as the apply left it, for what
 	// follows the apply (an import) to add to.
@@ -97,7 +100,7 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cp *clusterPass, b *r
 	}
 	isNew := rec == nil
 	if isNew {
-		rec = &Record{Environment: b.Environment, Cluster: cl.Name, Created: now}
+		rec = &Record{Environment: b.Environment, Cluster: cl.Name, Created: now, Origin: commit}
 	}
 	var stale []ObjectRef
 	for _, o := range rec.Objects {

@@ -150,6 +150,10 @@ type Record struct {
 	WaitingSince time.Time `json:"waitingSince,omitzero"`
 	// Expires is the request's spec.expires as last applied.
 	Expires string `json:"expires,omitempty"`
+	// Origin is the commit allot first applied the environment at: the
+	// merge of the pull request that created it, which expiry notices go
+	// to. Records written before it existed have none.
+	Origin string `json:"origin,omitempty"`
 	// Created is when allot first applied the environment; a TTL counts
 	// from it.
 	Created time.Time `json:"created"`

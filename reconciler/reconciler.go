@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -158,6 +159,9 @@ type PassResult struct {
 	// commit the pass read, by team; nil when it read none.
 	Teams map[string]*budget.Team
 	Err   error
+	// Platform is allot.yaml as the pass read it; nil when the pass
+	// stopped before.
+	Platform *schemas.PlatformSpec
 }
 
 // ClusterResult is what a pass did on one cluster.
@@ -221,7 +225,7 @@ func (r *Reconciler) Pass(ctx context.Context) *PassResult {
 	res := &PassResult{}
 	in, err := r.prepare(ctx, &res.Kept)
 	if in != nil {
-		res.Commit, res.Teams = in.commit, in.teams
+		res.Commit, res.Teams, res.Platform = in.commit, in.teams, in.platform
 	}
 	if err != nil {
 		res.Err = err
@@ -395,7 +399,9 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 				r.OnEnvironment(held)
 			}
 		case !brk.open():
-			keep(r.teardown(ctx, cl, inv, rec))
+			er := r.teardown(ctx, cl, inv, rec)
+			er.Expired = er.Action == ActionDeleted && slices.ContainsFunc(bundles, func(b *renderer.Bundle) bool { return b.Environment == rec.Environment })
+			keep(er)
 		}
 	}
 	sort.Slice(results, func(i, j int) bool { return results[i].Environment < results[j].Environment })

@@ -130,6 +130,9 @@ type EnvironmentStatus struct {
 	LastError  string             `json:"lastError,omitempty"`
 	Conditions []metav1.Condition `json:"conditions"`
 	Objects    []ObjectStatus     `json:"objects"`
+	// Notices are when the expiry notices are due, as allot.yaml sets
+	// them; filled in by the caller, which has it.
+	Notices []schemas.ExpiryNotice `json:"notices,omitempty"`
 }
 
 // Describe reads one environment on every cluster that has a record of

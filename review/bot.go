@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/allot-dev/allot/reconciler"
 	"github.com/allot-dev/allot/schemas"
 )
 
@@ -124,11 +125,23 @@ type Bot struct {
 	// means 3 seconds. MergeAttempts bounds those looks; zero means 5.
 	MergeRetry    time.Duration
 	MergeAttempts int
-	Log           *slog.Logger
+	// Now is the clock of expiry notices and extensions; nil means
+	// time.Now.
+	Now func() time.Time
+	Log *slog.Logger
 
 	mu       sync.Mutex
 	checked  map[string]checked // by repo#number
 	comments map[string]int64   // the bot comment, by repo#number
+	// expiries are the environments' expiries as the last pass reported
+	// them; notices the expiry notice markers seen on GitHub; origins the
+	// pull request that created an environment, by commit and file.
+	expiries map[string]reconciler.Expiry
+	notices  map[string]bool
+	origins  map[string]int
+	// gone holds the notices of environments torn down, by marker, until
+	// they are posted.
+	gone map[string]expiryNotice
 }
 
 // checked is the last check of a pull request's head: the head is
@@ -263,6 +276,11 @@ func (b *Bot) handle(ctx context.Context, ev Event) error {
 		}
 		if len(t.commands) == 0 {
 			return nil
+		}
+		if slices.ContainsFunc(t.commands, func(c Command) bool { return c.Name == Extend }) {
+			// /extend goes on the merged pull request; it is the
+			// comment's only business.
+			return t.extend(ctx)
 		}
 		return t.review(ctx)
 	case EventRecheck:

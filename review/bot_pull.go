@@ -64,6 +64,9 @@ func (t *turn) review(ctx context.Context) error {
 		}
 	}
 	state := State(comments, pr.Author, pr.HeadSHA, c.policy.Approvers, t.isMember(ctx))
+	if !state.Approved && c.report.Passed() && t.extensionApproved(ctx, pr) {
+		state.Approved, state.ApprovedBy = true, append(state.ApprovedBy, ApprovedByPolicy)
+	}
 	if err := t.answer(ctx, state); err != nil {
 		return err
 	}

@@ -15,6 +15,10 @@ const (
 	// Wake wakes the environment a merged pull request created, until its
 	// next scheduled sleep or for the duration in Args.
 	Wake CommandName = "wake"
+	// Extend asks for a later expiry: "/extend 7d", "/extend 2027-01-31",
+	// or "/extend ENV 7d" on a pull request that created several
+	// environments; Args holds what follows the word.
+	Extend CommandName = "extend"
 	// Unknown is a /word allot does not know, or a known word followed by
 	// arguments it does not take. The bot replies to it rather than guessing.
 	Unknown CommandName = "unknown"
@@ -23,6 +27,9 @@ const (
 // MaxCommandBody is how much of a comment body ParseCommands reads. GitHub
 // caps comments at 65,536 characters; anything past this is ignored.
 const MaxCommandBody = 64 << 10
+
+// maxExtendArgs bounds what /extend takes: an environment name and a date.
+const maxExtendArgs = 100
 
 // Command is one command line found in a comment body.
 type Command struct {
@@ -34,7 +41,7 @@ type Command struct {
 	// Word is the command word in lower case, with its slash ("/lgtm"), so a
 	// reply can name what was not understood.
 	Word string
-	// Args holds the text after Word when Name is Unknown or Wake.
+	// Args holds the text after Word when Name is Unknown, Wake or Extend.
 	Args string
 }
 
@@ -265,6 +272,8 @@ func parseLine(line string) (Command, bool) {
 		cmd.Name = Help
 	case word == "/wake":
 		cmd.Name, cmd.Args = Wake, args
+	case word == "/extend" && args != "" && len(args) <= maxExtendArgs:
+		cmd.Name, cmd.Args = Extend, args
 	default:
 		cmd.Name, cmd.Args = Unknown, args
 	}

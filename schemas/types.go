@@ -135,6 +135,8 @@ type PlatformSpec struct {
 	Approvers        Approvers         `json:"approvers,omitempty"`
 	Review           *Review           `json:"review,omitempty"`
 	Drift            Drift             `json:"drift,omitempty"`
+	// Notices says when allot warns before an environment expires.
+	Notices *Notices `json:"notices,omitempty"`
 	// Prices give the plan comment and the metrics an estimated monthly
 	// cost; nil means no estimate.
 	Prices *Prices `json:"prices,omitempty"`
@@ -290,6 +292,8 @@ type Policy struct {
 	Addons                  AddonPolicy `json:"addons,omitempty"`
 	// Bundles bounds what one environment renders for one cluster.
 	Bundles BundlePolicy `json:"bundles,omitempty"`
+	// Extensions bounds what /extend may do without review.
+	Extensions *ExtensionPolicy `json:"extensions,omitempty"`
 	// Budgets cap what each team's environments reserve together.
 	Budgets Budgets `json:"budgets,omitempty"`
 }

@@ -13,11 +13,13 @@ import (
 // the budget, fails the check,
 // naming the team's total and the budget.
 func TestPlanCommentShowsCostAndBudget(t *testing.T) {
-	w := startReviewWorldWith(t, func(y string) string {
-		y = strings.Replace(y, "sizes: {small: {quota: {pods: 10}}}", `sizes: {small: {quota: {pods: 10, requests.cpu: "1", requests.memory: 2Gi}}}`, 1)
-		return y + "  prices: {currency: EUR, cpu: 10, memoryGiB: 2.5, types: {namespace: 5}}\n" +
-			"  policy: {budgets: {teams: {web: {environments: 2, resources: {requests.cpu: \"2\"}}}}}\n"
-	})
+	platform := strings.Replace(reviewPlatform, "sizes: {small: {quota: {pods: 10}}}", `sizes: {small: {quota: {pods: 10, requests.cpu: "1", requests.memory: 2Gi}}}`, 1)
+	if platform == reviewPlatform {
+		t.Fatal("the review world's allot.yaml has no size to edit")
+	}
+	w := startReviewWorldWith(t, reviewWorldOptions{Platform: platform +
+		"  prices: {currency: EUR, cpu: 10, memoryGiB: 2.5, types: {namespace: 5}}\n" +
+		"  policy: {budgets: {teams: {web: {environments: 2, resources: {requests.cpu: \"2\"}}}}}\n"})
 	w.openPR(1, "environments/web/second.yaml", request("second", "web"))
 	eventually(t, 60*time.Second, "the plan comment", func() bool {
 		return strings.Contains(w.botComment(1), "#### Plan")

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -34,34 +35,53 @@ type reviewWorld struct {
 	// workDir is serve's --workdir; pull requests are checked out next
 	// to it.
 	workDir string
+	opts    reviewWorldOptions
+	gitURL  string
+	// stop stops the running serve.
+	stop func()
 }
+
+// reviewWorldOptions vary the world; the zero value is the usual one.
+type reviewWorldOptions struct {
+	// Platform replaces allot.yaml, and Files adds to the first commit.
+	Platform string
+	Files    map[string]string
+	// Now is serve's clock; nil means time.Now.
+	Now func() time.Time
+	// Interval is the time between full passes; zero means an hour.
+	Interval time.Duration
+	// GitBacked lets the GitHub API read and write the real repository
+	// (contents, refs, new pull requests), as allot's own pull requests
+	// need.
+	GitBacked bool
+}
+
+const reviewPlatform = "apiVersion: allot.dev/v1alpha1\nkind: Platform\nmetadata: {name: t}\nspec:\n" +
+	"  clusters: [{name: dev, inCluster: true}]\n  idp: {provider: none}\n  defaultSize: small\n  sizes: {small: {quota: {pods: 10}}}\n" +
+	"  approvers: {default: [alice], teams: {web: [alice, webby, acme/web-leads]}}\n  review: {mergeMethod: merge}\n"
+
+const reviewSecret = "e2e-webhook-secret"
 
 func startReviewWorld(t *testing.T) *reviewWorld {
 	t.Helper()
-	return startReviewWorldWith(t, nil)
+	return startReviewWorldWith(t, reviewWorldOptions{})
 }
 
-// startReviewWorldWith starts a review world whose allot.yaml is edit's
-// version of the default one; nil edit keeps the default.
-func startReviewWorldWith(t *testing.T, edit func(allotYAML string) string) *reviewWorld {
+func startReviewWorldWith(t *testing.T, o reviewWorldOptions) *reviewWorld {
 	t.Helper()
-	w := &reviewWorld{t: t, cp: ownControlPlane(t), workDir: filepath.Join(t.TempDir(), "wc")}
+	w := &reviewWorld{t: t, cp: ownControlPlane(t), workDir: filepath.Join(t.TempDir(), "wc"), opts: o}
 	root := t.TempDir()
 	var err error
 	w.repo, err = harness.NewGitRepo(filepath.Join(root, "requests.git"), filepath.Join(root, "work"), "main")
 	if err != nil {
 		t.Fatal(err)
 	}
-	allotYAML := "apiVersion: allot.dev/v1alpha1\nkind: Platform\nmetadata: {name: t}\nspec:\n" +
-		"  clusters: [{name: dev, inCluster: true}]\n  idp: {provider: none}\n  defaultSize: small\n  sizes: {small: {quota: {pods: 10}}}\n" +
-		"  approvers: {default: [alice], teams: {web: [alice, webby, acme/web-leads]}}\n  review: {mergeMethod: merge}\n"
-	if edit != nil {
-		allotYAML = edit(allotYAML)
-	}
-	for rel, content := range map[string]string{
-		"allot.yaml":                     allotYAML,
+	files := map[string]string{
+		"allot.yaml":                     cmp.Or(o.Platform, reviewPlatform),
 		"environments/web/existing.yaml": request("existing", "web"),
-	} {
+	}
+	maps.Copy(files, o.Files)
+	for rel, content := range files {
 		if err := w.repo.WriteFile(rel, content); err != nil {
 			t.Fatal(err)
 		}
@@ -74,12 +94,23 @@ func startReviewWorldWith(t *testing.T, edit func(allotYAML string) string) *rev
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = gitSrv.Close() })
+	w.gitURL = gitSrv.URL("requests.git")
 
 	w.gh = githubapi.New(t)
-	w.gh.AddRepo(githubapi.Repo{FullName: reviewRepo, CloneURL: gitSrv.URL("requests.git"), HeadSHA: w.base})
+	spec := githubapi.Repo{FullName: reviewRepo, CloneURL: w.gitURL, HeadSHA: w.base}
+	if o.GitBacked {
+		spec.GitDir = w.repo.Bare
+	}
+	w.gh.AddRepo(spec)
 	w.gh.OnMerge = func(_ string, _ int, sha, _ string) (string, error) {
 		if _, err := w.repo.Git("checkout", "-q", "main"); err != nil {
 			return "", err
+		}
+		if o.GitBacked {
+			// allot's own pull requests live only in the bare repository.
+			if _, err := w.repo.Git("fetch", "-q", "origin", "+refs/pull/*:refs/remotes/origin/pull/*"); err != nil {
+				return "", err
+			}
 		}
 		if _, err := w.repo.Git("merge", "-q", "--no-ff", "-m", "Merge pull request", sha); err != nil {
 			return "", err
@@ -89,18 +120,24 @@ func startReviewWorldWith(t *testing.T, edit func(allotYAML string) string) *rev
 		}
 		return w.repo.Git("rev-parse", "HEAD")
 	}
-	const secret = "e2e-webhook-secret"
-	env := map[string]string{"ALLOT_GITHUB_WEBHOOK_SECRET": secret, "ALLOT_GITHUB_TOKEN": w.gh.Token("allot-bot")}
+	w.serve()
+	return w
+}
 
+// serve starts allot serve, which stops when the test ends or on restart.
+func (w *reviewWorld) serve() {
+	t := w.t
+	t.Helper()
+	env := map[string]string{"ALLOT_GITHUB_WEBHOOK_SECRET": reviewSecret, "ALLOT_GITHUB_TOKEN": w.gh.Token("allot-bot")}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
 		done <- app.Serve(ctx, app.Streams{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard}, app.ServeOptions{
 			ReconcileOptions: app.ReconcileOptions{
-				Repo: gitSrv.URL("requests.git"), Branch: "main", WorkDir: w.workDir,
+				Repo: w.gitURL, Branch: "main", WorkDir: w.workDir,
 				Kubeconfigs: map[string]string{"dev": w.cp.Kubeconfig}, ChartCache: t.TempDir(),
-				MaxDeleteShare: 0.5, Interval: time.Hour,
+				MaxDeleteShare: 0.5, Interval: cmp.Or(w.opts.Interval, time.Hour), Now: w.opts.Now,
 			},
 			Listen: "127.0.0.1:0", Debounce: 50 * time.Millisecond, Ready: ready,
 			Review:       app.ReviewOptions{APIURL: w.gh.URL(), Repository: reviewRepo, Path: app.DefaultWebhookPath},
@@ -108,21 +145,34 @@ func startReviewWorldWith(t *testing.T, edit func(allotYAML string) string) *rev
 			Getenv:       func(k string) string { return env[k] },
 		})
 	}()
-	t.Cleanup(func() {
+	stopped := false
+	w.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
 		cancel()
 		select {
 		case <-done:
 		case <-time.After(15 * time.Second):
 			t.Error("serve did not stop")
 		}
-	})
+	}
+	t.Cleanup(w.stop)
 	select {
 	case addr := <-ready:
-		w.gh.DeliverTo("http://"+addr+app.DefaultWebhookPath, []byte(secret))
+		w.gh.DeliverTo("http://"+addr+app.DefaultWebhookPath, []byte(reviewSecret))
 	case err := <-done:
 		t.Fatalf("serve stopped: %v", err)
 	}
-	return w
+}
+
+// restart stops allot serve and starts it again, with nothing kept in
+// memory.
+func (w *reviewWorld) restart() {
+	w.t.Helper()
+	w.stop()
+	w.serve()
 }
 
 // waitStatus waits for a commit status of sha in state (success,

@@ -113,6 +113,18 @@ func (c *checker) policy(pf *load.PlatformFile) {
 			c.errorf(doc.Pos("spec", "policy", "maxTTL"), schemas.RulePlatform, "policy.maxTTL: %v", err)
 		}
 	}
+	if ext := pol.Extensions; ext != nil && ext.MaxDuration != "" {
+		if _, err := schemas.ParseTTL(ext.MaxDuration); err != nil {
+			c.errorf(doc.Pos("spec", "policy", "extensions", "maxDuration"), schemas.RulePlatform, "policy.extensions.maxDuration: %v", err)
+		}
+	}
+	if n := pf.Platform.Spec.Notices; n != nil {
+		for i, s := range n.Expiry {
+			if _, err := schemas.ParseLeadTime(s); err != nil {
+				c.errorf(doc.Pos("spec", "notices", "expiry", strconv.Itoa(i)), schemas.RulePlatform, "notices.expiry[%d]: %v", i, err)
+			}
+		}
+	}
 	for i, d := range pol.AllowedOwnerDomains {
 		if errs := validation.IsDNS1123Subdomain(d); len(errs) > 0 {
 			c.errorf(doc.Pos("spec", "policy", "allowedOwnerDomains", strconv.Itoa(i)), schemas.RulePlatform, "policy.allowedOwnerDomains: %q is not a lower-case domain name", d)

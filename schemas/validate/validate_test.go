@@ -175,6 +175,8 @@ func TestPlatformRules(t *testing.T) {
 		{"relative kubeconfig file", "{name: eu, labels: {region: eu}, inCluster: true}", "{name: eu, labels: {region: eu}, kubeconfig: {file: kubeconfigs/eu.yaml}}", `cluster "eu": kubeconfig.file is a relative path ("kubeconfigs/eu.yaml")`},
 		{"unknown default size", "defaultSize: small", "defaultSize: tiny", `default size "tiny" is not in spec.sizes`},
 		{"bad max TTL", "maxTTL: 30d", "maxTTL: a month", "policy.maxTTL"},
+		{"bad extension length", "maxTTL: 30d", "maxTTL: 30d\n    extensions: {maxDuration: a week}", "policy.extensions.maxDuration"},
+		{"bad notice lead time", "  policy:\n", "  notices: {expiry: [48h, soon]}\n  policy:\n", "notices.expiry[1]"},
 		{"plain http repository", "https://charts.acme.example/stable", "http://charts.acme.example", "must start with https:// or oci://"},
 		{"idp without its connection", "  policy:\n", "  idp: {provider: ldap, url: ldaps://ldap.acme.example}\n  policy:\n", "idp provider ldap needs idp.baseDN"},
 		{"credential from two places", "  policy:\n", "  idp: {provider: okta, url: https://acme.okta.com, token: {env: T, file: /t}}\n  policy:\n", "idp.token needs exactly one of env"},

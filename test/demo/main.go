@@ -2,8 +2,8 @@
 // local control planes for the example's clusters, reconciles
 // examples/requests onto them, shows the status, repairs a change made by
 // hand, tears down a deleted environment, takes a pull request from plan
-// comment to approval, merge and ready notice, and stops. `make demo` runs
-// it.
+// comment to approval, merge and ready notice, warns that the environment
+// expires and extends it with /extend, and stops. `make demo` runs it.
 package main
 
 import (

@@ -25,14 +25,16 @@ spec:
   owner: bob.lee@acme.example
   team: payments
   cluster: dev-eu-1
-  expires: 14d
+  expires: 2d
 `
 
 // pullRequest shows the pull-request workflow: the requests repository is
 // served over git HTTP, an in-process GitHub API (GitHub itself cannot run
 // here) delivers signed webhooks to allot serve, a developer opens a pull
 // request, an approver approves it, and allot merges, reconciles and says
-// the environment is ready.
+// the environment is ready; the environment expires in two days, so allot
+// warns at once, and the developer's /extend 3d becomes a pull request of
+// allot's own that it checks and merges.
 func pullRequest(ctx context.Context, dir, charts string, kubeconfigs map[string]string) error {
 	step("the requests repository moves to git; allot serve runs the pull-request workflow against a GitHub API")
 	root, err := os.MkdirTemp("", "allot-demo-git-")
@@ -58,10 +60,11 @@ func pullRequest(ctx context.Context, dir, charts string, kubeconfigs map[string
 		return err
 	}
 	defer gh.Close()
-	gh.AddRepo(githubapi.Repo{FullName: "acme/requests", CloneURL: gitSrv.URL("requests.git"), HeadSHA: base})
+	gh.AddRepo(githubapi.Repo{FullName: "acme/requests", CloneURL: gitSrv.URL("requests.git"), HeadSHA: base, GitDir: repo.Bare})
 	gh.AddTeamMember("acme", "payments-leads", "dana-k")
 	gh.OnMerge = func(_ string, _ int, sha, _ string) (string, error) {
-		for _, args := range [][]string{{"checkout", "-q", "main"}, {"merge", "-q", "--no-ff", "-m", "Merge pull request #1", sha}, {"push", "-q", "origin", "main"}} {
+		// allot's own pull requests (/extend) live only in the bare repository.
+		for _, args := range [][]string{{"checkout", "-q", "main"}, {"fetch", "-q", "origin", "+refs/pull/*:refs/remotes/origin/pull/*"}, {"merge", "-q", "--no-ff", "-m", "Merge pull request", sha}, {"push", "-q", "origin", "main"}} {
 			if _, err := repo.Git(args...); err != nil {
 				return "", err
 			}
@@ -120,14 +123,7 @@ func pullRequest(ctx context.Context, dir, charts string, kubeconfigs map[string
 	}
 	gh.OpenPR("acme/requests", githubapi.PR{Number: 1, Author: "bob-lee", Title: "Add refunds-dev", HeadSHA: head, HeadRef: "add-refunds-dev", BaseSHA: base,
 		Files: []githubapi.File{{Filename: file, Status: "added"}}})
-	comment, err := waitFor(ctx, time.Minute, func() string {
-		for _, c := range gh.Comments("acme/requests", 1) {
-			if strings.HasPrefix(c.Body, review.Marker) && strings.Contains(c.Body, "Plan") {
-				return c.Body
-			}
-		}
-		return ""
-	})
+	comment, err := waitFor(ctx, time.Minute, commentOn(gh, 1, review.Marker, "Plan"))
 	if err != nil {
 		return fmt.Errorf("the plan comment: %w", err)
 	}
@@ -135,14 +131,7 @@ func pullRequest(ctx context.Context, dir, charts string, kubeconfigs map[string
 
 	step("bob tries /approve on his own request; dana-k (of acme/payments-leads) approves")
 	gh.AddComment("acme/requests", 1, "bob-lee", "/approve")
-	reply, err := waitFor(ctx, 30*time.Second, func() string {
-		for _, c := range gh.Comments("acme/requests", 1) {
-			if strings.HasPrefix(c.Body, "<!-- allot:reply") {
-				return c.Body
-			}
-		}
-		return ""
-	})
+	reply, err := waitFor(ctx, 30*time.Second, commentOn(gh, 1, "<!-- allot:reply", ""))
 	if err != nil {
 		return fmt.Errorf("the reply to bob: %w", err)
 	}
@@ -159,18 +148,42 @@ func pullRequest(ctx context.Context, dir, charts string, kubeconfigs map[string
 	}
 
 	step("the push to main reconciles refunds-dev; allot tells the pull request")
-	notice, err := waitFor(ctx, 2*time.Minute, func() string {
-		for _, c := range gh.Comments("acme/requests", 1) {
-			if strings.HasPrefix(c.Body, "<!-- allot:notice") {
-				return c.Body
-			}
-		}
-		return ""
-	})
+	notice, err := waitFor(ctx, 2*time.Minute, commentOn(gh, 1, "<!-- allot:notice", ""))
 	if err != nil {
 		return fmt.Errorf("the ready notice: %w", err)
 	}
 	quote(notice)
+
+	step("refunds-dev expires in two days, within notices.expiry's 48h: allot warns on the pull request that created it")
+	warning, err := waitFor(ctx, time.Minute, commentOn(gh, 1, "<!-- allot:expiry", ""))
+	if err != nil {
+		return fmt.Errorf("the expiry notice: %w", err)
+	}
+	quote(warning)
+
+	step("bob comments /extend 3d; allot opens a pull request that moves expires, checks it, and merges it on its own within policy.extensions")
+	gh.AddComment("acme/requests", 1, "bob-lee", "/extend 3d")
+	reply, err = waitFor(ctx, time.Minute, commentOn(gh, 1, "<!-- allot:reply", "allot opened"))
+	if err != nil {
+		return fmt.Errorf("the reply to /extend: %w", err)
+	}
+	quote(reply)
+	if _, err := waitFor(ctx, time.Minute, func() string {
+		if m := gh.Merges(); len(m) > 1 {
+			pr := gh.PullRequest("acme/requests", m[1].Number)
+			fmt.Printf("allot merged #%d %q (branch %s) into main as %.7s\n", pr.Number, pr.Title, pr.HeadRef, m[1].MergeSHA)
+			return m[1].MergeSHA
+		}
+		return ""
+	}); err != nil {
+		return fmt.Errorf("the extension's merge: %w", err)
+	}
+	extended, err := harness.RunGit(repo.Bare, "show", "main:"+file)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s on main now:\n", file)
+	quote(extended)
 	stop()
 	<-done
 	return nil
@@ -202,5 +215,18 @@ func quote(body string) {
 			continue
 		}
 		fmt.Println("  │ " + line)
+	}
+}
+
+// commentOn returns a getter of the first comment on pull request n of
+// acme/requests that starts with prefix and contains want.
+func commentOn(gh *githubapi.Server, n int, prefix, want string) func() string {
+	return func() string {
+		for _, c := range gh.Comments("acme/requests", n) {
+			if strings.HasPrefix(c.Body, prefix) && strings.Contains(c.Body, want) {
+				return c.Body
+			}
+		}
+		return ""
 	}
 }

@@ -26,6 +26,9 @@ type ReconcileOptions struct {
 	TokenFile      string
 	SSHKeyFile     string
 	KnownHostsFile string
+	// Now is the clock that expiry is read against; nil means time.Now.
+	// Tests set it to drive time.
+	Now func() time.Time
 	// WorkDir keeps the git working copy between passes.
 	WorkDir string
 	// Kubeconfigs replaces clusters' kubeconfig files by name; "" stands
@@ -116,6 +119,7 @@ func newReconciler(o ReconcileOptions, log *slog.Logger) (*reconciler.Reconciler
 		UseKubeconfigServer: o.UseKubeconfigServer,
 		Concurrency:         o.Concurrency,
 		RequestTimeout:      o.RequestTimeout,
+		Now:                 o.Now,
 		Log:                 log,
 	}
 	if !o.SkipIdentityProvider {

@@ -177,8 +177,10 @@ func newReviewHandler(ctx context.Context, o ServeOptions, feed *passFeed, log *
 		Repository:  rc.repository,
 		Branch:      o.Branch,
 		Secrets:     append(rc.secrets, token),
+		Now:         o.Now,
 		Log:         log,
 	}
+	feed.afterPass = bot.ExpiryFeed(ctx)
 	serializer := &review.Serializer{Handle: bot.Handle, Log: log}
 	bot.Requeue = func(ev review.Event, delay time.Duration) {
 		time.AfterFunc(delay, func() { serializer.Dispatch(ev) })

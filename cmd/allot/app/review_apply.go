@@ -23,6 +23,8 @@ type passFeed struct {
 	trigger func()
 	// reconciler is serve's, for /wake; nil in tests of the feed alone.
 	reconciler *reconciler.Reconciler
+	// afterPass, when set, is handed every pass's result.
+	afterPass func(*reconciler.PassResult)
 }
 
 // passWaker wakes environments for /wake and asks for a pass that acts on
@@ -63,6 +65,9 @@ func (f *passFeed) start() int {
 
 // finish hands the result of pass n to those waiting for it.
 func (f *passFeed) finish(n int, res *reconciler.PassResult) {
+	if f.afterPass != nil {
+		f.afterPass(res)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	kept := f.waiters[:0]

@@ -65,8 +65,9 @@ several replicas share a Lease and one of them works at a time.
 With a GitHub webhook secret and a token or GitHub App, serve also runs the
 pull-request workflow on --github-webhook-path: it validates and plans each
 pull request to the requests repository, keeps one comment on it up to date,
-takes /approve, /hold, /unhold, /plan and /help comments, merges what is
-approved and green, and comments when the merged environments are ready.`,
+takes /approve, /hold, /unhold, /plan, /help and /extend comments, merges what is
+approved and green, comments when the merged environments are ready, and
+warns before they expire (notices.expiry in allot.yaml).`,
 		Args: noArgs,
 		RunE: func(*cobra.Command, []string) error {
 			return runWithSignals(func(ctx context.Context) error { return Serve(ctx, s, o) })

@@ -50,11 +50,11 @@ the cluster holds it now, so that it says why the environment is not ready.`,
 
 // Status prints the inventory records of every cluster in allot.yaml.
 func Status(ctx context.Context, s Streams, o ReconcileOptions) error {
-	r, clusters, err := statusReader(ctx, s, o)
+	r, platform, err := statusReader(ctx, s, o)
 	if err != nil {
 		return err
 	}
-	rows, errs := r.Status(ctx, clusters)
+	rows, errs := r.Status(ctx, platform.Clusters)
 	report := statusReport{Environments: rows, Errors: []string{}}
 	if report.Environments == nil {
 		report.Environments = []reconciler.StatusRow{}
@@ -95,9 +95,9 @@ func clusterErrors(s Streams, errs []error) error {
 	return nil
 }
 
-// statusReader checks the output flag and reads allot.yaml for the
-// clusters to read records from.
-func statusReader(ctx context.Context, s Streams, o ReconcileOptions) (*reconciler.Reconciler, []schemas.Cluster, error) {
+// statusReader checks the output flag and reads allot.yaml, which names
+// the clusters to read records from.
+func statusReader(ctx context.Context, s Streams, o ReconcileOptions) (*reconciler.Reconciler, *schemas.PlatformSpec, error) {
 	if err := clusterOutputs.check(o.Output); err != nil {
 		return nil, nil, usageError(err)
 	}
@@ -120,7 +120,7 @@ func statusReader(ctx context.Context, s Streams, o ReconcileOptions) (*reconcil
 	if repo.Platform == nil {
 		return nil, nil, errors.New("allot.yaml is missing or invalid; run allot validate")
 	}
-	return r, repo.Platform.Platform.Spec.Clusters, nil
+	return r, &repo.Platform.Platform.Spec, nil
 }
 
 func expiresText(t time.Time) string {
@@ -141,11 +141,14 @@ type describeReport struct {
 // record, conditions and each object's readiness now. An environment no
 // cluster knows is an error.
 func Describe(ctx context.Context, s Streams, o ReconcileOptions, env string) error {
-	r, clusters, err := statusReader(ctx, s, o)
+	r, platform, err := statusReader(ctx, s, o)
 	if err != nil {
 		return err
 	}
-	found, errs := r.Describe(ctx, clusters, env)
+	found, errs := r.Describe(ctx, platform.Clusters, env)
+	for i := range found {
+		found[i].Notices = platform.ExpiryNoticesFor(found[i].Expires)
+	}
 	report := describeReport{Environment: env, Clusters: found, Errors: []string{}}
 	if report.Clusters == nil {
 		report.Clusters = []reconciler.EnvironmentStatus{}
@@ -185,6 +188,9 @@ func writeDescription(w io.Writer, es reconciler.EnvironmentStatus) {
 	if s := es.Sleep; s != nil {
 		fmt.Fprintf(tw, "Sleep:\t%s\n", sleepText(s))
 	}
+	if len(es.Notices) > 0 {
+		fmt.Fprintf(tw, "Notices:\t%s\n", noticesText(es.Notices, time.Now()))
+	}
 	if es.LastError != "" {
 		fmt.Fprintf(tw, "Last error:\t%s\n", es.LastError)
 	}
@@ -221,4 +227,23 @@ func sleepText(s *reconciler.SleepState) string {
 		state += ", woken early"
 	}
 	return state + "; schedule " + s.Schedule
+}
+
+// noticesText says when the expiry notices are due: those past were
+// posted by allot serve, when it runs, on the pull request that created
+// the environment.
+func noticesText(notices []schemas.ExpiryNotice, now time.Time) string {
+	var parts []string
+	for _, n := range notices {
+		state := "due"
+		if !n.At.After(now) {
+			state = "passed"
+		}
+		lead := fmt.Sprintf("%dm", n.Before/time.Minute)
+		if n.Before%time.Hour == 0 {
+			lead = fmt.Sprintf("%dh", n.Before/time.Hour)
+		}
+		parts = append(parts, fmt.Sprintf("%s before, %s %s", lead, state, n.At.UTC().Format(time.RFC3339)))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -67,11 +67,11 @@ func Wake(ctx context.Context, s Streams, o WakeOptions, env string) error {
 	if o.For > 0 {
 		w.Until = w.At.Add(o.For)
 	}
-	r, clusters, err := statusReader(ctx, s, o.ReconcileOptions)
+	r, platform, err := statusReader(ctx, s, o.ReconcileOptions)
 	if err != nil {
 		return err
 	}
-	done, errs := r.Wake(ctx, clusters, env, w)
+	done, errs := r.Wake(ctx, platform.Clusters, env, w)
 	if len(done) > 0 {
 		fmt.Fprintf(s.Out, "%s: %s recorded on %s, %s\n", env, strings.TrimPrefix(w.By, "allot "), strings.Join(done, ", "), w.Describe())
 	}

@@ -29,6 +29,10 @@ type Repo struct {
 	DefaultBranch string
 	// HeadSHA is the default branch's commit; empty means a made-up one.
 	HeadSHA string
+	// GitDir is a real git repository (bare or not) holding the branches:
+	// when set, the contents, git refs and pull-request creation
+	// endpoints read and write it with git, as GitHub would its own.
+	GitDir string
 }
 
 // repo is a repository's state.
@@ -37,6 +41,7 @@ type repo struct {
 	id              int64
 	fork            bool
 	cloneURL        string
+	gitDir          string
 	defaultBranch   string
 	branches        map[string]string // name → commit
 	created, pushed time.Time
@@ -86,6 +91,7 @@ func (s *Server) AddRepo(spec Repo) {
 	r := &repo{
 		owner: owner, name: name, id: s.id(),
 		cloneURL:      cmp.Or(spec.CloneURL, s.URL()+spec.FullName+".git"),
+		gitDir:        spec.GitDir,
 		defaultBranch: cmp.Or(spec.DefaultBranch, "main"),
 		branches:      map[string]string{},
 		created:       now, pushed: now,

@@ -17,6 +17,10 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /repos/{owner}/{repo}/pulls/{number}/files", s.listFiles)
 	m.HandleFunc("PUT /repos/{owner}/{repo}/pulls/{number}/merge", s.mergePull)
 	m.HandleFunc("GET /repos/{owner}/{repo}/commits/{sha}/pulls", s.commitPulls)
+	m.HandleFunc("POST /repos/{owner}/{repo}/pulls", s.createPull)
+	m.HandleFunc("POST /repos/{owner}/{repo}/git/refs", s.createRef)
+	m.HandleFunc("GET /repos/{owner}/{repo}/contents/{path...}", s.getContents)
+	m.HandleFunc("PUT /repos/{owner}/{repo}/contents/{path...}", s.putContents)
 
 	// .../issues/{number}/comments and .../issues/comments/{id} overlap
 	// as patterns, so one handler tells them apart.
