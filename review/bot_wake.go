@@ -1,9 +1,9 @@
 package review
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -22,10 +22,8 @@ type Waker interface {
 }
 
 // wake answers /wake on the merged pull request that created an
-// environment: the owner or a member of its request may wake it. GitHub
-// logins are not e-mail addresses: the commenter is the owner or a member
-// when the public e-mail address of their GitHub profile (one of their
-// verified addresses) is the request's owner or one of its members.
+// environment, for those who speak for it (speaksFor): the same people
+// who may /extend it.
 func (t *turn) wake(ctx context.Context, cmd Command) error {
 	login := t.p.Comment.User.Login
 	lines, ok := t.wakeLines(ctx, cmd, login)
@@ -69,18 +67,19 @@ func (t *turn) wakeLines(ctx context.Context, cmd Command, login string) ([]stri
 	if len(envs) == 0 {
 		return []string{"No environment of this pull request is in the requests repository now."}, false
 	}
-	email, err := t.gh.PublicEmail(ctx, login)
-	if err != nil {
-		t.bot.log().Warn("wake: read the commenter's profile", "login", login, "error", err)
+	var platform *schemas.PlatformSpec
+	if rw, ok := t.gh.(RepoWriter); ok {
+		if tip, err := t.gh.BranchHead(ctx, t.repo, cmp.Or(t.bot.Branch, pr.BaseRef)); err == nil {
+			platform, _ = readPlatform(ctx, rw, t.repo, tip) // without it, approvers are not asked
+		}
 	}
-	email = strings.ToLower(strings.TrimSpace(email))
 	var lines []string
 	ok := true
 	for _, env := range envs {
 		name := env.Metadata.Name
-		if !mayWake(env.Spec, email) {
+		if !t.speaksFor(ctx, pr, platform, env.Spec, login) {
 			ok = false
-			lines = append(lines, fmt.Sprintf("@%s may not wake `%s`: only its owner and members can, known by the public e-mail address of their GitHub profile (see https://github.com/settings/profile).", login, name))
+			lines = append(lines, fmt.Sprintf("@%s may not wake `%s`: only %s can (see https://github.com/settings/profile).", login, name, WhoMayAct))
 			continue
 		}
 		if err := t.bot.Waker.WakeEnvironment(ctx, name, d, login); err != nil {
@@ -95,13 +94,4 @@ func (t *turn) wakeLines(ctx context.Context, cmd Command, login string) ([]stri
 		lines = append(lines, fmt.Sprintf("Woke `%s` %s, at the request of @%s; `allot status %s` shows until when.", name, until, login, name))
 	}
 	return lines, ok
-}
-
-// mayWake reports whether the address is the request's owner or one of
-// its members.
-func mayWake(spec schemas.EnvironmentSpec, email string) bool {
-	if email == "" {
-		return false
-	}
-	return strings.EqualFold(spec.Owner, email) || slices.ContainsFunc(spec.Members, func(m string) bool { return strings.EqualFold(m, email) })
 }

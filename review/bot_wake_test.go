@@ -80,7 +80,7 @@ func TestWakeFromThePullRequest(t *testing.T) {
 			t.Errorf("reactions %v, want confused", got)
 		}
 		replies := w.replies(n)
-		if len(replies) == 0 || !strings.Contains(replies[len(replies)-1], "@mallory may not wake `checkout-dev`: only its owner and members can") {
+		if len(replies) == 0 || !strings.Contains(replies[len(replies)-1], "@mallory may not wake `checkout-dev`: only "+WhoMayAct) {
 			t.Errorf("replies %q", replies)
 		}
 		res := r.Pass(context.Background())
@@ -102,6 +102,14 @@ func TestWakeFromThePullRequest(t *testing.T) {
 		e := res.Clusters[0].Environments[0]
 		if want := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC); e.Asleep || !e.SleepUntil.Equal(want) {
 			t.Errorf("after /wake: asleep %v until %s, want awake until %s", e.Asleep, e.SleepUntil, want)
+		}
+	})
+
+	t.Run("the author of the pull request that created it may wake it too", func(t *testing.T) {
+		w.comment(n, "dev-dan", "/wake 2h")
+		replies := w.replies(n)
+		if len(replies) == 0 || !strings.Contains(replies[len(replies)-1], "Woke `checkout-dev` for 2h0m0s, at the request of @dev-dan") {
+			t.Errorf("replies %q", replies)
 		}
 	})
 

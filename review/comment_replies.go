@@ -17,8 +17,8 @@ func RenderHelp() string {
 		"- `/hold`: keep the pull request from merging; approvers only.\n" +
 		"- `/unhold` or `/hold cancel`: lift every hold; approvers only.\n" +
 		"- `/plan`: check and plan the head commit again; anyone.\n" +
-		"- `/extend 7d` or `/extend 2027-01-31` (`/extend ENV 7d` to name one): on the merged pull request that created an environment, open a pull request that moves its expiry, within `policy.extensions`; its author and the team's approvers.\n" +
-		"- `/wake` or `/wake 2h`: on the merged pull request, wake its sleeping environment until the next scheduled sleep or for a while; its owner and members only (by the public e-mail address of their GitHub profile).\n" +
+		"- `/extend 7d` or `/extend 2027-01-31` (`/extend ENV 7d` to name one): on the merged pull request that created an environment, open a pull request that moves its expiry, within `policy.extensions`; " + WhoMayAct + ".\n" +
+		"- `/wake` or `/wake 2h`: on the merged pull request, wake its sleeping environment until the next scheduled sleep or for a while; the same people.\n" +
 		"- `/help`: show this list; anyone.\n\n" +
 		"Approvers are the logins and teams that `allot.yaml` on the base branch names.\n"
 }

@@ -37,7 +37,7 @@ const PlatformFile = "allot.yaml"
 const (
 	ReasonExtendNotMerged  = "it works on the merged pull request that created the environment"
 	ReasonExtendUnknown    = "unknown environment"
-	ReasonExtendNotAllowed = "only the author of the pull request that created the environment and the team's approvers may extend it"
+	ReasonExtendNotAllowed = "only " + WhoMayAct + " may extend it"
 	ReasonExtendOff        = "extensions are off"
 	ReasonExtendTooMany    = "too many extensions"
 	ReasonExtendTooLong    = "too long"
@@ -175,13 +175,8 @@ func (t *turn) extendOne(ctx context.Context, c Command) (int, string, error) {
 		return 0, "", refuse(ReasonExtendUnknown, "%s on %s does not parse: %v", target.File, branch, err)
 	}
 	login := t.p.Comment.User.Login
-	allowed := strings.EqualFold(login, pr.Author)
-	if !allowed {
-		approvers := PolicyFrom(platform, []string{env.Spec.Team}, true).Approvers
-		allowed = approverCheck(approvers, t.isMember(ctx))(login)
-	}
-	if !allowed {
-		return 0, "", refuse(ReasonExtendNotAllowed, "%s is neither", login)
+	if !t.speaksFor(ctx, pr, platform, env.Spec, login) {
+		return 0, "", refuse(ReasonExtendNotAllowed, "%s is none of them", login)
 	}
 	limits := platform.ExtensionLimits()
 	count := env.ExtensionCount()
