@@ -75,7 +75,7 @@ func (t *turn) pushed(ctx context.Context) error {
 }
 
 // noticed reports whether pull request n has the ready notice of commit.
-func noticed(ctx context.Context, gh GitHub, repo Repo, n int, commit string) (bool, error) {
+func noticed(ctx context.Context, gh Conversation, repo Repo, n int, commit string) (bool, error) {
 	comments, err := gh.Comments(ctx, repo, n)
 	if err != nil {
 		return false, err
@@ -85,7 +85,7 @@ func noticed(ctx context.Context, gh GitHub, repo Repo, n int, commit string) (b
 }
 
 // notify posts a ready notice.
-func (b *Bot) notify(ctx context.Context, gh GitHub, repo Repo, n Notice) error {
+func (b *Bot) notify(ctx context.Context, gh Conversation, repo Repo, n Notice) error {
 	_, err := gh.CreateComment(ctx, repo, n.Number, RenderNotice(n, b.Secrets))
 	return err
 }

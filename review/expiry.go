@@ -130,7 +130,10 @@ type expiryNotice struct {
 
 // postExpiryNotice posts one notice on the pull request that created the
 // environment, unless a comment there carries its marker.
-func (b *Bot) postExpiryNotice(ctx context.Context, gh GitHub, repo Repo, n expiryNotice, now time.Time, limits schemas.Extensions) error {
+func (b *Bot) postExpiryNotice(ctx context.Context, gh interface {
+	PullRequests
+	Conversation
+}, repo Repo, n expiryNotice, now time.Time, limits schemas.Extensions) error {
 	pr, err := b.originPull(ctx, gh, repo, n.Expiry)
 	if err != nil {
 		return err
@@ -166,7 +169,7 @@ func (b *Bot) postExpiryNotice(ctx context.Context, gh GitHub, repo Repo, n expi
 // as the ready notice finds its pull request; when several contain that
 // commit, the one that changed the request file. It is nil when none is
 // found (the environment was added without a pull request).
-func (b *Bot) originPull(ctx context.Context, gh GitHub, repo Repo, e reconciler.Expiry) (*PullRequest, error) {
+func (b *Bot) originPull(ctx context.Context, gh PullRequests, repo Repo, e reconciler.Expiry) (*PullRequest, error) {
 	if e.Origin == "" {
 		return nil, nil
 	}

@@ -114,35 +114,21 @@ var (
 	ErrHeadChanged  = errors.New("head branch was modified; review and try the merge again")
 )
 
-// GitHub knows how to read and write the pull-request objects the bot uses,
-// for one installation (GitHub App) or one token.
+// GitHub is everything the bot does on GitHub, for one installation
+// (GitHub App) or one token: each role below, which the functions that
+// need only one take instead.
 type GitHub interface {
+	PullRequests
+	Conversation
+	Checks
+	Merger
+	People
+}
+
+// PullRequests reads pull requests and the branches they merge into.
+type PullRequests interface {
 	// PullRequest reads a pull request.
 	PullRequest(ctx context.Context, repo Repo, number int) (*PullRequest, error)
-	// Comments lists a pull request's conversation comments, oldest first,
-	// every page up to a bound. Comment.CommitSHA is left empty.
-	Comments(ctx context.Context, repo Repo, number int) ([]Comment, error)
-	// CreateComment posts a comment and returns its ID.
-	CreateComment(ctx context.Context, repo Repo, number int, body string) (int64, error)
-	// EditComment replaces a comment's body.
-	EditComment(ctx context.Context, repo Repo, commentID int64, body string) error
-	// React adds a reaction to a comment.
-	React(ctx context.Context, repo Repo, commentID int64, content ReactionContent) error
-	// SetCheck reports allot's check on check.SHA: as a check run named
-	// CheckName when running as a GitHub App, otherwise as a commit status
-	// with that context.
-	SetCheck(ctx context.Context, repo Repo, check Check) error
-	// HeadSince is when the latest check with NewHead set was made on sha;
-	// ok is false when there is none.
-	HeadSince(ctx context.Context, repo Repo, sha string) (since time.Time, ok bool, err error)
-	// Merge merges a pull request only if its head is still sha, and
-	// returns the merge commit.
-	Merge(ctx context.Context, repo Repo, number int, sha string, method MergeMethod, title string) (string, error)
-	// IsTeamMember reports whether login is an active member of org/team.
-	IsTeamMember(ctx context.Context, org, team, login string) (bool, error)
-	// PublicEmail is the e-mail address login shows on their GitHub
-	// profile, one of their verified ones; "" when they show none.
-	PublicEmail(ctx context.Context, login string) (string, error)
 	// Files lists the paths a pull request adds, changes or removes (the
 	// old and new path of a rename), as GitHub compares it with the merge
 	// base, every page up to GitHub's 3,000 files.
@@ -158,6 +144,46 @@ type GitHub interface {
 	// PullRequestsWithCommit lists the numbers of the pull requests that
 	// contain sha, for example the one a merge commit closed.
 	PullRequestsWithCommit(ctx context.Context, repo Repo, sha string) ([]int, error)
+}
+
+// Conversation reads and writes a pull request's comments.
+type Conversation interface {
+	// Comments lists a pull request's conversation comments, oldest first,
+	// every page up to a bound. Comment.CommitSHA is left empty.
+	Comments(ctx context.Context, repo Repo, number int) ([]Comment, error)
+	// CreateComment posts a comment and returns its ID.
+	CreateComment(ctx context.Context, repo Repo, number int, body string) (int64, error)
+	// EditComment replaces a comment's body.
+	EditComment(ctx context.Context, repo Repo, commentID int64, body string) error
+	// React adds a reaction to a comment.
+	React(ctx context.Context, repo Repo, commentID int64, content ReactionContent) error
+}
+
+// Checks reports allot's check on commits.
+type Checks interface {
+	// SetCheck reports allot's check on check.SHA: as a check run named
+	// CheckName when running as a GitHub App, otherwise as a commit status
+	// with that context.
+	SetCheck(ctx context.Context, repo Repo, check Check) error
+	// HeadSince is when the latest check with NewHead set was made on sha;
+	// ok is false when there is none.
+	HeadSince(ctx context.Context, repo Repo, sha string) (since time.Time, ok bool, err error)
+}
+
+// Merger merges pull requests.
+type Merger interface {
+	// Merge merges a pull request only if its head is still sha, and
+	// returns the merge commit.
+	Merge(ctx context.Context, repo Repo, number int, sha string, method MergeMethod, title string) (string, error)
+}
+
+// People says who someone on GitHub is.
+type People interface {
+	// IsTeamMember reports whether login is an active member of org/team.
+	IsTeamMember(ctx context.Context, org, team, login string) (bool, error)
+	// PublicEmail is the e-mail address login shows on their GitHub
+	// profile, one of their verified ones; "" when they show none.
+	PublicEmail(ctx context.Context, login string) (string, error)
 }
 
 // Clients knows how to reach GitHub for the installation an event names,
