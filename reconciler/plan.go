@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/allot-dev/allot/reconciler/idp"
 	"sort"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -32,9 +33,6 @@ const (
 // Verb says a change in the future tense, as a plan speaks:
 // "would create".
 func (c Change) Verb() string { return futureVerb(c.Action) }
-
-// Verb says a group change in the future tense.
-func (g GroupChange) Verb() string { return futureVerb(g.Action) }
 
 func futureVerb(action string) string {
 	switch action {
@@ -126,17 +124,12 @@ func (p *Plan) HasChanges() bool {
 }
 
 // GroupChange is what a pass would do to one IdP group.
-type GroupChange struct {
-	Group  string   `json:"group"`
-	Action string   `json:"action"`
-	Add    []string `json:"add,omitempty"`
-	Remove []string `json:"remove,omitempty"`
-}
+type GroupChange = idp.GroupChange
 
 // GroupPlanner knows how to tell what SyncGroups would change without
-// changing it.
+// changing it; idp.Syncer is one.
 type GroupPlanner interface {
-	PlanGroupChanges(ctx context.Context, want []renderer.Group) ([]GroupChange, []error, error)
+	PlanGroups(ctx context.Context, want []renderer.Group) ([]GroupChange, []error, error)
 }
 
 // Plan computes what a pass would do.
@@ -317,7 +310,7 @@ func (r *Reconciler) planGroups(ctx context.Context, state *desiredState, plan *
 	if !ok {
 		return nil
 	}
-	changes, problems, err := planner.PlanGroupChanges(ctx, groupsOf(state.byCluster))
+	changes, problems, err := planner.PlanGroups(ctx, groupsOf(state.byCluster))
 	if err != nil {
 		return fmt.Errorf("IdP: %w", err)
 	}

@@ -16,6 +16,15 @@ type GroupChange struct {
 	Remove []string `json:"remove,omitempty"`
 }
 
+// Verb says the change in the future tense, as a plan speaks: would
+// create, would change, would delete.
+func (g GroupChange) Verb() string {
+	if g.Action == "update" {
+		return "would change"
+	}
+	return "would " + g.Action
+}
+
 // PlanGroups works out what SyncGroups would change, without changing
 // anything: groups to create, members to add and remove, groups to delete,
 // and the problems (foreign groups, unknown users, a held mass removal).

@@ -51,27 +51,14 @@ func groupSyncerFactory(r *reconciler.Reconciler, o ReconcileOptions, log *slog.
 		if spec.MaxRemoveShare != nil {
 			share = *spec.MaxRemoveShare
 		}
-		return plannedSyncer{&idp.Syncer{
+		return &idp.Syncer{
 			Provider: p, Prefix: prefix, State: &idp.ConfigMapState{Client: state},
 			MaxRemoveShare: share, AllowMassRemoval: o.AllowMassDelete, Log: log,
-		}}, nil
+		}, nil
 	}
 }
 
-// plannedSyncer lets allot plan show the IdP changes of a Syncer.
-type plannedSyncer struct{ *idp.Syncer }
-
-var _ reconciler.GroupPlanner = plannedSyncer{}
-
-// PlanGroupChanges converts the Syncer's plan for the reconciler.
-func (s plannedSyncer) PlanGroupChanges(ctx context.Context, want []renderer.Group) ([]reconciler.GroupChange, []error, error) {
-	changes, problems, err := s.PlanGroups(ctx, want)
-	out := make([]reconciler.GroupChange, len(changes))
-	for i, c := range changes {
-		out[i] = reconciler.GroupChange{Group: c.Group, Action: c.Action, Add: c.Add, Remove: c.Remove}
-	}
-	return out, problems, err
-}
+var _ reconciler.GroupPlanner = (*idp.Syncer)(nil)
 
 // stateClient connects to the cluster that keeps the IdP record.
 func stateClient(r *reconciler.Reconciler, spec *schemas.IdentityProvider) (client.Client, error) {

@@ -167,7 +167,7 @@ func writePlan(w io.Writer, plan *reconciler.Plan, color bool) {
 }
 
 // whatWasRead names what a pass read: "commit SHA", or the working tree
-// as folderCommit says it.
+// as reconciler.FolderSource says it.
 func whatWasRead(commit string) string {
 	if strings.HasPrefix(commit, "working tree") {
 		return commit

@@ -144,48 +144,6 @@ func (o ReconcileOptions) reviewDir() string {
 	return strings.TrimRight(o.WorkDir, "/") + "-review"
 }
 
-// folderSource reads a local folder as it is on disk.
-type folderSource struct{ dir string }
-
-func (s folderSource) Fetch(context.Context) (reconciler.Snapshot, error) {
-	info, err := os.Stat(s.dir)
-	if err != nil {
-		return reconciler.Snapshot{}, err
-	}
-	if !info.IsDir() {
-		return reconciler.Snapshot{}, fmt.Errorf("%s is not a directory", s.dir)
-	}
-	return reconciler.Snapshot{Dir: s.dir, Commit: folderCommit(s.dir)}, nil
-}
-
-// folderCommit says what a folder's files are: the commit when it is in a
-// git work tree and its files match HEAD, "working tree (dirty)" when they
-// differ, and "working tree" outside git.
-func folderCommit(dir string) string {
-	commit, dirty, err := source.WorkTree(dir)
-	switch {
-	case err != nil:
-		return "working tree"
-	case dirty:
-		return "working tree (dirty)"
-	}
-	return commit
-}
-
-// gitSource reads a git repository at the head of a branch.
-type gitSource struct{ git *source.Git }
-
-func (s gitSource) Fetch(ctx context.Context) (reconciler.Snapshot, error) {
-	snap, err := s.git.Fetch(ctx)
-	if err != nil {
-		return reconciler.Snapshot{}, err
-	}
-	commit := snap.Commit
-	return reconciler.Snapshot{Dir: snap.Dir, Commit: commit, Immutable: true,
-		Descends: func(ctx context.Context, ancestor string) (bool, error) { return s.git.Descends(ctx, commit, ancestor) },
-	}, nil
-}
-
 // isGitURL reports whether repo is a git URL rather than a local folder.
 func isGitURL(repo string) bool {
 	return strings.Contains(repo, "://") || (strings.HasPrefix(repo, "git@") && strings.Contains(repo, ":"))
@@ -193,7 +151,7 @@ func isGitURL(repo string) bool {
 
 func newSource(o ReconcileOptions) (reconciler.Source, error) {
 	if !isGitURL(o.Repo) {
-		return folderSource{dir: o.Repo}, nil
+		return reconciler.FolderSource{Dir: o.Repo}, nil
 	}
 	token, err := secretFrom(o.TokenFile, os.Getenv("ALLOT_GIT_TOKEN"), "--token-file")
 	if err != nil {
@@ -203,7 +161,7 @@ func newSource(o ReconcileOptions) (reconciler.Source, error) {
 	if err != nil {
 		return nil, usageError(err)
 	}
-	return gitSource{git: g}, nil
+	return reconciler.GitSource{Git: g}, nil
 }
 
 // gitConfig is how to read the repository's branch into WorkDir; the
