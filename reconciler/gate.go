@@ -80,7 +80,7 @@ func (r *Reconciler) Forget(cluster string) { r.forget(cluster) }
 // hold so that the groups of environments that live there are kept. When
 // one of them cannot be read, the sync waits for a later pass rather than
 // remove groups it cannot vouch for.
-func (r *Reconciler) syncSharedGroups(ctx context.Context, in *desiredState, res *PassResult) {
+func (r *Reconciler) syncSharedGroups(ctx context.Context, syncer GroupSyncer, in *desiredState, res *PassResult) {
 	name := identityProviderCluster(in.clusters)
 	if name == "" {
 		return
@@ -111,7 +111,7 @@ func (r *Reconciler) syncSharedGroups(ctx context.Context, in *desiredState, res
 		// Another replica works on it: keep every group its records name.
 		others = append(others, ClusterResult{Name: entry.Name, records: records, Err: errHeldElsewhere})
 	}
-	r.syncGroups(wctx, in, res, others)
+	r.syncGroups(wctx, syncer, in, res, others)
 }
 
 // errHeldElsewhere marks, for the IdP sync, a cluster another replica

@@ -256,33 +256,33 @@ func (r *Reconciler) Pass(ctx context.Context) *PassResult {
 		worked = append(worked, c)
 	}
 	res.Clusters = worked
-	if r.Gate != nil {
-		r.syncSharedGroups(ctx, in, res)
-		return res
-	}
-	r.syncGroups(ctx, in, res, res.Clusters)
-	return res
-}
-
-// syncGroups makes the identity provider hold the groups of the pass;
-// others are what the pass knows of the clusters' records.
-func (r *Reconciler) syncGroups(ctx context.Context, in *desiredState, res *PassResult, others []ClusterResult) {
 	syncer := r.Groups
 	if syncer == nil && r.GroupsFor != nil {
 		var err error
 		if syncer, err = r.GroupsFor(in.platform.IdentityProvider); err != nil {
 			res.Err = fmt.Errorf("IdP: %w", err)
-			return
+			return res
 		}
 	}
-	if syncer != nil {
-		want, err := r.groupsToSync(in, &res.Kept, others)
-		if err == nil {
-			err = syncer.SyncGroups(ctx, want)
-		}
-		if err != nil {
-			res.Err = fmt.Errorf("sync IdP groups: %w", err)
-		}
+	switch {
+	case syncer == nil:
+	case r.Gate != nil:
+		r.syncSharedGroups(ctx, syncer, in, res)
+	default:
+		r.syncGroups(ctx, syncer, in, res, res.Clusters)
+	}
+	return res
+}
+
+// syncGroups makes the identity provider hold the groups of the pass;
+// clusters are what the pass knows of the clusters' records.
+func (r *Reconciler) syncGroups(ctx context.Context, syncer GroupSyncer, in *desiredState, res *PassResult, clusters []ClusterResult) {
+	want, err := r.groupsToSync(in, &res.Kept, clusters)
+	if err == nil {
+		err = syncer.SyncGroups(ctx, want)
+	}
+	if err != nil {
+		res.Err = fmt.Errorf("sync IdP groups: %w", err)
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/allot-dev/allot/reconciler"
@@ -174,6 +176,10 @@ func (s *Share) Held() []string {
 // and gives up cluster Leases, until ctx ends; then it gives up every
 // Lease it holds, each after its work has ended.
 func (s *Share) Run(ctx context.Context) {
+	ctx = s.withElectionLog(ctx)
+	if _, err := s.o.Client.CoreV1().Namespaces().Get(ctx, s.o.Namespace, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		s.o.Log.Error("the namespace of the Leases does not exist in the home cluster: no cluster is held until it does; create it (the example deployment does)", "namespace", s.o.Namespace)
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() { s.keepMembership(ctx) })
 	tick := time.NewTicker(s.o.RetryPeriod)
