@@ -369,6 +369,10 @@ func TestReplicasShareTheFleetAndSurviveAKill(t *testing.T) {
 		t.Errorf("takeover took %s, more than twice the lease duration %s", took, shareLease)
 	}
 
+	t.Run("status and metrics show who holds what", func(t *testing.T) {
+		w.checkStatusAndMetrics(t, victim)
+	})
+
 	// A new commit: every quota changes, a request is added on a cluster
 	// the killed replica held and one is deleted from the other.
 	w.pods = "20"
@@ -432,10 +436,75 @@ func TestReplicasShareTheFleetAndSurviveAKill(t *testing.T) {
 			}
 		}
 		if slices.Contains(lost, n) {
+			for _, iv := range ivs {
+				if iv.start.After(victim.killed) {
+					t.Logf("%s: %s began work %s after the kill", n, iv.identity, iv.start.Sub(victim.killed).Round(10*time.Millisecond))
+					break
+				}
+			}
 			if len(workers) < 2 {
 				t.Errorf("%s was the killed replica's, yet only %v worked on it", n, workers)
 			}
 			t.Logf("%s: holders %v, %d work intervals", n, held, len(ivs))
+		}
+	}
+}
+
+// checkStatusAndMetrics checks that allot status --holders shows the
+// Leases' holders, and that the live replicas' allot_clusters_held add up
+// to the fleet.
+func (w *shareWorld) checkStatusAndMetrics(t *testing.T, victim *shareReplica) {
+	args := []string{"status", "-o", "json", "--repo", "file://" + w.repo.Bare, "--branch", "main",
+		"--workdir", filepath.Join(w.base, "workdir-status"), "--holders", "--home-kubeconfig", w.cps[0].Kubeconfig}
+	for j, n := range w.names {
+		args = append(args, "--kubeconfig", n+"="+w.cps[j].Kubeconfig)
+	}
+	out, err := exec.Command(w.bin, args...).Output()
+	if err != nil {
+		t.Fatalf("allot status --holders: %v\n%s", err, out)
+	}
+	var report struct {
+		Holders []fleet.Holding `json:"holders"`
+	}
+	if err := json.Unmarshal(out, &report); err != nil {
+		t.Fatal(err)
+	}
+	want := w.holders()
+	if len(report.Holders) != len(w.names) {
+		t.Fatalf("status shows %d holders, want one per cluster: %s", len(report.Holders), out)
+	}
+	for _, h := range report.Holders {
+		if h.Holder != want[h.Cluster] || h.Holder == victim.identity || h.Expired {
+			t.Errorf("status: %s held by %q (expired %v), the Lease says %q", h.Cluster, h.Holder, h.Expired, want[h.Cluster])
+		}
+	}
+	metrics := map[*shareReplica]string{}
+	eventually(t, 10*time.Second, "the live replicas' allot_clusters_held add up to the fleet", func() bool {
+		total := 0
+		for _, r := range w.replicas {
+			if r == victim {
+				continue
+			}
+			var addr string
+			for _, l := range readLogLines(t, r.log) {
+				if l["msg"] == "serving" {
+					addr, _ = l["address"].(string)
+				}
+			}
+			_, metrics[r] = get(t, "http://"+addr+"/metrics")
+			var held int
+			for _, line := range strings.Split(metrics[r], "\n") {
+				if _, err := fmt.Sscanf(line, "allot_clusters_held %d", &held); err == nil {
+					break
+				}
+			}
+			total += held
+		}
+		return total == len(w.names)
+	})
+	for r, text := range metrics {
+		if !strings.Contains(text, `allot_lease_transitions_total{cluster=`) {
+			t.Errorf("%s: /metrics has no allot_lease_transitions_total", r.identity)
 		}
 	}
 }

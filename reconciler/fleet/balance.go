@@ -213,7 +213,7 @@ func (s *Share) sortByScore(clusters []string) {
 // acquired counts a cluster this replica now works on.
 func (s *Share) acquired(h *hold) {
 	s.transitions.WithLabelValues(h.cluster, EventAcquired).Inc()
-	s.held.Set(float64(len(s.Held())))
+	s.countHeld()
 	s.o.Log.Info("holding cluster", "cluster", h.cluster, "identity", s.o.Identity)
 	if s.o.OnAcquired != nil {
 		s.o.OnAcquired(h.cluster)
@@ -233,7 +233,7 @@ func (s *Share) ended(h *hold) {
 		delete(s.holds, h.cluster)
 	}
 	s.mu.Unlock()
-	s.held.Set(float64(len(s.Held())))
+	s.countHeld()
 	if led {
 		s.transitions.WithLabelValues(h.cluster, event).Inc()
 		s.o.Log.Info("no longer holding cluster", "cluster", h.cluster, "identity", s.o.Identity, "why", event)
@@ -302,4 +302,18 @@ func (s *Share) collect() {
 		return
 	}
 	_ = leases.Delete(ctx, l.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &l.ResourceVersion}})
+}
+
+// countHeld sets allot_clusters_held; counting and setting under one lock
+// keeps two holds that change at once from leaving a stale count.
+func (s *Share) countHeld() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, h := range s.holds {
+		if h.isLeading() {
+			n++
+		}
+	}
+	s.held.Set(float64(n))
 }

@@ -37,7 +37,8 @@ type hold struct {
 // start runs the cluster's elector over lock, a guardedLock of h; the
 // Lease already names this replica, so the elector leads at its first try.
 func (h *hold) start(ctx context.Context, lock *guardedLock) {
-	ectx, cancel := context.WithCancel(ctx)
+	// Run ends the hold itself when its context ends, work first.
+	ectx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h.stopElector = cancel
 	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock: lock,
@@ -94,14 +95,15 @@ func (h *hold) expire() {
 	h.end(EventLost)
 }
 
-// end stops the work and then the elector, which gives the Lease up.
+// end stops the work and waits for it, the elector renewing the Lease
+// meanwhile, and then stops the elector, which gives the Lease up.
 func (h *hold) end(event string) {
 	h.mu.Lock()
 	if h.event == "" {
 		h.event = event
 	}
 	h.mu.Unlock()
-	h.stop()
+	h.settle()
 	h.stopElector()
 }
 

@@ -195,6 +195,9 @@ func (s *Share) Run(ctx context.Context) {
 			}
 			s.mu.Unlock()
 			for _, h := range holds {
+				go h.end(EventReleased)
+			}
+			for _, h := range holds {
 				<-h.ended
 			}
 			wg.Wait()
