@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/allot-dev/allot/cmd/allot/app"
 	"github.com/allot-dev/allot/reconciler"
 	"github.com/allot-dev/allot/reconciler/fleet"
 	"github.com/allot-dev/allot/renderer"
@@ -506,5 +508,53 @@ func (w *shareWorld) checkStatusAndMetrics(t *testing.T, victim *shareReplica) {
 		if !strings.Contains(text, `allot_lease_transitions_total{cluster=`) {
 			t.Errorf("%s: /metrics has no allot_lease_transitions_total", r.identity)
 		}
+	}
+}
+
+// TestServeLeaderElectStillTakesTurns runs allot serve --leader-elect: it
+// takes the one allot Lease and reconciles, as before --share-clusters.
+func TestServeLeaderElectStillTakesTurns(t *testing.T) {
+	cp := ownControlPlane(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := cp.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: reconciler.SystemNamespace}}); err != nil {
+		t.Fatal(err)
+	}
+	repo := writeRepo(t, map[string]string{
+		"allot.yaml":                   sharePlatform([]string{"dev"}, "10"),
+		"environments/web/leader.yaml": shareRequest("leader", "dev"),
+	})
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Serve(ctx, app.Streams{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard}, app.ServeOptions{
+			ReconcileOptions: app.ReconcileOptions{
+				Repo: repo, Kubeconfigs: map[string]string{"dev": cp.Kubeconfig}, ChartCache: t.TempDir(),
+				MaxDeleteShare: 0.5, Interval: time.Hour, SkipIdentityProvider: true,
+			},
+			Listen: "127.0.0.1:0", Debounce: 100 * time.Millisecond, LeaderElect: true, HomeKubeconfig: cp.Kubeconfig,
+		})
+	}()
+	eventually(t, 60*time.Second, "the leader holds the allot Lease and applied its environment", func() bool {
+		var l coordinationv1.Lease
+		var ns corev1.Namespace
+		return cp.Client.Get(ctx, client.ObjectKey{Namespace: reconciler.SystemNamespace, Name: "allot"}, &l) == nil &&
+			l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity != "" &&
+			cp.Client.Get(ctx, client.ObjectKey{Name: "leader"}, &ns) == nil
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve: %v", err)
+	}
+}
+
+func TestShareClustersRefusesLeaderElect(t *testing.T) {
+	repo := writeRepo(t, map[string]string{"allot.yaml": sharePlatform([]string{"dev"}, "10")})
+	err := app.Serve(context.Background(), app.Streams{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard}, app.ServeOptions{
+		ReconcileOptions: app.ReconcileOptions{Repo: repo, ChartCache: t.TempDir(), Interval: time.Hour},
+		Listen:           "127.0.0.1:0", LeaderElect: true,
+		Share: app.ShareOptions{Enabled: true, LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second},
+	})
+	if err == nil || !strings.Contains(err.Error(), "--share-clusters and --leader-elect exclude each other") {
+		t.Errorf("serve with both: %v", err)
 	}
 }
