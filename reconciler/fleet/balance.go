@@ -51,13 +51,16 @@ func (s *Share) balance(ctx context.Context) {
 		switch {
 		case !o.expired(now):
 			members = append(members, o.holder)
-		case now.Sub(o.at) > forgetMembersAfter*o.duration:
+		case now.Sub(o.at) > forgetMembersAfter*max(o.duration, s.o.LeaseDuration):
 			// A replica that was killed left its Lease behind.
 			s.deleteLease(ctx, list.Items, name)
 		}
 	}
 	s.mu.Lock()
 	clusters, member := s.clusters, s.member
+	s.mu.Unlock()
+	s.forgetClusters(ctx, list.Items, seen, clusters, now)
+	s.mu.Lock()
 	var mine []string
 	// A cluster with a hold, even one on its way out, is not free: its
 	// work may not have ended yet.
@@ -275,8 +278,26 @@ func (s *Share) setMember(on bool) {
 }
 
 // forgetMembersAfter is how many lease durations a dead replica's
-// membership Lease stays before a live replica deletes it.
+// membership Lease, or the Lease of a cluster that left the fleet, stays
+// before a live replica deletes it.
 const forgetMembersAfter = 10
+
+// forgetClusters deletes the Leases of clusters that left the fleet once
+// nobody has renewed them for long.
+func (s *Share) forgetClusters(ctx context.Context, leases []coordinationv1.Lease, seen map[string]observation, clusters []string, now time.Time) {
+	if len(clusters) == 0 {
+		return
+	}
+	offered := map[string]bool{}
+	for _, c := range clusters {
+		offered[LeaseName(c)] = true
+	}
+	for name, o := range seen {
+		if strings.HasPrefix(name, clusterPrefix[:len(clusterPrefix)-1]) && !offered[name] && now.Sub(o.at) > forgetMembersAfter*max(o.duration, s.o.LeaseDuration) {
+			s.deleteLease(ctx, leases, name)
+		}
+	}
+}
 
 // deleteLease deletes one of leases if it has not changed since it was
 // listed.
@@ -285,7 +306,7 @@ func (s *Share) deleteLease(ctx context.Context, leases []coordinationv1.Lease, 
 		if l := &leases[i]; l.Name == name {
 			err := s.o.Client.CoordinationV1().Leases(s.o.Namespace).Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &l.ResourceVersion}})
 			if err == nil {
-				s.o.Log.Info("deleted the membership Lease of a replica gone for long", "lease", name)
+				s.o.Log.Info("deleted a Lease nobody renewed for long", "lease", name)
 			}
 		}
 	}

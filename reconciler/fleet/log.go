@@ -9,17 +9,18 @@ import (
 )
 
 // withElectionLog makes client-go's leader election log through the
-// Share's logger, its information demoted to debug: the Share says itself
-// what it holds.
+// Share's logger, its information demoted to debug and its verbose records
+// (every renewal) dropped: the Share says itself what it holds.
 func (s *Share) withElectionLog(ctx context.Context) context.Context {
 	return klog.NewContext(ctx, logr.FromSlogHandler(quieter{s.o.Log.Handler()}))
 }
 
-// quieter writes records below warnings at debug level.
+// quieter writes information at debug level, and drops what is below
+// it: logr's V(1) and up.
 type quieter struct{ slog.Handler }
 
 func (q quieter) Enabled(ctx context.Context, l slog.Level) bool {
-	return q.Handler.Enabled(ctx, demote(l))
+	return l >= slog.LevelInfo && q.Handler.Enabled(ctx, demote(l))
 }
 
 func (q quieter) Handle(ctx context.Context, r slog.Record) error {

@@ -233,6 +233,20 @@ func TestShareDividesTheFleet(t *testing.T) {
 		}
 	})
 
+	t.Run("a cluster that leaves the fleet is given up", func(t *testing.T) {
+		a.share.Offer(clusters[:4])
+		waitFor(t, 10*time.Second, "a holds the four left", func() bool { return slices.Equal(a.share.Held(), clusters[:4]) })
+		l, err := kubernetes.NewForConfigOrDie(home.Config).CoordinationV1().Leases(ns).Get(context.Background(), LeaseName("c5"), metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity != "" {
+			t.Errorf("c5's Lease still held by %s", *l.Spec.HolderIdentity)
+		}
+		a.share.Offer(clusters)
+		waitFor(t, 10*time.Second, "a holds c5 again", func() bool { return divided(clusters, 5, a) })
+	})
+
 	led.mu.Lock()
 	defer led.mu.Unlock()
 	if len(led.overlaps) > 0 {
