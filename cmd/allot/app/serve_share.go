@@ -43,7 +43,15 @@ func startShare(ctx context.Context, o ServeOptions, reviewing bool, r *reconcil
 	case reviewing:
 		return nil, usageError(errors.New("--share-clusters does not run the pull-request workflow: its notices wait for passes on every cluster; run it in one allot serve without --share-clusters over other clusters, or without the workflow's flags"))
 	}
-	cs, err := homeClient(o.HomeKubeconfig)
+	cfg, err := homeConfig(o.HomeKubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("--share-clusters: %w", err)
+	}
+	// Renewals must not queue behind client-go's default 5 requests a
+	// second: they come at a pace the Share sets itself, one per held
+	// cluster and one for membership every retry period, plus one list.
+	cfg.QPS = -1
+	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("--share-clusters: %w", err)
 	}
@@ -72,6 +80,14 @@ func startShare(ctx context.Context, o ServeOptions, reviewing bool, r *reconcil
 // homeClient reaches the cluster allot runs in: kubeconfig, or in-cluster
 // credentials when it is empty.
 func homeClient(kubeconfig string) (*kubernetes.Clientset, error) {
+	cfg, err := homeConfig(kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	return kubernetes.NewForConfig(cfg)
+}
+
+func homeConfig(kubeconfig string) (*rest.Config, error) {
 	var cfg *rest.Config
 	var err error
 	if kubeconfig != "" {
@@ -82,5 +98,5 @@ func homeClient(kubeconfig string) (*kubernetes.Clientset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("home cluster: %w", err)
 	}
-	return kubernetes.NewForConfig(cfg)
+	return cfg, nil
 }
