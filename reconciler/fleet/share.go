@@ -23,7 +23,8 @@ import (
 
 // Options tune a Share; DefaultOptions fills every default.
 type Options struct {
-	// Client reaches the home cluster, which holds the Leases.
+	// Client reaches the home cluster, which holds the Leases; give it no
+	// client-side rate limit (rest.Config QPS -1), or renewals queue.
 	Client kubernetes.Interface
 	// Namespace holds the Leases.
 	Namespace string
