@@ -19,13 +19,13 @@ var ErrMassGroupRemoval = errors.New("the pass would remove more than the allowe
 // or whose deletion was held, or that live on a cluster this pass could not
 // read. Removing more than the allowed share of the groups known before the
 // pass is held back like a mass delete.
-func (r *Reconciler) groupsToSync(in *desiredState, res *PassResult) ([]renderer.Group, error) {
+func (r *Reconciler) groupsToSync(in *desiredState, kept *Kept, clusters []ClusterResult) ([]renderer.Group, error) {
 	want := map[string]renderer.Group{}
 	for _, g := range groupsOf(in.byCluster) {
 		want[g.Name] = g
 	}
 	previous := map[string]renderer.Group{}
-	for _, c := range res.Clusters {
+	for _, c := range clusters {
 		for _, rec := range c.records {
 			for _, g := range rec.Groups {
 				previous[g.Name] = g
@@ -42,9 +42,9 @@ func (r *Reconciler) groupsToSync(in *desiredState, res *PassResult) ([]renderer
 			}
 		}
 	}
-	for _, c := range res.Clusters {
+	for _, c := range clusters {
 		for _, rec := range c.records {
-			if !res.Kept.Holds(rec) {
+			if !kept.Holds(rec) {
 				continue
 			}
 			for _, g := range rec.groups() {

@@ -79,11 +79,11 @@ func TestMassGroupRemovalIsRefused(t *testing.T) {
 	}
 	state := &desiredState{byCluster: map[string][]*renderer.Bundle{"x": {{Environment: "a", Groups: []renderer.Group{{Name: "allot-a"}}}}}}
 	res := &PassResult{Clusters: []ClusterResult{{Name: "x", records: prev}}}
-	if _, err := r.groupsToSync(state, res); !errors.Is(err, ErrMassGroupRemoval) {
+	if _, err := r.groupsToSync(state, &res.Kept, res.Clusters); !errors.Is(err, ErrMassGroupRemoval) {
 		t.Errorf("removing 3 of 4 groups: err %v, want the guard", err)
 	}
 	r.AllowMassDelete = true
-	got, err := r.groupsToSync(state, res)
+	got, err := r.groupsToSync(state, &res.Kept, res.Clusters)
 	if err != nil || len(got) != 1 || got[0].Name != "allot-a" {
 		t.Errorf("with the override: %v, %v", got, err)
 	}

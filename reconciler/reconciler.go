@@ -81,6 +81,10 @@ type Reconciler struct {
 	// OnlyClusters limits the pass to these clusters (agent mode); empty
 	// means all.
 	OnlyClusters []string
+	// Gate, when set, narrows each pass further to the clusters this
+	// replica holds now, and ends its work on one as soon as it loses it
+	// (replicas that share the fleet); nil works on every cluster.
+	Gate ClusterGate
 	// MaxDeleteShare is the share of managed objects a pass may delete per
 	// cluster; zero means DefaultMaxDeleteShare.
 	MaxDeleteShare float64
@@ -231,16 +235,31 @@ func (r *Reconciler) Pass(ctx context.Context) *PassResult {
 		res.Err = err
 		return res
 	}
+	held := r.enterClusters(ctx, in.clusters)
 	var wg sync.WaitGroup
-	res.Clusters = make([]ClusterResult, len(in.clusters))
-	for i, cl := range in.clusters {
+	res.Clusters = make([]ClusterResult, len(held))
+	givenUp := make([]bool, len(held))
+	for i, cl := range held {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res.Clusters[i] = r.reconcileCluster(ctx, cl, in, &res.Kept, driftPolicyFor(in.platform, cl))
+			res.Clusters[i] = r.reconcileCluster(cl.ctx, cl.entry, in, &res.Kept, driftPolicyFor(in.platform, cl.entry))
+			givenUp[i] = cl.ctx.Err() != nil && ctx.Err() == nil
+			cl.done()
 		}()
 	}
 	wg.Wait()
+	// A cluster this replica gave up during the pass is another's now: what
+	// the cancelled work left is not a failure of this pass.
+	worked := res.Clusters[:0]
+	for i, c := range res.Clusters {
+		if givenUp[i] {
+			r.log().Info("stopped working on a cluster this replica no longer holds", "cluster", c.Name)
+			continue
+		}
+		worked = append(worked, c)
+	}
+	res.Clusters = worked
 	syncer := r.Groups
 	if syncer == nil && r.GroupsFor != nil {
 		var err error
@@ -249,16 +268,26 @@ func (r *Reconciler) Pass(ctx context.Context) *PassResult {
 			return res
 		}
 	}
-	if syncer != nil {
-		want, err := r.groupsToSync(in, res)
-		if err == nil {
-			err = syncer.SyncGroups(ctx, want)
-		}
-		if err != nil {
-			res.Err = fmt.Errorf("sync IdP groups: %w", err)
-		}
+	switch {
+	case syncer == nil:
+	case r.Gate != nil:
+		r.syncSharedGroups(ctx, syncer, in, res)
+	default:
+		r.syncGroups(ctx, syncer, in, res, res.Clusters)
 	}
 	return res
+}
+
+// syncGroups makes the identity provider hold the groups of the pass;
+// clusters are what the pass knows of the clusters' records.
+func (r *Reconciler) syncGroups(ctx context.Context, syncer GroupSyncer, in *desiredState, res *PassResult, clusters []ClusterResult) {
+	want, err := r.groupsToSync(in, &res.Kept, clusters)
+	if err == nil {
+		err = syncer.SyncGroups(ctx, want)
+	}
+	if err != nil {
+		res.Err = fmt.Errorf("sync IdP groups: %w", err)
+	}
 }
 
 // reconcileCluster applies the bundles placed on one cluster, prunes, and

@@ -17,8 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
@@ -37,6 +35,8 @@ type ServeOptions struct {
 	// HomeKubeconfig reaches the cluster allot runs in, for the Lease;
 	// empty means in-cluster credentials.
 	HomeKubeconfig string
+	// Share divides the clusters among replicas (--share-clusters).
+	Share ShareOptions
 	// Debounce gathers drift events that arrive together into one pass.
 	Debounce time.Duration
 	// Review turns on the pull-request workflow.
@@ -60,7 +60,9 @@ func NewServeCommand(s Streams, getenv func(string) string) *cobra.Command {
 allot manages is changed by someone else (drift), which it repairs within
 seconds — or only reports, for clusters in warn mode. It serves Prometheus
 metrics on /metrics, and /healthz and /readyz for probes. With --leader-elect,
-several replicas share a Lease and one of them works at a time.
+several replicas share a Lease and one of them works at a time; with
+--share-clusters, every replica works, each on its share of the clusters,
+holding one Lease per cluster.
 
 With a GitHub webhook secret and a token or GitHub App, serve also runs the
 pull-request workflow on --github-webhook-path: it validates and plans each
@@ -78,7 +80,8 @@ warns before they expire (notices.expiry in allot.yaml).`,
 	o.bindServe(cmd, 10*time.Minute)
 	o.Review.bind(cmd)
 	cmd.Flags().DurationVar(&o.ReadyTimeout, "ready-timeout", 10*time.Minute, "how long the notice on a merged pull request waits for its environments to become ready")
-	cmd.Flags().StringVar(&o.HomeKubeconfig, "home-kubeconfig", "", "kubeconfig of the cluster allot runs in, for the Lease (default: in-cluster)")
+	cmd.Flags().StringVar(&o.HomeKubeconfig, "home-kubeconfig", "", "kubeconfig of the cluster allot runs in, for the Leases (default: in-cluster)")
+	o.Share.bind(cmd)
 	return cmd
 }
 
@@ -209,6 +212,13 @@ func Serve(ctx context.Context, s Streams, o ServeOptions) error {
 		return err
 	}
 	defer r.StopWatching()
+	if o.Share.Enabled {
+		stop, err := startShare(ctx, o, webhook != nil, r, reg, poke, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	var ready atomic.Bool
 	mux := http.NewServeMux()
@@ -365,19 +375,9 @@ func errString(err error) string {
 
 // leaderElect runs work while this replica holds the allot Lease.
 func leaderElect(ctx context.Context, kubeconfig string, log *slog.Logger, work func(context.Context)) error {
-	var cfg *rest.Config
-	var err error
-	if kubeconfig != "" {
-		cfg, err = (&reconciler.Connector{}).KubeconfigFile(kubeconfig)
-	} else {
-		cfg, err = rest.InClusterConfig()
-	}
+	cs, err := homeClient(kubeconfig)
 	if err != nil {
 		return fmt.Errorf("leader election: %w", err)
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
 	}
 	id, err := os.Hostname()
 	if err != nil {

@@ -13,22 +13,38 @@ import (
 
 	"github.com/allot-dev/allot/environments"
 	"github.com/allot-dev/allot/reconciler"
+	"github.com/allot-dev/allot/reconciler/fleet"
 	"github.com/allot-dev/allot/schemas"
 	"github.com/allot-dev/allot/schemas/load"
 )
 
+// StatusOptions are the inputs of Status.
+type StatusOptions struct {
+	ReconcileOptions
+	// Holders shows which replica holds which cluster (serve
+	// --share-clusters), read from the Leases in the home cluster.
+	Holders bool
+	// HomeKubeconfig reaches the home cluster; empty means in-cluster
+	// credentials.
+	HomeKubeconfig string
+}
+
 // NewStatusCommand builds `allot status`.
 func NewStatusCommand(s Streams) *cobra.Command {
-	o := ReconcileOptions{}
+	o := StatusOptions{}
 	cmd := &cobra.Command{
 		Use:   "status [ENVIRONMENT]",
 		Short: "Show the environments on each cluster, from allot's inventory records",
 		Long: `status lists every environment's inventory record on each cluster of allot.yaml:
 whether it is ready, the phase and commit last applied, when it expires and
-the last message. With an environment's name it describes that environment:
+the last message; with --holders, also which replica of allot serve
+--share-clusters holds each cluster, from the Leases in the home cluster
+(--home-kubeconfig, or in-cluster credentials). With an environment's name
+it describes that environment:
 its conditions, its last error, and each of its objects with its readiness as
 the cluster holds it now, so that it says why the environment is not ready.`,
 		Example: `  allot status --repo .
+  allot status --repo . --holders --home-kubeconfig ~/.kube/home.yaml
   allot status checkout-dev --repo . -o yaml`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
@@ -38,19 +54,22 @@ the cluster holds it now, so that it says why the environment is not ready.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
-				return Describe(cmd.Context(), s, o, args[0])
+				return Describe(cmd.Context(), s, o.ReconcileOptions, args[0])
 			}
 			return Status(cmd.Context(), s, o)
 		},
 	}
 	o.bind(cmd)
 	clusterOutputs.bind(cmd, &o.Output)
+	cmd.Flags().BoolVar(&o.Holders, "holders", false, "also show which replica of allot serve --share-clusters holds each cluster, from the Leases in the home cluster")
+	cmd.Flags().StringVar(&o.HomeKubeconfig, "home-kubeconfig", "", "with --holders: kubeconfig of the cluster allot runs in, which holds the Leases (default: in-cluster)")
 	return cmd
 }
 
-// Status prints the inventory records of every cluster in allot.yaml.
-func Status(ctx context.Context, s Streams, o ReconcileOptions) error {
-	r, platform, err := statusReader(ctx, s, o)
+// Status prints the inventory records of every cluster in allot.yaml and,
+// with Holders, which replica holds each cluster.
+func Status(ctx context.Context, s Streams, o StatusOptions) error {
+	r, platform, err := statusReader(ctx, s, o.ReconcileOptions)
 	if err != nil {
 		return err
 	}
@@ -58,6 +77,11 @@ func Status(ctx context.Context, s Streams, o ReconcileOptions) error {
 	report := statusReport{Environments: rows, Errors: []string{}}
 	if report.Environments == nil {
 		report.Environments = []reconciler.StatusRow{}
+	}
+	if o.Holders {
+		if report.Holders, err = readHolders(ctx, o.HomeKubeconfig, platform.Clusters); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	for _, err := range errs {
 		report.Errors = append(report.Errors, err.Error())
@@ -68,6 +92,15 @@ func Status(ctx context.Context, s Streams, o ReconcileOptions) error {
 		for _, row := range rows {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", row.Cluster, row.Environment, row.Ready, row.Phase, row.Objects, row.Commit, row.Digest, row.Updated.UTC().Format(time.RFC3339), expiresText(row.Expires), row.Message)
 		}
+		if err := tw.Flush(); err != nil || report.Holders == nil {
+			return err
+		}
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CLUSTER\tHELD BY\tRENEWED")
+		for _, h := range report.Holders {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", h.Cluster, holderText(h), renewedText(h.Renewed))
+		}
 		return tw.Flush()
 	})
 	if err != nil {
@@ -76,9 +109,41 @@ func Status(ctx context.Context, s Streams, o ReconcileOptions) error {
 	return clusterErrors(s, errs)
 }
 
+// readHolders reads the cluster Leases from the home cluster.
+func readHolders(ctx context.Context, kubeconfig string, clusters []schemas.Cluster) ([]fleet.Holding, error) {
+	cs, err := homeClient(kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("--holders: %w; give --home-kubeconfig outside the cluster allot runs in", err)
+	}
+	names := make([]string, len(clusters))
+	for i, c := range clusters {
+		names[i] = c.Name
+	}
+	return fleet.Holders(ctx, cs.CoordinationV1(), reconciler.SystemNamespace, names, time.Now())
+}
+
+func holderText(h fleet.Holding) string {
+	switch {
+	case h.Holder == "":
+		return "nobody"
+	case h.Expired:
+		return h.Holder + " (expired)"
+	}
+	return h.Holder
+}
+
+func renewedText(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
 // statusReport is the document of `allot status -o json|yaml`.
 type statusReport struct {
 	Environments []reconciler.StatusRow `json:"environments"`
+	// Holders are the cluster Leases' holders, with --holders.
+	Holders []fleet.Holding `json:"holders,omitempty"`
 	// Errors are the clusters that could not be read.
 	Errors []string `json:"errors"`
 }
