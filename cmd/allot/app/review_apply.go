@@ -3,14 +3,11 @@ package app
 import (
 	"context"
 	"fmt"
-	"path"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/allot-dev/allot/reconciler"
 	"github.com/allot-dev/allot/review"
-	"github.com/allot-dev/allot/schemas/load"
 )
 
 // passFeed lets callers wait for a reconcile pass that starts after they
@@ -112,7 +109,7 @@ var _ review.Applier = (*passApplier)(nil)
 func (a *passApplier) Apply(ctx context.Context, commit string, files []string) ([]review.Outcome, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
-	names := requestNames(files)
+	names := review.RequestNames(files)
 	for {
 		res, err := a.feed.next(ctx)
 		if err != nil {
@@ -133,27 +130,6 @@ func (a *passApplier) Apply(ctx context.Context, commit string, files []string) 
 		case <-time.After(a.poll):
 		}
 	}
-}
-
-// requestNames are the environments that changed files name.
-func requestNames(files []string) []string {
-	var names []string
-	for _, f := range files {
-		if name, ok := requestName(f); ok {
-			names = append(names, name)
-		}
-	}
-	return names
-}
-
-// requestName is the environment a request file names: request files
-// live under environments/ and are named after their environment.
-func requestName(file string) (string, bool) {
-	ext := path.Ext(file)
-	if !strings.HasPrefix(file, load.EnvironmentsDir+"/") || ext != ".yaml" && ext != ".yml" {
-		return "", false
-	}
-	return strings.TrimSuffix(path.Base(file), ext), true
 }
 
 // outcomesOf reads how the named environments came out of a pass, and

@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/allot-dev/allot/reconciler"
-	"github.com/allot-dev/allot/renderer"
 	"github.com/allot-dev/allot/review"
 )
 
@@ -105,48 +104,6 @@ func TestRepositoryOf(t *testing.T) {
 		}
 	}
 }
-
-func TestOnlyTouched(t *testing.T) {
-	plan := &reconciler.Plan{
-		Commit: "abc",
-		Entries: []reconciler.PlanEntry{
-			{Cluster: "dev", Environment: "shop", Action: reconciler.ActionCreated, Changes: []reconciler.Change{{Object: "Namespace/shop", Action: "create"}}, Groups: []renderer.Group{{Name: "env-shop"}}},
-			{Cluster: "dev", Environment: "other", Action: reconciler.ActionUnchanged, Changes: []reconciler.Change{{Object: "Namespace/other", Action: "unchanged"}}},
-			{Cluster: "dev", Environment: "drifted", Action: reconciler.ActionUpdated, Changes: []reconciler.Change{{Object: "ConfigMap/x", Action: "update"}}},
-		},
-		Groups: []reconciler.GroupChange{{Group: "env-shop", Action: "create"}, {Group: "env-other", Action: "update"}},
-		Kept:   reconciler.KeptOf(reconciler.KeptRequest{File: "environments/a/broken.yaml", Message: "bad"}, reconciler.KeptRequest{Environment: "shop", Message: "render failed"}),
-		Errors: []string{"cluster prod: unreachable"},
-	}
-	touched := map[string]bool{"shop": true}
-
-	got := onlyTouched(plan, touched, true)
-	var envs []string
-	for _, e := range got.Entries {
-		envs = append(envs, e.Environment)
-	}
-	if diff := cmp.Diff([]string{"shop"}, envs); diff != "" {
-		t.Errorf("a pull request of requests only: entries (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff([]reconciler.GroupChange{{Group: "env-shop", Action: "create"}}, got.Groups); diff != "" {
-		t.Errorf("groups (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff([]reconciler.KeptRequest{{Environment: "shop", Message: "render failed"}}, got.Kept.List()); diff != "" {
-		t.Errorf("kept (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff(plan.Errors, got.Errors); diff != "" {
-		t.Errorf("guards and unreachable clusters must stay (-want +got):\n%s", diff)
-	}
-
-	envs = nil
-	for _, e := range onlyTouched(plan, touched, false).Entries {
-		envs = append(envs, e.Environment)
-	}
-	if diff := cmp.Diff([]string{"shop", "drifted"}, envs); diff != "" {
-		t.Errorf("a pull request that changes templates shows every change (-want +got):\n%s", diff)
-	}
-}
-
 func TestOutcomesOf(t *testing.T) {
 	res := &reconciler.PassResult{
 		Clusters: []reconciler.ClusterResult{{Name: "dev", Environments: []reconciler.EnvResult{
@@ -158,7 +115,7 @@ func TestOutcomesOf(t *testing.T) {
 		Kept: reconciler.KeptOf(reconciler.KeptRequest{Environment: "broken", Message: "does not render"}),
 	}
 	files := []string{"environments/a/shop.yaml", "environments/a/slow.yaml", "environments/a/gone.yaml", "environments/a/bad.yaml", "environments/a/broken.yml", "templates/x/template.yaml", "allot.yaml", "README.md"}
-	got, settled := outcomesOf(res, requestNames(files))
+	got, settled := outcomesOf(res, review.RequestNames(files))
 	want := []review.Outcome{
 		{Environment: "shop", Kind: review.KindNamespace, Cluster: "dev", Namespace: "shop", Groups: []string{"env-shop"}, Ready: true},
 		{Environment: "slow", Kind: review.KindVCluster, Cluster: "dev", Namespace: "slow"},
