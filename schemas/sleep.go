@@ -252,10 +252,43 @@ func latest(list []cron.Schedule, t time.Time) time.Time {
 }
 
 // AwakeShare is the share of the four weeks from t that the schedule keeps
-// an environment awake, sampled every half hour: what an estimate of its
-// cost counts, the hours asleep being free.
+// an environment awake: what an estimate of its cost counts, the hours
+// asleep being free. It walks the schedule's changes; a schedule that
+// changes more than maxShareChanges times in the span is sampled instead.
 func (s *SleepSchedule) AwakeShare(t time.Time) float64 {
-	const span, step = 28 * 24 * time.Hour, 30 * time.Minute
+	const span = 28 * 24 * time.Hour
+	end := t.Add(span)
+	var awake time.Duration
+	asleep := s.Asleep(t)
+	for n := 0; t.Before(end); n++ {
+		if n == maxShareChanges {
+			return s.sampledShare(end.Add(-span), span)
+		}
+		var next time.Time
+		if asleep {
+			next = s.NextWake(t)
+		} else {
+			next = s.NextSleep(t)
+		}
+		if next.IsZero() || next.After(end) {
+			next = end
+		}
+		if !asleep {
+			awake += next.Sub(t)
+		}
+		// At a minute that both sleeps and wakes, the environment is awake.
+		t, asleep = next, !asleep && s.Asleep(next)
+	}
+	return awake.Seconds() / span.Seconds()
+}
+
+// maxShareChanges bounds the changes AwakeShare walks.
+const maxShareChanges = 500
+
+// sampledShare is the share of span from t awake, sampled every 37
+// minutes: a step that no hourly or daily pattern of changes lines up with.
+func (s *SleepSchedule) sampledShare(t time.Time, span time.Duration) float64 {
+	const step = 37 * time.Minute
 	awake, n := 0, int(span/step)
 	for i := range n {
 		if !s.Asleep(t.Add(time.Duration(i) * step)) {

@@ -110,3 +110,30 @@ func TestSleepPrecedence(t *testing.T) {
 		})
 	}
 }
+
+// TestAwakeShareWalksTheChanges: the share from walking the schedule's
+// changes is what sampling every five minutes gives, across a DST change,
+// and a schedule that changes too often is sampled instead.
+func TestAwakeShareWalksTheChanges(t *testing.T) {
+	from := time.Date(2027, 3, 15, 0, 0, 0, 0, time.UTC) // Berlin moves its clocks on 28 March
+	for _, sl := range []Sleep{
+		{Schedule: "weekdays 20:00-08:00", TimeZone: "Europe/Berlin"},
+		{SleepAt: "30 18 * * 1-5", WakeAt: "0 7 * * 1-5", TimeZone: "America/New_York"},
+		{SleepAt: "*/2 * * * *", WakeAt: "1-59/2 * * * *"},
+	} {
+		s, err := ParseSleep(sl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		awake, n := 0, 28*24*12
+		for i := range n {
+			if !s.Asleep(from.Add(time.Duration(i) * 5 * time.Minute)) {
+				awake++
+			}
+		}
+		want := float64(awake) / float64(n)
+		if got := s.AwakeShare(from); got < want-0.01 || got > want+0.01 {
+			t.Errorf("%+v: awake share %.4f, want %.4f", sl, got, want)
+		}
+	}
+}

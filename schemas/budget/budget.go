@@ -115,6 +115,26 @@ type Options struct {
 	// Awake, when set, returns the share of the time, from 0 to 1, an
 	// environment is awake, instead of its schedule.
 	Awake func(*load.EnvironmentFile) float64
+	// shares remembers each schedule's awake share: most environments
+	// share their size's or their template's.
+	shares map[schemas.Sleep]float64
+}
+
+// awakeShare is the share of the four weeks from Now that sl keeps an
+// environment awake; 1 for a schedule that does not parse (validation
+// reports it).
+func (o *Options) awakeShare(sl schemas.Sleep) float64 {
+	if share, ok := o.shares[sl]; ok {
+		return share
+	}
+	share := 1.0
+	if sched, err := schemas.ParseSleep(sl); err == nil {
+		share = sched.AwakeShare(o.Now)
+	}
+	if o.shares != nil {
+		o.shares[sl] = share
+	}
+	return share
 }
 
 // Of returns what one environment of repo reserves. The error says what
@@ -148,9 +168,7 @@ func Of(repo *load.Repository, ef *load.EnvironmentFile, opts Options) (Reservat
 		r.Awake = min(max(opts.Awake(ef), 0), 1)
 	case !opts.Now.IsZero():
 		if sl := schemas.SleepFor(spec, &size, tmpl); sl != nil {
-			if sched, err := schemas.ParseSleep(*sl); err == nil {
-				r.Awake = sched.AwakeShare(opts.Now)
-			}
+			r.Awake = opts.awakeShare(*sl)
 		}
 	}
 	if tmpl == nil || tmpl.ReservesQuota == nil || *tmpl.ReservesQuota {
@@ -193,6 +211,9 @@ func Teams(repo *load.Repository, opts Options) map[string]*Team {
 	}
 	spec := &repo.Platform.Platform.Spec
 	budgets, currency := spec.Policy.Budgets, ""
+	if opts.shares == nil {
+		opts.shares = map[schemas.Sleep]float64{}
+	}
 	if spec.Prices != nil {
 		currency = Currency(spec.Prices)
 	}
