@@ -3,8 +3,6 @@ package review
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/allot-dev/allot/environments"
+	"github.com/allot-dev/allot/internal/testfs"
 	"github.com/allot-dev/allot/reconciler"
 	"github.com/allot-dev/allot/test/harness"
 )
@@ -38,18 +37,10 @@ func wakeWorld(t *testing.T) (*botWorld, *reconciler.Reconciler, int) {
 	}
 	t.Cleanup(func() { _ = cp.Stop() })
 	repo := t.TempDir()
-	for rel, content := range map[string]string{
+	testfs.Write(t, repo, map[string]string{
 		"allot.yaml": "apiVersion: allot.dev/v1alpha1\nkind: Platform\nmetadata: {name: acme}\nspec:\n  clusters: [{name: dev-eu-1, inCluster: true}]\n  idp: {provider: none}\n  defaultSize: small\n  sizes: {small: {quota: {pods: 10}, sleep: {schedule: \"daily 20:00-08:00\"}}}\n",
 		envFile:      "apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata: {name: checkout-dev}\nspec:\n  type: namespace\n  owner: jane@acme.example\n  team: payments\n  members: [bob@acme.example]\n  cluster: dev-eu-1\n",
-	} {
-		p := filepath.Join(repo, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	now := time.Date(2026, 11, 24, 21, 0, 0, 0, time.UTC)
 	r := &reconciler.Reconciler{
 		Source: &folder{dir: repo}, Connector: &reconciler.Connector{Kubeconfigs: map[string]string{"dev-eu-1": cp.Kubeconfig}},

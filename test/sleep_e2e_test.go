@@ -17,6 +17,7 @@ import (
 
 	"github.com/allot-dev/allot/cmd/allot/app"
 	"github.com/allot-dev/allot/environments"
+	"github.com/allot-dev/allot/internal/testfs"
 	"github.com/allot-dev/allot/reconciler"
 	"github.com/allot-dev/allot/test/harness"
 )
@@ -126,15 +127,7 @@ func TestWakeCommand(t *testing.T) {
 		"environments/web/nap.yaml": "apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata: {name: nap}\nspec:\n  type: namespace\n  owner: dev@example.com\n  team: web\n  cluster: dev\n" +
 			"  sleep: {sleepAt: \"* * * * *\", wakeAt: \"0 0 1 1 *\"}\n",
 	}
-	for rel, content := range files {
-		p := filepath.Join(repo, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testfs.Write(t, repo, files)
 	// Its own control plane: the records of the shared one belong to the
 	// other tests' repositories.
 	cp := ownControlPlane(t)

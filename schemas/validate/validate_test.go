@@ -239,17 +239,11 @@ func TestTemplateParameters(t *testing.T) {
 
 func TestSelectedLimitsPerRequestRules(t *testing.T) {
 	root := t.TempDir()
-	for rel, content := range map[string]string{
+	testfs.Write(t, root, map[string]string{
 		"allot.yaml":                platform,
 		"environments/web/old.yaml": "apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata: {name: old}\nspec: {type: namespace, owner: jane@acme.example, team: web, cluster: eu, expires: 2020-01-01}\n",
 		"environments/web/new.yaml": "apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata: {name: new}\nspec: {type: namespace, owner: jane@acme.example, team: web, cluster: eu, expires: 7d}\n",
-	} {
-		p := filepath.Join(root, rel)
-		_ = os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	repo, err := load.Load(root, load.Options{Builtin: environments.Templates()})
 	if err != nil {
 		t.Fatal(err)
@@ -315,17 +309,11 @@ func TestReservedNames(t *testing.T) {
 func TestDuplicateNameLandsOnTheChangedRequest(t *testing.T) {
 	root := t.TempDir()
 	twin := "apiVersion: allot.dev/v1alpha1\nkind: Environment\nmetadata: {name: twin}\nspec: {type: namespace, owner: jane@acme.example, team: %s, cluster: eu, expires: 7d}\n"
-	for rel, content := range map[string]string{
+	testfs.Write(t, root, map[string]string{
 		"allot.yaml":                  platform,
 		"environments/web/twin.yaml":  fmt.Sprintf(twin, "web"),
 		"environments/shop/twin.yaml": fmt.Sprintf(twin, "shop"),
-	} {
-		p := filepath.Join(root, rel)
-		_ = os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	repo, err := load.Load(root, load.Options{Builtin: environments.Templates()})
 	if err != nil {
 		t.Fatal(err)
