@@ -45,7 +45,7 @@ func RenderExpiring(v ExpiryView, secrets []string) string {
 	if v.Limits.RequireApproval {
 		how = "an approver approves it as any other"
 	}
-	fmt.Fprintf(&b, "The author of this pull request and the team's approvers may extend it, by at most %s at a time and %s in all: "+
+	fmt.Fprintf(&b, "The author of this pull request, the team's approvers, and the request's owner and members (by the public e-mail address of their GitHub profile) may extend it, by at most %s at a time and %s in all: "+
 		"allot opens a pull request that changes `expires` in the request, and %s.\n",
 		humanDuration(v.Limits.MaxDuration), countWord(v.Limits.MaxCount, "time"), how)
 	return finish("", b.String(), secrets)
