@@ -266,8 +266,8 @@ func Serve(ctx context.Context, s Streams, o ServeOptions) error {
 			// are ready.
 			go recoverNotices(ctx)
 		}
-		backoff := time.Duration(0)
-		for passes := 1; ; passes++ {
+		schedule := reconciler.Schedule{Interval: o.Interval}
+		for {
 			start := time.Now()
 			n := feed.start()
 			res := r.Pass(ctx)
@@ -277,43 +277,13 @@ func Serve(ctx context.Context, s Streams, o ServeOptions) error {
 			if res.Err == nil {
 				ready.Store(true)
 			}
-			wait := o.Interval
-			if res.Failed() {
-				// Retry failing clusters and sources sooner, backing off.
-				backoff = min(max(2*backoff, 2*time.Second), o.Interval)
-				wait = backoff
-			} else {
-				backoff = 0
-			}
-			if next := res.NextDeadline(); !next.IsZero() {
-				// An environment that is still not ready by then fails;
-				// a pass right after says so.
-				wait = min(wait, max(time.Until(next), 0)+time.Second)
-			}
-			if next := res.NextSleepChange(); !next.IsZero() {
-				// Environments fall asleep and wake on time, not at the
-				// next periodic pass.
-				wait = min(wait, max(time.Until(next), 0)+time.Second)
-			}
-			if passes == 1 && !res.Failed() {
-				// Once the drift watch has listed what the first pass
-				// applied, a second pass lets it vouch for every unchanged
-				// environment, so later passes check only what drifted.
-				wait = 2 * time.Second
-			}
+			wait := schedule.After(res, time.Now())
 			select {
 			case <-ctx.Done():
 				return
 			case <-trigger:
-				// Gather the events of one edit into one pass.
-				select {
-				case <-ctx.Done():
+				if !reconciler.Debounce(ctx, trigger, o.Debounce) {
 					return
-				case <-time.After(o.Debounce):
-				}
-				select {
-				case <-trigger:
-				default:
 				}
 			case <-time.After(wait):
 				// The periodic pass checks everything against the clusters,
