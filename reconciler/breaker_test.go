@@ -1,7 +1,6 @@
 package reconciler
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"runtime/pprof"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,27 +18,9 @@ import (
 	"github.com/allot-dev/allot/test/harness"
 )
 
-// syncBuffer is a bytes.Buffer safe for the pass's concurrent logging.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // proxiedFixture is a fixture whose cluster a is reached through a fault
 // proxy, with n environments applied, and a log allot writes to.
-func proxiedFixture(t *testing.T, n int) (*fixture, *harness.FaultProxy, *syncBuffer) {
+func proxiedFixture(t *testing.T, n int) (*fixture, *harness.FaultProxy, *harness.SyncBuffer) {
 	t.Helper()
 	f := newFixture(t, "a")
 	u, err := url.Parse(f.cps["a"].Config.Host)
@@ -59,7 +39,7 @@ func proxiedFixture(t *testing.T, n int) (*fixture, *harness.FaultProxy, *syncBu
 	f.r.Connector.Kubeconfigs["a"] = kubeconfig
 	f.r.Concurrency = 1
 	f.r.RequestTimeout = 2 * time.Second
-	log := &syncBuffer{}
+	log := &harness.SyncBuffer{}
 	f.r.Log = slog.New(slog.NewTextHandler(log, nil))
 	for i := range n {
 		f.src.write(t, fmt.Sprintf("environments/web/env%02d.yaml", i), request(fmt.Sprintf("env%02d", i), "a", fmt.Sprintf(configAddon, "shared")))

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -107,7 +106,7 @@ func TestDeployManifestsLetReplicasShareTheFleet(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	var logs syncBuffer
+	var logs harness.SyncBuffer
 	go func() {
 		done <- app.Serve(ctx, app.Streams{In: strings.NewReader(""), Out: io.Discard, Err: &logs}, app.ServeOptions{
 			ReconcileOptions: app.ReconcileOptions{
@@ -150,22 +149,4 @@ func TestDeployManifestsLetReplicasShareTheFleet(t *testing.T) {
 	if strings.Contains(logs.String(), "forbidden") {
 		t.Errorf("the service account was refused something:\n%s", logs.String())
 	}
-}
-
-// syncBuffer is a log that goroutines write while a test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
