@@ -64,7 +64,10 @@ func (c *checker) budgets(pf *load.PlatformFile) {
 // teamBudgets refuses the requests that would take their team past its
 // budget: more environments than it allows, or more of a resource than it
 // caps. The requests a change touches are counted last, so that the error
-// lands on the new or grown request and names what the team already has.
+// lands on the new or grown request and names what the team already has;
+// a request the change does not touch counts but is not refused, so that a
+// team already over its budget (one lowered since) does not fail every
+// other pull request.
 func (c *checker) teamBudgets() {
 	if c.repo.Platform == nil {
 		return
@@ -86,7 +89,7 @@ func (c *checker) teamBudgets() {
 			t = &budget.Team{Name: r.Team, Resources: corev1.ResourceList{}, Budget: spec.Policy.Budgets.For(r.Team)}
 			teams[r.Team] = t
 		}
-		if over := t.Over(r); len(over) > 0 {
+		if over := t.Over(r); len(over) > 0 && c.selected(ef) {
 			at := ef.Doc.Pos("spec", "team")
 			if ef.Environment.Spec.Size != "" {
 				at = ef.Doc.Pos("spec", "size")

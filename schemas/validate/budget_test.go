@@ -79,6 +79,16 @@ func TestTeamBudgets(t *testing.T) {
 		got := Repository(repoOf(t, files), Options{Now: now, Selected: changed("environments/web/d.yaml")})
 		expect(t, got, "environments/web/d.yaml:7: team web would go over its budget (environments: 4 of 3")
 	})
+	t.Run("a team already over its budget fails only the pull requests that add to it", func(t *testing.T) {
+		files := clone(base)
+		files["allot.yaml"] = strings.Replace(budgeted, `requests.cpu: "6"`, `requests.cpu: "3"`, 1) // a and b reserve 4
+		repo := repoOf(t, files)
+		if got := Repository(repo, Options{Now: now, Selected: changed("environments/shop/c.yaml")}); len(got) != 0 {
+			t.Errorf("a change to another team's request: %v", got)
+		}
+		got := Repository(repo, Options{Now: now})
+		expect(t, got, "environments/web/b.yaml:7: team web would go over its budget (requests.cpu: 4 of 3)")
+	})
 	t.Run("the default budget holds for teams without their own", func(t *testing.T) {
 		files := clone(base)
 		files["allot.yaml"] = strings.Replace(budgeted, "      teams:\n", "      default: {resources: {pods: \"25\"}}\n      teams:\n", 1)
