@@ -371,11 +371,7 @@ func users(env *schemas.Environment) []string {
 // environmentContext is what template charts that set allotValues see as
 // .Values.allot.
 func environmentContext(p *schemas.PlatformSpec, env *schemas.Environment, tmpl *schemas.TemplateSpec, c schemas.Cluster, group *Group) (map[string]any, error) {
-	sizeName := env.Spec.Size
-	if sizeName == "" {
-		sizeName = p.DefaultSize
-	}
-	size, ok := p.Sizes[sizeName]
+	sizeName, size, ok := p.SizeOf(&env.Spec)
 	if !ok {
 		return nil, fmt.Errorf("unknown size %q", sizeName)
 	}
@@ -520,9 +516,8 @@ func deepMerge(base, over map[string]any) map[string]any {
 // sleepOf is the environment's sleep schedule: its own, its size's, or its
 // template's.
 func sleepOf(p *schemas.PlatformSpec, env *schemas.Environment, tmpl *schemas.TemplateSpec) *schemas.Sleep {
-	name := cmp.Or(env.Spec.Size, p.DefaultSize)
 	var size *schemas.Size
-	if s, ok := p.Sizes[name]; ok {
+	if _, s, ok := p.SizeOf(&env.Spec); ok {
 		size = &s
 	}
 	return schemas.SleepFor(&env.Spec, size, tmpl)

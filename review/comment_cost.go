@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/allot-dev/allot/schemas/budget"
 )
 
@@ -59,18 +57,14 @@ func writeCosts(b *strings.Builder, c *budget.Summary, l limits) {
 // · … · USD 175.20 a month", each resource its budget caps next to its cap.
 func teamLine(c *budget.Summary, t *budget.Team) string {
 	n := countWord(len(t.Files), "environment")
-	var caps corev1.ResourceList
-	if t.Budget != nil {
-		if t.Budget.Environments > 0 {
-			n += fmt.Sprintf(" of %d", t.Budget.Environments)
-		}
-		caps, _ = budget.Caps(t.Budget.Resources) // validated with allot.yaml
+	if t.Budget != nil && t.Budget.Environments > 0 {
+		n += fmt.Sprintf(" of %d", t.Budget.Environments)
 	}
 	parts := []string{n}
 	for _, k := range budget.Names(t.Resources) {
 		q := t.Resources[k]
 		part := string(k) + " " + q.String()
-		if limit, ok := caps[k]; ok {
+		if limit, ok := t.Caps[k]; ok {
 			part += " of " + limit.String()
 		}
 		parts = append(parts, part)

@@ -16,8 +16,9 @@ func TestRenderCommentShowsWhatRequestsReserve(t *testing.T) {
 	r := sampleReport()
 	r.Costs = &budget.Summary{
 		Environments: []budget.Reservation{{Environment: "checkout-dev", Team: "payments", Clusters: 2, Resources: cpu, Awake: 0.4, Monthly: 16}},
-		Teams:        []*budget.Team{{Name: "payments", Files: []string{"a.yaml", "b.yaml"}, Resources: cpu, Budget: &schemas.Budget{Environments: 5, Resources: map[string]any{"cpu": "16"}}}},
+		Teams:        []*budget.Team{budget.NewTeam("payments", &schemas.Budget{Environments: 5, Resources: map[string]any{"cpu": "16"}}, "")},
 	}
+	r.Costs.Teams[0].Files, r.Costs.Teams[0].Resources = []string{"a.yaml", "b.yaml"}, cpu
 	got := RenderComment(CommentView{Report: r}, nil)
 	for _, want := range []string{
 		"#### Reserved\n\n| Environment | Clusters | Reserves |\n|---|---|---|\n| `checkout-dev` | 2 | requests.cpu 2 |\n",

@@ -185,6 +185,17 @@ type DriftIgnoreTarget struct {
 	LabelSelector string `json:"labelSelector,omitempty"`
 }
 
+// SizeOf returns the size an environment asks for: its own, else the
+// default size; ok is false when allot.yaml has no size of that name.
+func (p *PlatformSpec) SizeOf(env *EnvironmentSpec) (name string, size Size, ok bool) {
+	name = env.Size
+	if name == "" {
+		name = p.DefaultSize
+	}
+	size, ok = p.Sizes[name]
+	return name, size, ok
+}
+
 // DriftMode returns the drift mode of a cluster: its own, else the
 // platform's, else enforce.
 func (p *PlatformSpec) DriftMode(c Cluster) string {

@@ -54,6 +54,20 @@ type Team struct {
 	Currency string
 	// Budget is the team's budget, nil when it has none.
 	Budget *schemas.Budget
+	// Caps are the budget's resources, parsed (Caps); nil without a
+	// budget, or with one whose resources do not parse (validation says
+	// why).
+	Caps corev1.ResourceList
+}
+
+// NewTeam returns a team with nothing reserved yet, under budget b (nil
+// for none), whose cost is in currency ("" without prices).
+func NewTeam(name string, b *schemas.Budget, currency string) *Team {
+	t := &Team{Name: name, Resources: corev1.ResourceList{}, Budget: b, Currency: currency}
+	if b != nil {
+		t.Caps, _ = Caps(b.Resources)
+	}
+	return t
 }
 
 // Summary is what some environments reserve and cost, and their teams'
@@ -155,11 +169,7 @@ func Of(repo *load.Repository, ef *load.EnvironmentFile, opts Options) (Reservat
 		return r, err
 	}
 	r.Clusters = len(clusters)
-	name := spec.Size
-	if name == "" {
-		name = p.DefaultSize
-	}
-	size, ok := p.Sizes[name]
+	name, size, ok := p.SizeOf(spec)
 	if !ok {
 		return r, fmt.Errorf("unknown size %q", name)
 	}
@@ -224,7 +234,7 @@ func Teams(repo *load.Repository, opts Options) map[string]*Team {
 		}
 		t := out[r.Team]
 		if t == nil {
-			t = &Team{Name: r.Team, Resources: corev1.ResourceList{}, Budget: budgets.For(r.Team), Currency: currency}
+			t = NewTeam(r.Team, budgets.For(r.Team), currency)
 			out[r.Team] = t
 		}
 		t.Add(r)
@@ -309,14 +319,10 @@ func (t *Team) Over(r Reservation) []string {
 	if n := t.Budget.Environments; n > 0 && len(t.Files)+1 > n {
 		over = append(over, fmt.Sprintf("environments: %d of %d", len(t.Files)+1, n))
 	}
-	caps, err := Caps(t.Budget.Resources)
-	if err != nil {
-		return nil
-	}
-	for _, k := range sortedKeys(caps) {
+	for _, k := range sortedKeys(t.Caps) {
 		sum := t.Resources[k]
 		sum.Add(r.Resources[k])
-		if limit := caps[k]; sum.Cmp(limit) > 0 {
+		if limit := t.Caps[k]; sum.Cmp(limit) > 0 {
 			over = append(over, fmt.Sprintf("%s: %s of %s", k, sum.String(), limit.String()))
 		}
 	}

@@ -96,7 +96,9 @@ func TestOverNamesEachResourcePastTheBudget(t *testing.T) {
 	if got := team.Over(r); got != nil {
 		t.Errorf("no budget: %v", got)
 	}
-	team.Budget = &schemas.Budget{Environments: 1, Resources: map[string]any{"cpu": "6", "pods": 10}}
+	budgeted := NewTeam("web", &schemas.Budget{Environments: 1, Resources: map[string]any{"cpu": "6", "pods": 10}}, "")
+	budgeted.Files, budgeted.Resources = team.Files, team.Resources
+	team = budgeted
 	got := team.Over(r)
 	if len(got) != 2 || got[0] != "environments: 2 of 1" || got[1] != "requests.cpu: 7 of 6" {
 		t.Errorf("Over = %q", got)

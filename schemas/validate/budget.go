@@ -86,7 +86,7 @@ func (c *checker) teamBudgets() {
 		}
 		t := teams[r.Team]
 		if t == nil {
-			t = &budget.Team{Name: r.Team, Resources: corev1.ResourceList{}, Budget: spec.Policy.Budgets.For(r.Team)}
+			t = budget.NewTeam(r.Team, spec.Policy.Budgets.For(r.Team), "")
 			teams[r.Team] = t
 		}
 		if over := t.Over(r); len(over) > 0 && c.selected(ef) {

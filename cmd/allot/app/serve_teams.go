@@ -4,7 +4,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/allot-dev/allot/reconciler"
-	"github.com/allot-dev/allot/schemas/budget"
 )
 
 // teamMetrics are what each team's environments reserve and cost, from
@@ -46,8 +45,7 @@ func (m *teamMetrics) record(res *reconciler.PassResult) {
 			if t.Budget.Environments > 0 {
 				m.budget.WithLabelValues(name, "environments").Set(float64(t.Budget.Environments))
 			}
-			caps, _ := budget.Caps(t.Budget.Resources) // validated with allot.yaml
-			for k, q := range caps {
+			for k, q := range t.Caps {
 				m.budget.WithLabelValues(name, string(k)).Set(q.AsApproximateFloat64())
 			}
 		}
