@@ -69,8 +69,8 @@ type EnvResult struct {
 	Expired bool
 	Err     error
 
-	// record is the environment's record as the apply left it, for what
-	// follows the apply (an import) to add to.
+	// record is the environment's record as its pass left it, for the
+	// notices that follow the pass.
 	record *Record
 }
 
@@ -78,14 +78,14 @@ type EnvResult struct {
 var applyPhases = []renderer.Phase{renderer.PhaseInit, renderer.PhaseInstall, renderer.PhasePostInstall}
 
 // applyEnvironment applies one bundle to its cluster and prunes what left
-// it. The record is written before anything is applied, listing old and new
+// it. The intent is written before anything is applied, listing old and new
 // objects, so that a crash in between never leaves an object allot does not
-// know about.
-func (r *Reconciler) applyEnvironment(ctx context.Context, cp *clusterPass, b *renderer.Bundle, rec *Record) (res EnvResult) {
-	cl, inv, commit, allowPrune, dp := cp.cl, cp.inv, cp.commit, cp.allowPrune, cp.dp
-	res = bundleResult(b, cl.Name)
-	// Whatever the outcome, the caller may add to the record (an import).
-	defer func() { res.record = rec }()
+// know about; the rest of what the apply learns is left on e for the end of
+// the environment's pass to write.
+func (r *Reconciler) applyEnvironment(ctx context.Context, cp *clusterPass, b *renderer.Bundle, e *envRecord) EnvResult {
+	cl, commit, allowPrune, dp := cp.cl, cp.commit, cp.allowPrune, cp.dp
+	res := bundleResult(b, cl.Name)
+	rec := e.rec
 	now := r.now()
 	desired := map[string]ObjectRef{}
 	var refs []ObjectRef
@@ -110,7 +110,7 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cp *clusterPass, b *r
 	}
 	unchangedDigest := !isNew && rec.Digest == b.Digest && len(stale) == 0 && rec.LastError == ""
 	if unchangedDigest && dp.mode == DriftWarn {
-		return r.reportDrift(ctx, cl, inv, b, rec, res, dp)
+		return r.reportDrift(ctx, cl, e, b, res, dp)
 	}
 
 	if !unchangedDigest {
@@ -123,17 +123,17 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cp *clusterPass, b *r
 			res.Action, res.Err = ActionFailed, err
 			return res
 		case err != nil:
-			return r.fail(ctx, inv, rec, res, preflightReason(err), err)
+			return r.fail(e, res, preflightReason(err), err)
 		}
 	}
+	e.rec = rec
 
 	// Intent first: the union of what is there and what is coming.
 	if !unchangedDigest {
 		rec.File, rec.Groups, rec.PreDelete, rec.Expires = b.File, b.Groups, preDeleteObjects(b), b.Expires
 		rec.Objects = union(rec.Objects, refs)
 		rec.setCondition(ConditionProgressing, metav1.ConditionTrue, ReasonApplying, "applying commit "+short(commit), now)
-		rec.Updated = now
-		if err := inv.write(ctx, rec); err != nil {
+		if err := e.writeNow(ctx, now); err != nil {
 			res.Action, res.Err = ActionFailed, err
 			return res
 		}
@@ -179,7 +179,7 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cp *clusterPass, b *r
 		}
 		if err != nil {
 			res.Applied, res.Changed, rec.Changed = len(changes), changes, recordedChanges(changes)
-			return r.fail(ctx, inv, rec, res, reason, err)
+			return r.fail(e, res, reason, err)
 		}
 		rec.Phase = p
 	}
@@ -190,16 +190,14 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cp *clusterPass, b *r
 			res.Action = ActionHeld
 			rec.Changed = recordedChanges(changes)
 			rec.markWaiting(ReasonDeletionHeld, fmt.Sprintf("%d objects left the bundle but deletions are held by the deletion guards", len(stale)), now)
-			if err := inv.write(ctx, rec); err != nil {
-				res.Action, res.Err = ActionFailed, err
-			}
+			e.touch(now)
 			return res
 		}
 		n, err := r.deleteObjects(ctx, cl, b.Environment, reversePhases(stale))
 		res.Pruned = n
 		if err != nil {
 			rec.Changed = recordedChanges(changes)
-			return r.fail(ctx, inv, rec, res, ReasonPruneFailed, fmt.Errorf("prune: %w", err))
+			return r.fail(e, res, ReasonPruneFailed, fmt.Errorf("prune: %w", err))
 		}
 	}
 
@@ -216,7 +214,7 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cp *clusterPass, b *r
 	if unchangedDigest && len(changes) == 0 {
 		// Nothing changed and nothing drifted: write nothing, unless the
 		// environment's readiness changed since.
-		return r.refreshReadiness(ctx, cl, inv, b, rec, res)
+		return r.refreshReadiness(ctx, cl, e, b, res)
 	}
 	if rec.Digest != b.Digest {
 		// A new desired state: its readiness timeout starts now.
@@ -228,32 +226,25 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cp *clusterPass, b *r
 	if res.Action == ActionRepaired {
 		rec.setCondition(ConditionDrifted, metav1.ConditionFalse, ReasonRepaired, fmt.Sprintf("%d objects repaired", len(changes)), now)
 	}
-	rec.Updated = now
-	if err := inv.write(ctx, rec); err != nil {
-		res.Action, res.Err = ActionFailed, err
-	}
+	e.touch(now)
 	return readinessResult(res, s, notReady, rec.WaitingSince.Add(r.readinessTimeout(b)))
 }
 
-// refreshReadiness reads an applied environment's readiness again and
-// writes its record only when that changed.
-func (r *Reconciler) refreshReadiness(ctx context.Context, cl *Cluster, inv inventory, b *renderer.Bundle, rec *Record, res EnvResult) EnvResult {
-	return r.noteReadiness(ctx, inv, b, rec, res, bundleReadiness(ctx, cl, b))
+// refreshReadiness reads an applied environment's readiness again; the
+// record changes only when that changed.
+func (r *Reconciler) refreshReadiness(ctx context.Context, cl *Cluster, e *envRecord, b *renderer.Bundle, res EnvResult) EnvResult {
+	return r.noteReadiness(e, b, res, bundleReadiness(ctx, cl, b))
 }
 
-// noteReadiness records an environment's readiness s, writing its record
+// noteReadiness records an environment's readiness s; the record changes
 // only when that changed it.
-func (r *Reconciler) noteReadiness(ctx context.Context, inv inventory, b *renderer.Bundle, rec *Record, res EnvResult, s setReadiness) EnvResult {
+func (r *Reconciler) noteReadiness(e *envRecord, b *renderer.Bundle, res EnvResult, s setReadiness) EnvResult {
 	now := r.now()
-	changed, notReady := markReadiness(rec, s, r.readinessTimeout(b), now)
+	changed, notReady := markReadiness(e.rec, s, r.readinessTimeout(b), now)
 	if changed {
-		rec.Updated = now
-		if err := inv.write(ctx, rec); err != nil {
-			res.Action, res.Err = ActionFailed, err
-			return res
-		}
+		e.touch(now)
 	}
-	return readinessResult(res, s, notReady, rec.WaitingSince.Add(r.readinessTimeout(b)))
+	return readinessResult(res, s, notReady, e.rec.WaitingSince.Add(r.readinessTimeout(b)))
 }
 
 // readinessResult completes an environment's result with its readiness:
@@ -278,7 +269,8 @@ func readinessResult(res EnvResult, s setReadiness, notReady error, deadline tim
 // reportDrift is the pass of an unchanged environment on a cluster in warn
 // mode: it finds drift and records it, reads readiness again, and changes
 // nothing else.
-func (r *Reconciler) reportDrift(ctx context.Context, cl *Cluster, inv inventory, b *renderer.Bundle, rec *Record, res EnvResult, dp driftPolicy) EnvResult {
+func (r *Reconciler) reportDrift(ctx context.Context, cl *Cluster, e *envRecord, b *renderer.Bundle, res EnvResult, dp driftPolicy) EnvResult {
+	rec := e.rec
 	objs := bundleObjects(b)
 	ids, err := drifted(ctx, cl, objs, dp)
 	if err != nil {
@@ -302,25 +294,19 @@ func (r *Reconciler) reportDrift(ctx context.Context, cl *Cluster, inv inventory
 	s := bundleReadiness(ctx, cl, b)
 	changed, notReady := markReadiness(rec, s, r.readinessTimeout(b), now)
 	if write || changed {
-		rec.Updated = now
-		if err := inv.write(ctx, rec); err != nil {
-			res.Action, res.Err = ActionFailed, err
-			return res
-		}
+		e.touch(now)
 	}
 	return readinessResult(res, s, notReady, rec.WaitingSince.Add(r.readinessTimeout(b)))
 }
 
-// fail records why an environment failed and keeps its inventory, which
-// still lists every object that may exist. It is the one place a failed
-// apply reaches the record's conditions.
-func (r *Reconciler) fail(ctx context.Context, inv inventory, rec *Record, res EnvResult, reason string, err error) EnvResult {
+// fail records on e why an environment failed, keeping its inventory,
+// which still lists every object that may exist. It is the one place a
+// failure reaches the record's conditions; the pass writes the record at
+// its end.
+func (r *Reconciler) fail(e *envRecord, res EnvResult, reason string, err error) EnvResult {
 	now := r.now()
-	rec.markFailed(reason, err, now)
-	rec.Updated = now
-	if werr := inv.write(ctx, rec); werr != nil {
-		err = errors.Join(err, werr)
-	}
+	e.rec.markFailed(reason, err, now)
+	e.touch(now)
 	res.Action, res.Err = ActionFailed, err
 	return res
 }
@@ -348,6 +334,7 @@ func readinessReason(err error) string {
 // objects are deleted in reverse phase order, then its record.
 func (r *Reconciler) teardown(ctx context.Context, cl *Cluster, inv inventory, rec *Record) EnvResult {
 	res := EnvResult{Environment: rec.Environment, Cluster: cl.Name, Action: ActionDeleted, Groups: groupNames(rec.Groups)}
+	e := &envRecord{inv: inv, rec: rec}
 	var preDelete []*unstructured.Unstructured
 	for _, o := range rec.PreDelete {
 		preDelete = append(preDelete, &unstructured.Unstructured{Object: o})
@@ -356,7 +343,8 @@ func (r *Reconciler) teardown(ctx context.Context, cl *Cluster, inv inventory, r
 		for _, o := range preDelete {
 			rec.Objects = union(rec.Objects, []ObjectRef{refOf(o, renderer.PhasePreDelete)})
 		}
-		if err := inv.write(ctx, rec); err != nil {
+		// Intent first, as for an apply.
+		if err := e.writeNow(ctx, r.now()); err != nil {
 			res.Action, res.Err = ActionFailed, err
 			return res
 		}
@@ -373,7 +361,7 @@ func (r *Reconciler) teardown(ctx context.Context, cl *Cluster, inv inventory, r
 	n, err := r.deleteObjects(ctx, cl, rec.Environment, reversePhases(rec.Objects))
 	res.Pruned = n
 	if err != nil {
-		return r.fail(ctx, inv, rec, res, ReasonPruneFailed, fmt.Errorf("teardown: %w", err))
+		return e.save(ctx, r.fail(e, res, ReasonPruneFailed, fmt.Errorf("teardown: %w", err)))
 	}
 	if err := inv.remove(ctx, rec.Environment); err != nil {
 		res.Action, res.Err = ActionFailed, err

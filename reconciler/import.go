@@ -21,12 +21,12 @@ import (
 // An import that fails fails the environment on its host record too
 // (reason ImportFailed), so that `allot status` never says Ready for an
 // environment whose inside was not applied.
-func (r *Reconciler) applyImport(ctx context.Context, host *Cluster, hostInv inventory, b *renderer.Bundle, commit string, hostResult EnvResult) EnvResult {
+func (r *Reconciler) applyImport(ctx context.Context, host *Cluster, e *envRecord, b *renderer.Bundle, commit string, hostResult EnvResult) EnvResult {
 	res := r.importInside(ctx, host, b, commit, hostResult)
-	if res.Err == nil || res.record == nil {
+	if res.Err == nil || e.rec == nil {
 		return res
 	}
-	return r.fail(ctx, hostInv, res.record, res, ReasonImportFailed, res.Err)
+	return r.fail(e, res, ReasonImportFailed, res.Err)
 }
 
 // importInside reads the kubeconfig, connects and applies the inside
@@ -74,7 +74,8 @@ func (r *Reconciler) importInside(ctx context.Context, host *Cluster, b *rendere
 		return hostResult
 	}
 	inside := &clusterPass{cl: inner, inv: inv, commit: commit, allowPrune: true, dp: driftPolicy{mode: DriftEnforce}}
-	in := r.applyEnvironment(ctx, inside, imp.Bundle, records[b.Environment])
+	ie := &envRecord{inv: inv, rec: records[b.Environment]}
+	in := ie.save(ctx, r.applyEnvironment(ctx, inside, imp.Bundle, ie))
 	if in.Err != nil {
 		hostResult.Err = fmt.Errorf("inside %s: %w", name, in.Err)
 	}

@@ -20,7 +20,15 @@ import (
 // requests it has served so far.
 func (f *fixture) dryRuns(t *testing.T) int {
 	t.Helper()
-	cs, err := kubernetes.NewForConfig(f.cps["a"].Config)
+	return f.apiRequests(t, "a", `dry_run="All"`)
+}
+
+// apiRequests reads from cluster's API server's own metrics how many
+// requests it has served so far whose apiserver_request_total labels hold
+// every one of labels (such as `verb="APPLY"`).
+func (f *fixture) apiRequests(t *testing.T, cluster string, labels ...string) int {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(f.cps[cluster].Config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,10 +39,16 @@ func (f *fixture) dryRuns(t *testing.T) int {
 	total := 0
 	sc := bufio.NewScanner(strings.NewReader(string(raw)))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
+lines:
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "apiserver_request_total{") || !strings.Contains(line, `dry_run="All"`) {
+		if !strings.HasPrefix(line, "apiserver_request_total{") {
 			continue
+		}
+		for _, l := range labels {
+			if !strings.Contains(line, l) {
+				continue lines
+			}
 		}
 		n, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
 		if err != nil {

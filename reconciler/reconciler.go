@@ -375,46 +375,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 			if brk.open() {
 				return
 			}
-			rec := records[b.Environment]
-			if rec != nil && rec.Digest == b.Digest && rec.condition(ConditionReady) == metav1.ConditionTrue && r.isClean(cl.Name, b.Environment, b.Digest) && b.Import == nil {
-				res := bundleResult(b, cl.Name)
-				res.Action, res.Ready = ActionUnchanged, true
-				if r.takeStatusChange(cl.Name, b.Environment) {
-					// Nothing to apply, but readiness may have changed.
-					res = r.refreshReadiness(ctx, cl, inv, b, rec, res)
-				}
-				keep(r.settleSleep(ctx, cl, inv, b, rec, sleep[b.Environment], res))
-				return
-			}
-			r.takeStatusChange(cl.Name, b.Environment)
-			dirtyBefore := r.dirtyCount(cl.Name, b.Environment)
-			if live != nil && rec != nil && rec.Digest == b.Digest && rec.LastError == "" && b.Import == nil &&
-				rec.condition(ConditionDrifted) != metav1.ConditionTrue && live.vouches(b, rec) {
-				// Nothing allot applies changed: read readiness only.
-				res := bundleResult(b, cl.Name)
-				res.Action = ActionUnchanged
-				res = r.noteReadiness(ctx, inv, b, rec, res, live.readiness(b))
-				if res.Err == nil && len(synced) > 0 {
-					r.markClean(cl, b, synced, dirtyBefore)
-				}
-				keep(r.settleSleep(ctx, cl, inv, b, rec, sleep[b.Environment], res))
-				return
-			}
-			er := r.applyEnvironment(ctx, cp, b, rec)
-			if er.Err == nil && er.Action == ActionUnchanged && live != nil && rec != nil && live.note(rec) {
-				// A full check found nothing to do: note what the cluster
-				// showed, so that the next pass needs none.
-				if err := inv.write(ctx, rec); err != nil {
-					er.Action, er.Err = ActionFailed, err
-				}
-			}
-			if er.Err == nil && b.Import != nil {
-				er = r.applyImport(ctx, cl, inv, b, commit, er)
-			}
-			if er.Err == nil && len(synced) > 0 && (er.Action == ActionUnchanged || er.Action == ActionRepaired || er.Action == ActionUpdated || er.Action == ActionCreated) {
-				r.markClean(cl, b, synced, dirtyBefore)
-			}
-			keep(r.settleSleep(ctx, cl, inv, b, er.record, sleep[b.Environment], er))
+			keep(r.passEnvironment(ctx, cp, b, records[b.Environment], sleep[b.Environment], synced))
 		}()
 	}
 	wg.Wait()

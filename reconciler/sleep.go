@@ -162,7 +162,8 @@ func (r *Reconciler) planSleep(desired map[string]*renderer.Bundle, records map[
 // settleSleep finishes an environment's sleep or wake after its bundle was
 // applied: the tenant's own workloads are scaled down or restored, and the
 // record says whether it sleeps and until when.
-func (r *Reconciler) settleSleep(ctx context.Context, cl *Cluster, inv inventory, b *renderer.Bundle, rec *Record, st *SleepState, res EnvResult) EnvResult {
+func (r *Reconciler) settleSleep(ctx context.Context, cl *Cluster, e *envRecord, b *renderer.Bundle, st *SleepState, res EnvResult) EnvResult {
+	rec := e.rec
 	if rec == nil || (st == nil && rec.Sleep == nil) || res.Err != nil {
 		return res
 	}
@@ -200,10 +201,7 @@ func (r *Reconciler) settleSleep(ctx context.Context, cl *Cluster, inv inventory
 		return res
 	}
 	rec.Sleep = next
-	rec.Updated = r.now()
-	if err := inv.write(ctx, rec); err != nil {
-		res.Action, res.Err = ActionFailed, err
-	}
+	e.touch(r.now())
 	return res
 }
 

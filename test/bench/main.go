@@ -35,6 +35,7 @@ func main() {
 	edits := flag.Int("edits", 50, "hand edits for the drift latency")
 	concurrency := flag.Int("concurrency", 0, "allot's --concurrency (0: its default)")
 	memprofile = flag.String("memprofile", "", "write the no-op pass's allocation profile here")
+	cpuprofile = flag.String("cpuprofile", "", "write the no-op pass's CPU profile here")
 	goMemLimit = flag.String("gomemlimit", "", "GOMEMLIMIT for the allot processes only, as a deployment would set it")
 	scale := flag.String("scale", "", "instead: converge and no-op figures for each of these fleet sizes, comma-separated (e.g. 100,1000,5000)")
 	flag.Parse()
@@ -52,11 +53,12 @@ func main() {
 	}
 }
 
-// extra are flags given to every allot command; memprofile is where the
-// no-op pass writes its profile.
+// extra are flags given to every allot command; memprofile and cpuprofile
+// are where the no-op pass writes its profiles.
 var (
 	extra      []string
 	memprofile *string
+	cpuprofile *string
 	goMemLimit *string
 )
 
@@ -176,6 +178,9 @@ func run(n, edits int) error {
 	noopArgs := append([]string{"reconcile", "--once", "--workdir", filepath.Join(dir, "wc2")}, common...)
 	if *memprofile != "" {
 		noopArgs = append(noopArgs, "--memprofile", *memprofile)
+	}
+	if *cpuprofile != "" {
+		noopArgs = append(noopArgs, "--cpuprofile", *cpuprofile)
 	}
 	noop, rssNoop, err := timed(allot, noopArgs...)
 	if err != nil {

@@ -26,8 +26,10 @@ build() { # build MODULE_DIR PACKAGE NAME
 		return
 	fi
 	echo "building $name from $pkg (first run only; kube-apiserver takes about 5 minutes on 2 cores)" >&2
-	(cd "$here/$mod" && CGO_ENABLED=0 go build -trimpath -o "$dir/$name.tmp" "$pkg")
-	mv "$dir/$name.tmp" "$dir/$name"
+	(cd "$here/$mod" && CGO_ENABLED=0 go build -trimpath -o "$dir/$name.tmp.$$" "$pkg")
+	# Two runs at once (worktrees sharing .cache) each build their own copy;
+	# the rename is atomic, so either one wins whole.
+	mv "$dir/$name.tmp.$$" "$dir/$name"
 }
 
 build etcd go.etcd.io/etcd/server/v3 etcd

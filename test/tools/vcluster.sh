@@ -23,7 +23,8 @@ if [[ ! -f "$module_dir/chart/Chart.yaml" ]]; then
 fi
 if [[ ! -x "$dir/vcluster-config" ]]; then
 	echo "building vcluster-config from github.com/loft-sh/vcluster $version (first run only)" >&2
-	(cd "$mod" && CGO_ENABLED=0 go build -trimpath -o "$dir/vcluster-config.tmp" ./vcluster-config)
-	mv "$dir/vcluster-config.tmp" "$dir/vcluster-config"
+	(cd "$mod" && CGO_ENABLED=0 go build -trimpath -o "$dir/vcluster-config.tmp.$$" ./vcluster-config)
+	# A run beside it builds its own copy; the rename is atomic.
+	mv "$dir/vcluster-config.tmp.$$" "$dir/vcluster-config"
 fi
 printf 'version=%s\nchart=%s\nchecker=%s\n' "${version#v}" "$module_dir/chart" "$dir/vcluster-config"

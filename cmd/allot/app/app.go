@@ -114,11 +114,26 @@ on your clusters, and identity-provider groups for the people who use them.`,
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	s.logs.bind(root)
-	root.PersistentPreRun = func(*cobra.Command, []string) { s.logs.build(s.Err) }
-	var memprofile string
+	var memprofile, cpuprofile string
 	root.PersistentFlags().StringVar(&memprofile, "memprofile", "", "write a heap profile of the peak to this file when the command ends (for diagnosing memory)")
+	root.PersistentFlags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the command to this file (for diagnosing speed)")
 	_ = root.PersistentFlags().MarkHidden("memprofile")
+	_ = root.PersistentFlags().MarkHidden("cpuprofile")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		s.logs.build(s.Err)
+		if cpuprofile == "" {
+			return nil
+		}
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return err
+		}
+		return pprof.StartCPUProfile(f)
+	}
 	root.PersistentPostRunE = func(*cobra.Command, []string) error {
+		if cpuprofile != "" {
+			pprof.StopCPUProfile()
+		}
 		if memprofile == "" {
 			return nil
 		}
