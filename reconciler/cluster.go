@@ -202,15 +202,15 @@ func (c *Connector) kubectlKubeconfig() (files []string, from string) {
 // outsideRepository refuses a kubeconfig file that lies in a working copy
 // of the requests repository; what names it, for the error.
 func (c *Connector) outsideRepository(cluster, what, file string) error {
-	if dir := within(file, c.RepositoryDirs); dir != "" {
+	if dir := Within(file, c.RepositoryDirs); dir != "" {
 		return fmt.Errorf("cluster %s: %s: kubeconfig %s lies inside the requests repository's working copy %s, where a pull request could have written it; keep kubeconfigs outside the repository (a mounted Secret) or use kubeconfig.secretRef", cluster, what, file, dir)
 	}
 	return nil
 }
 
-// within returns the folder of dirs that file lies in, links resolved, or
+// Within returns the folder of dirs that file lies in, links resolved, or
 // "" when it lies in none.
-func within(file string, dirs []string) string {
+func Within(file string, dirs []string) string {
 	resolve := func(p string) string {
 		abs, err := filepath.Abs(p)
 		if err != nil {

@@ -30,6 +30,9 @@ type desiredState struct {
 	ancestry *ancestry
 	// teams are what each team's environments reserve and cost.
 	teams map[string]*budget.Team
+	// rendered and renderCached count the renders made and those taken
+	// from the render cache.
+	rendered, renderCached int
 }
 
 // prepare fetches, loads, validates and renders. Requests that fail are
@@ -58,7 +61,10 @@ func (r *Reconciler) cachedState(snap Snapshot, kept *Kept) *desiredState {
 		return nil
 	}
 	kept.Merge(&r.lastKept)
-	return r.last
+	// Nothing is rendered this time: every bundle is the last render's.
+	state := *r.last
+	state.rendered, state.renderCached = 0, r.last.rendered+r.last.renderCached
+	return &state
 }
 
 func (r *Reconciler) rememberState(state *desiredState, kept *Kept) {
@@ -116,7 +122,8 @@ func (r *Reconciler) render(ctx context.Context, snap Snapshot, kept *Kept) (*de
 			kept.AddFile(file, msg)
 		}
 	}
-	rendered := rend.RenderAll(ctx, todo)
+	rendered, cached := r.renderAll(ctx, rend, snap.Dir, repo, todo)
+	state.rendered, state.renderCached = len(rendered)-cached, cached
 	bundles := make([]*renderer.Bundle, 0, len(rendered))
 	for _, rr := range rendered {
 		if rr.Bundle != nil {
@@ -133,6 +140,52 @@ func (r *Reconciler) render(ctx context.Context, snap Snapshot, kept *Kept) (*de
 	}
 	state.clusters = r.selectedClusters(repo.Platform.Platform.Spec.Clusters)
 	return state, nil
+}
+
+// renderAll renders targets, taking from the render cache what an earlier
+// render made of the same inputs and keeping there what it renders.
+// It returns the results in the order of targets, and how many came from
+// the cache.
+func (r *Reconciler) renderAll(ctx context.Context, rend *renderer.Renderer, dir string, repo *load.Repository, targets []renderer.Target) ([]renderer.Result, int) {
+	cache := r.renderCache()
+	keys, err := cache.Keys(dir, repo, targets)
+	if err != nil {
+		r.log().Warn("the render cache cannot digest the repository; rendering everything", "error", err)
+		keys = nil
+	}
+	results := make([]renderer.Result, len(targets))
+	var todo []renderer.Target
+	var at []int
+	for i, t := range targets {
+		if keys != nil {
+			if b := cache.Get(keys[i]); b != nil {
+				results[i] = renderer.Result{Target: t, Bundle: b}
+				continue
+			}
+		}
+		todo = append(todo, t)
+		at = append(at, i)
+	}
+	for j, res := range rend.RenderAll(ctx, todo) {
+		i := at[j]
+		results[i] = res
+		if keys != nil && res.Err == nil {
+			cache.Put(keys[i], res.Bundle)
+		}
+	}
+	cache.Done()
+	return results, len(targets) - len(todo)
+}
+
+// renderCache is the cache of rendered bundles, in memory and, with
+// RenderCache set, on disk.
+func (r *Reconciler) renderCache() *renderer.Cache {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.renders == nil {
+		r.renders = &renderer.Cache{Dir: r.RenderCache}
+	}
+	return r.renders
 }
 
 func (r *Reconciler) rememberTimeouts(repo *load.Repository) {

@@ -54,3 +54,46 @@ func TestAPassWritesTheRecordOnceAfterTheIntent(t *testing.T) {
 		t.Fatalf("a pass with nothing to do wrote the record %d times; want 0", n)
 	}
 }
+
+// Issue 13: a pass renders only the environments whose inputs changed; a
+// later process with the same render cache folder renders none of them,
+// and what it applies is what a render would give.
+func TestAPassRendersOnlyWhatChanged(t *testing.T) {
+	f := newFixture(t, "a")
+	f.r.RenderCache = t.TempDir()
+	for _, n := range []string{"one", "two", "three"} {
+		f.src.write(t, "environments/web/"+n+".yaml", request(n, "a", ""))
+	}
+	res := f.mustPass(t)
+	if res.Rendered != 3 || res.RenderCached != 0 {
+		t.Fatalf("first pass rendered %d, %d from the cache; want 3 and 0", res.Rendered, res.RenderCached)
+	}
+	f.src.write(t, "environments/web/two.yaml", request("two", "a", "  size: large\n"))
+	res = f.mustPass(t)
+	if res.Rendered != 1 || res.RenderCached != 2 || action(res, "a", "two") != ActionUpdated {
+		t.Fatalf("after one request changed: rendered %d, %d from the cache, two %s; want 1, 2, updated", res.Rendered, res.RenderCached, action(res, "a", "two"))
+	}
+
+	// A new process, as a cron run of `allot reconcile` is.
+	was := f.r
+	f.r = &Reconciler{
+		Source: was.Source, Connector: was.Connector, Builtin: was.Builtin, ChartCache: was.ChartCache, RenderCache: was.RenderCache,
+		OnlyClusters: was.OnlyClusters, WaitInterval: was.WaitInterval, TeardownTimeout: was.TeardownTimeout, Now: was.Now,
+	}
+	res = f.mustPass(t)
+	if res.Rendered != 0 || res.RenderCached != 3 {
+		t.Fatalf("a new process rendered %d, %d from the cache; want 0 and 3", res.Rendered, res.RenderCached)
+	}
+	for _, n := range []string{"one", "two", "three"} {
+		if a := action(res, "a", n); a != ActionUnchanged {
+			t.Fatalf("%s from the cache: %s; want unchanged", n, a)
+		}
+	}
+
+	// allot.yaml is read by every render: all render again.
+	f.src.write(t, "allot.yaml", platformYAML+"    medium: {quota: {pods: 50}}\n")
+	res = f.mustPass(t)
+	if res.Rendered != 3 || res.RenderCached != 0 {
+		t.Fatalf("after allot.yaml changed: rendered %d, %d from the cache; want 3 and 0", res.Rendered, res.RenderCached)
+	}
+}

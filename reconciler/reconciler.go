@@ -68,6 +68,10 @@ type Reconciler struct {
 	Builtin fs.FS
 	// ChartCache keeps remote charts between passes.
 	ChartCache string
+	// RenderCache, when set, keeps rendered bundles on disk, so that a
+	// later process renders only what changed; they are kept in memory
+	// between passes either way (renderer.Cache).
+	RenderCache string
 	// Groups syncs IdP groups; nil for provider none.
 	Groups GroupSyncer
 	// GroupsFor, when set, builds the GroupSyncer from allot.yaml's idp
@@ -138,6 +142,7 @@ type Reconciler struct {
 	// commit does not change.
 	last     *desiredState
 	lastKept Kept
+	renders  *renderer.Cache
 	watch    *watcher
 	// clean maps cluster/environment to the digest last applied with no
 	// drift seen since, while the drift watch covers all its kinds; such
@@ -166,6 +171,10 @@ type PassResult struct {
 	// Platform is allot.yaml as the pass read it; nil when the pass
 	// stopped before.
 	Platform *schemas.PlatformSpec
+	// Rendered counts the environments the pass rendered, and RenderCached
+	// those it took from the render cache, since nothing their render reads
+	// changed.
+	Rendered, RenderCached int
 }
 
 // ClusterResult is what a pass did on one cluster.
@@ -230,6 +239,7 @@ func (r *Reconciler) Pass(ctx context.Context) *PassResult {
 	in, err := r.prepare(ctx, &res.Kept)
 	if in != nil {
 		res.Commit, res.Teams, res.Platform = in.commit, in.teams, in.platform
+		res.Rendered, res.RenderCached = in.rendered, in.renderCached
 	}
 	if err != nil {
 		res.Err = err

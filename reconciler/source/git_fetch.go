@@ -20,6 +20,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/allot-dev/allot/internal/worktree"
 )
 
 const (
@@ -575,7 +577,7 @@ func resolveLink(links map[string]string, name string, steps *int) error {
 // what `git clean -ffdx` would remove, and also paths whose type differs
 // (a folder where want has a file).
 func clean(dir string, want tracked) error {
-	return walkWorkTree(dir, func(p, rel string, d fs.DirEntry) error {
+	return worktree.Walk(dir, func(p, rel string, d fs.DirEntry) error {
 		switch {
 		case d.IsDir():
 			if want.dirs[rel] {
@@ -590,34 +592,6 @@ func clean(dir string, want tracked) error {
 			return os.Remove(p)
 		}
 		return nil
-	})
-}
-
-// walkWorkTree calls fn for every path under dir but dir itself and
-// .git, with its slash-separated path relative to dir; fn may return
-// filepath.SkipDir for a folder. Dir may be a link to the folder, which
-// WalkDir alone would not enter.
-func walkWorkTree(dir string, fn func(p, rel string, d fs.DirEntry) error) error {
-	dir, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		return err
-	}
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		switch rel {
-		case ".":
-			return nil
-		case git.GitDirName:
-			return filepath.SkipDir
-		}
-		return fn(p, rel, d)
 	})
 }
 

@@ -10,6 +10,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
+
+	"github.com/allot-dev/allot/internal/worktree"
 )
 
 // verify checks that the work tree in dir holds exactly want: each file
@@ -26,7 +28,7 @@ func verify(dir string, want tracked) error {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	return walkWorkTree(dir, func(p, rel string, d fs.DirEntry) error {
+	return worktree.Walk(dir, func(p, rel string, d fs.DirEntry) error {
 		switch {
 		case d.IsDir() && want.dirs[rel]:
 			return nil

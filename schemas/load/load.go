@@ -48,6 +48,9 @@ type Options struct {
 	// Builtin holds the built-in templates as <type>/template.yaml; the
 	// repository's templates/ override them.
 	Builtin fs.FS
+	// PlatformOnly reads allot.yaml alone, for what needs only the
+	// platform (its clusters, say): templates and requests are left out.
+	PlatformOnly bool
 }
 
 // Repository is a requests repository as read from disk.
@@ -111,6 +114,10 @@ func Load(root string, opts Options) (*Repository, error) {
 	defer fsRoot.Close()
 	l := &loader{root: fsRoot, opts: opts, validator: v, repo: &Repository{Root: root, Templates: map[string]*TemplateFile{}}}
 	l.platform()
+	if opts.PlatformOnly {
+		sortProblems(l.repo.Problems)
+		return l.repo, nil
+	}
 	if err := l.builtinTemplates(); err != nil {
 		return nil, err
 	}

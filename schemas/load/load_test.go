@@ -53,6 +53,26 @@ func TestLoadExampleRepository(t *testing.T) {
 	}
 }
 
+// PlatformOnly reads allot.yaml and nothing else: a broken request is not
+// even opened.
+func TestLoadPlatformOnly(t *testing.T) {
+	root := t.TempDir()
+	if err := os.CopyFS(root, os.DirFS(filepath.Join("..", "..", "examples", "requests"))); err != nil {
+		t.Fatal(err)
+	}
+	testfs.WriteFile(t, filepath.Join(root, "environments", "web", "broken.yaml"), "spec: [")
+	repo, err := Load(root, Options{PlatformOnly: true, Builtin: environments.Templates()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if repo.Platform == nil || len(repo.Platform.Platform.Spec.Clusters) != 3 {
+		t.Fatalf("platform not loaded with its 3 clusters")
+	}
+	if len(repo.Environments) != 0 || len(repo.Templates) != 0 || len(repo.Problems) != 0 {
+		t.Fatalf("PlatformOnly read %d requests, %d templates and found %v; want none", len(repo.Environments), len(repo.Templates), repo.Problems)
+	}
+}
+
 func TestLoadRepositoryTemplatesOverrideBuiltIns(t *testing.T) {
 	root := t.TempDir()
 	write(t, root, "allot.yaml", minimalPlatform)

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/allot-dev/allot/environments"
 	"github.com/allot-dev/allot/reconciler"
 	"github.com/allot-dev/allot/schemas/load"
 )
@@ -78,7 +77,8 @@ func resolveClusterFlags(ctx context.Context, o ReconcileOptions) (ReconcileOpti
 	if err != nil {
 		return unread(err)
 	}
-	repo, err := load.Load(snap.Dir, load.Options{Builtin: environments.Templates()})
+	// Only the clusters are needed here: the pass reads the requests.
+	repo, err := load.Load(snap.Dir, load.Options{PlatformOnly: true})
 	if err != nil {
 		return unread(err)
 	}

@@ -45,6 +45,7 @@ type ReconcileOptions struct {
 	// allot runs in, whatever allot.yaml says (agent mode).
 	InCluster           []string
 	ChartCache          string
+	RenderCache         string
 	AllowMassDelete     bool
 	AllowHistoryRewrite bool
 	MaxDeleteShare      float64
@@ -86,6 +87,7 @@ func (o *ReconcileOptions) bindSource(cmd *cobra.Command) {
 	f.Var(kubeconfigFlag{&o.Kubeconfigs}, "kubeconfig", "NAME=FILE: reach cluster NAME through this kubeconfig, with its current context, instead of what allot.yaml says (repeatable); FILE alone for a repository with one cluster")
 	f.StringVar(&o.Context, "context", "", "the kubeconfig context for a repository with one cluster, over allot.yaml's kubeconfig.context, as kubectl's --context")
 	f.StringVar(&o.ChartCache, "chart-cache", defaultChartCache(), "where remote charts are cached")
+	f.StringVar(&o.RenderCache, "render-cache", defaultCache("renders"), "where rendered environments are kept, by the digest of what their render read, so that a later run renders only what changed (empty: in memory only)")
 	f.BoolVar(&o.UseKubeconfigServer, "use-kubeconfig-server", false, "reach imported vclusters at the address in their kubeconfig instead of the in-cluster service (for running outside the host cluster)")
 	f.IntVar(&o.Concurrency, "concurrency", 0, fmt.Sprintf("environments applied at once per cluster (default %d)", reconciler.DefaultConcurrency))
 	f.DurationVar(&o.RequestTimeout, "request-timeout", reconciler.RequestTimeout, "how long one request to a cluster may take (drift watches excepted); after 3 environments in a row cannot reach a cluster, the pass stops working on it")
@@ -101,6 +103,13 @@ func (o *ReconcileOptions) bindGuards(cmd *cobra.Command) {
 
 // newReconciler wires a Reconciler from the options.
 func newReconciler(o ReconcileOptions, log *slog.Logger) (*reconciler.Reconciler, error) {
+	if o.RenderCache != "" {
+		if dir := reconciler.Within(o.RenderCache, o.repositoryDirs()); dir != "" {
+			// A file there could come from the repository: allot would
+			// apply a bundle a commit planted instead of rendering it.
+			return nil, usageError(fmt.Errorf("--render-cache %s lies inside %s, a working copy of the requests repository; choose a folder outside it", o.RenderCache, dir))
+		}
+	}
 	src, err := newSource(o)
 	if err != nil {
 		return nil, err
@@ -110,6 +119,7 @@ func newReconciler(o ReconcileOptions, log *slog.Logger) (*reconciler.Reconciler
 		Connector:           &reconciler.Connector{Kubeconfigs: o.Kubeconfigs, Contexts: o.Contexts, InClusterNames: o.InCluster, RepositoryDirs: o.repositoryDirs()},
 		Builtin:             environments.Templates(),
 		ChartCache:          o.ChartCache,
+		RenderCache:         o.RenderCache,
 		HelmSandbox:         helmSandbox(),
 		OnlyClusters:        o.Clusters,
 		AllowMassDelete:     o.AllowMassDelete,

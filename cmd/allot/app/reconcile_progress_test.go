@@ -218,3 +218,21 @@ func TestStatusLineSaysWhatThePassWaitsFor(t *testing.T) {
 		t.Errorf("around a log record:\n%q\nwant\n%q", got, want)
 	}
 }
+
+// A render cache inside a working copy of the requests repository could
+// hold files a commit planted there: it is refused before anything runs,
+// and one outside is taken.
+func TestRenderCacheInsideTheRepositoryIsRefused(t *testing.T) {
+	repo := t.TempDir()
+	work := t.TempDir()
+	for _, inside := range []string{filepath.Join(repo, ".cache"), filepath.Join(work, "renders")} {
+		_, err := newReconciler(ReconcileOptions{Repo: repo, WorkDir: work, RenderCache: inside}, slog.New(slog.DiscardHandler))
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != ExitUsage || !strings.Contains(err.Error(), "--render-cache "+inside+" lies inside") {
+			t.Fatalf("--render-cache %s: %v; want a usage error saying it lies inside a working copy", inside, err)
+		}
+	}
+	if _, err := newReconciler(ReconcileOptions{Repo: repo, WorkDir: work, RenderCache: t.TempDir()}, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("a render cache outside the working copies: %v", err)
+	}
+}

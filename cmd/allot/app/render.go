@@ -63,12 +63,15 @@ every phase, the inside bundle and the groups to files instead.`,
 	return cmd
 }
 
-func defaultChartCache() string {
+func defaultChartCache() string { return defaultCache("charts") }
+
+// defaultCache is the folder name of allot's user cache.
+func defaultCache(name string) string {
 	dir, err := os.UserCacheDir()
 	if err != nil {
-		return filepath.Join(os.TempDir(), "allot-charts")
+		return filepath.Join(os.TempDir(), "allot-"+name)
 	}
-	return filepath.Join(dir, "allot", "charts")
+	return filepath.Join(dir, "allot", name)
 }
 
 // newRenderer opens the repository's files for rendering; close the

@@ -324,7 +324,7 @@ func logPass(log *slog.Logger, res *reconciler.PassResult, took time.Duration) {
 			log.Warn("request failed; last state kept", "file", kr.File, "error", kr.Message)
 		}
 	}
-	log.Info("pass", "commit", res.Commit, "seconds", took.Seconds())
+	log.Info("pass", "commit", res.Commit, "seconds", took.Seconds(), "rendered", res.Rendered, "renderCached", res.RenderCached)
 }
 
 // servingCause is why serve stopped when that was not a signal: its HTTP

@@ -1,0 +1,341 @@
+package renderer
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+
+	"github.com/allot-dev/allot/internal/worktree"
+	"github.com/allot-dev/allot/schemas/load"
+)
+
+// Cache keeps rendered bundles by the digest of everything their render
+// read: the program that renders (its Go build ID, which changes with any
+// change to its code or its built-in templates), every file of the
+// repository except the other requests, the request itself and the cluster.
+// A request's render reads no other request, so a commit that changes one
+// request renders that one alone, and a pass at a commit already rendered
+// renders nothing. Charts from remote repositories are pinned by version,
+// as in the chart cache.
+//
+// The last render's bundles are kept in memory; with Dir set they are also
+// kept on disk, one file per bundle, so that a process started later (a
+// CLI or cron run) finds them. A file is trusted only if its bundle digests
+// to what it claims, and files not used for MaxAge are removed. A Cache is
+// safe for concurrent use; a nil Cache keeps nothing.
+type Cache struct {
+	// Dir, when set, keeps the bundles on disk too.
+	Dir string
+	// MaxAge removes files not used for this long; 0 means DefaultCacheMaxAge.
+	MaxAge time.Duration
+
+	mu   sync.Mutex
+	mem  map[string]*Bundle
+	next map[string]*Bundle
+}
+
+// DefaultCacheMaxAge is how long a rendered bundle nobody uses stays on disk.
+const DefaultCacheMaxAge = 7 * 24 * time.Hour
+
+// maxCachedBytes bounds the one file of a cached bundle read back.
+const maxCachedBytes = 64 << 20
+
+// Keys returns the cache key of each target's render of repo, whose
+// working copy is dir, in the order of targets. It returns nil, and
+// nothing is cached, when the running program cannot name its own build.
+func (c *Cache) Keys(dir string, repo *load.Repository, targets []Target) ([]string, error) {
+	if c == nil || executableID() == "" {
+		return nil, nil
+	}
+	requests := map[string]bool{}
+	for _, ef := range repo.Environments {
+		requests[ef.Doc.File] = true
+	}
+	shared, err := filesDigest(dir, requests)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, len(targets))
+	for i, t := range targets {
+		env, err := json.Marshal(t.Env.Environment)
+		if err != nil {
+			return nil, err
+		}
+		cluster, err := json.Marshal(t.Cluster)
+		if err != nil {
+			return nil, err
+		}
+		h := sha256.New()
+		for _, part := range [][]byte{[]byte(executableID()), []byte(shared), []byte(t.Env.Doc.File), env, cluster} {
+			// Length-prefixed, so that no two inputs run together alike.
+			_ = binary.Write(h, binary.BigEndian, uint64(len(part)))
+			h.Write(part)
+		}
+		keys[i] = hex.EncodeToString(h.Sum(nil))
+	}
+	return keys, nil
+}
+
+// Get returns the bundle kept under key, or nil. What it returns is shared:
+// callers must not change it.
+func (c *Cache) Get(key string) *Bundle {
+	if c == nil || key == "" {
+		return nil
+	}
+	c.mu.Lock()
+	b := c.mem[key]
+	c.mu.Unlock()
+	if b == nil && c.Dir != "" {
+		b = c.read(key)
+	}
+	if b != nil {
+		c.keep(key, b)
+	}
+	return b
+}
+
+// Put keeps b under key.
+func (c *Cache) Put(key string, b *Bundle) {
+	if c == nil || key == "" || b == nil {
+		return
+	}
+	c.keep(key, b)
+	if c.Dir != "" {
+		// A cache that cannot be written only costs a render next time.
+		_ = c.write(key, b)
+	}
+}
+
+// keep notes that the render being made uses b.
+func (c *Cache) keep(key string, b *Bundle) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.next == nil {
+		c.next = map[string]*Bundle{}
+	}
+	c.next[key] = b
+}
+
+// Done ends a render: the bundles it used are what memory keeps, and files
+// on disk not used for MaxAge are removed.
+func (c *Cache) Done() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.mem, c.next = c.next, nil
+	c.mu.Unlock()
+	if c.Dir == "" {
+		return
+	}
+	maxAge := c.MaxAge
+	if maxAge <= 0 {
+		maxAge = DefaultCacheMaxAge
+	}
+	entries, err := os.ReadDir(c.Dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && strings.HasSuffix(e.Name(), ".json") && time.Since(info.ModTime()) > maxAge {
+			_ = os.Remove(filepath.Join(c.Dir, e.Name()))
+		}
+	}
+}
+
+// storedBundle is a bundle as a cache file holds it: the bundle's own JSON
+// leaves out its objects.
+type storedBundle struct {
+	Bundle  *Bundle                    `json:"bundle"`
+	Objects map[Phase][]map[string]any `json:"objects"`
+	Inside  *storedBundle              `json:"inside,omitempty"`
+}
+
+func stored(b *Bundle) *storedBundle {
+	s := &storedBundle{Bundle: b, Objects: map[Phase][]map[string]any{}}
+	for p, objs := range b.Objects {
+		for _, o := range objs {
+			s.Objects[p] = append(s.Objects[p], o.Object)
+		}
+	}
+	if b.Import != nil && b.Import.Bundle != nil {
+		s.Inside = stored(b.Import.Bundle)
+	}
+	return s
+}
+
+func (s *storedBundle) bundle() (*Bundle, error) {
+	if s == nil || s.Bundle == nil {
+		return nil, errors.New("no bundle")
+	}
+	b := s.Bundle
+	b.Objects = map[Phase][]*unstructured.Unstructured{}
+	for p, objs := range s.Objects {
+		for _, o := range objs {
+			b.Objects[p] = append(b.Objects[p], &unstructured.Unstructured{Object: o})
+		}
+	}
+	if b.Import != nil {
+		inside, err := s.Inside.bundle()
+		if err != nil {
+			return nil, fmt.Errorf("import: %w", err)
+		}
+		b.Import.Bundle = inside
+	}
+	return b, nil
+}
+
+func (c *Cache) path(key string) string { return filepath.Join(c.Dir, key+".json") }
+
+func (c *Cache) write(key string, b *Bundle) error {
+	data, err := json.Marshal(stored(b))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(c.Dir, ".tmp-*")
+	if err != nil {
+		return err
+	}
+	// After the rename there is nothing left to remove.
+	defer func() { _ = os.Remove(f.Name()) }()
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), c.path(key))
+}
+
+// read returns the bundle of a cache file, or nil when there is none or it
+// is not whole: its digest is computed again and must be what it says.
+func (c *Cache) read(key string) *Bundle {
+	f, err := os.Open(c.path(key))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxCachedBytes+1))
+	if err != nil || len(data) > maxCachedBytes {
+		return nil
+	}
+	var s storedBundle
+	// Whole numbers come back as int64, as the renderer decoded them.
+	if err := utiljson.Unmarshal(data, &s); err != nil {
+		return nil
+	}
+	b, err := s.bundle()
+	if err != nil {
+		return nil
+	}
+	claimed := b.Digest
+	if err := b.seal(); err != nil || b.Digest != claimed || claimed == "" {
+		return nil
+	}
+	now := time.Now()
+	_ = os.Chtimes(c.path(key), now, now)
+	return b
+}
+
+// filesDigest digests every file under dir but .git and the files in
+// skip, by path and content.
+func filesDigest(dir string, skip map[string]bool) (string, error) {
+	h := sha256.New()
+	var paths []string
+	err := worktree.Walk(dir, func(_, rel string, d fs.DirEntry) error {
+		if !d.IsDir() && !skip[rel] {
+			paths = append(paths, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	sort.Strings(paths)
+	for _, rel := range paths {
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		info, err := os.Lstat(p)
+		if err != nil {
+			return "", err
+		}
+		_ = binary.Write(h, binary.BigEndian, uint64(len(rel)))
+		h.Write([]byte(rel))
+		_ = binary.Write(h, binary.BigEndian, uint32(info.Mode()))
+		var content []byte
+		switch {
+		case info.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return "", err
+			}
+			content = []byte(target)
+		case info.Mode().IsRegular():
+			if content, err = os.ReadFile(p); err != nil {
+				return "", err
+			}
+		}
+		_ = binary.Write(h, binary.BigEndian, uint64(len(content)))
+		h.Write(content)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+var (
+	buildIDOnce sync.Once
+	buildID     string
+)
+
+// executableID is the Go build ID of the running program, empty when it
+// cannot be read (then nothing is cached: a program that cannot name its
+// build cannot tell its renders from another build's).
+func executableID() string {
+	buildIDOnce.Do(func() {
+		exe, err := os.Executable()
+		if err != nil {
+			return
+		}
+		f, err := elf.Open(exe)
+		if err != nil {
+			return
+		}
+		defer func() { _ = f.Close() }()
+		sec := f.Section(".note.go.buildid")
+		if sec == nil {
+			return
+		}
+		data, err := sec.Data()
+		if err != nil || len(data) < 16 {
+			return
+		}
+		// An ELF note: name size, description size, type, then the name
+		// "Go" padded to 4 bytes and the build ID.
+		nameSize := f.ByteOrder.Uint32(data[0:4])
+		descSize := f.ByteOrder.Uint32(data[4:8])
+		start := 12 + (int(nameSize)+3)&^3
+		if !bytes.HasPrefix(data[12:], []byte("Go\x00")) || start+int(descSize) > len(data) {
+			return
+		}
+		buildID = string(data[start : start+int(descSize)])
+	})
+	return buildID
+}
