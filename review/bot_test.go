@@ -14,6 +14,7 @@ import (
 
 	"github.com/allot-dev/allot/reconciler"
 	"github.com/allot-dev/allot/review"
+	"github.com/allot-dev/allot/review/comment"
 	"github.com/allot-dev/allot/review/ghclient"
 	"github.com/allot-dev/allot/test/harness/githubapi"
 )
@@ -34,15 +35,15 @@ const (
 type stubChecker struct {
 	mu     sync.Mutex
 	policy review.Policy
-	report func(req review.CheckRequest) *review.Report
+	report func(req review.CheckRequest) *comment.Report
 	calls  []review.CheckRequest
 }
 
-func (c *stubChecker) Check(_ context.Context, req review.CheckRequest) (*review.Report, review.Policy, error) {
+func (c *stubChecker) Check(_ context.Context, req review.CheckRequest) (*comment.Report, review.Policy, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.calls = append(c.calls, req)
-	r := &review.Report{SHA: req.PR.HeadSHA, Files: req.Files, Environments: []string{"checkout-dev"},
+	r := &comment.Report{SHA: req.PR.HeadSHA, Files: req.Files, Environments: []string{"checkout-dev"},
 		Plan: &reconciler.Plan{Entries: []reconciler.PlanEntry{{Cluster: "dev-eu-1", Environment: "checkout-dev", Action: reconciler.ActionCreated,
 			Changes: []reconciler.Change{{Object: "v1/Namespace/checkout-dev", Action: "create"}}}}}}
 	if c.report != nil {
@@ -61,10 +62,10 @@ func (c *stubChecker) requests() []review.CheckRequest {
 type stubApplier struct {
 	mu       sync.Mutex
 	commits  []string
-	outcomes []review.Outcome
+	outcomes []comment.Outcome
 }
 
-func (a *stubApplier) Apply(_ context.Context, commit string, _ []string) ([]review.Outcome, error) {
+func (a *stubApplier) Apply(_ context.Context, commit string, _ []string) ([]comment.Outcome, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.commits = append(a.commits, commit)
@@ -90,7 +91,7 @@ func newBotWorld(t testing.TB) *botWorld {
 	gh.AddTeamMember("acme", "payments-leads", "carol")
 	w := &botWorld{t: t, gh: gh,
 		checker: &stubChecker{policy: review.Policy{Approvers: review.Approvers{Logins: []string{"alice", "octocat"}, Teams: []string{approverTeam}}, AutoMerge: true, MergeMethod: review.MergeSquash}},
-		applier: &stubApplier{outcomes: []review.Outcome{{Environment: "checkout-dev", Kind: review.KindNamespace, Cluster: "dev-eu-1", Namespace: "checkout-dev", Ready: true, Groups: []string{"allot-checkout-dev"}}}},
+		applier: &stubApplier{outcomes: []comment.Outcome{{Environment: "checkout-dev", Kind: comment.KindNamespace, Cluster: "dev-eu-1", Namespace: "checkout-dev", Ready: true, Groups: []string{"allot-checkout-dev"}}}},
 	}
 	w.start(gh.Token("allot-bot"))
 	return w
@@ -160,7 +161,7 @@ func (w *botWorld) comment(number int, login, body string) githubapi.Comment {
 func (w *botWorld) botComments(number int) []githubapi.Comment {
 	var out []githubapi.Comment
 	for _, c := range w.gh.Comments(botRepo, number) {
-		if strings.HasPrefix(c.Body, review.Marker) {
+		if strings.HasPrefix(c.Body, comment.Marker) {
 			out = append(out, c)
 		}
 	}
@@ -228,8 +229,8 @@ func TestBotCommandsAndApprovals(t *testing.T) {
 		if got := w.reactions(c.ID); !cmp.Equal(got, []string{"confused"}) {
 			t.Errorf("reactions %v, want confused", got)
 		}
-		if r := w.replies(n); len(r) != 1 || !strings.Contains(r[0], review.ReasonSelfApproval) {
-			t.Errorf("replies %q, want one saying %q", r, review.ReasonSelfApproval)
+		if r := w.replies(n); len(r) != 1 || !strings.Contains(r[0], review.ReasonSelfApproval) || strings.Contains(r[0], "Approvers are the logins") {
+			t.Errorf("replies %q, want one saying %q, without where approvers are named", r, review.ReasonSelfApproval)
 		}
 		if len(w.gh.Merges()) != 0 {
 			t.Error("a self-approved request was merged")
@@ -242,8 +243,9 @@ func TestBotCommandsAndApprovals(t *testing.T) {
 		if got := w.reactions(c.ID); !cmp.Equal(got, []string{"confused"}) {
 			t.Errorf("reactions %v, want confused", got)
 		}
-		if r := w.replies(n); len(r) != 1 || !strings.Contains(r[0], review.ReasonNotApprover) || !strings.Contains(r[0], "@mallory") {
-			t.Errorf("replies %q, want one telling @mallory %q", r, review.ReasonNotApprover)
+		if r := w.replies(n); len(r) != 1 || !strings.Contains(r[0], review.ReasonNotApprover) || !strings.Contains(r[0], "@mallory") ||
+			!strings.Contains(r[0], "Approvers are the logins and teams that `allot.yaml` on the base branch names") {
+			t.Errorf("replies %q, want one telling @mallory %q and where approvers are named", r, review.ReasonNotApprover)
 		}
 		if len(w.gh.Merges()) != 0 {
 			t.Error("merged on a non-approver's approval")
@@ -415,9 +417,9 @@ func TestBotIgnoresAReplayedDelivery(t *testing.T) {
 
 func TestBotMasksSecrets(t *testing.T) {
 	w := newBotWorld(t)
-	w.checker.report = func(req review.CheckRequest) *review.Report {
-		return &review.Report{SHA: req.PR.HeadSHA, Environments: []string{"checkout-dev"},
-			Problems: []review.Problem{{File: envFile, Line: 3, Message: "token " + planSecret + " is not allowed here", Warning: true}},
+	w.checker.report = func(req review.CheckRequest) *comment.Report {
+		return &comment.Report{SHA: req.PR.HeadSHA, Environments: []string{"checkout-dev"},
+			Problems: []comment.Problem{{File: envFile, Line: 3, Message: "token " + planSecret + " is not allowed here", Warning: true}},
 			Plan: &reconciler.Plan{Entries: []reconciler.PlanEntry{{Cluster: "dev-eu-1", Environment: "checkout-dev", Action: reconciler.ActionUpdated,
 				Changes: []reconciler.Change{{Object: "v1/ConfigMap/checkout-dev/settings", Action: "update", Diff: "-password: old\n+password: " + planSecret + "\n"}}}}}}
 	}
@@ -478,7 +480,7 @@ func TestBotPostsOneReadyNoticeAfterTheMerge(t *testing.T) {
 	}
 	var notices []string
 	for _, c := range w.gh.Comments(botRepo, n) {
-		if strings.HasPrefix(c.Body, review.NoticeMarker(merges[0].MergeSHA)) {
+		if strings.HasPrefix(c.Body, comment.NoticeMarker(merges[0].MergeSHA)) {
 			notices = append(notices, c.Body)
 		}
 	}
@@ -506,7 +508,7 @@ func TestBotPostsOneReadyNoticeAfterTheMerge(t *testing.T) {
 	w.bot.Handle(review.Event{Name: "push", Repo: botRepo, Payload: pushPayload(t, w, merges[0].MergeSHA)})
 	count := 0
 	for _, c := range w.gh.Comments(botRepo, n) {
-		if strings.HasPrefix(c.Body, review.NoticeMarker(merges[0].MergeSHA)) {
+		if strings.HasPrefix(c.Body, comment.NoticeMarker(merges[0].MergeSHA)) {
 			count++
 		}
 	}
@@ -572,7 +574,7 @@ func TestBotRecoverPostsTheNoticesARestartLost(t *testing.T) {
 	notices := func() int {
 		count := 0
 		for _, c := range w.gh.Comments(botRepo, n) {
-			if strings.HasPrefix(c.Body, review.NoticeMarker(merges[0].MergeSHA)) {
+			if strings.HasPrefix(c.Body, comment.NoticeMarker(merges[0].MergeSHA)) {
 				count++
 			}
 		}

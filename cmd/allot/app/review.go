@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/allot-dev/allot/review"
+	"github.com/allot-dev/allot/review/comment"
 	"github.com/allot-dev/allot/review/ghclient"
 )
 
@@ -193,7 +194,7 @@ func newReviewHandler(ctx context.Context, o ServeOptions, feed *passFeed, log *
 	}
 	recoverNotices := func(ctx context.Context) {
 		if err := bot.Recover(ctx, time.Now().Add(-reviewRecoverWindow)); err != nil && ctx.Err() == nil {
-			log.Error("recover ready notices", "error", review.Mask(err.Error(), bot.Secrets))
+			log.Error("recover ready notices", "error", comment.Mask(err.Error(), bot.Secrets))
 		}
 	}
 	return h, recoverNotices, nil
