@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/allot-dev/allot/review/comment"
 )
 
 // Comment is one pull-request comment, as the approval state needs it.
@@ -43,16 +45,10 @@ const (
 	ReasonNotApprover  = "not an approver"
 )
 
-// PRState is the approval state of a pull request. Logins are sorted.
+// PRState is the approval state of a pull request: what the bot comment
+// shows of it, and the commands refused on the way.
 type PRState struct {
-	// Approved is set when at least one approver approved the head commit.
-	Approved   bool
-	ApprovedBy []string
-	// Stale lists approvers whose standing approval was given on an older
-	// commit; it does not count until they approve again.
-	Stale    []string
-	Held     bool
-	HeldBy   []string
+	comment.Approval
 	Refusals []Refusal
 }
 

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/allot-dev/allot/review/comment"
 )
 
 func TestState(t *testing.T) {
@@ -40,12 +42,12 @@ func TestState(t *testing.T) {
 		{
 			name:     "counts an approver's approval on the head commit",
 			comments: []Comment{c(1, "bob", head, "/approve")},
-			want:     PRState{Approved: true, ApprovedBy: []string{"bob"}},
+			want:     PRState{Approval: comment.Approval{Approved: true, ApprovedBy: []string{"bob"}}},
 		},
 		{
 			name:     "matches approver logins in any case",
 			comments: []Comment{c(1, "CAROL", head, "/approve")},
-			want:     PRState{Approved: true, ApprovedBy: []string{"CAROL"}},
+			want:     PRState{Approval: comment.Approval{Approved: true, ApprovedBy: []string{"CAROL"}}},
 		},
 		{
 			name:     "refuses self-approval even by an approver",
@@ -70,32 +72,32 @@ func TestState(t *testing.T) {
 		{
 			name:     "counts a member of an approving team",
 			comments: []Comment{c(1, "dave", head, "/approve")},
-			want:     PRState{Approved: true, ApprovedBy: []string{"dave"}},
+			want:     PRState{Approval: comment.Approval{Approved: true, ApprovedBy: []string{"dave"}}},
 		},
 		{
 			name:     "does not count an approval on an older commit",
 			comments: []Comment{c(1, "bob", old, "/approve"), c(2, "dave", head, "looks good")},
-			want:     PRState{Stale: []string{"bob"}},
+			want:     PRState{Approval: comment.Approval{Stale: []string{"bob"}}},
 		},
 		{
 			name:     "counts an approval renewed after a new push",
 			comments: []Comment{c(1, "bob", old, "/approve"), c(2, "bob", head, "/approve"), c(3, "carol", old, "/approve")},
-			want:     PRState{Approved: true, ApprovedBy: []string{"bob"}, Stale: []string{"carol"}},
+			want:     PRState{Approval: comment.Approval{Approved: true, ApprovedBy: []string{"bob"}, Stale: []string{"carol"}}},
 		},
 		{
 			name:     "withdraws an approval on cancel by the same person",
 			comments: []Comment{c(1, "bob", head, "/approve"), c(2, "carol", head, "/approve"), c(3, "bob", head, "/approve cancel")},
-			want:     PRState{Approved: true, ApprovedBy: []string{"carol"}},
+			want:     PRState{Approval: comment.Approval{Approved: true, ApprovedBy: []string{"carol"}}},
 		},
 		{
 			name:     "does not let anyone else cancel an approval",
 			comments: []Comment{c(1, "bob", head, "/approve"), c(2, "mallory", head, "/approve cancel")},
-			want:     PRState{Approved: true, ApprovedBy: []string{"bob"}},
+			want:     PRState{Approval: comment.Approval{Approved: true, ApprovedBy: []string{"bob"}}},
 		},
 		{
 			name:     "holds on an approver's hold, across pushes",
 			comments: []Comment{c(1, "bob", old, "/hold"), c(2, "carol", head, "/approve")},
-			want:     PRState{Approved: true, ApprovedBy: []string{"carol"}, Held: true, HeldBy: []string{"bob"}},
+			want:     PRState{Approval: comment.Approval{Approved: true, ApprovedBy: []string{"carol"}, Held: true, HeldBy: []string{"bob"}}},
 		},
 		{
 			name:     "lifts every hold on any approver's unhold",
@@ -110,7 +112,7 @@ func TestState(t *testing.T) {
 		{
 			name:     "holds again after an unhold",
 			comments: []Comment{c(1, "bob", head, "/hold"), c(2, "carol", head, "/unhold"), c(3, "dave", head, "/hold")},
-			want:     PRState{Held: true, HeldBy: []string{"dave"}},
+			want:     PRState{Approval: comment.Approval{Held: true, HeldBy: []string{"dave"}}},
 		},
 		{
 			name: "ignores bots entirely",
@@ -140,17 +142,17 @@ func TestState(t *testing.T) {
 				{ID: 8, Author: "bob", Body: "/approve", CreatedAt: t0, CommitSHA: head},
 				{ID: 7, Author: "bob", Body: "/approve cancel", CreatedAt: t0, CommitSHA: head},
 			},
-			want: PRState{Approved: true, ApprovedBy: []string{"bob"}},
+			want: PRState{Approval: comment.Approval{Approved: true, ApprovedBy: []string{"bob"}}},
 		},
 		{
 			name:     "applies several commands in one comment in order",
 			comments: []Comment{c(1, "bob", head, "/approve\n/hold\n/unhold\n/hold")},
-			want:     PRState{Approved: true, ApprovedBy: []string{"bob"}, Held: true, HeldBy: []string{"bob"}},
+			want:     PRState{Approval: comment.Approval{Approved: true, ApprovedBy: []string{"bob"}, Held: true, HeldBy: []string{"bob"}}},
 		},
 		{
 			name:     "sorts logins",
 			comments: []Comment{c(1, "dave", head, "/approve"), c(2, "carol", head, "/approve"), c(3, "Bob", head, "/approve")},
-			want:     PRState{Approved: true, ApprovedBy: []string{"Bob", "carol", "dave"}},
+			want:     PRState{Approval: comment.Approval{Approved: true, ApprovedBy: []string{"Bob", "carol", "dave"}}},
 		},
 		{
 			name:     "ignores unknown commands, plan and help",

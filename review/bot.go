@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot/reconciler"
+	"github.com/allot-dev/allot/review/comment"
 	"github.com/allot-dev/allot/schemas"
 )
 
@@ -18,7 +19,7 @@ import (
 // and how to read the platform's review policy from allot.yaml on its base
 // branch.
 type Checker interface {
-	Check(ctx context.Context, req CheckRequest) (*Report, Policy, error)
+	Check(ctx context.Context, req CheckRequest) (*comment.Report, Policy, error)
 }
 
 // CheckRequest is one pull request head to check.
@@ -89,7 +90,7 @@ func PolicyFrom(spec *schemas.PlatformSpec, teams []string, requestsOnly bool) P
 // Applier knows how to run a reconcile pass that includes commit and tell
 // how the environments that files name came out.
 type Applier interface {
-	Apply(ctx context.Context, commit string, files []string) ([]Outcome, error)
+	Apply(ctx context.Context, commit string, files []string) ([]comment.Outcome, error)
 }
 
 // Bot runs the pull-request workflow for the events Handler accepts: it
@@ -147,7 +148,7 @@ type Bot struct {
 // checked is the last check of a pull request's head: the head is
 // report.SHA.
 type checked struct {
-	report *Report
+	report *comment.Report
 	policy Policy
 }
 
@@ -205,7 +206,7 @@ func (b *Bot) Handle(ev Event) {
 	ctx, cancel := context.WithTimeout(base, HandleTimeout)
 	defer cancel()
 	if err := b.handle(ctx, ev); err != nil {
-		b.log().Error("review", "event", ev.Name, "action", ev.Action, "delivery", ev.Delivery, "repository", ev.Repo, "pr", ev.PR, "error", Mask(err.Error(), b.Secrets))
+		b.log().Error("review", "event", ev.Name, "action", ev.Action, "delivery", ev.Delivery, "repository", ev.Repo, "pr", ev.PR, "error", comment.Mask(err.Error(), b.Secrets))
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/allot-dev/allot/review/comment"
 )
 
 // pushed handles a push to the reconciled branch: it queues new checks of
@@ -67,7 +69,7 @@ func (t *turn) pushed(ctx context.Context) error {
 		return err
 	}
 	for _, tg := range targets {
-		if err := t.bot.notify(ctx, t.gh, t.repo, Notice{Number: tg.number, Author: tg.author, Commit: p.After, Outcomes: outcomes}); err != nil {
+		if err := t.bot.notify(ctx, t.gh, t.repo, comment.Notice{Number: tg.number, Author: tg.author, Commit: p.After, Outcomes: outcomes}); err != nil {
 			return err
 		}
 	}
@@ -80,13 +82,13 @@ func noticed(ctx context.Context, gh Conversation, repo Repo, n int, commit stri
 	if err != nil {
 		return false, err
 	}
-	marker := NoticeMarker(commit)
+	marker := comment.NoticeMarker(commit)
 	return slices.ContainsFunc(comments, func(c Comment) bool { return strings.HasPrefix(c.Body, marker) }), nil
 }
 
 // notify posts a ready notice.
-func (b *Bot) notify(ctx context.Context, gh Conversation, repo Repo, n Notice) error {
-	_, err := gh.CreateComment(ctx, repo, n.Number, RenderNotice(n, b.Secrets))
+func (b *Bot) notify(ctx context.Context, gh Conversation, repo Repo, n comment.Notice) error {
+	_, err := gh.CreateComment(ctx, repo, n.Number, comment.RenderNotice(n, b.Secrets))
 	return err
 }
 
@@ -156,7 +158,7 @@ func (b *Bot) Recover(ctx context.Context, since time.Time) error {
 		if err != nil {
 			return err
 		}
-		if err := b.notify(ctx, gh, repo, Notice{Number: pr.Number, Author: pr.Author, Commit: pr.MergeCommitSHA, Outcomes: outcomes}); err != nil {
+		if err := b.notify(ctx, gh, repo, comment.Notice{Number: pr.Number, Author: pr.Author, Commit: pr.MergeCommitSHA, Outcomes: outcomes}); err != nil {
 			return err
 		}
 	}

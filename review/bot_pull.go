@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/allot-dev/allot/review/comment"
 )
 
 // turn is the bot's work on one event.
@@ -87,7 +89,8 @@ func (t *turn) review(ctx context.Context) error {
 		}
 	}
 	merge := t.merge(ctx, pr, c, state)
-	view := CommentView{Report: c.report, State: state, Approvers: c.policy.Approvers, Author: pr.Author, Merge: merge, Fork: pr.FromFork(t.repo)}
+	view := comment.View{Report: c.report, Approval: state.Approval, Approvers: c.policy.Approvers.Logins, ApproverTeams: c.policy.Approvers.Teams,
+		Author: pr.Author, Merge: merge, Fork: pr.FromFork(t.repo)}
 	return t.upsertComment(ctx, comments, view)
 }
 
@@ -123,11 +126,11 @@ func (t *turn) check(ctx context.Context, pr *PullRequest) (checked, error) {
 	fork := pr.FromFork(t.repo)
 	report, policy, err := t.bot.Checker.Check(ctx, CheckRequest{Repo: t.repo, PR: pr, Files: files, Fork: fork, BaseTip: tip})
 	if err != nil {
-		report = &Report{SHA: pr.HeadSHA, Err: err.Error()}
+		report = &comment.Report{SHA: pr.HeadSHA, Err: err.Error()}
 	}
 	report.SHA = cmp.Or(report.SHA, pr.HeadSHA)
 	report.BaseSHA = cmp.Or(report.BaseSHA, tip)
-	title, summary := RenderCheck(report, t.bot.Secrets)
+	title, summary := comment.RenderCheck(report, t.bot.Secrets)
 	final := Check{SHA: pr.HeadSHA, State: CheckFailure, Title: title, Summary: summary, DetailsURL: pr.HTMLURL}
 	if report.Passed() {
 		final.State = CheckSuccess
@@ -164,18 +167,18 @@ func (t *turn) answer(ctx context.Context, state PRState) error {
 	if t.comment == 0 {
 		return nil
 	}
-	var refused []Refusal
+	var refused []comment.Refused
 	for _, r := range state.Refusals {
 		if r.CommentID == t.comment {
-			refused = append(refused, r)
+			refused = append(refused, comment.Refused{Author: r.Author, Command: string(r.Command), Reason: r.Reason, NotApprover: r.Reason == ReasonNotApprover})
 		}
 	}
-	var unknown []Command
+	var unknown []comment.Unknown
 	help := false
 	for _, c := range t.commands {
 		switch c.Name {
 		case Unknown:
-			unknown = append(unknown, c)
+			unknown = append(unknown, comment.Unknown{Word: c.Word, Args: c.Args})
 		case Help:
 			help = true
 		}
@@ -189,15 +192,15 @@ func (t *turn) answer(ctx context.Context, state PRState) error {
 	}
 	var replies []string
 	if len(refused) > 0 || len(unknown) > 0 {
-		replies = append(replies, RenderRefusals(refused, unknown))
+		replies = append(replies, comment.RenderRefusals(refused, unknown))
 	}
 	if help {
-		replies = append(replies, RenderHelp())
+		replies = append(replies, comment.RenderHelp())
 	}
 	if len(replies) == 0 {
 		return nil
 	}
-	_, err := t.gh.CreateComment(ctx, t.repo, t.number, replyMarker+"\n"+Mask(strings.Join(replies, "\n\n"), t.bot.Secrets))
+	_, err := t.gh.CreateComment(ctx, t.repo, t.number, replyMarker+"\n"+comment.Mask(strings.Join(replies, "\n\n"), t.bot.Secrets))
 	return err
 }
 
@@ -226,8 +229,8 @@ func waitingFor(pr *PullRequest, c checked, state PRState) string {
 
 // merge merges the pull request when it is approved, not held, green and
 // mergeable, with the checked head pinned, and says where it stands.
-func (t *turn) merge(ctx context.Context, pr *PullRequest, c checked, state PRState) MergeStatus {
-	ms := MergeStatus{AutoMergeOff: !c.policy.AutoMerge, Waiting: waitingFor(pr, c, state)}
+func (t *turn) merge(ctx context.Context, pr *PullRequest, c checked, state PRState) comment.MergeStatus {
+	ms := comment.MergeStatus{AutoMergeOff: !c.policy.AutoMerge, Waiting: waitingFor(pr, c, state)}
 	switch {
 	case ms.Waiting != "":
 	case pr.Mergeable == nil || pr.MergeableState == "unknown" || pr.MergeableState == "":
@@ -248,7 +251,7 @@ func (t *turn) merge(ctx context.Context, pr *PullRequest, c checked, state PRSt
 			ms.Waiting = "the new head to be checked and approved"
 		default:
 			ms.Waiting = "the merge to succeed: " + err.Error()
-			t.bot.log().Warn("merge", "repository", t.repo.String(), "pr", t.number, "error", Mask(err.Error(), t.bot.Secrets))
+			t.bot.log().Warn("merge", "repository", t.repo.String(), "pr", t.number, "error", comment.Mask(err.Error(), t.bot.Secrets))
 		}
 	}
 	return ms
@@ -283,8 +286,8 @@ func (t *turn) recheckEvent(n, attempt int, again bool) Event {
 }
 
 // upsertComment edits the bot comment, or posts it when there is none.
-func (t *turn) upsertComment(ctx context.Context, comments []Comment, view CommentView) error {
-	body := RenderComment(view, t.bot.Secrets)
+func (t *turn) upsertComment(ctx context.Context, comments []Comment, view comment.View) error {
+	body := comment.Render(view, t.bot.Secrets)
 	existing := botComment(comments, t.bot.commentID(t.repo, t.number))
 	if existing != nil {
 		if existing.Body == body {
@@ -311,7 +314,7 @@ func botComment(comments []Comment, id int64) *Comment {
 	var byBot, byUser *Comment
 	for i := range comments {
 		c := &comments[i]
-		if !strings.HasPrefix(c.Body, Marker) {
+		if !strings.HasPrefix(c.Body, comment.Marker) {
 			continue
 		}
 		switch {

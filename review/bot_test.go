@@ -1,4 +1,4 @@
-package review
+package review_test
 
 import (
 	"context"
@@ -13,6 +13,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/allot-dev/allot/reconciler"
+	"github.com/allot-dev/allot/review"
+	"github.com/allot-dev/allot/review/comment"
+	"github.com/allot-dev/allot/review/ghclient"
 	"github.com/allot-dev/allot/test/harness/githubapi"
 )
 
@@ -31,16 +34,16 @@ const (
 // conversation with GitHub; the end-to-end test runs the real one.
 type stubChecker struct {
 	mu     sync.Mutex
-	policy Policy
-	report func(req CheckRequest) *Report
-	calls  []CheckRequest
+	policy review.Policy
+	report func(req review.CheckRequest) *comment.Report
+	calls  []review.CheckRequest
 }
 
-func (c *stubChecker) Check(_ context.Context, req CheckRequest) (*Report, Policy, error) {
+func (c *stubChecker) Check(_ context.Context, req review.CheckRequest) (*comment.Report, review.Policy, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.calls = append(c.calls, req)
-	r := &Report{SHA: req.PR.HeadSHA, Files: req.Files, Environments: []string{"checkout-dev"},
+	r := &comment.Report{SHA: req.PR.HeadSHA, Files: req.Files, Environments: []string{"checkout-dev"},
 		Plan: &reconciler.Plan{Entries: []reconciler.PlanEntry{{Cluster: "dev-eu-1", Environment: "checkout-dev", Action: reconciler.ActionCreated,
 			Changes: []reconciler.Change{{Object: "v1/Namespace/checkout-dev", Action: "create"}}}}}}
 	if c.report != nil {
@@ -49,20 +52,20 @@ func (c *stubChecker) Check(_ context.Context, req CheckRequest) (*Report, Polic
 	return r, c.policy, nil
 }
 
-func (c *stubChecker) requests() []CheckRequest {
+func (c *stubChecker) requests() []review.CheckRequest {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]CheckRequest(nil), c.calls...)
+	return append([]review.CheckRequest(nil), c.calls...)
 }
 
 // stubApplier records what it was asked to apply.
 type stubApplier struct {
 	mu       sync.Mutex
 	commits  []string
-	outcomes []Outcome
+	outcomes []comment.Outcome
 }
 
-func (a *stubApplier) Apply(_ context.Context, commit string, _ []string) ([]Outcome, error) {
+func (a *stubApplier) Apply(_ context.Context, commit string, _ []string) ([]comment.Outcome, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.commits = append(a.commits, commit)
@@ -74,11 +77,11 @@ func (a *stubApplier) Apply(_ context.Context, commit string, _ []string) ([]Out
 type botWorld struct {
 	t          testing.TB
 	gh         *githubapi.Server
-	bot        *Bot
+	bot        *review.Bot
 	checker    *stubChecker
 	applier    *stubApplier
-	handler    *Handler
-	serializer *Serializer
+	handler    *review.Handler
+	serializer *review.Serializer
 }
 
 func newBotWorld(t testing.TB) *botWorld {
@@ -87,8 +90,8 @@ func newBotWorld(t testing.TB) *botWorld {
 	gh.AddRepo(githubapi.Repo{FullName: botRepo})
 	gh.AddTeamMember("acme", "payments-leads", "carol")
 	w := &botWorld{t: t, gh: gh,
-		checker: &stubChecker{policy: Policy{Approvers: Approvers{Logins: []string{"alice", "octocat"}, Teams: []string{approverTeam}}, AutoMerge: true, MergeMethod: MergeSquash}},
-		applier: &stubApplier{outcomes: []Outcome{{Environment: "checkout-dev", Kind: KindNamespace, Cluster: "dev-eu-1", Namespace: "checkout-dev", Ready: true, Groups: []string{"allot-checkout-dev"}}}},
+		checker: &stubChecker{policy: review.Policy{Approvers: review.Approvers{Logins: []string{"alice", "octocat"}, Teams: []string{approverTeam}}, AutoMerge: true, MergeMethod: review.MergeSquash}},
+		applier: &stubApplier{outcomes: []comment.Outcome{{Environment: "checkout-dev", Kind: comment.KindNamespace, Cluster: "dev-eu-1", Namespace: "checkout-dev", Ready: true, Groups: []string{"allot-checkout-dev"}}}},
 	}
 	w.start(gh.Token("allot-bot"))
 	return w
@@ -97,7 +100,7 @@ func newBotWorld(t testing.TB) *botWorld {
 // start (re)starts the bot with empty memory, as after a restart.
 func (w *botWorld) start(token string) {
 	w.t.Helper()
-	clients, err := NewTokenClients(token, w.gh.URL(), nil)
+	clients, err := ghclient.NewTokenClients(token, w.gh.URL(), nil)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -105,13 +108,13 @@ func (w *botWorld) start(token string) {
 }
 
 // startWith starts the bot with clients; secret is masked.
-func (w *botWorld) startWith(clients Clients, token string) {
+func (w *botWorld) startWith(clients review.Clients, token string) {
 	w.t.Helper()
-	w.bot = &Bot{Clients: clients, Checker: w.checker, Applier: w.applier, Repository: botRepo,
+	w.bot = &review.Bot{Clients: clients, Checker: w.checker, Applier: w.applier, Repository: botRepo,
 		Secrets: []string{botSecret, token, planSecret}, MergeRetry: 10 * time.Millisecond}
-	w.serializer = &Serializer{Handle: w.bot.Handle}
-	w.bot.Requeue = func(ev Event, d time.Duration) { time.AfterFunc(d, func() { w.serializer.Dispatch(ev) }) }
-	h, err := NewHandler([]byte(botSecret), w.serializer.Dispatch, nil)
+	w.serializer = &review.Serializer{Handle: w.bot.Handle}
+	w.bot.Requeue = func(ev review.Event, d time.Duration) { time.AfterFunc(d, func() { w.serializer.Dispatch(ev) }) }
+	h, err := review.NewHandler([]byte(botSecret), w.serializer.Dispatch, nil)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -158,7 +161,7 @@ func (w *botWorld) comment(number int, login, body string) githubapi.Comment {
 func (w *botWorld) botComments(number int) []githubapi.Comment {
 	var out []githubapi.Comment
 	for _, c := range w.gh.Comments(botRepo, number) {
-		if strings.HasPrefix(c.Body, Marker) {
+		if strings.HasPrefix(c.Body, comment.Marker) {
 			out = append(out, c)
 		}
 	}
@@ -185,7 +188,7 @@ func (w *botWorld) reactions(commentID int64) []string {
 func (w *botWorld) replies(number int) []string {
 	var out []string
 	for _, c := range w.gh.Comments(botRepo, number) {
-		if strings.HasPrefix(c.Body, replyMarker) {
+		if strings.HasPrefix(c.Body, review.ReplyMarker) {
 			out = append(out, c.Body)
 		}
 	}
@@ -200,8 +203,8 @@ func TestBotChecksAndCommentsOnANewPullRequest(t *testing.T) {
 	if len(statuses) < 2 {
 		t.Fatalf("statuses %+v: want pending, then the verdict", statuses)
 	}
-	if got := statuses[len(statuses)-1]; got.Context != CheckName || got.State != "success" {
-		t.Errorf("latest status %+v, want %s success", got, CheckName)
+	if got := statuses[len(statuses)-1]; got.Context != review.CheckName || got.State != "success" {
+		t.Errorf("latest status %+v, want %s success", got, review.CheckName)
 	}
 	body := w.botComment(n)
 	for _, want := range []string{"checkout-dev", "dev-eu-1", "@alice"} {
@@ -226,8 +229,8 @@ func TestBotCommandsAndApprovals(t *testing.T) {
 		if got := w.reactions(c.ID); !cmp.Equal(got, []string{"confused"}) {
 			t.Errorf("reactions %v, want confused", got)
 		}
-		if r := w.replies(n); len(r) != 1 || !strings.Contains(r[0], ReasonSelfApproval) {
-			t.Errorf("replies %q, want one saying %q", r, ReasonSelfApproval)
+		if r := w.replies(n); len(r) != 1 || !strings.Contains(r[0], review.ReasonSelfApproval) || strings.Contains(r[0], "Approvers are the logins") {
+			t.Errorf("replies %q, want one saying %q, without where approvers are named", r, review.ReasonSelfApproval)
 		}
 		if len(w.gh.Merges()) != 0 {
 			t.Error("a self-approved request was merged")
@@ -240,8 +243,9 @@ func TestBotCommandsAndApprovals(t *testing.T) {
 		if got := w.reactions(c.ID); !cmp.Equal(got, []string{"confused"}) {
 			t.Errorf("reactions %v, want confused", got)
 		}
-		if r := w.replies(n); len(r) != 1 || !strings.Contains(r[0], ReasonNotApprover) || !strings.Contains(r[0], "@mallory") {
-			t.Errorf("replies %q, want one telling @mallory %q", r, ReasonNotApprover)
+		if r := w.replies(n); len(r) != 1 || !strings.Contains(r[0], review.ReasonNotApprover) || !strings.Contains(r[0], "@mallory") ||
+			!strings.Contains(r[0], "Approvers are the logins and teams that `allot.yaml` on the base branch names") {
+			t.Errorf("replies %q, want one telling @mallory %q and where approvers are named", r, review.ReasonNotApprover)
 		}
 		if len(w.gh.Merges()) != 0 {
 			t.Error("merged on a non-approver's approval")
@@ -413,9 +417,9 @@ func TestBotIgnoresAReplayedDelivery(t *testing.T) {
 
 func TestBotMasksSecrets(t *testing.T) {
 	w := newBotWorld(t)
-	w.checker.report = func(req CheckRequest) *Report {
-		return &Report{SHA: req.PR.HeadSHA, Environments: []string{"checkout-dev"},
-			Problems: []Problem{{File: envFile, Line: 3, Message: "token " + planSecret + " is not allowed here", Warning: true}},
+	w.checker.report = func(req review.CheckRequest) *comment.Report {
+		return &comment.Report{SHA: req.PR.HeadSHA, Environments: []string{"checkout-dev"},
+			Problems: []comment.Problem{{File: envFile, Line: 3, Message: "token " + planSecret + " is not allowed here", Warning: true}},
 			Plan: &reconciler.Plan{Entries: []reconciler.PlanEntry{{Cluster: "dev-eu-1", Environment: "checkout-dev", Action: reconciler.ActionUpdated,
 				Changes: []reconciler.Change{{Object: "v1/ConfigMap/checkout-dev/settings", Action: "update", Diff: "-password: old\n+password: " + planSecret + "\n"}}}}}}
 	}
@@ -476,7 +480,7 @@ func TestBotPostsOneReadyNoticeAfterTheMerge(t *testing.T) {
 	}
 	var notices []string
 	for _, c := range w.gh.Comments(botRepo, n) {
-		if strings.HasPrefix(c.Body, NoticeMarker(merges[0].MergeSHA)) {
+		if strings.HasPrefix(c.Body, comment.NoticeMarker(merges[0].MergeSHA)) {
 			notices = append(notices, c.Body)
 		}
 	}
@@ -501,10 +505,10 @@ func TestBotPostsOneReadyNoticeAfterTheMerge(t *testing.T) {
 			w.gh.Redeliver(d)
 		}
 	}
-	w.bot.Handle(Event{Name: "push", Repo: botRepo, Payload: pushPayload(t, w, merges[0].MergeSHA)})
+	w.bot.Handle(review.Event{Name: "push", Repo: botRepo, Payload: pushPayload(t, w, merges[0].MergeSHA)})
 	count := 0
 	for _, c := range w.gh.Comments(botRepo, n) {
-		if strings.HasPrefix(c.Body, NoticeMarker(merges[0].MergeSHA)) {
+		if strings.HasPrefix(c.Body, comment.NoticeMarker(merges[0].MergeSHA)) {
 			count++
 		}
 	}
@@ -529,7 +533,7 @@ func TestBotAsGitHubAppReportsCheckRuns(t *testing.T) {
 	w := newBotWorld(t)
 	key := w.gh.App(42)
 	w.gh.Install(42, 4242, botRepo)
-	clients, err := NewAppClients(42, key, w.gh.URL(), nil)
+	clients, err := ghclient.NewAppClients(42, key, w.gh.URL(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -539,8 +543,8 @@ func TestBotAsGitHubAppReportsCheckRuns(t *testing.T) {
 	if len(runs) == 0 {
 		t.Fatal("no check run on the head")
 	}
-	if got := runs[len(runs)-1]; got.Name != CheckName || got.Conclusion != "success" {
-		t.Errorf("check run %+v, want %s completed with success", got, CheckName)
+	if got := runs[len(runs)-1]; got.Name != review.CheckName || got.Conclusion != "success" {
+		t.Errorf("check run %+v, want %s completed with success", got, review.CheckName)
 	}
 	if st := w.gh.Statuses(botRepo, headSHA); len(st) != 0 {
 		t.Errorf("a GitHub App reported statuses %+v; it reports check runs", st)
@@ -555,7 +559,7 @@ func TestBotRecoverPostsTheNoticesARestartLost(t *testing.T) {
 	w := newBotWorld(t)
 	key := w.gh.App(42)
 	w.gh.Install(42, 4242, botRepo)
-	clients, err := NewAppClients(42, key, w.gh.URL(), nil)
+	clients, err := ghclient.NewAppClients(42, key, w.gh.URL(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -570,7 +574,7 @@ func TestBotRecoverPostsTheNoticesARestartLost(t *testing.T) {
 	notices := func() int {
 		count := 0
 		for _, c := range w.gh.Comments(botRepo, n) {
-			if strings.HasPrefix(c.Body, NoticeMarker(merges[0].MergeSHA)) {
+			if strings.HasPrefix(c.Body, comment.NoticeMarker(merges[0].MergeSHA)) {
 				count++
 			}
 		}
@@ -608,7 +612,7 @@ func TestBotActsOnAnEditedCommand(t *testing.T) {
 	if len(w.gh.Merges()) != 0 {
 		t.Fatal("merged while held")
 	}
-	carol, err := NewTokenClients(w.gh.Token("carol"), w.gh.URL(), nil)
+	carol, err := ghclient.NewTokenClients(w.gh.Token("carol"), w.gh.URL(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -616,7 +620,7 @@ func TestBotActsOnAnEditedCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo, _ := ParseRepo(botRepo)
+	repo, _ := review.ParseRepo(botRepo)
 	if err := gh.EditComment(context.Background(), repo, hold.ID, "never mind, looks fine"); err != nil {
 		t.Fatal(err)
 	}

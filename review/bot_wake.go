@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/allot-dev/allot/review/comment"
 	"github.com/allot-dev/allot/schemas"
 )
 
@@ -35,7 +36,7 @@ func (t *turn) wake(ctx context.Context, cmd Command) error {
 		return err
 	}
 	body := replyMarker + "\n" + strings.Join(lines, "\n")
-	_, err := t.gh.CreateComment(ctx, t.repo, t.number, Mask(body, t.bot.Secrets))
+	_, err := t.gh.CreateComment(ctx, t.repo, t.number, comment.Mask(body, t.bot.Secrets))
 	return err
 }
 
@@ -79,7 +80,7 @@ func (t *turn) wakeLines(ctx context.Context, cmd Command, login string) ([]stri
 		name := env.Metadata.Name
 		if !t.speaksFor(ctx, pr, platform, env.Spec, login) {
 			ok = false
-			lines = append(lines, fmt.Sprintf("@%s may not wake `%s`: only %s can (see https://github.com/settings/profile).", login, name, WhoMayAct))
+			lines = append(lines, fmt.Sprintf("@%s may not wake `%s`: only %s can (see https://github.com/settings/profile).", login, name, comment.WhoMayAct))
 			continue
 		}
 		if err := t.bot.Waker.WakeEnvironment(ctx, name, d, login); err != nil {

@@ -1,4 +1,4 @@
-package review
+package review_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/allot-dev/allot/environments"
 	"github.com/allot-dev/allot/internal/testfs"
 	"github.com/allot-dev/allot/reconciler"
+	"github.com/allot-dev/allot/review/comment"
 	"github.com/allot-dev/allot/test/harness"
 )
 
@@ -71,7 +72,7 @@ func TestWakeFromThePullRequest(t *testing.T) {
 			t.Errorf("reactions %v, want confused", got)
 		}
 		replies := w.replies(n)
-		if len(replies) == 0 || !strings.Contains(replies[len(replies)-1], "@mallory may not wake `checkout-dev`: only "+WhoMayAct) {
+		if len(replies) == 0 || !strings.Contains(replies[len(replies)-1], "@mallory may not wake `checkout-dev`: only "+comment.WhoMayAct) {
 			t.Errorf("replies %q", replies)
 		}
 		res := r.Pass(context.Background())

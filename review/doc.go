@@ -9,4 +9,9 @@
 // Event on asynchronously. Serializer runs those events so that two events
 // for the same pull request never run at the same time, while different
 // pull requests proceed in parallel.
+//
+// The bot meets GitHub through interfaces split by role (PullRequests,
+// Conversation, Checks, Merger, People, RepoWriter), which package
+// review/ghclient implements; what it posts is rendered by package
+// review/comment from plain data.
 package review

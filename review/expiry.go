@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot/reconciler"
+	"github.com/allot-dev/allot/review/comment"
 	"github.com/allot-dev/allot/schemas"
 )
 
@@ -39,7 +40,7 @@ func ExpiredMarker(env string, expires time.Time) string {
 // markerWord keeps the letters, digits, dots and dashes of a name, which
 // is all a DNS label holds.
 func markerWord(s string) string {
-	return clipText(strings.Map(func(r rune) rune {
+	return comment.Clip(strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
 			return r
 		}
@@ -152,10 +153,10 @@ func (b *Bot) postExpiryNotice(ctx context.Context, gh interface {
 			return nil
 		}
 	}
-	view := ExpiryView{Environment: n.Environment, File: n.File, Clusters: n.Clusters, Expires: n.Expires, Now: now, Author: pr.Author, Limits: limits}
-	body := n.marker + "\n" + RenderExpiring(view, b.Secrets)
+	view := comment.ExpiryView{Environment: n.Environment, File: n.File, Clusters: n.Clusters, Expires: n.Expires, Now: now, Author: pr.Author, Limits: limits}
+	body := n.marker + "\n" + comment.RenderExpiring(view, b.Secrets)
 	if n.Gone {
-		body = n.marker + "\n" + RenderExpired(view, b.Secrets)
+		body = n.marker + "\n" + comment.RenderExpired(view, b.Secrets)
 	}
 	if _, err := gh.CreateComment(ctx, repo, pr.Number, body); err != nil {
 		return err
@@ -346,7 +347,7 @@ func (b *Bot) ExpiryFeed(ctx context.Context) func(*reconciler.PassResult) {
 			case p := <-latest:
 				nctx, cancel := context.WithTimeout(ctx, HandleTimeout)
 				if err := b.postDue(nctx, p.envs, p.platform); err != nil && ctx.Err() == nil {
-					b.log().Error("expiry notices", "error", Mask(err.Error(), b.Secrets))
+					b.log().Error("expiry notices", "error", comment.Mask(err.Error(), b.Secrets))
 				}
 				cancel()
 			}

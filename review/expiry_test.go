@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/allot-dev/allot/review/comment"
 	"github.com/allot-dev/allot/schemas"
 )
 
@@ -81,16 +82,16 @@ func TestSetExpiryKeepsTheRest(t *testing.T) {
 
 func TestRenderExpiring(t *testing.T) {
 	expires := time.Date(2026, 12, 10, 12, 0, 0, 0, time.UTC)
-	v := ExpiryView{Environment: "shop", File: "environments/web/shop.yaml", Clusters: []string{"dev"}, Expires: expires,
+	v := comment.ExpiryView{Environment: "shop", File: "environments/web/shop.yaml", Clusters: []string{"dev"}, Expires: expires,
 		Now: expires.Add(-26 * time.Hour), Author: "dan", Limits: schemas.Extensions{MaxDuration: 3 * 24 * time.Hour, MaxCount: 2, RequireApproval: true}}
-	got := RenderExpiring(v, nil)
+	got := comment.RenderExpiring(v, nil)
 	for _, want := range []string{"expires in 1 day 2 hours", "@dan", "**2026-12-10 12:00 UTC**", "`/extend 3d`", "`/extend 2026-12-12`", "2 times in all", "an approver approves it"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the notice does not say %q:\n%s", want, got)
 		}
 	}
 	v.Limits.MaxCount = 0
-	if got := RenderExpiring(v, nil); strings.Contains(got, "/extend") || !strings.Contains(got, "Extensions are off") {
+	if got := comment.RenderExpiring(v, nil); strings.Contains(got, "/extend") || !strings.Contains(got, "Extensions are off") {
 		t.Errorf("with extensions off:\n%s", got)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/allot-dev/allot/review/comment"
 	"github.com/allot-dev/allot/schemas"
 )
 
@@ -37,7 +38,7 @@ const PlatformFile = "allot.yaml"
 const (
 	ReasonExtendNotMerged  = "it works on the merged pull request that created the environment"
 	ReasonExtendUnknown    = "unknown environment"
-	ReasonExtendNotAllowed = "only " + WhoMayAct + " may extend it"
+	ReasonExtendNotAllowed = "only " + comment.WhoMayAct + " may extend it"
 	ReasonExtendOff        = "extensions are off"
 	ReasonExtendTooMany    = "too many extensions"
 	ReasonExtendTooLong    = "too long"
@@ -105,16 +106,16 @@ func (t *turn) extend(ctx context.Context) error {
 		switch {
 		case errors.As(err, &refusal):
 			ok = false
-			replies = append(replies, fmt.Sprintf("@%s: %s was not applied: %s.", mdText(t.p.Comment.User.Login), mdCode(clipText(c.Word+" "+c.Args, 100)), mdText(refusal.Error())))
+			replies = append(replies, fmt.Sprintf("@%s: %s was not applied: %s.", comment.Escape(t.p.Comment.User.Login), comment.Code(comment.Clip(c.Word+" "+c.Args, 100)), comment.Escape(refusal.Error())))
 		case err != nil && ctx.Err() == nil:
 			// Say so rather than leave the comment unanswered.
 			ok = false
-			t.bot.log().Error("extend", "repository", t.repo.String(), "pr", t.number, "error", Mask(err.Error(), t.bot.Secrets))
-			replies = append(replies, fmt.Sprintf("@%s: %s failed: %s. Try again later, or ask the platform team.", mdText(t.p.Comment.User.Login), mdCode(clipText(c.Word+" "+c.Args, 100)), mdText(clipText(err.Error(), maxMessage))))
+			t.bot.log().Error("extend", "repository", t.repo.String(), "pr", t.number, "error", comment.Mask(err.Error(), t.bot.Secrets))
+			replies = append(replies, fmt.Sprintf("@%s: %s failed: %s. Try again later, or ask the platform team.", comment.Escape(t.p.Comment.User.Login), comment.Code(comment.Clip(c.Word+" "+c.Args, 100)), comment.Escape(comment.Clip(err.Error(), comment.MaxMessage))))
 		case err != nil:
 			return err
 		default:
-			replies = append(replies, fmt.Sprintf("@%s: allot opened #%d to %s.", mdText(t.p.Comment.User.Login), number, what))
+			replies = append(replies, fmt.Sprintf("@%s: allot opened #%d to %s.", comment.Escape(t.p.Comment.User.Login), number, what))
 		}
 	}
 	reaction := ReactionAck
@@ -124,7 +125,7 @@ func (t *turn) extend(ctx context.Context) error {
 	if err := t.gh.React(ctx, t.repo, t.comment, reaction); err != nil {
 		return err
 	}
-	_, err := t.gh.CreateComment(ctx, t.repo, t.number, replyMarker+"\n"+Mask(strings.Join(replies, "\n\n")+"\n", t.bot.Secrets))
+	_, err := t.gh.CreateComment(ctx, t.repo, t.number, replyMarker+"\n"+comment.Mask(strings.Join(replies, "\n\n")+"\n", t.bot.Secrets))
 	return err
 }
 
@@ -184,7 +185,7 @@ func (t *turn) extendOne(ctx context.Context, c Command) (int, string, error) {
 	case limits.MaxCount == 0:
 		return 0, "", refuse(ReasonExtendOff, "policy.extensions.maxCount is 0 in allot.yaml")
 	case count >= limits.MaxCount:
-		return 0, "", refuse(ReasonExtendTooMany, "%s was extended %s, the most policy.extensions.maxCount (%d) allows", env.Metadata.Name, countWord(count, "time"), limits.MaxCount)
+		return 0, "", refuse(ReasonExtendTooMany, "%s was extended %s, the most policy.extensions.maxCount (%d) allows", env.Metadata.Name, comment.Count(count, "time"), limits.MaxCount)
 	}
 	current := currentExpiry(&env, target.Expires)
 	at := req.at
@@ -196,7 +197,7 @@ func (t *turn) extendOne(ctx context.Context, c Command) (int, string, error) {
 	case added <= 0:
 		return 0, "", refuse(ReasonExtendNotLater, "it expires at %s", stampUTC(current))
 	case added > limits.MaxDuration:
-		return 0, "", refuse(ReasonExtendTooLong, "it adds %s, and policy.extensions.maxDuration allows %s at a time", humanDuration(added), humanDuration(limits.MaxDuration))
+		return 0, "", refuse(ReasonExtendTooLong, "it adds %s, and policy.extensions.maxDuration allows %s at a time", comment.Duration(added), comment.Duration(limits.MaxDuration))
 	}
 	if maxTTL, err := schemas.ParseTTL(platform.Policy.MaxTTL); err == nil && at.Sub(t.bot.now()) > maxTTL {
 		return 0, "", refuse(ReasonExtendTooLong, "it would expire more than policy.maxTTL (%s) from now", platform.Policy.MaxTTL)
@@ -208,7 +209,7 @@ func (t *turn) extendOne(ctx context.Context, c Command) (int, string, error) {
 	}
 	title := fmt.Sprintf("Extend %s until %s", env.Metadata.Name, stampUTC(at))
 	body := fmt.Sprintf("%sextension %s %d -->\n@%s asked for this in #%d (`%s`): `expires` becomes `%s`, extension %d of %d.\n",
-		allotPrefix, markerWord(env.Metadata.Name), count+1, mdText(login), t.number, mdText(clipText(c.Word+" "+c.Args, 100)), expires, count+1, limits.MaxCount)
+		allotPrefix, markerWord(env.Metadata.Name), count+1, comment.Escape(login), t.number, comment.Escape(comment.Clip(c.Word+" "+c.Args, 100)), expires, count+1, limits.MaxCount)
 	number, err := rw.ProposeChange(ctx, t.repo, FileChange{
 		// The comment's ID keeps a branch left by an earlier attempt from
 		// blocking this one.
@@ -220,7 +221,7 @@ func (t *turn) extendOne(ctx context.Context, c Command) (int, string, error) {
 	if limits.RequireApproval {
 		how = "it merges once its check passes and an approver approves it"
 	}
-	return number, fmt.Sprintf("extend %s until %s (extension %d of %d); %s", mdCode(env.Metadata.Name), stampUTC(at), count+1, limits.MaxCount, how), err
+	return number, fmt.Sprintf("extend %s until %s (extension %d of %d); %s", comment.Code(env.Metadata.Name), stampUTC(at), count+1, limits.MaxCount, how), err
 }
 
 // extensionTarget picks the environment a /extend on a pull request that
@@ -250,7 +251,7 @@ func (t *turn) extensionTarget(files []string, name string) (target struct {
 	case len(known) == 0:
 		return target, refuse(ReasonExtendUnknown, "this pull request created no environment that allot runs with an expiry")
 	case len(known) > 1:
-		return target, refuse(ReasonExtendUnknown, "this pull request created %s; name one: /extend %s 7d", inline(known, 10, "environment", nil), known[0])
+		return target, refuse(ReasonExtendUnknown, "this pull request created %s; name one: /extend %s 7d", comment.List(known, 10, "environment", nil), known[0])
 	}
 	return target, nil
 }
@@ -273,7 +274,7 @@ func readPlatform(ctx context.Context, rw RepoWriter, repo Repo, ref string) (*s
 	}
 	var p schemas.Platform
 	if err := sigsyaml.Unmarshal(raw, &p); err != nil {
-		return nil, fmt.Errorf("%s at %s: %w", PlatformFile, shortSHA(ref), err)
+		return nil, fmt.Errorf("%s at %s: %w", PlatformFile, comment.ShortSHA(ref), err)
 	}
 	return &p.Spec, nil
 }

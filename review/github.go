@@ -193,3 +193,33 @@ type Clients interface {
 	For(installationID int64) (GitHub, error)
 	Installation(ctx context.Context, repo Repo) (int64, error)
 }
+
+// ErrFileNotFound is returned by ReadFile for a path that holds no file.
+var ErrFileNotFound = errors.New("no such file")
+
+// FileChange is a change of one file that the bot proposes as a pull
+// request of its own.
+type FileChange struct {
+	// Base is the branch the pull request goes into, and BaseSHA the
+	// commit the change was made on; Branch is the new head branch.
+	Base, BaseSHA, Branch string
+	Path                  string
+	// Blob is the file's blob SHA at BaseSHA, so that a file changed since
+	// is not overwritten.
+	Blob    string
+	Content []byte
+	// Message is the commit message; Title and Body the pull request's.
+	Message, Title, Body string
+}
+
+// RepoWriter knows how to read a file of the repository and how to
+// propose a change to one as a pull request, for `/extend`.
+type RepoWriter interface {
+	// ReadFile returns the content of path at ref (a branch or commit)
+	// and its blob SHA; ErrFileNotFound when there is none.
+	ReadFile(ctx context.Context, repo Repo, ref, path string) ([]byte, string, error)
+	// ProposeChange makes change.Branch at change.BaseSHA, commits the
+	// file onto it, opens a pull request into change.Base, and returns
+	// its number.
+	ProposeChange(ctx context.Context, repo Repo, change FileChange) (int, error)
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/pmezard/go-difflib/difflib"
 
 	"github.com/allot-dev/allot/reconciler"
+	"github.com/allot-dev/allot/review/comment"
 	"github.com/allot-dev/allot/schemas"
 	"github.com/allot-dev/allot/schemas/load"
 )
@@ -85,10 +86,10 @@ func readBounded(dir, rel string) ([]byte, error) {
 }
 
 // ProblemsOf turns validation findings into the report's problems.
-func ProblemsOf(ps []schemas.Problem) []Problem {
-	var out []Problem
+func ProblemsOf(ps []schemas.Problem) []comment.Problem {
+	var out []comment.Problem
 	for _, p := range ps {
-		out = append(out, Problem{File: p.File, Line: p.Line, Message: p.Message, Warning: p.Severity != schemas.SeverityError})
+		out = append(out, comment.Problem{File: p.File, Line: p.Line, Message: p.Message, Warning: p.Severity != schemas.SeverityError})
 	}
 	return out
 }

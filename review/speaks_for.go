@@ -8,9 +8,6 @@ import (
 	"github.com/allot-dev/allot/schemas"
 )
 
-// WhoMayAct says who may /wake and /extend an environment, in one place.
-const WhoMayAct = "the author of the pull request that created it, an approver of its team, or its owner or a member (known by the public e-mail address of their GitHub profile)"
-
 // speaksFor reports whether login may act for an environment with /wake
 // and /extend: the author of the merged pull request that created it, an
 // approver of its team in platform (allot.yaml on the base branch; nil
@@ -18,6 +15,8 @@ const WhoMayAct = "the author of the pull request that created it, an approver o
 // members. Owners and members are e-mail addresses and logins are not, so
 // they are known by the public e-mail address of their GitHub profile,
 // which GitHub only lets be one of their verified addresses.
+// comment.WhoMayAct says the same in the replies and the help: change
+// both together.
 func (t *turn) speaksFor(ctx context.Context, pr *PullRequest, platform *schemas.PlatformSpec, spec schemas.EnvironmentSpec, login string) bool {
 	if strings.EqualFold(login, pr.Author) {
 		return true

@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/allot-dev/allot/cmd/allot/app"
-	"github.com/allot-dev/allot/review"
+	"github.com/allot-dev/allot/review/comment"
 	"github.com/allot-dev/allot/test/harness"
 	"github.com/allot-dev/allot/test/harness/githubapi"
 )
@@ -237,7 +237,7 @@ func (w *reviewWorld) openPRFiles(n int, files map[string]string) string {
 // botComment is the bot comment on pull request n, or "".
 func (w *reviewWorld) botComment(n int) string {
 	for _, c := range w.gh.Comments(reviewRepo, n) {
-		if strings.HasPrefix(c.Body, review.Marker) {
+		if strings.HasPrefix(c.Body, comment.Marker) {
 			return c.Body
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot/cmd/allot/app"
-	"github.com/allot-dev/allot/review"
+	"github.com/allot-dev/allot/review/comment"
 	"github.com/allot-dev/allot/test/harness"
 	"github.com/allot-dev/allot/test/harness/githubapi"
 )
@@ -123,11 +123,11 @@ func pullRequest(ctx context.Context, dir, charts string, kubeconfigs map[string
 	}
 	gh.OpenPR("acme/requests", githubapi.PR{Number: 1, Author: "bob-lee", Title: "Add refunds-dev", HeadSHA: head, HeadRef: "add-refunds-dev", BaseSHA: base,
 		Files: []githubapi.File{{Filename: file, Status: "added"}}})
-	comment, err := waitFor(ctx, time.Minute, commentOn(gh, 1, review.Marker, "Plan"))
+	plan, err := waitFor(ctx, time.Minute, commentOn(gh, 1, comment.Marker, "Plan"))
 	if err != nil {
 		return fmt.Errorf("the plan comment: %w", err)
 	}
-	quote(comment)
+	quote(plan)
 
 	step("bob tries /approve on his own request; dana-k (of acme/payments-leads) approves")
 	gh.AddComment("acme/requests", 1, "bob-lee", "/approve")

@@ -15,6 +15,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/allot-dev/allot/review"
+	"github.com/allot-dev/allot/review/comment"
+	"github.com/allot-dev/allot/review/ghclient"
 )
 
 // ReviewOptions turn on the pull-request workflow of `allot serve`.
@@ -104,14 +106,14 @@ func readReview(o ReviewOptions, repoURL string, getenv func(string) string) (*r
 		if err != nil {
 			return nil, usageError(fmt.Errorf("read --github-app-key-file: %w", err))
 		}
-		cfg.clients, err = review.NewAppClients(o.AppID, key, o.APIURL, nil)
+		cfg.clients, err = ghclient.NewAppClients(o.AppID, key, o.APIURL, nil)
 		if err != nil {
 			return nil, usageError(err)
 		}
 		return cfg, nil
 	}
 	cfg.secrets = append(cfg.secrets, token)
-	cfg.clients, err = review.NewTokenClients(token, o.APIURL, nil)
+	cfg.clients, err = ghclient.NewTokenClients(token, o.APIURL, nil)
 	if err != nil {
 		return nil, usageError(err)
 	}
@@ -192,7 +194,7 @@ func newReviewHandler(ctx context.Context, o ServeOptions, feed *passFeed, log *
 	}
 	recoverNotices := func(ctx context.Context) {
 		if err := bot.Recover(ctx, time.Now().Add(-reviewRecoverWindow)); err != nil && ctx.Err() == nil {
-			log.Error("recover ready notices", "error", review.Mask(err.Error(), bot.Secrets))
+			log.Error("recover ready notices", "error", comment.Mask(err.Error(), bot.Secrets))
 		}
 	}
 	return h, recoverNotices, nil

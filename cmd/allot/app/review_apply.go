@@ -8,6 +8,7 @@ import (
 
 	"github.com/allot-dev/allot/reconciler"
 	"github.com/allot-dev/allot/review"
+	"github.com/allot-dev/allot/review/comment"
 )
 
 // passFeed lets callers wait for a reconcile pass that starts after they
@@ -106,7 +107,7 @@ var _ review.Applier = (*passApplier)(nil)
 
 // Apply runs passes until every environment files name is ready, torn
 // down or failed, or the timeout passes.
-func (a *passApplier) Apply(ctx context.Context, commit string, files []string) ([]review.Outcome, error) {
+func (a *passApplier) Apply(ctx context.Context, commit string, files []string) ([]comment.Outcome, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
 	names := review.RequestNames(files)
@@ -134,8 +135,8 @@ func (a *passApplier) Apply(ctx context.Context, commit string, files []string) 
 
 // outcomesOf reads how the named environments came out of a pass, and
 // whether each is settled: ready, removed or failed.
-func outcomesOf(res *reconciler.PassResult, names []string) ([]review.Outcome, bool) {
-	var out []review.Outcome
+func outcomesOf(res *reconciler.PassResult, names []string) ([]comment.Outcome, bool) {
+	var out []comment.Outcome
 	settled := true
 	for _, name := range names {
 		found := false
@@ -145,7 +146,7 @@ func outcomesOf(res *reconciler.PassResult, names []string) ([]review.Outcome, b
 					continue
 				}
 				found = true
-				o := review.Outcome{Environment: name, Kind: review.EnvKind(e.Type), Cluster: c.Name, Namespace: e.Namespace, Groups: e.Groups}
+				o := comment.Outcome{Environment: name, Kind: comment.EnvKind(e.Type), Cluster: c.Name, Namespace: e.Namespace, Groups: e.Groups}
 				switch {
 				case e.Err != nil:
 					o.Error = e.Err.Error()
@@ -167,9 +168,9 @@ func outcomesOf(res *reconciler.PassResult, names []string) ([]review.Outcome, b
 		msg, kept := res.Kept.Reason(name)
 		switch {
 		case res.Err != nil:
-			out = append(out, review.Outcome{Environment: name, Error: "the pass stopped before changing anything: " + res.Err.Error()})
+			out = append(out, comment.Outcome{Environment: name, Error: "the pass stopped before changing anything: " + res.Err.Error()})
 		case kept:
-			out = append(out, review.Outcome{Environment: name, Error: msg})
+			out = append(out, comment.Outcome{Environment: name, Error: msg})
 		}
 	}
 	return out, settled

@@ -14,6 +14,7 @@ import (
 	"github.com/allot-dev/allot/reconciler"
 	"github.com/allot-dev/allot/reconciler/source"
 	"github.com/allot-dev/allot/review"
+	"github.com/allot-dev/allot/review/comment"
 	"github.com/allot-dev/allot/schemas"
 	"github.com/allot-dev/allot/schemas/budget"
 	"github.com/allot-dev/allot/schemas/load"
@@ -41,7 +42,7 @@ var _ review.Checker = (*prChecker)(nil)
 // are always taken from the base branch for validating and planning the
 // requests. A change to them is shown as a diff and validated on its own,
 // and reaches the clusters only after it is merged.
-func (c *prChecker) Check(ctx context.Context, req review.CheckRequest) (*review.Report, review.Policy, error) {
+func (c *prChecker) Check(ctx context.Context, req review.CheckRequest) (*comment.Report, review.Policy, error) {
 	pr := req.PR
 	work := filepath.Join(c.dir, "pr-"+strconv.Itoa(pr.Number))
 	head, err := c.fetch(ctx, "", fmt.Sprintf("refs/pull/%d/head", pr.Number), filepath.Join(work, "head"))
@@ -85,7 +86,7 @@ func (c *prChecker) Check(ctx context.Context, req review.CheckRequest) (*review
 	for _, f := range requestChanges {
 		changed[f] = true
 	}
-	report := &review.Report{SHA: head.Commit, BaseSHA: base.Commit}
+	report := &comment.Report{SHA: head.Commit, BaseSHA: base.Commit}
 	var teams []string
 	touched := map[string]bool{}
 	for _, repo := range []*load.Repository{mergedRepo, baseRepo} {
@@ -152,12 +153,12 @@ func (c *prChecker) Check(ctx context.Context, req review.CheckRequest) (*review
 // change of the pull request on top, loaded and checked by the
 // repository-wide rules, without rendering (rendering could fetch charts
 // from repositories the change itself allows).
-func (c *prChecker) platformChange(work, base, head string, all, platform []string) (*review.PlatformChange, error) {
+func (c *prChecker) platformChange(work, base, head string, all, platform []string) (*comment.PlatformChange, error) {
 	proposed := filepath.Join(work, "proposed")
 	if err := review.Overlay(proposed, base, head, all); err != nil {
 		return nil, err
 	}
-	pc := &review.PlatformChange{Files: platform}
+	pc := &comment.PlatformChange{Files: platform}
 	diff, err := review.PlatformDiff(base, head, platform)
 	if err != nil {
 		return nil, err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/allot-dev/allot/reconciler"
 	"github.com/allot-dev/allot/review"
+	"github.com/allot-dev/allot/review/comment"
 )
 
 func TestReadReview(t *testing.T) {
@@ -116,11 +117,11 @@ func TestOutcomesOf(t *testing.T) {
 	}
 	files := []string{"environments/a/shop.yaml", "environments/a/slow.yaml", "environments/a/gone.yaml", "environments/a/bad.yaml", "environments/a/broken.yml", "templates/x/template.yaml", "allot.yaml", "README.md"}
 	got, settled := outcomesOf(res, review.RequestNames(files))
-	want := []review.Outcome{
-		{Environment: "shop", Kind: review.KindNamespace, Cluster: "dev", Namespace: "shop", Groups: []string{"env-shop"}, Ready: true},
-		{Environment: "slow", Kind: review.KindVCluster, Cluster: "dev", Namespace: "slow"},
+	want := []comment.Outcome{
+		{Environment: "shop", Kind: comment.KindNamespace, Cluster: "dev", Namespace: "shop", Groups: []string{"env-shop"}, Ready: true},
+		{Environment: "slow", Kind: comment.KindVCluster, Cluster: "dev", Namespace: "slow"},
 		{Environment: "gone", Cluster: "dev", Removed: true},
-		{Environment: "bad", Kind: review.KindNamespace, Cluster: "dev", Error: "quota exceeded"},
+		{Environment: "bad", Kind: comment.KindNamespace, Cluster: "dev", Error: "quota exceeded"},
 		{Environment: "broken", Error: "does not render"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/allot-dev/allot/review"
+	"github.com/allot-dev/allot/review/ghclient"
 	"github.com/allot-dev/allot/test/harness/githubapi"
 )
 
@@ -31,7 +32,7 @@ func setup(t *testing.T) (*githubapi.Server, string) {
 // tokenClient returns the review client for token on s.
 func tokenClient(t *testing.T, s *githubapi.Server, token string) review.GitHub {
 	t.Helper()
-	clients, err := review.NewTokenClients(token, s.URL(), nil)
+	clients, err := ghclient.NewTokenClients(token, s.URL(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func TestGitHubApp(t *testing.T) {
 	s.AddRepo(githubapi.Repo{FullName: "acme/other"})
 	key := s.App(42)
 	s.Install(42, 7, repoName)
-	clients, err := review.NewAppClients(42, key, s.URL(), nil)
+	clients, err := ghclient.NewAppClients(42, key, s.URL(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +167,7 @@ func TestGitHubApp(t *testing.T) {
 	t.Run("refuses a JWT signed with another key", func(t *testing.T) {
 		other := githubapi.New(t)
 		other.App(42) // same ID, another key
-		bad, err := review.NewAppClients(42, key, other.URL(), nil)
+		bad, err := ghclient.NewAppClients(42, key, other.URL(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -251,7 +252,7 @@ func TestEnterpriseURL(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(s.Requests())
-			clients, err := review.NewTokenClients(token, tc.url, nil)
+			clients, err := ghclient.NewTokenClients(token, tc.url, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -270,7 +271,7 @@ func TestEnterpriseURL(t *testing.T) {
 	}
 	t.Run("serves api.github.com paths at the root", func(t *testing.T) {
 		hc := &http.Client{Transport: toServer(s)}
-		clients, err := review.NewTokenClients(token, "", hc)
+		clients, err := ghclient.NewTokenClients(token, "", hc)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/allot-dev/allot/review"
+	"github.com/allot-dev/allot/review/ghclient"
 	"github.com/allot-dev/allot/test/harness"
 	"github.com/allot-dev/allot/test/harness/githubapi"
 )
@@ -83,7 +84,7 @@ func TestWebhooks(t *testing.T) {
 	key := s.App(42)
 	s.Install(42, 7, repoName)
 	rc := newReceiver(t, s, []byte("It's a Secret to Everybody"))
-	clients, err := review.NewAppClients(42, key, s.URL(), nil)
+	clients, err := ghclient.NewAppClients(42, key, s.URL(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

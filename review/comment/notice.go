@@ -1,4 +1,4 @@
-package review
+package comment
 
 import (
 	"fmt"
@@ -19,7 +19,7 @@ func NoticeMarker(sha string) string {
 		}
 		return -1
 	}, sha)
-	return "<!-- allot:notice " + clipText(id, 100) + " -->"
+	return "<!-- allot:notice " + Clip(id, 100) + " -->"
 }
 
 // RenderNotice renders the comment on a merged pull request that says how
@@ -31,11 +31,11 @@ func RenderNotice(n Notice, secrets []string) string {
 	for _, o := range n.Outcomes {
 		hi.items = max(hi.items, len(o.Groups))
 	}
-	intro := "Merge commit " + mdCode(shortSHA(n.Commit)) + " is applied."
+	intro := "Merge commit " + Code(ShortSHA(n.Commit)) + " is applied."
 	if n.Author != "" {
-		intro = "@" + mdText(n.Author) + ", merge commit " + mdCode(shortSHA(n.Commit)) + " is applied."
+		intro = "@" + Escape(n.Author) + ", merge commit " + Code(ShortSHA(n.Commit)) + " is applied."
 	}
-	body := fit(MaxCommentBody, hi, func(l limits) string {
+	body := fit(MaxBody, hi, func(l limits) string {
 		var b strings.Builder
 		fmt.Fprintf(&b, "### %s\n\n%s\n\n", noticeTitle(n.Outcomes), intro)
 		shown, more := firstN(n.Outcomes, listLimit(l))
@@ -43,7 +43,7 @@ func RenderNotice(n Notice, secrets []string) string {
 			writeOutcome(&b, o, l)
 		}
 		if more > 0 {
-			fmt.Fprintf(&b, "… %s not shown; %s.\n", countWord(more, "more environment"), statusHint)
+			fmt.Fprintf(&b, "… %s not shown; %s.\n", Count(more, "more environment"), statusHint)
 		}
 		return finish(marker, b.String(), secrets)
 	})
@@ -72,7 +72,7 @@ func noticeTitle(outcomes []Outcome) string {
 		switch n := counts[status]; {
 		case n == 0:
 		case len(parts) == 0:
-			parts = append(parts, countWord(n, "environment")+" "+status)
+			parts = append(parts, Count(n, "environment")+" "+status)
 		default:
 			parts = append(parts, withCommas(n)+" "+status)
 		}
@@ -93,11 +93,11 @@ func outcomeStatus(o Outcome) string {
 }
 
 func writeOutcome(b *strings.Builder, o Outcome, l limits) {
-	fmt.Fprintf(b, "#### %s on %s: %s\n\n", mdCode(o.Environment), mdCode(o.Cluster), outcomeStatus(o))
+	fmt.Fprintf(b, "#### %s on %s: %s\n\n", Code(o.Environment), Code(o.Cluster), outcomeStatus(o))
 	switch {
 	case o.Removed:
 	case o.Error != "":
-		fmt.Fprintf(b, "> %s\n\nFix the request in a new pull request, or ask the platform team; %s.\n\n", mdText(o.Error), statusHint)
+		fmt.Fprintf(b, "> %s\n\nFix the request in a new pull request, or ask the platform team; %s.\n\n", Escape(o.Error), statusHint)
 	case o.Ready:
 		writeAccess(b, o, l)
 	default:
@@ -117,7 +117,7 @@ func writeAccess(b *strings.Builder, o Outcome, l limits) {
 		target = append(target, "--namespace "+shellQuote(o.Namespace))
 	}
 	kubectl := strings.Join(append([]string{"kubectl"}, target...), " ")
-	where := fmt.Sprintf("namespace %s on cluster %s", mdCode(o.Namespace), mdCode(o.Cluster))
+	where := fmt.Sprintf("namespace %s on cluster %s", Code(o.Namespace), Code(o.Cluster))
 	switch o.Kind {
 	case KindVCluster:
 		kubeconfig := shellQuote(o.Environment + ".kubeconfig")
@@ -128,7 +128,7 @@ func writeAccess(b *strings.Builder, o Outcome, l limits) {
 		fmt.Fprintf(b, "The ECS cluster and services are objects in %s:\n\n", where)
 		writeFence(b, "sh", kubectl+" get clusters.ecs.services.k8s.aws,services.ecs.services.k8s.aws")
 	default:
-		fmt.Fprintf(b, "Namespace %s on cluster %s:\n\n", mdCode(o.Namespace), mdCode(o.Cluster))
+		fmt.Fprintf(b, "Namespace %s on cluster %s:\n\n", Code(o.Namespace), Code(o.Cluster))
 		writeFence(b, "sh", kubectl+" get all")
 	}
 	if len(o.Groups) > 0 {
@@ -136,7 +136,7 @@ func writeAccess(b *strings.Builder, o Outcome, l limits) {
 		if len(o.Groups) > 1 {
 			noun = "groups"
 		}
-		fmt.Fprintf(b, "Members of %s %s get access.\n\n", noun, inline(o.Groups, listLimit(l), "group", mdCode))
+		fmt.Fprintf(b, "Members of %s %s get access.\n\n", noun, List(o.Groups, listLimit(l), "group", Code))
 	}
 }
 

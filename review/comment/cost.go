@@ -1,4 +1,4 @@
-package review
+package comment
 
 import (
 	"fmt"
@@ -27,26 +27,26 @@ func writeCosts(b *strings.Builder, c *budget.Summary, l limits) {
 		if what == "" {
 			what = "no quota"
 		}
-		fmt.Fprintf(b, "| %s | %d | %s |", mdCode(r.Environment), r.Clusters, mdText(what))
+		fmt.Fprintf(b, "| %s | %d | %s |", Code(r.Environment), r.Clusters, Escape(what))
 		if priced {
 			cost := budget.Money(c.Prices, r.Monthly)
 			if r.Awake < 1 {
 				cost += fmt.Sprintf(" (awake %.0f%% of the week)", r.Awake*100)
 			}
-			fmt.Fprintf(b, " %s |", mdText(cost))
+			fmt.Fprintf(b, " %s |", Escape(cost))
 		}
 		b.WriteString("\n")
 	}
 	if more > 0 {
-		fmt.Fprintf(b, "\n… %s not shown.\n", countWord(more, "more environment"))
+		fmt.Fprintf(b, "\n… %s not shown.\n", Count(more, "more environment"))
 	}
 	b.WriteString("\n")
 	teams, more := firstN(c.Teams, listLimit(l))
 	for _, t := range teams {
-		fmt.Fprintf(b, "- **Team %s** once merged: %s\n", mdCode(t.Name), mdText(teamLine(c, t)))
+		fmt.Fprintf(b, "- **Team %s** once merged: %s\n", Code(t.Name), Escape(teamLine(c, t)))
 	}
 	if more > 0 {
-		fmt.Fprintf(b, "- … %s not shown\n", countWord(more, "more team"))
+		fmt.Fprintf(b, "- … %s not shown\n", Count(more, "more team"))
 	}
 	if len(teams) > 0 {
 		b.WriteString("\n")
@@ -56,7 +56,7 @@ func writeCosts(b *strings.Builder, c *budget.Summary, l limits) {
 // teamLine is a team's total: "3 environments of 5 · requests.cpu 6 of 16
 // · … · USD 175.20 a month", each resource its budget caps next to its cap.
 func teamLine(c *budget.Summary, t *budget.Team) string {
-	n := countWord(len(t.Files), "environment")
+	n := Count(len(t.Files), "environment")
 	if t.Budget != nil && t.Budget.Environments > 0 {
 		n += fmt.Sprintf(" of %d", t.Budget.Environments)
 	}

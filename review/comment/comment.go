@@ -1,4 +1,4 @@
-package review
+package comment
 
 import (
 	"fmt"
@@ -10,18 +10,19 @@ import (
 // the bot finds its comment by it.
 const Marker = "<!-- allot:review -->"
 
-// MaxCommentBody is GitHub's limit on a comment body (65,536 characters);
+// MaxBody is GitHub's limit on a comment body (65,536 characters);
 // the bot stays within it, counting bytes, which is stricter.
-const MaxCommentBody = 65536
+const MaxBody = 65536
 
 // checkSummaryLimit is GitHub's limit on the summary of a check run.
 const checkSummaryLimit = 65535
 
+// MaxMessage bounds one message in a rendering (an error, a reason), and
+// maxName one name, so that a single value cannot crowd out the rest.
+const MaxMessage = 2000
+
 const (
-	// maxName and maxMessage bound a single value, so that one name or
-	// message cannot crowd out the rest.
-	maxName    = 200
-	maxMessage = 2000
+	maxName = 200
 	// maxListed bounds the lists that are not the plan itself (files,
 	// problems, approvers): a reader scans the first ones, and a long file
 	// list must not cost the plan its diffs.
@@ -30,18 +31,18 @@ const (
 
 const commentFooter = "<sub>Commands: `/approve` · `/approve cancel` · `/hold` · `/unhold` · `/plan` · `/help`</sub>\n"
 
-// RenderComment renders the bot comment: Marker first, then what checking
+// Render renders the bot comment: Marker first, then what checking
 // the head found, the approval state, where merging stands and the
 // commands. secrets are values that must never appear (tokens, the webhook
 // secret, ...); they are masked everywhere in the output.
 //
-// The body stays within MaxCommentBody bytes. When the whole report does
+// The body stays within MaxBody bytes. When the whole report does
 // not fit, the plan's diffs are cut first, largest first, at line
 // boundaries; then plan entries list fewer objects, then shrink to their
 // summary lines; only then are the other lists shortened.
-func RenderComment(v CommentView, secrets []string) string {
+func Render(v View, secrets []string) string {
 	v = cleaner{secrets}.view(v)
-	body := fit(MaxCommentBody, bounds(v), func(l limits) string {
+	body := fit(MaxBody, bounds(v), func(l limits) string {
 		var b strings.Builder
 		fmt.Fprintf(&b, "### %s\n\n", capitalize(reportTitle(v.Report)))
 		writeReport(&b, v.Report, v.Fork, " (head of this pull request)", l)
@@ -63,7 +64,7 @@ func RenderComment(v CommentView, secrets []string) string {
 func RenderCheck(r *Report, secrets []string) (title, summary string) {
 	r = cleaner{secrets}.report(r)
 	title = Mask(capitalize(reportTitle(r)), secrets)
-	summary = fit(checkSummaryLimit, bounds(CommentView{Report: r}), func(l limits) string {
+	summary = fit(checkSummaryLimit, bounds(View{Report: r}), func(l limits) string {
 		var b strings.Builder
 		writeReport(&b, r, false, "", l)
 		return finish("", b.String(), secrets)
@@ -87,7 +88,7 @@ func reportTitle(r *Report) string {
 	var title string
 	switch {
 	case errs > 0:
-		title = countWord(errs, "validation error")
+		title = Count(errs, "validation error")
 	case r.Plan == nil && len(r.Files) == 0 && len(r.Environments) == 0:
 		title = "no request files changed"
 	case r.Plan == nil:
@@ -95,10 +96,10 @@ func reportTitle(r *Report) string {
 	case len(r.Plan.Errors) > 0 || r.Plan.Kept.Len() > 0:
 		var parts []string
 		if n := len(r.Plan.Errors); n > 0 {
-			parts = append(parts, countWord(n, "plan error"))
+			parts = append(parts, Count(n, "plan error"))
 		}
 		if n := r.Plan.Kept.Len(); n > 0 {
-			parts = append(parts, countWord(n, "request")+" failed to render")
+			parts = append(parts, Count(n, "request")+" failed to render")
 		}
 		title = strings.Join(parts, ", ")
 	case len(r.Plan.Entries) == 0:
@@ -108,10 +109,10 @@ func reportTitle(r *Report) string {
 		for _, e := range r.Plan.Entries {
 			envs[e.Environment], clusters[e.Cluster] = true, true
 		}
-		title = countWord(len(envs), "environment") + " planned on " + countWord(len(clusters), "cluster")
+		title = Count(len(envs), "environment") + " planned on " + Count(len(clusters), "cluster")
 	}
 	if warns > 0 {
-		title += ", " + countWord(warns, "warning")
+		title += ", " + Count(warns, "warning")
 	}
 	return title
 }
@@ -123,14 +124,14 @@ func writeReport(b *strings.Builder, r *Report, fork bool, where string, l limit
 		b.WriteString("**allot** has not checked this pull request yet.\n\n")
 		return
 	}
-	fmt.Fprintf(b, "**allot** checked %s%s.\n\n", mdCode(shortSHA(r.SHA)), where)
+	fmt.Fprintf(b, "**allot** checked %s%s.\n\n", Code(ShortSHA(r.SHA)), where)
 	if r.Err != "" {
-		fmt.Fprintf(b, "**The check could not run:** %s; comment `/plan` to try again.\n\n", mdText(r.Err))
+		fmt.Fprintf(b, "**The check could not run:** %s; comment `/plan` to try again.\n\n", Escape(r.Err))
 	}
 	if len(r.Files) > 0 || len(r.Environments) > 0 {
 		n := min(listLimit(l), maxListed)
 		fmt.Fprintf(b, "- **Environments:** %s\n- **Files:** %s\n\n",
-			inline(r.Environments, n, "environment", mdCode), inline(r.Files, n, "file", mdCode))
+			List(r.Environments, n, "environment", Code), List(r.Files, n, "file", Code))
 	} else if r.Err == "" {
 		b.WriteString("This pull request changes no request files.\n\n")
 	}
@@ -150,7 +151,7 @@ func writePlatform(b *strings.Builder, pc *PlatformChange, l limits) {
 	}
 	n := min(listLimit(l), maxListed)
 	fmt.Fprintf(b, "#### Platform change\n\nThis pull request changes %s. These files choose the clusters, the credentials, the identity provider and the policy, so the requests below are validated and planned with the base branch's; this change is validated on its own and reaches the clusters only after the merge. It needs an approver from `approvers.default`.\n\n",
-		inline(pc.Files, n, "file", mdCode))
+		List(pc.Files, n, "file", Code))
 	if pc.Diff != "" {
 		shown, dropped := cutLines(pc.Diff, l.diff)
 		b.WriteString("<details>\n<summary>diff</summary>\n\n")
@@ -158,7 +159,7 @@ func writePlatform(b *strings.Builder, pc *PlatformChange, l limits) {
 			writeFence(b, "diff", shown)
 		}
 		if dropped > 0 {
-			fmt.Fprintf(b, "… %s not shown\n\n", countWord(dropped, "more line"))
+			fmt.Fprintf(b, "… %s not shown\n\n", Count(dropped, "more line"))
 		}
 		b.WriteString("</details>\n\n")
 	}
@@ -173,11 +174,11 @@ func writeValidation(b *strings.Builder, heading string, problems []Problem, l l
 		b.WriteString("Passed.\n\n")
 		return
 	case errs == 0:
-		fmt.Fprintf(b, "Passed with %s:\n\n", countWord(warns, "warning"))
+		fmt.Fprintf(b, "Passed with %s:\n\n", Count(warns, "warning"))
 	case warns == 0:
-		fmt.Fprintf(b, "%s:\n\n", capitalize(countWord(errs, "error")))
+		fmt.Fprintf(b, "%s:\n\n", capitalize(Count(errs, "error")))
 	default:
-		fmt.Fprintf(b, "%s, %s:\n\n", capitalize(countWord(errs, "error")), countWord(warns, "warning"))
+		fmt.Fprintf(b, "%s, %s:\n\n", capitalize(Count(errs, "error")), Count(warns, "warning"))
 	}
 	bullets(b, problems, min(listLimit(l), maxListed), "problem", func(p Problem) string {
 		loc := p.File
@@ -189,14 +190,14 @@ func writeValidation(b *strings.Builder, heading string, problems []Problem, l l
 			s = "**warning** "
 		}
 		if loc != "" {
-			s += mdCode(loc) + ": "
+			s += Code(loc) + ": "
 		}
-		return s + mdText(p.Message)
+		return s + Escape(p.Message)
 	})
 }
 
-func writeApproval(b *strings.Builder, v CommentView, l limits) {
-	s, n := v.State, min(listLimit(l), maxListed)
+func writeApproval(b *strings.Builder, v View, l limits) {
+	s, n := v.Approval, min(listLimit(l), maxListed)
 	var lines []string
 	if len(s.ApprovedBy) > 0 {
 		lines = append(lines, "approved by "+mentions(s.ApprovedBy, n))
@@ -213,21 +214,21 @@ func writeApproval(b *strings.Builder, v CommentView, l limits) {
 	}
 	if !s.Approved && !v.Merge.Merged {
 		var who []string
-		for _, login := range v.Approvers.Logins {
+		for _, login := range v.Approvers {
 			if !strings.EqualFold(login, v.Author) {
-				who = append(who, "@"+mdText(login))
+				who = append(who, "@"+Escape(login))
 			}
 		}
-		for _, team := range v.Approvers.Teams {
-			who = append(who, "@"+mdText(team)+" (team)")
+		for _, team := range v.ApproverTeams {
+			who = append(who, "@"+Escape(team)+" (team)")
 		}
 		if len(who) == 0 {
 			lines = append(lines, "needs `/approve` from an approver; `allot.yaml` on the base branch names none")
 		} else {
-			lines = append(lines, "needs `/approve` from one of: "+inline(who, n, "approver", nil))
+			lines = append(lines, "needs `/approve` from one of: "+List(who, n, "approver", nil))
 		}
 		if v.Author != "" {
-			lines = append(lines, "the author (@"+mdText(v.Author)+") cannot approve")
+			lines = append(lines, "the author (@"+Escape(v.Author)+") cannot approve")
 		}
 	}
 	if len(lines) == 0 {
@@ -244,12 +245,12 @@ func writeMerge(b *strings.Builder, m MergeStatus) {
 	var parts []string
 	switch {
 	case m.Merged && m.Commit != "":
-		parts = append(parts, "merged as "+mdCode(shortSHA(m.Commit)))
+		parts = append(parts, "merged as "+Code(ShortSHA(m.Commit)))
 	case m.Merged:
 		parts = append(parts, "merged")
 	default:
 		if m.Waiting != "" {
-			parts = append(parts, "waiting for "+mdText(m.Waiting))
+			parts = append(parts, "waiting for "+Escape(m.Waiting))
 		}
 		if m.AutoMergeOff {
 			parts = append(parts, "auto-merge is off: merge by hand once approved")
@@ -261,7 +262,7 @@ func writeMerge(b *strings.Builder, m MergeStatus) {
 }
 
 func mentions(logins []string, n int) string {
-	return inline(logins, n, "person", func(s string) string { return "@" + mdText(s) })
+	return List(logins, n, "person", func(s string) string { return "@" + Escape(s) })
 }
 
 func countProblems(problems []Problem) (errs, warns int) {

@@ -1,4 +1,4 @@
-package review
+package comment_test
 
 import (
 	"flag"
@@ -12,11 +12,13 @@ import (
 
 	"github.com/allot-dev/allot/reconciler"
 	"github.com/allot-dev/allot/renderer"
+	"github.com/allot-dev/allot/review"
+	"github.com/allot-dev/allot/review/comment"
 
 	"github.com/allot-dev/allot/internal/testfs"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/comment")
+var update = flag.Bool("update", false, "rewrite the golden files under testdata")
 
 // testSecrets are masked in every rendering of these tests.
 var testSecrets = []string{"ghs_SeCrEtToKeN1234567890", "whsec-0123456789abcdef"}
@@ -35,7 +37,7 @@ const configMapDiff = `--- live/ConfigMap/payments-dev/settings
 
 // rejectedReport is a plan the API server refuses part of: the check goes
 // red with the object and the server's message.
-func rejectedReport() *Report {
+func rejectedReport() *comment.Report {
 	r := sampleReport()
 	r.Plan.Entries[0].Action = reconciler.ActionFailed
 	r.Plan.Entries[0].Message = "the API server rejects 1 object in a dry run; the pass would fail"
@@ -79,8 +81,8 @@ func samplePlan() *reconciler.Plan {
 	}
 }
 
-func sampleReport() *Report {
-	return &Report{
+func sampleReport() *comment.Report {
+	return &comment.Report{
 		SHA:          "abc1234def5678abc1234def5678abc1234def56",
 		Files:        []string{"requests/checkout-dev.yaml", "requests/payments-dev.yaml", "requests/search-dev.yaml"},
 		Environments: []string{"checkout-dev", "payments-dev", "search-dev"},
@@ -88,119 +90,120 @@ func sampleReport() *Report {
 	}
 }
 
-var sampleApprovers = Approvers{Logins: []string{"alice", "carol"}, Teams: []string{"acme/platform"}}
+// sampleApprovers and sampleTeams may approve the sample pull requests.
+var sampleApprovers, sampleTeams = []string{"alice", "carol"}, []string{"acme/platform"}
 
 func TestRenderCommentGolden(t *testing.T) {
 	tests := []struct {
 		name string
-		view CommentView
+		view comment.View
 	}{
 		{
 			name: "passed-with-plan",
-			view: CommentView{
-				Report: sampleReport(), Approvers: sampleApprovers, Author: "alice",
-				Merge: MergeStatus{Waiting: "approval from an approver"},
+			view: comment.View{
+				Report: sampleReport(), Approvers: sampleApprovers, ApproverTeams: sampleTeams, Author: "alice",
+				Merge: comment.MergeStatus{Waiting: "approval from an approver"},
 			},
 		},
 		{
 			name: "validation-errors",
-			view: CommentView{
-				Report: &Report{
+			view: comment.View{
+				Report: &comment.Report{
 					SHA:          "0123456789abcdef",
 					Files:        []string{"requests/checkout-dev.yaml"},
 					Environments: []string{"checkout-dev"},
-					Problems: []Problem{
+					Problems: []comment.Problem{
 						{File: "requests/checkout-dev.yaml", Line: 3, Message: "spec.ttl is deprecated; use spec.expires", Warning: true},
 						{File: "requests/checkout-dev.yaml", Line: 7, Message: "spec.owner: must be a team, not `alice`"},
 						{File: "requests/checkout-dev.yaml", Line: 12, Message: "spec.quota.cpu: 64 is more than the limit <16>"},
 					},
 					NotPlanned: "validation failed",
 				},
-				Approvers: sampleApprovers, Author: "bob",
-				Merge: MergeStatus{Waiting: "allot's check to pass"},
+				Approvers: sampleApprovers, ApproverTeams: sampleTeams, Author: "bob",
+				Merge: comment.MergeStatus{Waiting: "allot's check to pass"},
 			},
 		},
 		{
 			name: "fork-not-planned",
-			view: CommentView{
-				Report: &Report{
+			view: comment.View{
+				Report: &comment.Report{
 					SHA: "fedcba9876543210", Files: []string{"requests/search-dev.yaml"}, Environments: []string{"search-dev"},
 					NotPlanned: "pull requests from forks are not planned on this platform",
 				},
-				Approvers: sampleApprovers, Author: "mallory", Fork: true,
-				Merge: MergeStatus{Waiting: "approval from an approver"},
+				Approvers: sampleApprovers, ApproverTeams: sampleTeams, Author: "mallory", Fork: true,
+				Merge: comment.MergeStatus{Waiting: "approval from an approver"},
 			},
 		},
 		{
 			name: "approved-merged",
-			view: CommentView{
+			view: comment.View{
 				Report:    sampleReport(),
-				State:     PRState{Approved: true, ApprovedBy: []string{"carol"}},
-				Approvers: sampleApprovers, Author: "alice",
-				Merge: MergeStatus{Merged: true, Commit: "99aa88bb77cc66dd55ee44ff33aa22bb11cc00dd"},
+				Approval:  comment.Approval{Approved: true, ApprovedBy: []string{"carol"}},
+				Approvers: sampleApprovers, ApproverTeams: sampleTeams, Author: "alice",
+				Merge: comment.MergeStatus{Merged: true, Commit: "99aa88bb77cc66dd55ee44ff33aa22bb11cc00dd"},
 			},
 		},
 		{
 			name: "held",
-			view: CommentView{
+			view: comment.View{
 				Report:    sampleReport(),
-				State:     PRState{Stale: []string{"carol"}, Held: true, HeldBy: []string{"dave"}},
-				Approvers: sampleApprovers, Author: "alice",
-				Merge: MergeStatus{Waiting: "the hold to be lifted", AutoMergeOff: true},
+				Approval:  comment.Approval{Stale: []string{"carol"}, Held: true, HeldBy: []string{"dave"}},
+				Approvers: sampleApprovers, ApproverTeams: sampleTeams, Author: "alice",
+				Merge: comment.MergeStatus{Waiting: "the hold to be lifted", AutoMergeOff: true},
 			},
 		},
 		{
 			name: "plan-rejected",
-			view: CommentView{
-				Report: rejectedReport(), Approvers: sampleApprovers, Author: "alice",
-				Merge: MergeStatus{Waiting: "allot's check to pass"},
+			view: comment.View{
+				Report: rejectedReport(), Approvers: sampleApprovers, ApproverTeams: sampleTeams, Author: "alice",
+				Merge: comment.MergeStatus{Waiting: "allot's check to pass"},
 			},
 		},
 		{
 			name: "check-could-not-run",
-			view: CommentView{
-				Report:    &Report{SHA: "1111111222222233333", Err: "fetch https://x-access-token:" + testSecrets[0] + "@github.com/acme/requests: timeout"},
-				Approvers: sampleApprovers, Author: "alice",
-				Merge: MergeStatus{Waiting: "allot's check to pass"},
+			view: comment.View{
+				Report:    &comment.Report{SHA: "1111111222222233333", Err: "fetch https://x-access-token:" + testSecrets[0] + "@github.com/acme/requests: timeout"},
+				Approvers: sampleApprovers, ApproverTeams: sampleTeams, Author: "alice",
+				Merge: comment.MergeStatus{Waiting: "allot's check to pass"},
 			},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := RenderComment(tt.view, testSecrets)
-			checkRendered(t, got, Marker)
+			got := comment.Render(tt.view, testSecrets)
+			checkRendered(t, got, comment.Marker)
 			golden(t, "comment-"+tt.name, got)
 		})
 	}
 }
 
 func TestRenderCheck(t *testing.T) {
-	withPlan := func(mod func(*Report)) *Report {
+	withPlan := func(mod func(*comment.Report)) *comment.Report {
 		r := sampleReport()
 		mod(r)
 		return r
 	}
 	tests := []struct {
 		name      string
-		report    *Report
+		report    *comment.Report
 		wantTitle string
 	}{
 		{"counts environments and clusters of a plan", sampleReport(), "3 environments planned on 2 clusters"},
-		{"counts validation errors, and warnings after them", &Report{SHA: "a", Problems: []Problem{{Message: "x"}, {Message: "y"}, {Message: "z", Warning: true}}}, "2 validation errors, 1 warning"},
-		{"says when the check could not run", &Report{SHA: "a", Err: "boom"}, "The check could not run"},
-		{"says a report was not planned", &Report{SHA: "a", Files: []string{"f"}, NotPlanned: "fork"}, "Validated, not planned"},
-		{"says no request files changed", &Report{SHA: "a"}, "No request files changed"},
-		{"counts plan errors and requests that failed to render", withPlan(func(r *Report) {
+		{"counts validation errors, and warnings after them", &comment.Report{SHA: "a", Problems: []comment.Problem{{Message: "x"}, {Message: "y"}, {Message: "z", Warning: true}}}, "2 validation errors, 1 warning"},
+		{"says when the check could not run", &comment.Report{SHA: "a", Err: "boom"}, "The check could not run"},
+		{"says a report was not planned", &comment.Report{SHA: "a", Files: []string{"f"}, NotPlanned: "fork"}, "Validated, not planned"},
+		{"says no request files changed", &comment.Report{SHA: "a"}, "No request files changed"},
+		{"counts plan errors and requests that failed to render", withPlan(func(r *comment.Report) {
 			r.Plan.Errors = []string{"cluster dev-eu-1: unreachable"}
 			r.Plan.Kept = reconciler.KeptOf(reconciler.KeptRequest{File: "requests/a.yaml", Message: "render: boom"}, reconciler.KeptRequest{Environment: "b", Message: "x"})
 		}), "1 plan error, 2 requests failed to render"},
 		{"says an object the API server rejects is a plan error", rejectedReport(), "1 plan error"},
-		{"says when a plan changes nothing", withPlan(func(r *Report) { r.Plan.Entries = nil }), "Nothing to change"},
+		{"says when a plan changes nothing", withPlan(func(r *comment.Report) { r.Plan.Entries = nil }), "Nothing to change"},
 		{"says it has not checked yet without a report", nil, "Not checked yet"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			title, summary := RenderCheck(tt.report, testSecrets)
+			title, summary := comment.RenderCheck(tt.report, testSecrets)
 			if diff := cmp.Diff(tt.wantTitle, title); diff != "" {
 				t.Errorf("title (-want +got):\n%s", diff)
 			}
@@ -208,23 +211,23 @@ func TestRenderCheck(t *testing.T) {
 		})
 	}
 	t.Run("summary", func(t *testing.T) {
-		_, summary := RenderCheck(sampleReport(), testSecrets)
+		_, summary := comment.RenderCheck(sampleReport(), testSecrets)
 		golden(t, "check-summary", summary)
 	})
 }
 
 // adversarialViews are views built to break the size limit or the layout.
-func adversarialViews() map[string]CommentView {
+func adversarialViews() map[string]comment.View {
 	line := func(n int, s string) string { return strings.Repeat(s, n/len(s)+1)[:n] }
 	entry := func(i int, changes ...reconciler.Change) reconciler.PlanEntry {
 		return reconciler.PlanEntry{Cluster: fmt.Sprintf("cluster-%d", i%7), Environment: fmt.Sprintf("env-%05d", i), Action: reconciler.ActionUpdated, Changes: changes}
 	}
-	withPlan := func(entries ...reconciler.PlanEntry) CommentView {
+	withPlan := func(entries ...reconciler.PlanEntry) comment.View {
 		r := sampleReport()
 		r.Plan = &reconciler.Plan{Entries: entries}
-		return CommentView{Report: r, Approvers: sampleApprovers, Author: "alice"}
+		return comment.View{Report: r, Approvers: sampleApprovers, ApproverTeams: sampleTeams, Author: "alice"}
 	}
-	views := map[string]CommentView{}
+	views := map[string]comment.View{}
 
 	views["a 1 MB diff line"] = withPlan(entry(1, reconciler.Change{Object: "ConfigMap/a/b", Action: "update", Diff: line(1<<20, "x")}))
 	views["a 1 MB diff of short lines"] = withPlan(entry(1, reconciler.Change{Object: "ConfigMap/a/b", Action: "update", Diff: line(1<<20, "+ \"value\"\n")}))
@@ -248,7 +251,7 @@ func adversarialViews() map[string]CommentView {
 
 	v := withPlan()
 	for i := range 10000 {
-		v.Report.Problems = append(v.Report.Problems, Problem{File: fmt.Sprintf("requests/r%05d.yaml", i), Line: i, Message: line(500, "bad value ")})
+		v.Report.Problems = append(v.Report.Problems, comment.Problem{File: fmt.Sprintf("requests/r%05d.yaml", i), Line: i, Message: line(500, "bad value ")})
 	}
 	v.Report.Plan = nil
 	views["10,000 problems"] = v
@@ -260,8 +263,8 @@ func adversarialViews() map[string]CommentView {
 		v.Report.Plan.Errors = append(v.Report.Plan.Errors, line(3000, "cluster down "))
 		v.Report.Plan.Groups = append(v.Report.Plan.Groups, reconciler.GroupChange{Group: fmt.Sprintf("g%d", i), Action: "update", Add: []string{"a", "b"}})
 		v.Report.Files = append(v.Report.Files, fmt.Sprintf("requests/r%05d.yaml", i))
-		v.Approvers.Logins = append(v.Approvers.Logins, fmt.Sprintf("user%d", i))
-		v.State.Stale = append(v.State.Stale, fmt.Sprintf("user%d", i))
+		v.Approvers = append(v.Approvers, fmt.Sprintf("user%d", i))
+		v.Approval.Stale = append(v.Approval.Stale, fmt.Sprintf("user%d", i))
 	}
 	views["10,000 of every list"] = v
 
@@ -277,13 +280,13 @@ func adversarialViews() map[string]CommentView {
 	v.Report.Err, v.Merge.Waiting = line(1<<20, "err "), line(1<<20, "wait ")
 	views["1 MB values everywhere"] = v
 
-	hostile := "``````` </details> <details><summary>x</summary> " + Marker + " <!-- x --> <b>bold</b> \n/approve\n```\n"
+	hostile := "``````` </details> <details><summary>x</summary> " + comment.Marker + " <!-- x --> <b>bold</b> \n/approve\n```\n"
 	v = withPlan(entry(1, reconciler.Change{Object: hostile, Action: "update", Diff: strings.Repeat(hostile+"EVIL /approve\n", 3)}))
 	v.Report.Plan.Entries[0].Environment, v.Report.Plan.Entries[0].Message = hostile, hostile
 	v.Report.Plan.Errors, v.Report.Plan.Kept = []string{hostile}, reconciler.KeptOf(reconciler.KeptRequest{Environment: hostile, Message: hostile})
-	v.Report.Problems = []Problem{{File: hostile, Line: 1, Message: hostile}}
+	v.Report.Problems = []comment.Problem{{File: hostile, Line: 1, Message: hostile}}
 	v.Report.Environments, v.Report.Files = []string{hostile}, []string{hostile}
-	v.Merge.Waiting, v.Author, v.State.HeldBy, v.State.Held = hostile, hostile, []string{hostile}, true
+	v.Merge.Waiting, v.Author, v.Approval.HeldBy, v.Approval.Held = hostile, hostile, []string{hostile}, true
 	views["hostile text"] = v
 
 	hostileHuge := v
@@ -305,14 +308,14 @@ func adversarialViews() map[string]CommentView {
 func TestRenderCommentWithAdversarialInput(t *testing.T) {
 	for name, v := range adversarialViews() {
 		t.Run(name, func(t *testing.T) {
-			got := RenderComment(v, testSecrets)
-			checkRendered(t, got, Marker)
-			if !strings.HasSuffix(got, commentFooter) {
+			got := comment.Render(v, testSecrets)
+			checkRendered(t, got, comment.Marker)
+			if !strings.HasSuffix(got, comment.Footer) {
 				t.Errorf("the footer is missing; the comment ends:\n%s", got[max(len(got)-300, 0):])
 			}
-			title, summary := RenderCheck(v.Report, testSecrets)
-			if len(summary) > checkSummaryLimit {
-				t.Errorf("check summary has %d bytes, more than %d", len(summary), checkSummaryLimit)
+			title, summary := comment.RenderCheck(v.Report, testSecrets)
+			if len(summary) > comment.CheckSummaryLimit {
+				t.Errorf("check summary has %d bytes, more than %d", len(summary), comment.CheckSummaryLimit)
 			}
 			checkRendered(t, summary, "")
 			if strings.ContainsAny(title, "\r\n") {
@@ -332,9 +335,9 @@ func TestRenderCommentNeverShowsSecrets(t *testing.T) {
 			diff := strings.Repeat("x", pad) + "\n" + strings.Repeat("+ "+split+" "+testSecrets[0]+"\n", 8000)
 			r := sampleReport()
 			r.Plan.Entries[1].Changes[1].Diff = diff
-			r.Plan.Entries[1].Environment = strings.Repeat("e", maxName-10-pad%7) + testSecrets[1]
-			got := RenderComment(CommentView{Report: r, Author: testSecrets[0]}, secrets)
-			_, summary := RenderCheck(r, secrets)
+			r.Plan.Entries[1].Environment = strings.Repeat("e", comment.MaxName-10-pad%7) + testSecrets[1]
+			got := comment.Render(comment.View{Report: r, Author: testSecrets[0]}, secrets)
+			_, summary := comment.RenderCheck(r, secrets)
 			for _, out := range []string{got, summary} {
 				for _, leak := range []string{"first-half", "second-half", testSecrets[0][:8], testSecrets[1][:8]} {
 					if strings.Contains(out, leak) {
@@ -342,15 +345,15 @@ func TestRenderCommentNeverShowsSecrets(t *testing.T) {
 					}
 				}
 			}
-			checkRendered(t, got, Marker)
+			checkRendered(t, got, comment.Marker)
 		})
 	}
 	t.Run("when only the start of a long value is read", func(t *testing.T) {
 		// Blanks collapse, so what follows them moves to the front.
-		blanks := strings.Repeat(" ", 4*maxName-10)
+		blanks := strings.Repeat(" ", 4*comment.MaxName-10)
 		r := sampleReport()
 		r.Environments = []string{blanks + testSecrets[0], blanks[12:] + "https://bot:pw-Hidden-Value-123@github.com"}
-		got := RenderComment(CommentView{Report: r}, testSecrets)
+		got := comment.Render(comment.View{Report: r}, testSecrets)
 		for _, leak := range []string{testSecrets[0][:8], "pw-Hidden"} {
 			if strings.Contains(got, leak) {
 				t.Errorf("output shows %q", leak)
@@ -358,10 +361,10 @@ func TestRenderCommentNeverShowsSecrets(t *testing.T) {
 		}
 	})
 	t.Run("in a notice", func(t *testing.T) {
-		n := Notice{Author: "alice", Commit: "abc", Outcomes: []Outcome{
+		n := comment.Notice{Author: "alice", Commit: "abc", Outcomes: []comment.Outcome{
 			{Environment: testSecrets[0], Cluster: "c", Error: "https://u:" + testSecrets[1] + "@host failed"},
 		}}
-		got := RenderNotice(n, testSecrets)
+		got := comment.RenderNotice(n, testSecrets)
 		for _, s := range testSecrets {
 			if strings.Contains(got, s[:8]) {
 				t.Errorf("notice shows %q:\n%s", s[:8], got)
@@ -376,8 +379,8 @@ func TestRenderCommentNeverShowsSecrets(t *testing.T) {
 // the bot would act on, and no test secret.
 func checkRendered(t *testing.T, md, marker string) {
 	t.Helper()
-	if len(md) > MaxCommentBody {
-		t.Errorf("%d bytes, more than %d", len(md), MaxCommentBody)
+	if len(md) > comment.MaxBody {
+		t.Errorf("%d bytes, more than %d", len(md), comment.MaxBody)
 	}
 	if !utf8.ValidString(md) {
 		t.Error("not valid UTF-8")
@@ -391,7 +394,7 @@ func checkRendered(t *testing.T, md, marker string) {
 	if err := checkMarkdown(strings.TrimPrefix(md, marker)); err != nil {
 		t.Error(err)
 	}
-	if cmds := ParseCommands(md); len(cmds) > 0 {
+	if cmds := review.ParseCommands(md); len(cmds) > 0 {
 		t.Errorf("the bot would read its own text as commands: %+v", cmds)
 	}
 	for _, s := range testSecrets {
@@ -513,7 +516,7 @@ func leadRun(s string, c byte) string {
 // file with -update.
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	testfs.Golden(t, filepath.Join("testdata", "comment", name+".md"), []byte(got), *update)
+	testfs.Golden(t, filepath.Join("testdata", name+".md"), []byte(got), *update)
 }
 
 // TestARejectedObjectFailsTheCheck: an object the API server rejects in
@@ -524,7 +527,7 @@ func TestARejectedObjectFailsTheCheck(t *testing.T) {
 	if r.Passed() {
 		t.Error("a report whose plan has a rejected object passed")
 	}
-	_, summary := RenderCheck(r, testSecrets)
+	_, summary := comment.RenderCheck(r, testSecrets)
 	for _, want := range []string{"rejected `ResourceQuota/checkout-dev/default`", "must be a standard resource for quota"} {
 		if !strings.Contains(summary, want) {
 			t.Errorf("the check summary lacks %q:\n%s", want, summary)

@@ -1,9 +1,13 @@
-package review
+package comment
 
 import (
 	"fmt"
 	"strings"
 )
+
+// WhoMayAct says who may /wake and /extend an environment (review's speaksFor
+// decides it), for the help text and the bot's replies.
+const WhoMayAct = "the author of the pull request that created it, an approver of its team, or its owner or a member (known by the public e-mail address of their GitHub profile)"
 
 // maxReplies bounds the lines of a reply to refused commands.
 const maxReplies = 20
@@ -23,9 +27,24 @@ func RenderHelp() string {
 		"Approvers are the logins and teams that `allot.yaml` on the base branch names.\n"
 }
 
+// Refused is a command the bot did not act on, as its reply names it.
+type Refused struct {
+	// Author gave the command; Command is its name, without the slash.
+	Author, Command string
+	// Reason says why it was refused.
+	Reason string
+	// NotApprover is set when the reason is that Author is no approver:
+	// the reply then says where approvers are named.
+	NotApprover bool
+}
+
+// Unknown is a command that was not understood: its word, with the slash,
+// and what followed it.
+type Unknown struct{ Word, Args string }
+
 // RenderRefusals is the short reply to commands that were refused or not
 // understood: one line each, the same line once.
-func RenderRefusals(refused []Refusal, unknown []Command) string {
+func RenderRefusals(refused []Refused, unknown []Unknown) string {
 	c := cleaner{}
 	var lines []string
 	seen := map[string]bool{}
@@ -36,9 +55,9 @@ func RenderRefusals(refused []Refusal, unknown []Command) string {
 		}
 	}
 	for _, r := range refused {
-		line := fmt.Sprintf("@%s: %s was not applied: %s.", mdText(c.line(r.Author, maxName)),
-			mdCode("/"+c.line(string(r.Command), maxName)), mdText(c.line(r.Reason, maxMessage)))
-		if r.Reason == ReasonNotApprover {
+		line := fmt.Sprintf("@%s: %s was not applied: %s.", Escape(c.line(r.Author, maxName)),
+			Code("/"+c.line(r.Command, maxName)), Escape(c.line(r.Reason, MaxMessage)))
+		if r.NotApprover {
 			line += " Approvers are the logins and teams that `allot.yaml` on the base branch names."
 		}
 		add(line)
@@ -47,16 +66,16 @@ func RenderRefusals(refused []Refusal, unknown []Command) string {
 		word, args := c.line(u.Word, 100), c.line(u.Args, 100)
 		switch word {
 		case "/approve", "/hold":
-			add(fmt.Sprintf("%s was not understood: %s takes no argument but `cancel`; `/help` lists the commands.", mdCode(word+" "+args), mdCode(word)))
+			add(fmt.Sprintf("%s was not understood: %s takes no argument but `cancel`; `/help` lists the commands.", Code(word+" "+args), Code(word)))
 		case "/unhold", "/plan", "/help":
-			add(fmt.Sprintf("%s was not understood: %s takes no arguments; `/help` lists the commands.", mdCode(word+" "+args), mdCode(word)))
+			add(fmt.Sprintf("%s was not understood: %s takes no arguments; `/help` lists the commands.", Code(word+" "+args), Code(word)))
 		default:
-			add(fmt.Sprintf("%s is not an allot command; `/help` lists the commands.", mdCode(word)))
+			add(fmt.Sprintf("%s is not an allot command; `/help` lists the commands.", Code(word)))
 		}
 	}
 	shown, more := firstN(lines, maxReplies)
 	if more > 0 {
-		shown = append(shown, "… "+countWord(more, "more reply")+" not shown.")
+		shown = append(shown, "… "+Count(more, "more reply")+" not shown.")
 	}
 	return finish("", strings.Join(shown, "\n\n")+"\n", nil)
 }

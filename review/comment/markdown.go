@@ -1,4 +1,4 @@
-package review
+package comment
 
 import (
 	"fmt"
@@ -17,16 +17,16 @@ func bullets[T any](b *strings.Builder, items []T, n int, noun string, f func(T)
 	}
 	switch {
 	case more > 0 && len(shown) > 0:
-		fmt.Fprintf(b, "- … %s not shown\n", countWord(more, "more "+noun))
+		fmt.Fprintf(b, "- … %s not shown\n", Count(more, "more "+noun))
 	case more > 0:
-		fmt.Fprintf(b, "- … %s not shown\n", countWord(more, noun))
+		fmt.Fprintf(b, "- … %s not shown\n", Count(more, noun))
 	}
 	b.WriteString("\n")
 }
 
-// inline joins the first n items, formatted by f when it is not nil, with
+// List joins the first n items, formatted by f when it is not nil, with
 // commas, and says how many it leaves out.
-func inline(items []string, n int, noun string, f func(string) string) string {
+func List(items []string, n int, noun string, f func(string) string) string {
 	shown, more := firstN(items, n)
 	parts := make([]string, 0, len(shown)+1)
 	for _, s := range shown {
@@ -37,9 +37,9 @@ func inline(items []string, n int, noun string, f func(string) string) string {
 	}
 	switch {
 	case more > 0 && len(shown) > 0:
-		parts = append(parts, "and "+countWord(more, "more "+noun))
+		parts = append(parts, "and "+Count(more, "more "+noun))
 	case more > 0:
-		parts = append(parts, countWord(more, noun))
+		parts = append(parts, Count(more, noun))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -68,9 +68,9 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 	}
 }
 
-// mdCode renders s as an inline code span, delimited by a backtick run
+// Code renders s as an inline code span, delimited by a backtick run
 // longer than any in s, so that s cannot end the span.
-func mdCode(s string) string {
+func Code(s string) string {
 	fence := strings.Repeat("`", longestRun(s, '`')+1)
 	if s == "" || s[0] == '`' || s[0] == ' ' || s[len(s)-1] == '`' || s[len(s)-1] == ' ' {
 		s = " " + s + " "
@@ -78,10 +78,10 @@ func mdCode(s string) string {
 	return fence + s + fence
 }
 
-// mdText escapes s for Markdown prose: entities for the characters that
+// Escape escapes s for Markdown prose: entities for the characters that
 // start HTML (so that no tag, comment or marker gets through), backslashes
 // for those that start other inline markup.
-func mdText(s string) string {
+func Escape(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch r {
@@ -122,7 +122,8 @@ func longestRun(s string, c byte) int {
 	return longest
 }
 
-func shortSHA(sha string) string {
+// ShortSHA is the first seven characters of a commit SHA, as GitHub shows it.
+func ShortSHA(sha string) string {
 	if len(sha) <= 7 {
 		return sha
 	}
@@ -133,8 +134,8 @@ func shortSHA(sha string) string {
 	return sha[:cut]
 }
 
-// clipText cuts s to at most n bytes at a rune boundary, marking the cut.
-func clipText(s string, n int) string {
+// Clip cuts s to at most n bytes at a rune boundary, marking the cut.
+func Clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
@@ -166,8 +167,8 @@ func withCommas(n int) string {
 	return s
 }
 
-// countWord is n and a noun, in the plural unless n is 1.
-func countWord(n int, noun string) string {
+// Count is n and a noun, in the plural unless n is 1.
+func Count(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}

@@ -1,4 +1,4 @@
-package review
+package comment
 
 import (
 	"fmt"
@@ -26,7 +26,7 @@ type ExpiryView struct {
 // what, when, and how to extend it.
 func RenderExpiring(v ExpiryView, secrets []string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "### Environment %s expires %s\n\n", mdCode(v.Environment), relative(v.Expires.Sub(v.Now)))
+	fmt.Fprintf(&b, "### Environment %s expires %s\n\n", Code(v.Environment), relative(v.Expires.Sub(v.Now)))
 	fmt.Fprintf(&b, "%s%s %s expires at **%s** (%s); allot tears it down then.\n\n",
 		mention(v.Author), expiryWhat(v), expiryWhere(v), v.Expires.UTC().Format("2006-01-02 15:04 MST"), relative(v.Expires.Sub(v.Now)))
 	if v.Limits.MaxCount == 0 {
@@ -34,27 +34,27 @@ func RenderExpiring(v ExpiryView, secrets []string) string {
 		return finish("", b.String(), secrets)
 	}
 	step := min(7*24*time.Hour, v.Limits.MaxDuration)
-	fmt.Fprintf(&b, "To keep it longer, comment `/extend %s` on this pull request (adds %s)", ttlWord(step), humanDuration(step))
+	fmt.Fprintf(&b, "To keep it longer, comment `/extend %s` on this pull request (adds %s)", ttlWord(step), Duration(step))
 	if v.Limits.MaxDuration >= 48*time.Hour {
 		// A date means through its end: the day before the longest
 		// extension ends stays within it.
 		fmt.Fprintf(&b, ", or `/extend %s` (through that day, UTC)", v.Expires.UTC().Add(v.Limits.MaxDuration-24*time.Hour).Format(time.DateOnly))
 	}
-	fmt.Fprintf(&b, "; `/extend %s %s` names the environment when the pull request created several.\n\n", mdText(v.Environment), ttlWord(step))
+	fmt.Fprintf(&b, "; `/extend %s %s` names the environment when the pull request created several.\n\n", Escape(v.Environment), ttlWord(step))
 	how := "allot merges it once its check passes"
 	if v.Limits.RequireApproval {
 		how = "an approver approves it as any other"
 	}
 	fmt.Fprintf(&b, "The author of this pull request, the team's approvers, and the request's owner and members (by the public e-mail address of their GitHub profile) may extend it, by at most %s at a time and %s in all: "+
 		"allot opens a pull request that changes `expires` in the request, and %s.\n",
-		humanDuration(v.Limits.MaxDuration), countWord(v.Limits.MaxCount, "time"), how)
+		Duration(v.Limits.MaxDuration), Count(v.Limits.MaxCount, "time"), how)
 	return finish("", b.String(), secrets)
 }
 
 // RenderExpired renders the last notice: the environment is gone.
 func RenderExpired(v ExpiryView, secrets []string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "### Environment %s expired and is torn down\n\n", mdCode(v.Environment))
+	fmt.Fprintf(&b, "### Environment %s expired and is torn down\n\n", Code(v.Environment))
 	fmt.Fprintf(&b, "%s%s %s expired at **%s**; allot deleted what it had made for it.\n\n",
 		mention(v.Author), expiryWhat(v), expiryWhere(v), v.Expires.UTC().Format("2006-01-02 15:04 MST"))
 	b.WriteString("Its request stays in git until someone deletes it; a new request asks for a new environment.\n")
@@ -65,13 +65,13 @@ func mention(login string) string {
 	if login == "" {
 		return ""
 	}
-	return "@" + mdText(login) + ", "
+	return "@" + Escape(login) + ", "
 }
 
 func expiryWhat(v ExpiryView) string {
-	what := "environment " + mdCode(v.Environment)
+	what := "environment " + Code(v.Environment)
 	if v.File != "" {
-		what += " (" + mdCode(v.File) + ")"
+		what += " (" + Code(v.File) + ")"
 	}
 	return what
 }
@@ -81,9 +81,9 @@ func expiryWhere(v ExpiryView) string {
 	case 0:
 		return ""
 	case 1:
-		return "on cluster " + mdCode(v.Clusters[0])
+		return "on cluster " + Code(v.Clusters[0])
 	}
-	return "on clusters " + inline(v.Clusters, 10, "cluster", mdCode)
+	return "on clusters " + List(v.Clusters, 10, "cluster", Code)
 }
 
 // relative says when a moment d from now is: "in 2 days", "in 3 hours".
@@ -91,11 +91,12 @@ func relative(d time.Duration) string {
 	if d <= 0 {
 		return "now"
 	}
-	return "in " + humanDuration(d)
+	return "in " + Duration(d)
 }
 
-// humanDuration rounds d down to days and hours, or minutes under an hour.
-func humanDuration(d time.Duration) string {
+// Duration says d in words, rounded down to days and hours, or minutes
+// under an hour: "2 days 3 hours".
+func Duration(d time.Duration) string {
 	days, hours := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour)
 	switch {
 	case days > 0 && hours > 0:

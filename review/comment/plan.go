@@ -1,4 +1,4 @@
-package review
+package comment
 
 import (
 	"cmp"
@@ -18,7 +18,7 @@ func writePlan(b *strings.Builder, r *Report, fork bool, l limits) {
 		}
 		b.WriteString("#### Plan\n\nNot planned")
 		if r.NotPlanned != "" {
-			b.WriteString(": " + mdText(r.NotPlanned))
+			b.WriteString(": " + Escape(r.NotPlanned))
 		}
 		b.WriteString("\n\n")
 		if fork {
@@ -30,12 +30,12 @@ func writePlan(b *strings.Builder, r *Report, fork bool, l limits) {
 	listed := min(listLimit(l), maxListed)
 	if len(p.Errors) > 0 {
 		b.WriteString("**Could not plan everything:**\n\n")
-		bullets(b, p.Errors, listed, "error", mdText)
+		bullets(b, p.Errors, listed, "error", Escape)
 	}
 	if p.Kept.Len() > 0 {
 		b.WriteString("**Failed to render; their clusters keep the last applied state:**\n\n")
 		bullets(b, p.Kept.List(), listed, "request", func(kr reconciler.KeptRequest) string {
-			return mdCode(kr.Environment+kr.File) + ": " + mdText(kr.Message)
+			return Code(kr.Environment+kr.File) + ": " + Escape(kr.Message)
 		})
 	}
 	entries, more := firstN(p.Entries, listLimit(l))
@@ -49,12 +49,12 @@ func writePlan(b *strings.Builder, r *Report, fork bool, l limits) {
 	if summed > 0 {
 		b.WriteString("Shown as summaries to fit in a comment; run `allot plan` for the details:\n\n")
 		for _, e := range entries[len(full):] {
-			b.WriteString("- " + mdText(entrySummary(e)) + "\n")
+			b.WriteString("- " + Escape(entrySummary(e)) + "\n")
 		}
 		b.WriteString("\n")
 	}
 	if more > 0 {
-		fmt.Fprintf(b, "… %s not shown; run `allot plan` for the full plan.\n\n", countWord(more, "more entry"))
+		fmt.Fprintf(b, "… %s not shown; run `allot plan` for the full plan.\n\n", Count(more, "more entry"))
 	}
 	writeGroupChanges(b, p.Groups, l)
 }
@@ -65,7 +65,7 @@ func writeEntry(b *strings.Builder, e reconciler.PlanEntry, l limits) {
 	fmt.Fprintf(b, "<details>\n<summary>%s</summary>\n\n", mdHTML(entrySummary(e)))
 	empty := true
 	if e.Message != "" {
-		b.WriteString(mdText(e.Message) + "\n\n")
+		b.WriteString(Escape(e.Message) + "\n\n")
 		empty = false
 	}
 	if e.Sleep != "" {
@@ -73,7 +73,7 @@ func writeEntry(b *strings.Builder, e reconciler.PlanEntry, l limits) {
 		if e.Asleep {
 			now = "asleep now"
 		}
-		b.WriteString("**Sleeps:** " + mdCode(e.Sleep) + " (" + now + "): scaled to zero while it sleeps; `/wake` on the merged pull request wakes it early.\n\n")
+		b.WriteString("**Sleeps:** " + Code(e.Sleep) + " (" + now + "): scaled to zero while it sleeps; `/wake` on the merged pull request wakes it early.\n\n")
 		empty = false
 	}
 	var changes []reconciler.Change
@@ -85,12 +85,12 @@ func writeEntry(b *strings.Builder, e reconciler.PlanEntry, l limits) {
 	if len(changes) > 0 {
 		shown, _ := firstN(changes, l.objects)
 		bullets(b, changes, l.objects, "object", func(ch reconciler.Change) string {
-			s := mdText(ch.Verb()) + " " + mdCode(ch.Object)
+			s := Escape(ch.Verb()) + " " + Code(ch.Object)
 			switch {
 			case ch.Error != "":
-				s += ": " + mdText(ch.Error)
+				s += ": " + Escape(ch.Error)
 			case ch.Note != "":
-				s += " (" + mdText(ch.Note) + ")"
+				s += " (" + Escape(ch.Note) + ")"
 			}
 			return s
 		})
@@ -104,7 +104,7 @@ func writeEntry(b *strings.Builder, e reconciler.PlanEntry, l limits) {
 	if len(e.Groups) > 0 {
 		b.WriteString("**Groups:**\n\n")
 		bullets(b, e.Groups, l.objects, "group", func(g renderer.Group) string {
-			return mdCode(g.Name) + ": " + inline(g.Members, min(listLimit(l), maxListed), "member", mdCode)
+			return Code(g.Name) + ": " + List(g.Members, min(listLimit(l), maxListed), "member", Code)
 		})
 		empty = false
 	}
@@ -118,15 +118,15 @@ func writeEntry(b *strings.Builder, e reconciler.PlanEntry, l limits) {
 // line boundary, in a fence that no backtick run in the diff can close.
 func writeDiff(b *strings.Builder, ch reconciler.Change, limit int) {
 	shown, dropped := cutLines(ch.Diff, limit)
-	b.WriteString(mdCode(ch.Object) + ":\n\n")
+	b.WriteString(Code(ch.Object) + ":\n\n")
 	if shown != "" {
 		writeFence(b, "diff", shown)
 	}
 	switch {
 	case dropped > 0 && shown != "":
-		fmt.Fprintf(b, "… %s not shown; run `allot plan` for the full diff\n\n", countWord(dropped, "more line"))
+		fmt.Fprintf(b, "… %s not shown; run `allot plan` for the full diff\n\n", Count(dropped, "more line"))
 	case dropped > 0:
-		fmt.Fprintf(b, "… %s not shown; run `allot plan` for the full diff\n\n", countWord(dropped, "line"))
+		fmt.Fprintf(b, "… %s not shown; run `allot plan` for the full diff\n\n", Count(dropped, "line"))
 	}
 }
 
@@ -162,13 +162,13 @@ func writeGroupChanges(b *strings.Builder, changes []reconciler.GroupChange, l l
 	listed := min(listLimit(l), maxListed)
 	b.WriteString("**IdP group changes:**\n\n")
 	bullets(b, shown, listLimit(l), "group change", func(g reconciler.GroupChange) string {
-		s := mdText(g.Verb()) + " " + mdCode(g.Group)
+		s := Escape(g.Verb()) + " " + Code(g.Group)
 		var parts []string
 		if len(g.Add) > 0 {
-			parts = append(parts, "add "+inline(g.Add, listed, "member", mdCode))
+			parts = append(parts, "add "+List(g.Add, listed, "member", Code))
 		}
 		if len(g.Remove) > 0 {
-			parts = append(parts, "remove "+inline(g.Remove, listed, "member", mdCode))
+			parts = append(parts, "remove "+List(g.Remove, listed, "member", Code))
 		}
 		if len(parts) > 0 {
 			s += ": " + strings.Join(parts, "; ")
@@ -301,11 +301,11 @@ func fit(max int, hi limits, render func(limits) string) string {
 
 // bounds returns the largest diff, the most objects of a plan entry and
 // the longest list of a view: where the search for limits starts.
-func bounds(v CommentView) limits {
+func bounds(v View) limits {
 	var hi limits
 	items := func(n int) { hi.items = max(hi.items, n) }
-	items(len(v.Approvers.Logins) + len(v.Approvers.Teams))
-	items(max(len(v.State.ApprovedBy), len(v.State.Stale), len(v.State.HeldBy)))
+	items(len(v.Approvers) + len(v.ApproverTeams))
+	items(max(len(v.Approval.ApprovedBy), len(v.Approval.Stale), len(v.Approval.HeldBy)))
 	r := v.Report
 	if r == nil {
 		return hi

@@ -1,4 +1,4 @@
-package review
+package comment
 
 import (
 	"cmp"
@@ -29,7 +29,7 @@ func (c cleaner) line(s string, n int) string {
 	if len(raw) < len(s) {
 		out += "…"
 	}
-	return clipText(out, n)
+	return Clip(out, n)
 }
 
 func (c cleaner) lines(ss []string, n int) []string {
@@ -51,22 +51,23 @@ func (c cleaner) block(s string) string {
 	return strings.TrimRight(s, "\n")
 }
 
-func (c cleaner) view(v CommentView) CommentView {
-	return CommentView{
+func (c cleaner) view(v View) View {
+	return View{
 		Report: c.report(v.Report),
-		State: PRState{
-			Approved:   v.State.Approved,
-			ApprovedBy: c.lines(v.State.ApprovedBy, maxName),
-			Stale:      c.lines(v.State.Stale, maxName),
-			Held:       v.State.Held,
-			HeldBy:     c.lines(v.State.HeldBy, maxName),
+		Approval: Approval{
+			Approved:   v.Approval.Approved,
+			ApprovedBy: c.lines(v.Approval.ApprovedBy, maxName),
+			Stale:      c.lines(v.Approval.Stale, maxName),
+			Held:       v.Approval.Held,
+			HeldBy:     c.lines(v.Approval.HeldBy, maxName),
 		},
-		Approvers: Approvers{Logins: c.lines(v.Approvers.Logins, maxName), Teams: c.lines(v.Approvers.Teams, maxName)},
-		Author:    c.line(v.Author, maxName),
+		Approvers:     c.lines(v.Approvers, maxName),
+		ApproverTeams: c.lines(v.ApproverTeams, maxName),
+		Author:        c.line(v.Author, maxName),
 		Merge: MergeStatus{
 			Merged:       v.Merge.Merged,
 			Commit:       c.line(v.Merge.Commit, maxName),
-			Waiting:      c.line(v.Merge.Waiting, maxMessage),
+			Waiting:      c.line(v.Merge.Waiting, MaxMessage),
 			AutoMergeOff: v.Merge.AutoMergeOff,
 		},
 		Fork: v.Fork,
@@ -82,8 +83,8 @@ func (c cleaner) report(r *Report) *Report {
 		SHA:          c.line(r.SHA, maxName),
 		Files:        c.lines(r.Files, maxName),
 		Environments: c.lines(r.Environments, maxName),
-		NotPlanned:   c.line(r.NotPlanned, maxMessage),
-		Err:          c.line(r.Err, maxMessage),
+		NotPlanned:   c.line(r.NotPlanned, MaxMessage),
+		Err:          c.line(r.Err, MaxMessage),
 		Plan:         c.plan(r.Plan),
 		Costs:        c.costs(r.Costs),
 	}
@@ -116,7 +117,7 @@ func (c cleaner) costs(s *budget.Summary) *budget.Summary {
 func (c cleaner) problems(ps []Problem) []Problem {
 	var out []Problem
 	for _, p := range ps {
-		out = append(out, Problem{File: c.line(p.File, maxName), Line: p.Line, Message: c.line(p.Message, maxMessage), Warning: p.Warning})
+		out = append(out, Problem{File: c.line(p.File, maxName), Line: p.Line, Message: c.line(p.Message, MaxMessage), Warning: p.Warning})
 	}
 	slices.SortStableFunc(out, func(a, b Problem) int {
 		return cmp.Compare(boolRank(a.Warning), boolRank(b.Warning))
@@ -135,21 +136,21 @@ func (c cleaner) plan(p *reconciler.Plan) *reconciler.Plan {
 	if p == nil {
 		return nil
 	}
-	out := &reconciler.Plan{Commit: c.line(p.Commit, maxName), Errors: c.lines(p.Errors, maxMessage)}
+	out := &reconciler.Plan{Commit: c.line(p.Commit, maxName), Errors: c.lines(p.Errors, MaxMessage)}
 	out.Kept = p.Kept.Map(func(kr reconciler.KeptRequest) reconciler.KeptRequest {
-		return reconciler.KeptRequest{Environment: c.line(kr.Environment, maxName), File: c.line(kr.File, maxName), Message: c.line(kr.Message, maxMessage)}
+		return reconciler.KeptRequest{Environment: c.line(kr.Environment, maxName), File: c.line(kr.File, maxName), Message: c.line(kr.Message, MaxMessage)}
 	})
 	for _, e := range p.Entries {
 		ce := reconciler.PlanEntry{
 			Cluster:     c.line(e.Cluster, maxName),
 			Environment: c.line(e.Environment, maxName),
 			Action:      reconciler.Action(c.line(string(e.Action), maxName)),
-			Message:     c.line(e.Message, maxMessage),
-			Sleep:       c.line(e.Sleep, maxMessage),
+			Message:     c.line(e.Message, MaxMessage),
+			Sleep:       c.line(e.Sleep, MaxMessage),
 			Asleep:      e.Asleep,
 		}
 		for _, ch := range e.Changes {
-			ce.Changes = append(ce.Changes, reconciler.Change{Object: c.line(ch.Object, maxName), Action: c.line(ch.Action, maxName), Diff: c.block(ch.Diff), Error: c.line(ch.Error, maxMessage), Note: c.line(ch.Note, maxMessage)})
+			ce.Changes = append(ce.Changes, reconciler.Change{Object: c.line(ch.Object, maxName), Action: c.line(ch.Action, maxName), Diff: c.block(ch.Diff), Error: c.line(ch.Error, MaxMessage), Note: c.line(ch.Note, MaxMessage)})
 		}
 		for _, g := range e.Groups {
 			ce.Groups = append(ce.Groups, renderer.Group{Name: c.line(g.Name, maxName), Members: c.lines(g.Members, maxName)})
@@ -172,7 +173,7 @@ func (c cleaner) notice(n Notice) Notice {
 			Namespace:   c.line(o.Namespace, maxName),
 			Ready:       o.Ready,
 			Removed:     o.Removed,
-			Error:       c.line(o.Error, maxMessage),
+			Error:       c.line(o.Error, MaxMessage),
 			Groups:      c.lines(o.Groups, maxName),
 		})
 	}

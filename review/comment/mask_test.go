@@ -1,9 +1,11 @@
-package review
+package comment_test
 
 import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/allot-dev/allot/review/comment"
 )
 
 func TestMask(t *testing.T) {
@@ -27,11 +29,11 @@ func TestMask(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Mask(tt.text, tt.secrets)
+			got := comment.Mask(tt.text, tt.secrets)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
-			if again := Mask(got, tt.secrets); again != got {
+			if again := comment.Mask(got, tt.secrets); again != got {
 				t.Errorf("masking again changed %q to %q", got, again)
 			}
 		})

@@ -1,4 +1,4 @@
-package review
+package ghclient
 
 import (
 	"cmp"
@@ -18,6 +18,8 @@ import (
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v62/github"
+
+	"github.com/allot-dev/allot/review"
 )
 
 // The marks that let HeadSince find the check allot made when a commit
@@ -68,7 +70,7 @@ func NewTokenClients(token, apiURL string, hc *http.Client) (*TokenClients, erro
 }
 
 // For returns the client; the installation is ignored.
-func (c *TokenClients) For(int64) (GitHub, error) { return c.client, nil }
+func (c *TokenClients) For(int64) (review.GitHub, error) { return c.client, nil }
 
 // AppClients reaches GitHub as a GitHub App: each installation gets a
 // client with its own installation token, minted and renewed by
@@ -109,7 +111,7 @@ func NewAppClients(appID int64, privateKeyPEM []byte, apiURL string, hc *http.Cl
 }
 
 // For returns the client of an installation, made on first use.
-func (c *AppClients) For(installationID int64) (GitHub, error) {
+func (c *AppClients) For(installationID int64) (review.GitHub, error) {
 	if installationID <= 0 {
 		return nil, fmt.Errorf("event names no installation of GitHub App %d: is the app installed on the repository?", c.appID)
 	}
@@ -131,11 +133,11 @@ func (c *AppClients) For(installationID int64) (GitHub, error) {
 	return client, nil
 }
 
-var _, _ Clients = (*TokenClients)(nil), (*AppClients)(nil)
+var _, _ review.Clients = (*TokenClients)(nil), (*AppClients)(nil)
 
 // Installation finds the installation of the app on repo, for work that
 // no event starts, such as recovering after a restart.
-func (c *AppClients) Installation(ctx context.Context, repo Repo) (int64, error) {
+func (c *AppClients) Installation(ctx context.Context, repo review.Repo) (int64, error) {
 	apps := ghinstallation.NewAppsTransportFromPrivateKey(c.retry, c.appID, c.key)
 	apps.BaseURL = c.appsURL
 	gh, err := newGitHub(c.apiURL, apps)
@@ -150,7 +152,7 @@ func (c *AppClients) Installation(ctx context.Context, repo Repo) (int64, error)
 }
 
 // Installation is 0 with a token, which For ignores.
-func (c *TokenClients) Installation(context.Context, Repo) (int64, error) { return 0, nil }
+func (c *TokenClients) Installation(context.Context, review.Repo) (int64, error) { return 0, nil }
 
 // parsePrivateKey reads an RSA key in PKCS #1 or PKCS #8 PEM; errors never
 // quote the key.
@@ -197,9 +199,9 @@ type apiClient struct {
 	appID     int64
 }
 
-var _ GitHub = (*apiClient)(nil)
+var _ review.GitHub = (*apiClient)(nil)
 
-func (c *apiClient) PullRequest(ctx context.Context, repo Repo, number int) (*PullRequest, error) {
+func (c *apiClient) PullRequest(ctx context.Context, repo review.Repo, number int) (*review.PullRequest, error) {
 	pr, _, err := c.gh.PullRequests.Get(ctx, repo.Owner, repo.Name, number)
 	if err != nil {
 		return nil, fmt.Errorf("read pull request %s#%d: %w", repo, number, err)
@@ -207,7 +209,7 @@ func (c *apiClient) PullRequest(ctx context.Context, repo Repo, number int) (*Pu
 	return pullRequestOf(pr), nil
 }
 
-func (c *apiClient) BranchHead(ctx context.Context, repo Repo, branch string) (string, error) {
+func (c *apiClient) BranchHead(ctx context.Context, repo review.Repo, branch string) (string, error) {
 	ref, _, err := c.gh.Git.GetRef(ctx, repo.Owner, repo.Name, "heads/"+branch)
 	if err != nil {
 		return "", fmt.Errorf("read branch %s of %s: %w", branch, repo, err)
@@ -215,7 +217,7 @@ func (c *apiClient) BranchHead(ctx context.Context, repo Repo, branch string) (s
 	return ref.GetObject().GetSHA(), nil
 }
 
-func (c *apiClient) OpenPullRequests(ctx context.Context, repo Repo, base string) ([]int, error) {
+func (c *apiClient) OpenPullRequests(ctx context.Context, repo review.Repo, base string) ([]int, error) {
 	prs, _, err := pages(maxListPages, func(page int) ([]*github.PullRequest, *github.Response, error) {
 		opts := &github.PullRequestListOptions{State: "open", Base: base, ListOptions: github.ListOptions{Page: page, PerPage: perPage}}
 		return c.gh.PullRequests.List(ctx, repo.Owner, repo.Name, opts)
@@ -230,8 +232,8 @@ func (c *apiClient) OpenPullRequests(ctx context.Context, repo Repo, base string
 	return out, nil
 }
 
-func (c *apiClient) MergedSince(ctx context.Context, repo Repo, since time.Time) ([]*PullRequest, error) {
-	var out []*PullRequest
+func (c *apiClient) MergedSince(ctx context.Context, repo review.Repo, since time.Time) ([]*review.PullRequest, error) {
+	var out []*review.PullRequest
 	for page := 0; page < maxListPages; {
 		opts := &github.PullRequestListOptions{State: "closed", Sort: "updated", Direction: "desc", ListOptions: github.ListOptions{Page: page, PerPage: perPage}}
 		prs, resp, err := c.gh.PullRequests.List(ctx, repo.Owner, repo.Name, opts)
@@ -255,9 +257,9 @@ func (c *apiClient) MergedSince(ctx context.Context, repo Repo, since time.Time)
 }
 
 // pullRequestOf converts go-github's pull request.
-func pullRequestOf(pr *github.PullRequest) *PullRequest {
+func pullRequestOf(pr *github.PullRequest) *review.PullRequest {
 	head, base := pr.GetHead(), pr.GetBase()
-	return &PullRequest{
+	return &review.PullRequest{
 		Number: pr.GetNumber(), Title: pr.GetTitle(), HTMLURL: pr.GetHTMLURL(),
 		Author: pr.GetUser().GetLogin(), AuthorIsBot: isBot(pr.GetUser()),
 		State: pr.GetState(), Draft: pr.GetDraft(), Merged: pr.GetMerged() || pr.MergedAt != nil, MergeCommitSHA: pr.GetMergeCommitSHA(),
@@ -267,7 +269,7 @@ func pullRequestOf(pr *github.PullRequest) *PullRequest {
 	}
 }
 
-func (c *apiClient) Comments(ctx context.Context, repo Repo, number int) ([]Comment, error) {
+func (c *apiClient) Comments(ctx context.Context, repo review.Repo, number int) ([]review.Comment, error) {
 	comments, more, err := pages(maxCommentPages, func(page int) ([]*github.IssueComment, *github.Response, error) {
 		opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{Page: page, PerPage: perPage}}
 		return c.gh.Issues.ListComments(ctx, repo.Owner, repo.Name, number, opts)
@@ -279,20 +281,20 @@ func (c *apiClient) Comments(ctx context.Context, repo Repo, number int) ([]Comm
 		return nil, fmt.Errorf("list comments of %s#%d: more than %d comments; allot reads at most that many, so continue in a new pull request",
 			repo, number, maxCommentPages*perPage)
 	}
-	out := make([]Comment, 0, len(comments))
+	out := make([]review.Comment, 0, len(comments))
 	for _, ic := range comments {
-		out = append(out, Comment{
+		out = append(out, review.Comment{
 			ID: ic.GetID(), Author: ic.GetUser().GetLogin(), AuthorIsBot: isBot(ic.GetUser()),
 			Body: ic.GetBody(), CreatedAt: ic.GetCreatedAt().Time,
 		})
 	}
-	slices.SortStableFunc(out, func(a, b Comment) int {
+	slices.SortStableFunc(out, func(a, b review.Comment) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
 	})
 	return out, nil
 }
 
-func (c *apiClient) CreateComment(ctx context.Context, repo Repo, number int, body string) (int64, error) {
+func (c *apiClient) CreateComment(ctx context.Context, repo review.Repo, number int, body string) (int64, error) {
 	ic, _, err := c.gh.Issues.CreateComment(ctx, repo.Owner, repo.Name, number, &github.IssueComment{Body: &body})
 	if err != nil {
 		return 0, fmt.Errorf("comment on %s#%d: %w", repo, number, err)
@@ -300,22 +302,22 @@ func (c *apiClient) CreateComment(ctx context.Context, repo Repo, number int, bo
 	return ic.GetID(), nil
 }
 
-func (c *apiClient) EditComment(ctx context.Context, repo Repo, commentID int64, body string) error {
+func (c *apiClient) EditComment(ctx context.Context, repo review.Repo, commentID int64, body string) error {
 	if _, _, err := c.gh.Issues.EditComment(ctx, repo.Owner, repo.Name, commentID, &github.IssueComment{Body: &body}); err != nil {
 		return fmt.Errorf("edit comment %d in %s: %w", commentID, repo, err)
 	}
 	return nil
 }
 
-func (c *apiClient) React(ctx context.Context, repo Repo, commentID int64, content ReactionContent) error {
+func (c *apiClient) React(ctx context.Context, repo review.Repo, commentID int64, content review.ReactionContent) error {
 	if _, _, err := c.gh.Reactions.CreateIssueCommentReaction(ctx, repo.Owner, repo.Name, commentID, string(content)); err != nil {
 		return fmt.Errorf("react %s to comment %d in %s: %w", content, commentID, repo, err)
 	}
 	return nil
 }
 
-func (c *apiClient) SetCheck(ctx context.Context, repo Repo, check Check) error {
-	if check.State != CheckPending && check.State != CheckSuccess && check.State != CheckFailure {
+func (c *apiClient) SetCheck(ctx context.Context, repo review.Repo, check review.Check) error {
+	if check.State != review.CheckPending && check.State != review.CheckSuccess && check.State != review.CheckFailure {
 		return fmt.Errorf("check on %s@%s: unknown state %q", repo, check.SHA, check.State)
 	}
 	set := c.setStatus
@@ -328,7 +330,7 @@ func (c *apiClient) SetCheck(ctx context.Context, repo Repo, check Check) error 
 	return nil
 }
 
-func (c *apiClient) setStatus(ctx context.Context, repo Repo, check Check) error {
+func (c *apiClient) setStatus(ctx context.Context, repo review.Repo, check review.Check) error {
 	description := check.Title
 	switch {
 	case check.NewHead:
@@ -339,7 +341,7 @@ func (c *apiClient) setStatus(ctx context.Context, repo Repo, check Check) error
 	status := github.RepoStatus{
 		State:       github.String(string(check.State)),
 		Description: github.String(cut(description, maxStatusDescription)),
-		Context:     github.String(CheckName),
+		Context:     github.String(review.CheckName),
 	}
 	if check.DetailsURL != "" {
 		status.TargetURL = &check.DetailsURL
@@ -348,11 +350,11 @@ func (c *apiClient) setStatus(ctx context.Context, repo Repo, check Check) error
 	return err
 }
 
-func (c *apiClient) setCheckRun(ctx context.Context, repo Repo, check Check) error {
-	title := cmp.Or(check.Title, CheckName)
+func (c *apiClient) setCheckRun(ctx context.Context, repo review.Repo, check review.Check) error {
+	title := cmp.Or(check.Title, review.CheckName)
 	output := &github.CheckRunOutput{Title: &title, Summary: github.String(cut(cmp.Or(check.Summary, title), maxCheckSummary))}
 	status, conclusion := github.String("completed"), github.String(string(check.State))
-	if check.State == CheckPending {
+	if check.State == review.CheckPending {
 		status, conclusion = github.String("in_progress"), nil
 	}
 	var details *string
@@ -367,13 +369,13 @@ func (c *apiClient) setCheckRun(ctx context.Context, repo Repo, check Check) err
 		if len(runs) > 0 {
 			newest := slices.MaxFunc(runs, func(a, b *github.CheckRun) int { return cmp.Compare(a.GetID(), b.GetID()) })
 			_, _, err := c.gh.Checks.UpdateCheckRun(ctx, repo.Owner, repo.Name, newest.GetID(), github.UpdateCheckRunOptions{
-				Name: CheckName, Status: status, Conclusion: conclusion, DetailsURL: details, Output: output,
+				Name: review.CheckName, Status: status, Conclusion: conclusion, DetailsURL: details, Output: output,
 			})
 			return err
 		}
 	}
 	opts := github.CreateCheckRunOptions{
-		Name: CheckName, HeadSHA: check.SHA, Status: status, Conclusion: conclusion, DetailsURL: details, Output: output,
+		Name: review.CheckName, HeadSHA: check.SHA, Status: status, Conclusion: conclusion, DetailsURL: details, Output: output,
 	}
 	if check.NewHead {
 		opts.ExternalID = github.String(NewHeadExternalID)
@@ -384,10 +386,10 @@ func (c *apiClient) setCheckRun(ctx context.Context, repo Repo, check Check) err
 
 // checkRunsOn lists every allot check run of this app on sha, not only
 // the latest.
-func (c *apiClient) checkRunsOn(ctx context.Context, repo Repo, sha string) ([]*github.CheckRun, error) {
+func (c *apiClient) checkRunsOn(ctx context.Context, repo review.Repo, sha string) ([]*github.CheckRun, error) {
 	runs, _, err := pages(maxListPages, func(page int) ([]*github.CheckRun, *github.Response, error) {
 		res, resp, err := c.gh.Checks.ListCheckRunsForRef(ctx, repo.Owner, repo.Name, sha, &github.ListCheckRunsOptions{
-			CheckName: github.String(CheckName), Filter: github.String("all"), AppID: &c.appID,
+			CheckName: github.String(review.CheckName), Filter: github.String("all"), AppID: &c.appID,
 			ListOptions: github.ListOptions{Page: page, PerPage: perPage},
 		})
 		if err != nil {
@@ -401,7 +403,7 @@ func (c *apiClient) checkRunsOn(ctx context.Context, repo Repo, sha string) ([]*
 	return runs, nil
 }
 
-func (c *apiClient) HeadSince(ctx context.Context, repo Repo, sha string) (time.Time, bool, error) {
+func (c *apiClient) HeadSince(ctx context.Context, repo review.Repo, sha string) (time.Time, bool, error) {
 	var since time.Time
 	found := false
 	if c.checkRuns {
@@ -423,23 +425,23 @@ func (c *apiClient) HeadSince(ctx context.Context, repo Repo, sha string) (time.
 		return time.Time{}, false, fmt.Errorf("read new-head status of %s@%s: %w", repo, sha, err)
 	}
 	for _, st := range statuses {
-		if st.GetContext() == CheckName && st.GetDescription() == NewHeadDescription && (!found || st.GetCreatedAt().After(since)) {
+		if st.GetContext() == review.CheckName && st.GetDescription() == NewHeadDescription && (!found || st.GetCreatedAt().After(since)) {
 			since, found = st.GetCreatedAt().Time, true
 		}
 	}
 	return since, found, nil
 }
 
-func (c *apiClient) Merge(ctx context.Context, repo Repo, number int, sha string, method MergeMethod, title string) (string, error) {
+func (c *apiClient) Merge(ctx context.Context, repo review.Repo, number int, sha string, method review.MergeMethod, title string) (string, error) {
 	res, _, err := c.gh.PullRequests.Merge(ctx, repo.Owner, repo.Name, number, "", &github.PullRequestOptions{
 		CommitTitle: title, SHA: sha, MergeMethod: string(method),
 	})
 	var errResp *github.ErrorResponse
 	switch {
 	case errors.As(err, &errResp) && errResp.Response.StatusCode == http.StatusMethodNotAllowed:
-		return "", fmt.Errorf("merge %s#%d: %w (GitHub: %s)", repo, number, ErrNotMergeable, errResp.Message)
+		return "", fmt.Errorf("merge %s#%d: %w (GitHub: %s)", repo, number, review.ErrNotMergeable, errResp.Message)
 	case errors.As(err, &errResp) && errResp.Response.StatusCode == http.StatusConflict:
-		return "", fmt.Errorf("merge %s#%d: %w (GitHub: %s)", repo, number, ErrHeadChanged, errResp.Message)
+		return "", fmt.Errorf("merge %s#%d: %w (GitHub: %s)", repo, number, review.ErrHeadChanged, errResp.Message)
 	case err != nil:
 		return "", fmt.Errorf("merge %s#%d: %w", repo, number, err)
 	case !res.GetMerged() || res.GetSHA() == "":
@@ -468,7 +470,7 @@ func (c *apiClient) IsTeamMember(ctx context.Context, org, team, login string) (
 	return m.GetState() == "active", nil
 }
 
-func (c *apiClient) Files(ctx context.Context, repo Repo, number int) ([]string, error) {
+func (c *apiClient) Files(ctx context.Context, repo review.Repo, number int) ([]string, error) {
 	files, _, err := pages(maxFilePages, func(page int) ([]*github.CommitFile, *github.Response, error) {
 		return c.gh.PullRequests.ListFiles(ctx, repo.Owner, repo.Name, number, &github.ListOptions{Page: page, PerPage: perPage})
 	})
@@ -485,7 +487,7 @@ func (c *apiClient) Files(ctx context.Context, repo Repo, number int) ([]string,
 	return out, nil
 }
 
-func (c *apiClient) PullRequestsWithCommit(ctx context.Context, repo Repo, sha string) ([]int, error) {
+func (c *apiClient) PullRequestsWithCommit(ctx context.Context, repo review.Repo, sha string) ([]int, error) {
 	prs, _, err := pages(maxListPages, func(page int) ([]*github.PullRequest, *github.Response, error) {
 		return c.gh.PullRequests.ListPullRequestsWithCommit(ctx, repo.Owner, repo.Name, sha, &github.ListOptions{Page: page, PerPage: perPage})
 	})

@@ -1,4 +1,4 @@
-package review
+package ghclient
 
 import (
 	"context"
@@ -18,25 +18,26 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/allot-dev/allot/review"
 	"github.com/allot-dev/allot/test/harness"
 	"github.com/allot-dev/allot/test/harness/githubapi"
 )
 
 const fakeRepo = "acme/requests"
 
-var acme = Repo{Owner: "acme", Name: "requests"}
+var acme = review.Repo{Owner: "acme", Name: "requests"}
 
 // fakeGitHub starts the fake API with acme/requests and one open pull
 // request with head "h1", and returns a client that reports checks as
 // statuses (a token) or as check runs (a GitHub App), whose waits are
 // recorded instead of slept.
-func fakeGitHub(t *testing.T, app bool) (*githubapi.Server, GitHub, *[]time.Duration) {
+func fakeGitHub(t *testing.T, app bool) (*githubapi.Server, review.GitHub, *[]time.Duration) {
 	t.Helper()
 	s := githubapi.New(t)
 	s.AddRepo(githubapi.Repo{FullName: fakeRepo})
 	s.OpenPR(fakeRepo, githubapi.PR{Author: "alice", HeadSHA: "h1"})
 	var retry *Retry
-	var clients Clients
+	var clients review.Clients
 	if app {
 		key := s.App(1)
 		s.Install(1, 10, fakeRepo)
@@ -113,17 +114,17 @@ func TestStatusChecks(t *testing.T) {
 	if _, ok, err := gh.HeadSince(ctx, acme, "h1"); err != nil || ok {
 		t.Fatalf("HeadSince before any check = %v, %v; want none", ok, err)
 	}
-	set := func(c Check) {
+	set := func(c review.Check) {
 		t.Helper()
 		c.SHA = "h1"
 		if err := gh.SetCheck(ctx, acme, c); err != nil {
 			t.Fatal(err)
 		}
 	}
-	set(Check{State: CheckPending, Title: "Validating and planning", NewHead: true})
+	set(review.Check{State: review.CheckPending, Title: "Validating and planning", NewHead: true})
 	marked := s.Statuses(fakeRepo, "h1")[0]
-	set(Check{State: CheckFailure, Title: strings.Repeat("é", 150), Summary: "ignored", DetailsURL: "https://example.com/c"})
-	set(Check{State: CheckPending, Title: NewHeadDescription}) // a recheck must not look like a new head
+	set(review.Check{State: review.CheckFailure, Title: strings.Repeat("é", 150), Summary: "ignored", DetailsURL: "https://example.com/c"})
+	set(review.Check{State: review.CheckPending, Title: NewHeadDescription}) // a recheck must not look like a new head
 
 	var got []string
 	for _, st := range s.Statuses(fakeRepo, "h1") {
@@ -142,7 +143,7 @@ func TestStatusChecks(t *testing.T) {
 		t.Errorf("HeadSince = %v, %v, %v; want %v, the new-head status's time", since, ok, err, marked.CreatedAt)
 	}
 	s.Advance(time.Minute)
-	set(Check{State: CheckPending, NewHead: true})
+	set(review.Check{State: review.CheckPending, NewHead: true})
 	if since2, _, _ := gh.HeadSince(ctx, acme, "h1"); !since2.After(since) {
 		t.Errorf("HeadSince = %v after a second new head, want later than %v", since2, since)
 	}
@@ -151,7 +152,7 @@ func TestStatusChecks(t *testing.T) {
 func TestCheckRuns(t *testing.T) {
 	s, gh, _ := fakeGitHub(t, true)
 	ctx := context.Background()
-	set := func(c Check) {
+	set := func(c review.Check) {
 		t.Helper()
 		if err := gh.SetCheck(ctx, acme, c); err != nil {
 			t.Fatal(err)
@@ -166,9 +167,9 @@ func TestCheckRuns(t *testing.T) {
 	}
 
 	t.Run("starts a marked run for a new head and completes it", func(t *testing.T) {
-		set(Check{SHA: "h1", State: CheckPending, Title: "Validating and planning", NewHead: true})
+		set(review.Check{SHA: "h1", State: review.CheckPending, Title: "Validating and planning", NewHead: true})
 		started := s.CheckRuns(fakeRepo, "h1")[0]
-		set(Check{SHA: "h1", State: CheckSuccess, Title: "Valid", Summary: strings.Repeat("x", 70000), DetailsURL: "https://example.com/c"})
+		set(review.Check{SHA: "h1", State: review.CheckSuccess, Title: "Valid", Summary: strings.Repeat("x", 70000), DetailsURL: "https://example.com/c"})
 		id := started.ID
 		want := []string{fmt.Sprintf("%d allot allot:new-head completed success \"Valid\" 65535 https://example.com/c", id)}
 		if diff := cmp.Diff(want, runs("h1")); diff != "" {
@@ -178,7 +179,7 @@ func TestCheckRuns(t *testing.T) {
 		if err != nil || !ok || !since.Equal(started.StartedAt) {
 			t.Errorf("HeadSince = %v, %v, %v; want %v", since, ok, err, started.StartedAt)
 		}
-		set(Check{SHA: "h1", State: CheckPending, Title: "Planning again"})
+		set(review.Check{SHA: "h1", State: review.CheckPending, Title: "Planning again"})
 		if got := runs("h1"); len(got) != 1 || !strings.Contains(got[0], "in_progress") {
 			t.Errorf("a recheck made %v, want the run back in progress", got)
 		}
@@ -186,14 +187,14 @@ func TestCheckRuns(t *testing.T) {
 	t.Run("starts another run for the next new head", func(t *testing.T) {
 		before, _, _ := gh.HeadSince(ctx, acme, "h1")
 		s.Advance(time.Minute)
-		set(Check{SHA: "h1", State: CheckPending, NewHead: true})
+		set(review.Check{SHA: "h1", State: review.CheckPending, NewHead: true})
 		since, _, _ := gh.HeadSince(ctx, acme, "h1")
 		if len(runs("h1")) != 2 || !since.After(before) {
 			t.Errorf("runs %v, HeadSince %v; want two runs and a later time than %v", runs("h1"), since, before)
 		}
 	})
 	t.Run("creates an unmarked run when there is none to update", func(t *testing.T) {
-		set(Check{SHA: "h2", State: CheckFailure, Title: "Invalid"})
+		set(review.Check{SHA: "h2", State: review.CheckFailure, Title: "Invalid"})
 		if got := runs("h2"); len(got) != 1 || !strings.Contains(got[0], "allot  completed failure") {
 			t.Errorf("runs = %v", got)
 		}
@@ -216,7 +217,7 @@ func TestConversation(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if err := gh.React(ctx, acme, id, ReactionAck); err != nil {
+		if err := gh.React(ctx, acme, id, review.ReactionAck); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -224,9 +225,9 @@ func TestConversation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []Comment
+	var want []review.Comment
 	for _, c := range s.Comments(fakeRepo, 1) {
-		want = append(want, Comment{ID: c.ID, Author: c.Login, AuthorIsBot: c.UserType == "Bot", Body: c.Body, CreatedAt: c.CreatedAt})
+		want = append(want, review.Comment{ID: c.ID, Author: c.Login, AuthorIsBot: c.UserType == "Bot", Body: c.Body, CreatedAt: c.CreatedAt})
 	}
 	if len(want) != 3 || want[1].Author != "renovate[bot]" || !want[1].AuthorIsBot || want[2].Body != "report, edited" {
 		t.Fatalf("the fake holds %+v", want)
@@ -240,7 +241,7 @@ func TestConversation(t *testing.T) {
 }
 
 // replay returns a token client of an @octokit/fixtures scenario replayed.
-func replay(t *testing.T, scenario string) (GitHub, *githubapi.Replay) {
+func replay(t *testing.T, scenario string) (review.GitHub, *githubapi.Replay) {
 	t.Helper()
 	root, err := harness.RepoRoot()
 	if err != nil {
@@ -266,7 +267,7 @@ func TestRecordedExchanges(t *testing.T) {
 	t.Run("sets a commit status as recorded", func(t *testing.T) {
 		gh, rp := replay(t, "create-status")
 		sha := strings.Repeat("0", 39) + "1"
-		if err := gh.SetCheck(ctx, acme, Check{SHA: sha, State: CheckFailure, Title: "create-status failure test", DetailsURL: "https://example.com"}); err != nil {
+		if err := gh.SetCheck(ctx, acme, review.Check{SHA: sha, State: review.CheckFailure, Title: "create-status failure test", DetailsURL: "https://example.com"}); err != nil {
 			t.Fatal(err)
 		}
 		req := rp.Requests()[0]
@@ -282,7 +283,7 @@ func TestRecordedExchanges(t *testing.T) {
 			t.Errorf("request = %s %s, want POST %s", req.Method, req.Path, want)
 		}
 		// The second recorded POST, then the list of statuses.
-		_ = gh.SetCheck(ctx, acme, Check{SHA: sha, State: CheckSuccess, Title: "create-status success test"})
+		_ = gh.SetCheck(ctx, acme, review.Check{SHA: sha, State: review.CheckSuccess, Title: "create-status success test"})
 		if _, ok, err := gh.HeadSince(ctx, acme, sha); err != nil || ok {
 			t.Errorf("HeadSince over recorded statuses of other contexts = %v, %v; want none", ok, err)
 		}
@@ -326,8 +327,8 @@ func TestMergedSince(t *testing.T) {
 	var first time.Time
 	for i := range 150 {
 		n := s.OpenPR(fakeRepo, githubapi.PR{Author: "dan", HeadSHA: fmt.Sprintf("%040d", i+2)})
-		s.AddStatus(fakeRepo, githubapi.Status{SHA: fmt.Sprintf("%040d", i+2), State: "success", Context: CheckName})
-		if _, err := gh.Merge(ctx, acme, n, fmt.Sprintf("%040d", i+2), MergeCommit, "merge"); err != nil {
+		s.AddStatus(fakeRepo, githubapi.Status{SHA: fmt.Sprintf("%040d", i+2), State: "success", Context: review.CheckName})
+		if _, err := gh.Merge(ctx, acme, n, fmt.Sprintf("%040d", i+2), review.MergeCommit, "merge"); err != nil {
 			t.Fatal(err)
 		}
 		if i == 99 {

@@ -1,20 +1,22 @@
-package review
+package comment_test
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/allot-dev/allot/review/comment"
 )
 
 func TestCommentShowsAPlatformChangeOnItsOwn(t *testing.T) {
-	r := &Report{
+	r := &comment.Report{
 		SHA: "0123456789abcdef", Files: []string{"environments/web/a.yaml"}, Environments: []string{"a"},
-		Platform: &PlatformChange{
+		Platform: &comment.PlatformChange{
 			Files:    []string{"allot.yaml"},
 			Diff:     "--- a/allot.yaml\n+++ b/allot.yaml\n@@ -1 +1 @@\n-  url: https://scim.acme.example\n+  url: https://s3cr3t-token@evil.example\n",
-			Problems: []Problem{{File: "allot.yaml", Line: 7, Message: "clusters[1].kubeconfig: unknown field"}},
+			Problems: []comment.Problem{{File: "allot.yaml", Line: 7, Message: "clusters[1].kubeconfig: unknown field"}},
 		},
 	}
-	body := RenderComment(CommentView{Report: r}, []string{"s3cr3t-token"})
+	body := comment.Render(comment.View{Report: r}, []string{"s3cr3t-token"})
 	for _, want := range []string{
 		"#### Platform change", "`allot.yaml`", "approvers.default",
 		"```diff\n--- a/allot.yaml", "+  url: https://***@evil.example",
@@ -30,7 +32,7 @@ func TestCommentShowsAPlatformChangeOnItsOwn(t *testing.T) {
 	if r.Passed() {
 		t.Error("a report whose platform change has errors passes")
 	}
-	if title := reportTitle(r); !strings.Contains(title, "1 validation error") {
+	if title := comment.ReportTitle(r); !strings.Contains(title, "1 validation error") {
 		t.Errorf("title %q does not count the platform change's error", title)
 	}
 }

@@ -1,4 +1,4 @@
-package review
+package comment
 
 import (
 	"slices"
@@ -91,17 +91,31 @@ type MergeStatus struct {
 	AutoMergeOff bool
 }
 
-// CommentView is everything the bot comment on a pull request shows.
-type CommentView struct {
-	Report *Report
-	State  PRState
-	// Approvers may approve this pull request.
-	Approvers Approvers
-	Author    string
-	Merge     MergeStatus
+// View is everything the bot comment on a pull request shows.
+type View struct {
+	Report   *Report
+	Approval Approval
+	// Approvers (logins) and ApproverTeams ("org/team" slugs) may approve
+	// this pull request.
+	Approvers, ApproverTeams []string
+	Author                   string
+	Merge                    MergeStatus
 	// Fork is set for pull requests from forks, which are validated without
 	// secrets and planned only if the platform allows it.
 	Fork bool
+}
+
+// Approval is where a pull request's approvals and holds stand, as the bot
+// comment shows them. Logins are sorted.
+type Approval struct {
+	// Approved is set when at least one approver approved the head commit.
+	Approved   bool
+	ApprovedBy []string
+	// Stale lists approvers whose standing approval was given on an older
+	// commit; it does not count until they approve again.
+	Stale  []string
+	Held   bool
+	HeldBy []string
 }
 
 // EnvKind is the type of an environment, as the ready notice explains how to
