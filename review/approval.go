@@ -132,7 +132,7 @@ func State(comments []Comment, author, headSHA string, approvers Approvers, isMe
 
 // allotPrefix starts every comment allot writes, so that allot never reads
 // its own comments as commands, even with a token that acts as a user.
-const allotPrefix = "<!-- allot:"
+const allotPrefix = comment.MarkerPrefix
 
 // fromAllot reports whether a comment body is one allot wrote.
 func fromAllot(body string) bool { return strings.HasPrefix(body, allotPrefix) }

@@ -16,6 +16,7 @@ import (
 	"github.com/allot-dev/allot/review"
 	"github.com/allot-dev/allot/review/comment"
 	"github.com/allot-dev/allot/review/ghclient"
+	"github.com/allot-dev/allot/test/harness"
 	"github.com/allot-dev/allot/test/harness/githubapi"
 )
 
@@ -669,7 +670,7 @@ func TestShutdownCancelsTheEventsInFlight(t *testing.T) {
 	w := newBotWorld(t)
 	base, stop := context.WithCancel(context.Background())
 	stop()
-	var logs syncLog
+	var logs harness.SyncBuffer
 	w.bot.Log = slog.New(slog.NewTextHandler(&logs, nil))
 	w.bot.BaseContext = func() context.Context { return base }
 	w.gh.OpenPR(botRepo, githubapi.PR{Author: "bob", HeadSHA: "h1", Files: []githubapi.File{{Filename: "environments/payments/checkout-dev.yaml", Status: "added"}}})
@@ -680,22 +681,4 @@ func TestShutdownCancelsTheEventsInFlight(t *testing.T) {
 	if n := len(w.checker.requests()); n != 0 {
 		t.Errorf("%d checks ran after shutdown", n)
 	}
-}
-
-// syncLog is a log buffer safe for the bot's goroutines.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

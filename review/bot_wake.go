@@ -50,7 +50,7 @@ func (t *turn) wakeLines(ctx context.Context, cmd Command, login string) ([]stri
 	if cmd.Args != "" {
 		var err error
 		if d, err = time.ParseDuration(cmd.Args); err != nil || d <= 0 {
-			return []string{fmt.Sprintf("`/wake %.40s`: write `/wake` to wake the environment until its next scheduled sleep, or `/wake 2h` for a while.", cmd.Args)}, false
+			return []string{comment.Code(comment.Clip("/wake "+cmd.Args, 48)) + ": write `/wake` to wake the environment until its next scheduled sleep, or `/wake 2h` for a while."}, false
 		}
 	}
 	pr, err := t.gh.PullRequest(ctx, t.repo, t.number)

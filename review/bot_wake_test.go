@@ -110,5 +110,12 @@ func TestWakeFromThePullRequest(t *testing.T) {
 		if got := w.reactions(c.ID); !cmp.Equal(got, []string{"confused"}) {
 			t.Errorf("reactions %v, want confused", got)
 		}
+		// What the commenter wrote stays inside its code span: a backtick
+		// in it cannot end the span and write Markdown into the reply.
+		w.comment(n, "jane-gh", "/wake `**bold**`")
+		replies := w.replies(n)
+		if len(replies) == 0 || !strings.Contains(replies[len(replies)-1], "`` /wake `**bold**` ``: write `/wake`") {
+			t.Errorf("the reply to a /wake with a backtick does not keep it in code; replies %q", replies)
+		}
 	})
 }

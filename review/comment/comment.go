@@ -276,6 +276,10 @@ func countProblems(problems []Problem) (errs, warns int) {
 	return errs, warns
 }
 
+// MarkerPrefix starts the hidden marker of every comment allot writes, by
+// which it finds its own comments and never reads them as commands.
+const MarkerPrefix = "<!-- allot:"
+
 // finish masks a rendered body and puts marker before it. Masking runs on
 // the text as it will be posted, so that nothing the rendering joined can
 // show a secret; the marker is left alone, as the bot finds its comments by
@@ -283,5 +287,5 @@ func countProblems(problems []Problem) (errs, warns int) {
 // broken up with a zero-width space so that it is not taken for a marker.
 func finish(marker, body string, secrets []string) string {
 	body = Mask(body, secrets)
-	return marker + strings.ReplaceAll(body, "<!-- allot:", "<\u200b!-- allot:")
+	return marker + strings.ReplaceAll(body, MarkerPrefix, "<\u200b!-- allot:")
 }
