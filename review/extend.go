@@ -106,7 +106,7 @@ func (t *turn) extend(ctx context.Context) error {
 		switch {
 		case errors.As(err, &refusal):
 			ok = false
-			replies = append(replies, fmt.Sprintf("@%s: %s was not applied: %s.", comment.Escape(t.p.Comment.User.Login), comment.Code(comment.Clip(c.Word+" "+c.Args, 100)), comment.Escape(refusal.Error())))
+			replies = append(replies, comment.Refused{Author: t.p.Comment.User.Login, Command: strings.TrimPrefix(c.Word, "/"), Args: c.Args, Reason: refusal.Error()}.Line())
 		case err != nil && ctx.Err() == nil:
 			// Say so rather than leave the comment unanswered.
 			ok = false

@@ -29,13 +29,28 @@ func RenderHelp() string {
 
 // Refused is a command the bot did not act on, as its reply names it.
 type Refused struct {
-	// Author gave the command; Command is its name, without the slash.
-	Author, Command string
+	// Author gave the command; Command is its name, without the slash,
+	// and Args what followed it, shown only when set.
+	Author, Command, Args string
 	// Reason says why it was refused.
 	Reason string
 	// NotApprover is set when the reason is that Author is no approver:
 	// the reply then says where approvers are named.
 	NotApprover bool
+}
+
+// Line is the reply line that says r was not applied, and why.
+func (r Refused) Line() string {
+	c := cleaner{}
+	what := "/" + c.line(r.Command, maxName)
+	if r.Args != "" {
+		what += " " + c.line(r.Args, 100)
+	}
+	line := fmt.Sprintf("@%s: %s was not applied: %s.", Escape(c.line(r.Author, maxName)), Code(what), Escape(c.line(r.Reason, MaxMessage)))
+	if r.NotApprover {
+		line += " Approvers are the logins and teams that `allot.yaml` on the base branch names."
+	}
+	return line
 }
 
 // Unknown is a command that was not understood: its word, with the slash,
@@ -55,12 +70,7 @@ func RenderRefusals(refused []Refused, unknown []Unknown) string {
 		}
 	}
 	for _, r := range refused {
-		line := fmt.Sprintf("@%s: %s was not applied: %s.", Escape(c.line(r.Author, maxName)),
-			Code("/"+c.line(r.Command, maxName)), Escape(c.line(r.Reason, MaxMessage)))
-		if r.NotApprover {
-			line += " Approvers are the logins and teams that `allot.yaml` on the base branch names."
-		}
-		add(line)
+		add(r.Line())
 	}
 	for _, u := range unknown {
 		word, args := c.line(u.Word, 100), c.line(u.Args, 100)
