@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/allot-dev/allot/cmd/allot/app"
@@ -89,13 +90,18 @@ func TestVclusterSleepsWithItsControlPlane(t *testing.T) {
 		t.Fatalf("the control plane has %d replicas asleep, want 0", n)
 	}
 
-	var sts appsv1.StatefulSet
-	if err := host.Client.Get(ctx, client.ObjectKey{Namespace: "team-vc", Name: "team-vc"}, &sts); err != nil {
-		t.Fatal(err)
-	}
-	one := int32(1)
-	sts.Spec.Replicas = &one
-	if err := host.Client.Update(ctx, &sts); err != nil {
+	// A hand edit, as kubectl edit makes it; the kubelet stand-in writes the
+	// StatefulSet's status meanwhile, so read again on a conflict.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var sts appsv1.StatefulSet
+		if err := host.Client.Get(ctx, client.ObjectKey{Namespace: "team-vc", Name: "team-vc"}, &sts); err != nil {
+			return err
+		}
+		one := int32(1)
+		sts.Spec.Replicas = &one
+		return host.Client.Update(ctx, &sts)
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	r.Invalidate()
