@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"sync"
 	"time"
@@ -40,6 +41,7 @@ type StatusChange struct {
 // metadata-only informers filtered by allot's label, and reports changes
 // that allot did not make itself, and changes of status.
 type watcher struct {
+	log     *slog.Logger
 	onDrift func(Drift)
 	// onStatus is called for a change of status alone: same generation,
 	// labels and annotations, and a new resourceVersion.
@@ -58,7 +60,15 @@ type clusterWatch struct {
 	// failing holds each resource's last list or watch error.
 	failing map[schema.GroupVersionResource]error
 	stop    context.CancelFunc
+	// records caches the cluster's inventory records; after its watch
+	// failed, a new one starts no sooner than recordsRetry.
+	records      *recordCache
+	recordsRetry time.Time
 }
+
+// recordsRetryAfter is how long passes list a cluster's records after the
+// watch on them failed, before a new one is started.
+const recordsRetryAfter = time.Minute
 
 // watch makes sure the kinds of refs are watched on cl. It returns why
 // drift detection does not work on the cluster, if it does not: the watch
@@ -90,6 +100,7 @@ func (w *watcher) watch(ctx context.Context, cl *Cluster, refs []ObjectRef) erro
 		}
 		w.byCluster[cl.Name] = cw
 	}
+	w.startRecords(cl, cw)
 	added := false
 	for _, ref := range refs {
 		mapping, err := cl.Mapper.RESTMapping(ref.GVK().GroupKind(), ref.Version)
@@ -152,6 +163,36 @@ func (w *watcher) watch(ctx context.Context, cl *Cluster, refs []ObjectRef) erro
 	return cw.problem()
 }
 
+// startRecords starts the cluster's records cache, unless one runs or
+// the last one failed less than recordsRetryAfter ago. w.mu is held.
+func (w *watcher) startRecords(cl *Cluster, cw *clusterWatch) {
+	if (cw.records != nil && !cw.records.failed()) || time.Now().Before(cw.recordsRetry) {
+		return
+	}
+	records, err := startRecordCache(cw.ctx, cl.Config, func(err error) {
+		w.mu.Lock()
+		cw.recordsRetry = time.Now().Add(recordsRetryAfter)
+		w.mu.Unlock()
+		logRecordsFailed(w.log, cl.Name, err)
+	})
+	if err != nil {
+		cw.recordsRetry = time.Now().Add(recordsRetryAfter)
+		logRecordsFailed(w.log, cl.Name, err)
+		return
+	}
+	cw.records = records
+}
+
+// recordsOf returns a cluster's records cache; nil when it has none.
+func (w *watcher) recordsOf(cluster string) *recordCache {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if cw, ok := w.byCluster[cluster]; ok {
+		return cw.records
+	}
+	return nil
+}
+
 // ErrWatch means drift detection does not work on a cluster; full passes
 // still find drift.
 var ErrWatch = errors.New("the drift watch does not work")
@@ -209,6 +250,7 @@ func (w *watcher) stopCluster(name string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if cw, ok := w.byCluster[name]; ok {
+		cw.records.close()
 		cw.stop()
 		cw.factory.Shutdown()
 		delete(w.byCluster, name)
@@ -220,6 +262,7 @@ func (w *watcher) stopAll() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, cw := range w.byCluster {
+		cw.records.close()
 		cw.stop()
 		cw.factory.Shutdown()
 	}

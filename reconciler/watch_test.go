@@ -23,11 +23,17 @@ func TestDriftWatchFollowsNewCredentials(t *testing.T) {
 	f.r.OnDrift = func(d Drift) { events <- d }
 	defer f.r.StopWatching()
 	f.mustPass(t)
+	oldRecords := f.r.recordCache("a")
 	// The kubeconfig changes (the cluster is now reached directly), and
 	// the old way in goes away.
 	f.r.Connector.Kubeconfigs["a"] = f.cps["a"].Kubeconfig
 	f.mustPass(t)
 	proxy.Cut()
+	// The records cache restarts with the watch, on the new connection.
+	if oldRecords == nil || !oldRecords.failed() {
+		t.Error("the records cache of the old connection is still read")
+	}
+	f.cachedRecords(t)
 	for len(events) > 0 {
 		<-events
 	}
@@ -109,5 +115,16 @@ func TestDriftWatchThatCannotListSaysSo(t *testing.T) {
 	var cm corev1.ConfigMap
 	if err := admin.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "settings"}, &cm); err != nil {
 		t.Fatalf("the environment was not applied with the restricted user: %v", err)
+	}
+	// The user may list the records but not watch them: the records cache
+	// gives up, and passes list them as before.
+	waitFor(t, "the records cache gives up", func() bool {
+		c := f.r.recordCache("a")
+		return c != nil && c.failed()
+	})
+	before := f.recordLists(t)
+	f.mustPass(t)
+	if f.recordLists(t) == before {
+		t.Error("a pass read records from a cache whose watch failed")
 	}
 }
