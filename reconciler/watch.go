@@ -55,7 +55,7 @@ type clusterWatch struct {
 	// so that no event of theirs can be missed any more.
 	synced   map[schema.GroupVersionResource]bool
 	ctx      context.Context
-	factory  metadatainformer.SharedInformerFactory
+	client   metadata.Interface
 	watching map[schema.GroupVersionResource]bool
 	// failing holds each resource's last list or watch error.
 	failing map[schema.GroupVersionResource]error
@@ -86,10 +86,8 @@ func (w *watcher) watch(ctx context.Context, cl *Cluster, refs []ObjectRef) erro
 		// The watches outlive the pass that starts them; StopWatching ends them.
 		wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		cw = &clusterWatch{
-			ctx: wctx,
-			factory: metadatainformer.NewFilteredSharedInformerFactory(mc, 0, metav1.NamespaceAll, func(o *metav1.ListOptions) {
-				o.LabelSelector = renderer.LabelManagedBy + "=" + renderer.ManagedByValue
-			}),
+			ctx:      wctx,
+			client:   mc,
 			watching: map[schema.GroupVersionResource]bool{},
 			synced:   map[schema.GroupVersionResource]bool{},
 			failing:  map[schema.GroupVersionResource]error{},
@@ -101,14 +99,15 @@ func (w *watcher) watch(ctx context.Context, cl *Cluster, refs []ObjectRef) erro
 		w.byCluster[cl.Name] = cw
 	}
 	w.startRecords(cl, cw)
-	added := false
 	for _, ref := range refs {
 		mapping, err := cl.Mapper.RESTMapping(ref.GVK().GroupKind(), ref.Version)
 		if err != nil || cw.watching[mapping.Resource] {
 			continue
 		}
 		cw.watching[mapping.Resource] = true
-		inf := cw.factory.ForResource(mapping.Resource).Informer()
+		// No index: drift detection looks objects up by event, never by
+		// namespace, and an index of every namespace costs memory.
+		inf := metadatainformer.NewFilteredMetadataInformer(cw.client, mapping.Resource, metav1.NamespaceAll, 0, cache.Indexers{}, managedByAllot).Informer()
 		resource := mapping.Resource
 		_ = inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
 			w.mu.Lock()
@@ -147,8 +146,8 @@ func (w *watcher) watch(ctx context.Context, cl *Cluster, refs []ObjectRef) erro
 				w.onDrift(Drift{Cluster: cl.Name, Environment: m.Labels[renderer.LabelEnvironment], Object: mapping.GroupVersionKind.Kind + "/" + m.Namespace + "/" + m.Name, Deleted: true})
 			},
 		})
-		added = true
 		gvr := mapping.Resource
+		go inf.RunWithContext(cw.ctx)
 		go func() {
 			if cache.WaitForCacheSync(cw.ctx.Done(), inf.HasSynced) {
 				w.mu.Lock()
@@ -157,10 +156,12 @@ func (w *watcher) watch(ctx context.Context, cl *Cluster, refs []ObjectRef) erro
 			}
 		}()
 	}
-	if added {
-		cw.factory.Start(cw.ctx.Done())
-	}
 	return cw.problem()
+}
+
+// managedByAllot narrows the drift watch to the objects allot manages.
+func managedByAllot(o *metav1.ListOptions) {
+	o.LabelSelector = renderer.LabelManagedBy + "=" + renderer.ManagedByValue
 }
 
 // startRecords starts the cluster's records cache, unless one runs or
@@ -252,7 +253,6 @@ func (w *watcher) stopCluster(name string) {
 	if cw, ok := w.byCluster[name]; ok {
 		cw.records.close()
 		cw.stop()
-		cw.factory.Shutdown()
 		delete(w.byCluster, name)
 	}
 }
@@ -264,7 +264,6 @@ func (w *watcher) stopAll() {
 	for _, cw := range w.byCluster {
 		cw.records.close()
 		cw.stop()
-		cw.factory.Shutdown()
 	}
 	w.byCluster = nil
 }
