@@ -99,7 +99,14 @@ func (w *watcher) watch(ctx context.Context, cl *Cluster, refs []ObjectRef) erro
 		w.byCluster[cl.Name] = cw
 	}
 	w.startRecords(cl, cw)
+	// A fleet's objects are of a few kinds: each is mapped once, not once
+	// per object (a mapping allocates, and every pass calls watch).
+	kinds := map[schema.GroupVersionKind]bool{}
 	for _, ref := range refs {
+		if kinds[ref.GVK()] {
+			continue
+		}
+		kinds[ref.GVK()] = true
 		mapping, err := cl.Mapper.RESTMapping(ref.GVK().GroupKind(), ref.Version)
 		if err != nil || cw.watching[mapping.Resource] {
 			continue
