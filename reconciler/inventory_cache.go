@@ -23,8 +23,8 @@ import (
 // memory instead of listing them. It keeps each record parsed, never the
 // ConfigMap. What allot itself writes is seen at once, before the watch
 // shows it (read your writes); what others write (allot wake from
-// another process, a record deleted by hand) is seen once the watch has
-// delivered it, which is before the pass its drift event triggers.
+// another process, a record edited or deleted by hand) is seen by the
+// passes that start once the watch has delivered it, moments later.
 type recordCache struct {
 	informer cache.SharedIndexInformer
 	stop     context.CancelFunc
