@@ -208,6 +208,13 @@ func (c *recordCache) wrote(cm *corev1.ConfigMap) {
 	e := cachedRecordOf(cm)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// Two writers (a pass, /wake) may hear back out of order: the newer
+	// version stays.
+	if w, ok := c.written[cm.Name]; ok {
+		if cmp, err := resourceversion.CompareResourceVersion(cm.ResourceVersion, w.rv); err == nil && cmp < 0 {
+			return
+		}
+	}
 	c.written[cm.Name] = recordWrite{rv: cm.ResourceVersion, entry: e}
 }
 

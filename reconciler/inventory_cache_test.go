@@ -254,6 +254,15 @@ func TestRecordCacheReadsItsOwnWrites(t *testing.T) {
 	if got := digest("shop"); got != "three" {
 		t.Errorf("digest %s once the watch caught up, want three", got)
 	}
+	// Two writers that hear back out of order (a pass's write, a wake's
+	// patch): the newer version is what is read.
+	for _, w := range []struct{ rv, digest string }{{"900000001", "new"}, {"900000000", "old"}} {
+		records.wrote(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "late", Namespace: SystemNamespace, ResourceVersion: w.rv},
+			Data: map[string]string{recordKey: `{"environment": "late", "digest": "` + w.digest + `"}`}})
+	}
+	if got := digest("late"); got != "new" {
+		t.Errorf("digest %s after writes heard back out of order, want the newer one's", got)
+	}
 	// What others do is seen through the watch.
 	if err := cp.Client.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "shop", Namespace: SystemNamespace}}); err != nil {
 		t.Fatal(err)
