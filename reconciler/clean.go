@@ -14,6 +14,7 @@ func (r *Reconciler) watcher() *watcher {
 	defer r.mu.Unlock()
 	if r.watch == nil {
 		r.watch = &watcher{
+			log: r.log(),
 			onDrift: func(d Drift) {
 				r.markDirty(d.Cluster, d.Environment)
 				r.OnDrift(d)

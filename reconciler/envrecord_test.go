@@ -9,7 +9,7 @@ import (
 // served: in these tests, only records are ConfigMaps allot applies.
 func (f *fixture) recordWrites(t *testing.T) int {
 	t.Helper()
-	return f.apiRequests(t, "a", `resource="configmaps"`, `verb="APPLY"`)
+	return f.requests(t, `resource="configmaps"`, `verb="APPLY"`)
 }
 
 // Issue 15: an environment's pass writes its record once at its end, after

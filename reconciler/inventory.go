@@ -231,6 +231,9 @@ func (r *Record) setCondition(t string, status metav1.ConditionStatus, reason, m
 // inventory reads and writes records on one cluster.
 type inventory struct {
 	client client.Client
+	// records, when set (allot serve), answers list from the drift
+	// watch's cache, and is told of every write.
+	records *recordCache
 }
 
 // ensureNamespace creates allot-system if it is missing, and returns what
@@ -332,22 +335,35 @@ func (inv inventory) setNotes(ctx context.Context, before, after clusterNotes) e
 	return nil
 }
 
-// list returns the records on the cluster by environment name.
+// list returns the records on the cluster by environment name: from the
+// records cache once it has synced, else listed.
 func (inv inventory) list(ctx context.Context) (map[string]*Record, error) {
+	if records, ok, err := inv.records.records(); ok {
+		return records, err
+	}
 	var cms corev1.ConfigMapList
 	if err := inv.client.List(ctx, &cms, client.InNamespace(SystemNamespace), client.MatchingLabels{LabelInventory: "true"}); err != nil {
 		return nil, fmt.Errorf("list inventory records: %w", err)
 	}
 	out := make(map[string]*Record, len(cms.Items))
-	for _, cm := range cms.Items {
-		var r Record
-		if err := json.Unmarshal([]byte(cm.Data[recordKey]), &r); err != nil {
-			return nil, fmt.Errorf("inventory record %s/%s is not readable: %w; fix or delete it", SystemNamespace, cm.Name, err)
+	for i := range cms.Items {
+		r, err := readRecord(&cms.Items[i])
+		if err != nil {
+			return nil, err
 		}
-		r.Wake = readWake(&cm)
-		out[r.Environment] = &r
+		out[r.Environment] = r
 	}
 	return out, nil
+}
+
+// readRecord reads the record a ConfigMap holds, with its Wake.
+func readRecord(cm *corev1.ConfigMap) (*Record, error) {
+	var r Record
+	if err := json.Unmarshal([]byte(cm.Data[recordKey]), &r); err != nil {
+		return nil, fmt.Errorf("inventory record %s/%s is not readable: %w; fix or delete it", SystemNamespace, cm.Name, err)
+	}
+	r.Wake = readWake(cm)
+	return &r, nil
 }
 
 // write stores a record with server-side apply.
@@ -377,6 +393,11 @@ func (inv inventory) write(ctx context.Context, r *Record) error {
 	if err := inv.client.Apply(ctx, cm, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("write inventory record %s/%s: %w", SystemNamespace, r.Environment, err)
 	}
+	// The answer is the ConfigMap as stored: the next pass reads it even
+	// before the watch brings it.
+	if cm.ResourceVersion != nil {
+		inv.records.wrote(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: r.Environment, Namespace: SystemNamespace, ResourceVersion: *cm.ResourceVersion}, Data: cm.Data})
+	}
 	return nil
 }
 
@@ -386,5 +407,6 @@ func (inv inventory) remove(ctx context.Context, env string) error {
 	if err := inv.client.Delete(ctx, cm); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete inventory record %s/%s: %w", SystemNamespace, env, err)
 	}
+	inv.records.removed(env)
 	return nil
 }

@@ -1,16 +1,12 @@
 package reconciler
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/allot-dev/allot/renderer"
@@ -20,43 +16,18 @@ import (
 // requests it has served so far.
 func (f *fixture) dryRuns(t *testing.T) int {
 	t.Helper()
-	return f.apiRequests(t, "a", `dry_run="All"`)
+	return f.requests(t, `dry_run="All"`)
 }
 
-// apiRequests reads from cluster's API server's own metrics how many
-// requests it has served so far whose apiserver_request_total labels hold
-// every one of labels (such as `verb="APPLY"`).
-func (f *fixture) apiRequests(t *testing.T, cluster string, labels ...string) int {
+// requests reads from the API server's own metrics how many requests it
+// has served so far whose labels hold every one of labels.
+func (f *fixture) requests(t *testing.T, labels ...string) int {
 	t.Helper()
-	cs, err := kubernetes.NewForConfig(f.cps[cluster].Config)
+	n, err := f.cps["a"].Requests(context.Background(), labels...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := cs.RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	total := 0
-	sc := bufio.NewScanner(strings.NewReader(string(raw)))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-lines:
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "apiserver_request_total{") {
-			continue
-		}
-		for _, l := range labels {
-			if !strings.Contains(line, l) {
-				continue lines
-			}
-		}
-		n, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		if err != nil {
-			t.Fatalf("metric line %q: %v", line, err)
-		}
-		total += int(n)
-	}
-	return total
+	return n
 }
 
 // Issue 13: a pass over environments whose requests did not change reads

@@ -78,6 +78,8 @@ func (r *Reconciler) Wake(ctx context.Context, clusters []schemas.Cluster, env s
 		case err != nil:
 			failed = append(failed, fmt.Errorf("cluster %s: record the wake of %s: %w", entry.Name, env, err))
 		default:
+			// The pass that acts on it may come before the watch brings it.
+			r.recordCache(entry.Name).wrote(cm)
 			done = append(done, entry.Name)
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"sync"
 	"time"
@@ -40,6 +41,7 @@ type StatusChange struct {
 // metadata-only informers filtered by allot's label, and reports changes
 // that allot did not make itself, and changes of status.
 type watcher struct {
+	log     *slog.Logger
 	onDrift func(Drift)
 	// onStatus is called for a change of status alone: same generation,
 	// labels and annotations, and a new resourceVersion.
@@ -53,12 +55,20 @@ type clusterWatch struct {
 	// so that no event of theirs can be missed any more.
 	synced   map[schema.GroupVersionResource]bool
 	ctx      context.Context
-	factory  metadatainformer.SharedInformerFactory
+	client   metadata.Interface
 	watching map[schema.GroupVersionResource]bool
 	// failing holds each resource's last list or watch error.
 	failing map[schema.GroupVersionResource]error
 	stop    context.CancelFunc
+	// records caches the cluster's inventory records; after its watch
+	// failed, a new one starts no sooner than recordsRetry.
+	records      *recordCache
+	recordsRetry time.Time
 }
+
+// recordsRetryAfter is how long passes list a cluster's records after the
+// watch on them failed, before a new one is started.
+const recordsRetryAfter = time.Minute
 
 // watch makes sure the kinds of refs are watched on cl. It returns why
 // drift detection does not work on the cluster, if it does not: the watch
@@ -76,10 +86,8 @@ func (w *watcher) watch(ctx context.Context, cl *Cluster, refs []ObjectRef) erro
 		// The watches outlive the pass that starts them; StopWatching ends them.
 		wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		cw = &clusterWatch{
-			ctx: wctx,
-			factory: metadatainformer.NewFilteredSharedInformerFactory(mc, 0, metav1.NamespaceAll, func(o *metav1.ListOptions) {
-				o.LabelSelector = renderer.LabelManagedBy + "=" + renderer.ManagedByValue
-			}),
+			ctx:      wctx,
+			client:   mc,
 			watching: map[schema.GroupVersionResource]bool{},
 			synced:   map[schema.GroupVersionResource]bool{},
 			failing:  map[schema.GroupVersionResource]error{},
@@ -90,14 +98,23 @@ func (w *watcher) watch(ctx context.Context, cl *Cluster, refs []ObjectRef) erro
 		}
 		w.byCluster[cl.Name] = cw
 	}
-	added := false
+	w.startRecords(cl, cw)
+	// A fleet's objects are of a few kinds: each is mapped once, not once
+	// per object (a mapping allocates, and every pass calls watch).
+	kinds := map[schema.GroupVersionKind]bool{}
 	for _, ref := range refs {
+		if kinds[ref.GVK()] {
+			continue
+		}
+		kinds[ref.GVK()] = true
 		mapping, err := cl.Mapper.RESTMapping(ref.GVK().GroupKind(), ref.Version)
 		if err != nil || cw.watching[mapping.Resource] {
 			continue
 		}
 		cw.watching[mapping.Resource] = true
-		inf := cw.factory.ForResource(mapping.Resource).Informer()
+		// No index: drift detection looks objects up by event, never by
+		// namespace, and an index of every namespace costs memory.
+		inf := metadatainformer.NewFilteredMetadataInformer(cw.client, mapping.Resource, metav1.NamespaceAll, 0, cache.Indexers{}, managedByAllot).Informer()
 		resource := mapping.Resource
 		_ = inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
 			w.mu.Lock()
@@ -136,8 +153,8 @@ func (w *watcher) watch(ctx context.Context, cl *Cluster, refs []ObjectRef) erro
 				w.onDrift(Drift{Cluster: cl.Name, Environment: m.Labels[renderer.LabelEnvironment], Object: mapping.GroupVersionKind.Kind + "/" + m.Namespace + "/" + m.Name, Deleted: true})
 			},
 		})
-		added = true
 		gvr := mapping.Resource
+		go inf.RunWithContext(cw.ctx)
 		go func() {
 			if cache.WaitForCacheSync(cw.ctx.Done(), inf.HasSynced) {
 				w.mu.Lock()
@@ -146,10 +163,42 @@ func (w *watcher) watch(ctx context.Context, cl *Cluster, refs []ObjectRef) erro
 			}
 		}()
 	}
-	if added {
-		cw.factory.Start(cw.ctx.Done())
-	}
 	return cw.problem()
+}
+
+// managedByAllot narrows the drift watch to the objects allot manages.
+func managedByAllot(o *metav1.ListOptions) {
+	o.LabelSelector = renderer.LabelManagedBy + "=" + renderer.ManagedByValue
+}
+
+// startRecords starts the cluster's records cache, unless one runs or
+// the last one failed less than recordsRetryAfter ago. w.mu is held.
+func (w *watcher) startRecords(cl *Cluster, cw *clusterWatch) {
+	if (cw.records != nil && !cw.records.failed()) || time.Now().Before(cw.recordsRetry) {
+		return
+	}
+	records, err := startRecordCache(cw.ctx, cl.Config, func(err error) {
+		w.mu.Lock()
+		cw.recordsRetry = time.Now().Add(recordsRetryAfter)
+		w.mu.Unlock()
+		logRecordsFailed(w.log, cl.Name, err)
+	})
+	if err != nil {
+		cw.recordsRetry = time.Now().Add(recordsRetryAfter)
+		logRecordsFailed(w.log, cl.Name, err)
+		return
+	}
+	cw.records = records
+}
+
+// recordsOf returns a cluster's records cache; nil when it has none.
+func (w *watcher) recordsOf(cluster string) *recordCache {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if cw, ok := w.byCluster[cluster]; ok {
+		return cw.records
+	}
+	return nil
 }
 
 // ErrWatch means drift detection does not work on a cluster; full passes
@@ -209,8 +258,8 @@ func (w *watcher) stopCluster(name string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if cw, ok := w.byCluster[name]; ok {
+		cw.records.close()
 		cw.stop()
-		cw.factory.Shutdown()
 		delete(w.byCluster, name)
 	}
 }
@@ -220,8 +269,8 @@ func (w *watcher) stopAll() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, cw := range w.byCluster {
+		cw.records.close()
 		cw.stop()
-		cw.factory.Shutdown()
 	}
 	w.byCluster = nil
 }

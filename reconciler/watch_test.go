@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/allot-dev/allot/test/harness"
 )
 
 // Issue 13: when a cluster's credentials change, its drift watch restarts
@@ -23,11 +26,17 @@ func TestDriftWatchFollowsNewCredentials(t *testing.T) {
 	f.r.OnDrift = func(d Drift) { events <- d }
 	defer f.r.StopWatching()
 	f.mustPass(t)
+	oldRecords := f.r.recordCache("a")
 	// The kubeconfig changes (the cluster is now reached directly), and
 	// the old way in goes away.
 	f.r.Connector.Kubeconfigs["a"] = f.cps["a"].Kubeconfig
 	f.mustPass(t)
 	proxy.Cut()
+	// The records cache restarts with the watch, on the new connection.
+	if oldRecords == nil || !oldRecords.failed() {
+		t.Error("the records cache of the old connection is still read")
+	}
+	f.cachedRecords(t)
 	for len(events) > 0 {
 		<-events
 	}
@@ -109,5 +118,53 @@ func TestDriftWatchThatCannotListSaysSo(t *testing.T) {
 	var cm corev1.ConfigMap
 	if err := admin.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "settings"}, &cm); err != nil {
 		t.Fatalf("the environment was not applied with the restricted user: %v", err)
+	}
+	// The user may list the records but not watch them: the records cache
+	// gives up, and passes list them as before.
+	waitFor(t, "the records cache gives up", func() bool {
+		c := f.r.recordCache("a")
+		return c != nil && c.failed()
+	})
+	before := f.recordLists(t)
+	f.mustPass(t)
+	if f.recordLists(t) == before {
+		t.Error("a pass read records from a cache whose watch failed")
+	}
+}
+
+// BenchmarkWatchOfAPass measures what keeping the drift watch costs each
+// pass of 1,000 namespace environments once it runs: the pass hands it
+// every object it applied.
+func BenchmarkWatchOfAPass(b *testing.B) {
+	cp, err := harness.Start(harness.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = cp.Stop() }()
+	cl, err := NewCluster("a", cp.Config)
+	if err != nil {
+		b.Fatal(err)
+	}
+	kinds := []ObjectRef{
+		{Version: "v1", Kind: "ResourceQuota"}, {Version: "v1", Kind: "LimitRange"},
+		{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"}, {Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"},
+		{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "RoleBinding"},
+	}
+	var refs []ObjectRef
+	for i := range 1000 {
+		ns := fmt.Sprintf("env-%d", i)
+		refs = append(refs, ObjectRef{Version: "v1", Kind: "Namespace", Name: ns})
+		for _, k := range kinds {
+			k.Namespace, k.Name = ns, "x"
+			refs = append(refs, k)
+		}
+	}
+	w := &watcher{log: slog.New(slog.DiscardHandler), onDrift: func(Drift) {}, onStatus: func(StatusChange) {}}
+	defer w.stopAll()
+	ctx := context.Background()
+	_ = w.watch(ctx, cl, refs)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = w.watch(ctx, cl, refs)
 	}
 }

@@ -36,6 +36,7 @@ func main() {
 	concurrency := flag.Int("concurrency", 0, "allot's --concurrency (0: its default)")
 	memprofile = flag.String("memprofile", "", "write the no-op pass's allocation profile here")
 	cpuprofile = flag.String("cpuprofile", "", "write the no-op pass's CPU profile here")
+	serveProfile = flag.String("serve-memprofile", "", "write a heap profile of allot serve, taken after the drift edits, here, and print its top in-use entries")
 	goMemLimit = flag.String("gomemlimit", "", "GOMEMLIMIT for the allot processes only, as a deployment would set it")
 	scale := flag.String("scale", "", "instead: converge and no-op figures for each of these fleet sizes, comma-separated (e.g. 100,1000,5000)")
 	flag.Parse()
@@ -56,10 +57,11 @@ func main() {
 // extra are flags given to every allot command; memprofile and cpuprofile
 // are where the no-op pass writes its profiles.
 var (
-	extra      []string
-	memprofile *string
-	cpuprofile *string
-	goMemLimit *string
+	extra        []string
+	memprofile   *string
+	cpuprofile   *string
+	serveProfile *string
+	goMemLimit   *string
 )
 
 // allotEnv is the environment of the allot processes.
@@ -197,7 +199,11 @@ func run(n, edits int) error {
 	fmt.Printf("allot plan, one environment of %d:     %7.2f s   (what a pull request's check plans)\n", n, planOne.Seconds())
 
 	// allot serve: the drift watch vouches for what did not change.
-	serve := exec.Command(allot, append([]string{"serve", "--listen", "127.0.0.1:18088", "--interval", "1h", "--drift-debounce", "50ms", "--workdir", filepath.Join(dir, "wc3")}, common...)...)
+	serveArgs := append([]string{"serve", "--listen", "127.0.0.1:18088", "--interval", "1h", "--drift-debounce", "50ms", "--workdir", filepath.Join(dir, "wc3")}, common...)
+	if *serveProfile != "" {
+		serveArgs = append(serveArgs, "--pprof")
+	}
+	serve := exec.Command(allot, serveArgs...)
 	serve.Stdout, serve.Stderr = io.Discard, io.Discard
 	serve.Env = allotEnv()
 	if err := serve.Start(); err != nil {
@@ -219,6 +225,10 @@ func run(n, edits int) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	sum0, count0 := passDurations("http://127.0.0.1:18088/metrics")
+	lists0, err := cp.Requests(ctx, configMapLists...)
+	if err != nil {
+		return err
+	}
 	var lat []time.Duration
 	for i := range edits {
 		ns := fmt.Sprintf("env-%d", (i*37)%n)
@@ -244,12 +254,57 @@ func run(n, edits int) error {
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	pct := func(q float64) time.Duration { return lat[int(q*float64(len(lat)-1))] }
+	// Each edit's pass repairs it before it ends: wait for the last to end,
+	// so that it counts and the heap profile is not of a pass under way.
+	for deadline := time.Now().Add(time.Minute); ; {
+		if _, count := passDurations("http://127.0.0.1:18088/metrics"); count-count0 >= float64(edits) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	sum, count := passDurations("http://127.0.0.1:18088/metrics")
 	sum, count = sum-sum0, count-count0
 	fmt.Printf("allot serve, pass after one drift event: %7.3f s mean over %d passes (1 environment checked, %d vouched for by the watch; %.1f%% of converge)\n", sum/count, int(count), n-1, 100*sum/count/converge.Seconds())
 	fmt.Printf("allot serve, drift repaired after edit:  p50 %.3f s   p95 %.3f s   max %.3f s   (%d edits)\n", pct(0.5).Seconds(), pct(0.95).Seconds(), lat[len(lat)-1].Seconds(), edits)
-	fmt.Printf("allot serve, peak RSS:                   %4d MiB\n", vmHWM(serve.Process.Pid)/1024)
+	lists, err := cp.Requests(ctx, configMapLists...)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("allot serve, lists of inventory records: %d in those %d passes (the API server's own count of config map lists)\n", lists-lists0, int(count))
+	fmt.Printf("allot serve, peak RSS:                   %4d MiB   (now %d MiB, anon %d)\n", vmHWM(serve.Process.Pid)/1024,
+		statusField(serve.Process.Pid, "VmRSS:")/1024, statusField(serve.Process.Pid, "RssAnon:")/1024)
+	if *serveProfile != "" {
+		return serveHeap("http://127.0.0.1:18088/debug/pprof/heap?gc=1", *serveProfile)
+	}
 	return nil
+}
+
+// serveHeap saves serve's heap profile (after a collection) to file and
+// prints where its in-use memory goes.
+func serveHeap(url, file string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return fmt.Errorf("heap profile of allot serve: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("heap profile of allot serve: %s", resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, resp.Body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	top := exec.Command("go", "tool", "pprof", "-sample_index=inuse_space", "-top", "-nodecount=25", file)
+	top.Stdout, top.Stderr = os.Stdout, os.Stderr
+	fmt.Printf("\nallot serve, heap in use after the edits (%s):\n", file)
+	return top.Run()
 }
 
 // series prints how converging and a no-op pass grow with the fleet: per
@@ -393,6 +448,11 @@ func waitReady(url string, within time.Duration) error {
 	}
 	return fmt.Errorf("%s not ready within %s", url, within)
 }
+
+// configMapLists are the labels of the API server's count of config map
+// lists; inventory records are config maps, and the bench's environments
+// hold none.
+var configMapLists = []string{`verb="LIST"`, `resource="configmaps"`}
 
 var durationLine = regexp.MustCompile(`^allot_pass_duration_seconds_(sum|count) ([0-9.e+-]+)$`)
 

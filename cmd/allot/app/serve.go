@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -48,6 +49,9 @@ type ServeOptions struct {
 	Getenv func(string) string
 	// Ready is closed once the server listens, for tests.
 	Ready chan<- string
+	// Pprof serves Go's profiles on /debug/pprof/ of Listen (for
+	// diagnosing memory; Listen should then be a private address).
+	Pprof bool
 }
 
 // NewServeCommand builds `allot serve`.
@@ -82,6 +86,8 @@ warns before they expire (notices.expiry in allot.yaml).`,
 	cmd.Flags().DurationVar(&o.ReadyTimeout, "ready-timeout", 10*time.Minute, "how long the notice on a merged pull request waits for its environments to become ready")
 	cmd.Flags().StringVar(&o.HomeKubeconfig, "home-kubeconfig", "", "kubeconfig of the cluster allot runs in, for the Leases (default: in-cluster)")
 	o.Share.bind(cmd)
+	cmd.Flags().BoolVar(&o.Pprof, "pprof", false, "serve Go's profiles on /debug/pprof/ of --listen (for diagnosing memory)")
+	_ = cmd.Flags().MarkHidden("pprof")
 	return cmd
 }
 
@@ -233,6 +239,9 @@ func Serve(ctx context.Context, s Streams, o ServeOptions) error {
 	})
 	if webhook != nil {
 		mux.Handle(o.Review.Path, webhook)
+	}
+	if o.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
 	}
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
