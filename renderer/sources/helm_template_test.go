@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -227,5 +228,30 @@ func TestCheckInstallableMatchesCheckDependencies(t *testing.T) {
 				t.Fatalf("checkInstallable: %v, want %v and what to do", got, want)
 			}
 		})
+	}
+}
+
+// TestRenderLinksNoHelmStorage keeps what the install action would link
+// out of the package, and so out of the binary: Helm's actions, its
+// release storage and that storage's SQL drivers and query builders.
+// (Helm's Kubernetes client, pkg/kube, stays a dependency through pkg/repo,
+// but nothing reaches its code, which the linker leaves out.)
+func TestRenderLinksNoHelmStorage(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	banned := []string{
+		"helm.sh/helm/v3/pkg/action", "helm.sh/helm/v3/pkg/storage",
+		"github.com/lib/pq", "github.com/jmoiron/sqlx", "github.com/rubenv/sql-migrate",
+		"github.com/go-gorp/gorp", "github.com/Masterminds/squirrel",
+	}
+	for pkg := range strings.Lines(string(out)) {
+		pkg = strings.TrimSpace(pkg)
+		for _, b := range banned {
+			if pkg == b || strings.HasPrefix(pkg, b+"/") {
+				t.Errorf("package sources links %s", pkg)
+			}
+		}
 	}
 }
