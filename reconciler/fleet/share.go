@@ -16,16 +16,53 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
 
 	"github.com/allot-dev/allot/reconciler"
 )
+
+// Client knows how to reach the two API groups of the home cluster a
+// Share uses: coordination.k8s.io for the Leases and the core group for
+// their namespace. client-go's Clientset is one; NewClient makes one
+// without the Clientset's other groups.
+type Client interface {
+	CoordinationV1() coordinationv1client.CoordinationV1Interface
+	CoreV1() corev1client.CoreV1Interface
+}
+
+// NewClient makes the typed clients of the two groups a Client has, from
+// cfg.
+func NewClient(cfg *rest.Config) (Client, error) {
+	coordination, err := coordinationv1client.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	core, err := corev1client.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return groupClients{coordination: coordination, core: core}, nil
+}
+
+// groupClients is a Client made of one typed client per group.
+type groupClients struct {
+	coordination *coordinationv1client.CoordinationV1Client
+	core         *corev1client.CoreV1Client
+}
+
+func (c groupClients) CoordinationV1() coordinationv1client.CoordinationV1Interface {
+	return c.coordination
+}
+
+func (c groupClients) CoreV1() corev1client.CoreV1Interface { return c.core }
 
 // Options tune a Share; DefaultOptions fills every default.
 type Options struct {
 	// Client reaches the home cluster, which holds the Leases; give it no
 	// client-side rate limit (rest.Config QPS -1), or renewals queue.
-	Client kubernetes.Interface
+	Client Client
 	// Namespace holds the Leases.
 	Namespace string
 	// Identity names this replica in the Leases; it must be unique per

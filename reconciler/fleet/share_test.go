@@ -296,3 +296,45 @@ func TestNewRefusesUnsafeDurations(t *testing.T) {
 		}
 	}
 }
+
+func TestShareOnNewClient(t *testing.T) {
+	ns := newNamespace(t)
+	cs, err := NewClient(home.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := DefaultOptions()
+	o.Client, o.Namespace, o.Identity = cs, ns, "only"
+	o.LeaseDuration, o.RenewDeadline, o.RetryPeriod = testLeaseDuration, testRenewDeadline, testRetryPeriod
+	s, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clusters := []string{"c1", "c2"}
+	s.Offer(clusters)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	holders := func() []string {
+		hs, err := Holders(context.Background(), cs.CoordinationV1(), ns, clusters, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, h := range hs {
+			out = append(out, h.Holder)
+		}
+		return out
+	}
+
+	waitFor(t, 10*time.Second, "the replica holds both clusters", func() bool { return slices.Equal(s.Held(), clusters) })
+	if got := holders(); !slices.Equal(got, []string{"only", "only"}) {
+		t.Errorf("the Leases name %v as holders, want the replica", got)
+	}
+	cancel()
+	<-done
+	if got := holders(); !slices.Equal(got, []string{"", ""}) {
+		t.Errorf("after Run ended the Leases name %v as holders, want none", got)
+	}
+}

@@ -10,12 +10,9 @@ import (
 	"slices"
 	"strings"
 
-	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/registry"
-	"helm.sh/helm/v3/pkg/release"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -129,7 +126,7 @@ func (h *Helm) Render(ctx context.Context, c Chart, releaseName, namespace strin
 	if h.Sandbox != nil {
 		out, err = h.Sandbox.run(ctx, job, budget)
 	} else {
-		out, err = job.render(ctx, chrt)
+		out, err = job.render(chrt)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", c, err)
@@ -191,38 +188,6 @@ func (o *helmOutput) size() int64 {
 		n += int64(len(h.Manifest))
 	}
 	return n
-}
-
-// render runs Helm's install action in client-only dry-run mode, which is
-// what `helm template` does.
-func (j *helmJob) render(ctx context.Context, chrt *chart.Chart) (*helmOutput, error) {
-	kubeVersion, err := chartutil.ParseKubeVersion(j.KubeVersion)
-	if err != nil {
-		return nil, fmt.Errorf("kube version %q: %w", j.KubeVersion, err)
-	}
-	install := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
-	install.DryRun = true
-	install.ClientOnly = true
-	install.Replace = true
-	install.IncludeCRDs = true
-	install.ReleaseName = j.Release
-	install.Namespace = j.Namespace
-	install.KubeVersion = kubeVersion
-	rel, err := install.RunWithContext(ctx, chrt, j.Values)
-	if err != nil {
-		return nil, err
-	}
-	out := &helmOutput{Manifest: rel.Manifest}
-	hooks := slices.Clone(rel.Hooks)
-	slices.SortStableFunc(hooks, func(a, b *release.Hook) int { return strings.Compare(a.Path, b.Path) })
-	for _, hook := range hooks {
-		events := make([]string, 0, len(hook.Events))
-		for _, e := range hook.Events {
-			events = append(events, string(e))
-		}
-		out.Hooks = append(out.Hooks, helmHook{Path: hook.Path, Manifest: hook.Manifest, Events: events})
-	}
-	return out, nil
 }
 
 // objects decodes the rendered text, refusing YAML anchors and aliases and
@@ -318,20 +283,4 @@ func sourceComment(doc []byte) (string, bool) {
 		return strings.CutPrefix(line, "# Source: ")
 	}
 	return "", false
-}
-
-// checkInstallable refuses library charts, as helm template does, and
-// charts whose declared dependencies are missing from charts/.
-func checkInstallable(chrt *chart.Chart) error {
-	switch chrt.Metadata.Type {
-	case "", "application":
-	default:
-		return fmt.Errorf("%s is a %s chart, which cannot be rendered on its own; render a chart that depends on it", chrt.Name(), chrt.Metadata.Type)
-	}
-	if deps := chrt.Metadata.Dependencies; len(deps) > 0 {
-		if err := action.CheckDependencies(chrt, deps); err != nil {
-			return fmt.Errorf("%w; run `helm dependency build` and commit the charts/ folder", err)
-		}
-	}
-	return nil
 }

@@ -231,7 +231,7 @@ func serveSandbox(in io.Reader) sandboxReply {
 	if err != nil {
 		return fail(fmt.Errorf("load chart: %w", err))
 	}
-	output, err := job.render(context.Background(), chrt)
+	output, err := job.render(chrt)
 	if err != nil {
 		return fail(err)
 	}

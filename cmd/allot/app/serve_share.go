@@ -9,7 +9,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/allot-dev/allot/reconciler"
@@ -51,7 +50,7 @@ func startShare(ctx context.Context, o ServeOptions, reviewing bool, r *reconcil
 	// second: they come at a pace the Share sets itself, one per held
 	// cluster and one for membership every retry period, plus one list.
 	cfg.QPS = -1
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := fleet.NewClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("--share-clusters: %w", err)
 	}
@@ -77,14 +76,14 @@ func startShare(ctx context.Context, o ServeOptions, reviewing bool, r *reconcil
 	return func() { cancel(); <-done }, nil
 }
 
-// homeClient reaches the cluster allot runs in: kubeconfig, or in-cluster
-// credentials when it is empty.
-func homeClient(kubeconfig string) (*kubernetes.Clientset, error) {
+// homeClient reaches the Leases (and their namespace) of the cluster
+// allot runs in: kubeconfig, or in-cluster credentials when it is empty.
+func homeClient(kubeconfig string) (fleet.Client, error) {
 	cfg, err := homeConfig(kubeconfig)
 	if err != nil {
 		return nil, err
 	}
-	return kubernetes.NewForConfig(cfg)
+	return fleet.NewClient(cfg)
 }
 
 func homeConfig(kubeconfig string) (*rest.Config, error) {
