@@ -18,6 +18,7 @@ GOLANGCI_LINT := .cache/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)
 # plugins, which allot never runs (its kustomizations have plugins
 # disabled) and whose import of package plugin makes the linker keep every
 # exported method of every package: 17 MB of text in a cgo build.
+# test/bench builds allot with the same flags.
 BUILDFLAGS := -trimpath -tags kustomize_disable_go_plugin_support
 
 ## build: compile bin/allot with its version and commit

@@ -64,6 +64,17 @@ var (
 	goMemLimit   *string
 )
 
+// buildAllot builds allot as `make build` does, so that its figures are
+// those of the binary users run.
+func buildAllot(out string) error {
+	build := exec.Command("go", "build", "-trimpath", "-tags", "kustomize_disable_go_plugin_support", "-ldflags", "-s -w", "-o", out, "./cmd/allot")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("build allot: %w", err)
+	}
+	return nil
+}
+
 // allotEnv is the environment of the allot processes.
 func allotEnv() []string {
 	env := os.Environ()
@@ -118,10 +129,8 @@ func run(n, edits int) error {
 	}
 	defer os.RemoveAll(dir)
 	allot := filepath.Join(dir, "allot")
-	build := exec.Command("go", "build", "-o", allot, "./cmd/allot")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("build allot: %w", err)
+	if err := buildAllot(allot); err != nil {
+		return err
 	}
 	cps, err := harness.StartN(2, harness.Options{})
 	if err != nil {
@@ -317,10 +326,8 @@ func series(sizes string) error {
 	}
 	defer os.RemoveAll(build)
 	allot := filepath.Join(build, "allot")
-	cmd := exec.Command("go", "build", "-o", allot, "./cmd/allot")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("build allot: %w", err)
+	if err := buildAllot(allot); err != nil {
+		return err
 	}
 	fmt.Println("(RSS: peak resident memory, the binary's own pages included; anon: peak heap, stacks and runtime)")
 	fmt.Println("environments  objects   converge s  RSS/anon MiB   first check s  RSS/anon MiB   no-op s  RSS/anon MiB   no-op/converge")
