@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -48,6 +49,9 @@ type Cache struct {
 	mu   sync.Mutex
 	mem  map[string]*Bundle
 	next map[string]*Bundle
+
+	diskOnce sync.Once
+	diskOK   bool
 }
 
 // DefaultCacheMaxAge is how long a rendered bundle nobody uses stays on disk.
@@ -101,7 +105,7 @@ func (c *Cache) Get(key string) *Bundle {
 	c.mu.Lock()
 	b := c.mem[key]
 	c.mu.Unlock()
-	if b == nil && c.Dir != "" {
+	if b == nil && c.disk() {
 		b = c.read(key)
 	}
 	if b != nil {
@@ -116,7 +120,7 @@ func (c *Cache) Put(key string, b *Bundle) {
 		return
 	}
 	c.keep(key, b)
-	if c.Dir != "" {
+	if c.disk() {
 		// A cache that cannot be written only costs a render next time.
 		_ = c.write(key, b)
 	}
@@ -141,7 +145,7 @@ func (c *Cache) Done() {
 	c.mu.Lock()
 	c.mem, c.next = c.next, nil
 	c.mu.Unlock()
-	if c.Dir == "" {
+	if !c.disk() {
 		return
 	}
 	maxAge := c.MaxAge
@@ -201,14 +205,33 @@ func (s *storedBundle) bundle() (*Bundle, error) {
 	return b, nil
 }
 
+// disk reports whether Dir may keep bundles: it is made with mode 0700 if
+// missing, and used only if it is a folder (not a link) of this user that
+// no one else may write, since whoever can write there chooses what allot
+// applies. A cache folder someone else made (in a shared /tmp, say) is not
+// used.
+func (c *Cache) disk() bool {
+	c.diskOnce.Do(func() {
+		if c.Dir == "" || os.MkdirAll(c.Dir, 0o700) != nil {
+			return
+		}
+		info, err := os.Lstat(c.Dir)
+		if err != nil || !info.IsDir() || info.Mode().Perm()&0o022 != 0 {
+			return
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+			return
+		}
+		c.diskOK = true
+	})
+	return c.diskOK
+}
+
 func (c *Cache) path(key string) string { return filepath.Join(c.Dir, key+".json") }
 
 func (c *Cache) write(key string, b *Bundle) error {
 	data, err := json.Marshal(stored(b))
 	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
 		return err
 	}
 	f, err := os.CreateTemp(c.Dir, ".tmp-*")
@@ -281,23 +304,34 @@ func filesDigest(dir string, skip map[string]bool) (string, error) {
 		_ = binary.Write(h, binary.BigEndian, uint64(len(rel)))
 		h.Write([]byte(rel))
 		_ = binary.Write(h, binary.BigEndian, uint32(info.Mode()))
-		var content []byte
 		switch {
 		case info.Mode()&fs.ModeSymlink != 0:
 			target, err := os.Readlink(p)
 			if err != nil {
 				return "", err
 			}
-			content = []byte(target)
+			_ = binary.Write(h, binary.BigEndian, uint64(len(target)))
+			h.Write([]byte(target))
 		case info.Mode().IsRegular():
-			if content, err = os.ReadFile(p); err != nil {
+			// Streamed: a large file (a chart archive) costs no memory.
+			_ = binary.Write(h, binary.BigEndian, uint64(info.Size()))
+			if err := hashFile(h, p); err != nil {
 				return "", err
 			}
 		}
-		_ = binary.Write(h, binary.BigEndian, uint64(len(content)))
-		h.Write(content)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// hashFile writes the content of the file at p to h.
+func hashFile(h io.Writer, p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }()
+	_, err = io.Copy(h, f)
+	return err
 }
 
 var (

@@ -145,6 +145,18 @@ func TestCacheKeepsBundlesOnDisk(t *testing.T) {
 		t.Fatal("a cache file changed behind its digest was used")
 	}
 
+	// A folder others may write is not used: whoever writes there would
+	// choose what allot applies.
+	if err := os.Chmod(cacheDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if b := (&Cache{Dir: cacheDir}).Get(keys[1]); b != nil {
+		t.Fatal("a bundle was read from a cache folder everyone may write")
+	}
+	if err := os.Chmod(cacheDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+
 	// Not used for longer than MaxAge: removed at the end of a render.
 	old := time.Now().Add(-2 * time.Hour)
 	other := filepath.Join(cacheDir, keys[1]+".json")
