@@ -140,6 +140,8 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cp *clusterPass, b *r
 	}
 
 	var changes []string
+	// seen is what this pass's answers showed of the objects it applied.
+	seen := liveIndex{}
 	for i, p := range applyPhases {
 		objs := b.Objects[p]
 		if len(objs) == 0 {
@@ -155,7 +157,7 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cp *clusterPass, b *r
 		var cs *ssa.ChangeSet
 		var err error
 		if isNew && canApplyFresh(objs) {
-			cs, err = applyFresh(ctx, cl, objs)
+			cs, err = applyFresh(ctx, cl, objs, seen)
 		} else {
 			cs, err = cl.Manager.ApplyAllStaged(ctx, copies(objs), opts)
 		}
@@ -172,7 +174,7 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cp *clusterPass, b *r
 			err = fmt.Errorf("apply phase %s: %w", p, err)
 		} else if hasLater(b, i) {
 			// The next phase may need these objects: wait for them.
-			if err = r.waitReady(ctx, cl, objs, r.readinessTimeout(b)); err != nil {
+			if err = r.waitReady(ctx, cl, objs, r.readinessTimeout(b), seen); err != nil {
 				reason = readinessReason(err)
 				err = fmt.Errorf("phase %s did not become ready: %w", p, err)
 			}
@@ -220,8 +222,15 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cp *clusterPass, b *r
 		// A new desired state: its readiness timeout starts now.
 		rec.WaitingSince = time.Time{}
 	}
+	// What an answer showed is what a full check would find now: the next
+	// pass may vouch for the object from a list.
+	for i, ref := range refs {
+		if lo, ok := seen[ref.Key()]; ok && !lo.foreign && !lo.deleting {
+			refs[i].Owned = lo.owned
+		}
+	}
 	rec.Objects, rec.Digest, rec.Commit, rec.LastError, rec.Changed = refs, b.Digest, commit, "", recordedChanges(changes)
-	s := bundleReadiness(ctx, cl, b)
+	s := bundleReadiness(ctx, cl, b, seen)
 	_, notReady := markReadiness(rec, s, r.readinessTimeout(b), now)
 	if res.Action == ActionRepaired {
 		rec.setCondition(ConditionDrifted, metav1.ConditionFalse, ReasonRepaired, fmt.Sprintf("%d objects repaired", len(changes)), now)
@@ -233,7 +242,7 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cp *clusterPass, b *r
 // refreshReadiness reads an applied environment's readiness again; the
 // record changes only when that changed.
 func (r *Reconciler) refreshReadiness(ctx context.Context, cl *Cluster, e *envRecord, b *renderer.Bundle, res EnvResult) EnvResult {
-	return r.noteReadiness(e, b, res, bundleReadiness(ctx, cl, b))
+	return r.noteReadiness(e, b, res, bundleReadiness(ctx, cl, b, nil))
 }
 
 // noteReadiness records an environment's readiness s; the record changes
@@ -291,7 +300,7 @@ func (r *Reconciler) reportDrift(ctx context.Context, cl *Cluster, e *envRecord,
 	default:
 		write = false
 	}
-	s := bundleReadiness(ctx, cl, b)
+	s := bundleReadiness(ctx, cl, b, nil)
 	changed, notReady := markReadiness(rec, s, r.readinessTimeout(b), now)
 	if write || changed {
 		e.touch(now)
@@ -350,7 +359,7 @@ func (r *Reconciler) teardown(ctx context.Context, cl *Cluster, inv inventory, r
 		}
 		_, err := cl.Manager.ApplyAllStaged(ctx, copies(preDelete), ssa.DefaultApplyOptions())
 		if err == nil {
-			err = r.waitReady(ctx, cl, preDelete, r.teardownTimeout())
+			err = r.waitReady(ctx, cl, preDelete, r.teardownTimeout(), nil)
 		}
 		if err != nil {
 			// A preDelete hook that fails must not keep the environment

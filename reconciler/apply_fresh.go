@@ -27,8 +27,10 @@ func canApplyFresh(objs []*unstructured.Unstructured) bool {
 // applyFresh applies the objects of an environment allot has never applied
 // (no record): there is nothing to compare, so each object is one
 // server-side apply instead of ssa's dry run, read and apply. Namespaces go
-// first; the rest follow concurrently.
-func applyFresh(ctx context.Context, cl *Cluster, objs []*unstructured.Unstructured) (*ssa.ChangeSet, error) {
+// first; the rest follow concurrently. What each answer showed of its
+// object goes into seen, so that neither readiness nor the next pass's
+// check need read it again.
+func applyFresh(ctx context.Context, cl *Cluster, objs []*unstructured.Unstructured, seen liveIndex) (*ssa.ChangeSet, error) {
 	cs := ssa.NewChangeSet()
 	var first, rest []*unstructured.Unstructured
 	for _, o := range objs {
@@ -49,6 +51,7 @@ func applyFresh(ctx context.Context, cl *Cluster, objs []*unstructured.Unstructu
 			errs = append(errs, fmt.Errorf("%s: %w", ssaSubject(o), err))
 			return
 		}
+		seen[refOf(o, "").Key()] = observed(obj)
 		cs.Add(ssa.ChangeSetEntry{ObjMetadata: object.UnstructuredToObjMetadata(o), GroupVersion: o.GroupVersionKind().GroupVersion().String(), Subject: ssaSubject(o), Action: ssa.CreatedAction})
 	}
 	for _, o := range first {

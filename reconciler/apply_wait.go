@@ -52,14 +52,20 @@ func (s setReadiness) message() string {
 }
 
 // readObjects reads back the objects whose readiness depends on their
-// status and applies the readiness rules to them, without waiting.
-func readObjects(ctx context.Context, cl *Cluster, objs []*unstructured.Unstructured) setReadiness {
+// status and applies the readiness rules to them, without waiting. An
+// object that seen, the answers of this pass's applies, shows ready is
+// not read again: its answer is as new as a read would be.
+func readObjects(ctx context.Context, cl *Cluster, objs []*unstructured.Unstructured, seen liveIndex) setReadiness {
 	var s setReadiness
 	for _, o := range objs {
 		if !readsStatus(o.GroupVersionKind().GroupKind()) {
 			continue
 		}
 		id := renderer.ObjectID(o)
+		if lo, ok := seen[refOf(o, "").Key()]; ok && lo.readiness.state == stateReady {
+			s.add(id, lo.readiness)
+			continue
+		}
 		live := &unstructured.Unstructured{}
 		live.SetGroupVersionKind(o.GroupVersionKind())
 		err := cl.Client.Get(ctx, client.ObjectKeyFromObject(o), live)
@@ -95,8 +101,8 @@ func (s *setReadiness) add(id string, st objectReadiness) {
 // goes inside is not applied, so the environment is not ready, whatever its
 // host objects say; the template's readinessTimeout applies to that wait as
 // to any other.
-func bundleReadiness(ctx context.Context, cl *Cluster, b *renderer.Bundle) setReadiness {
-	s := readObjects(ctx, cl, bundleObjects(b))
+func bundleReadiness(ctx context.Context, cl *Cluster, b *renderer.Bundle, seen liveIndex) setReadiness {
+	s := readObjects(ctx, cl, bundleObjects(b), seen)
 	imp := b.Import
 	if imp == nil {
 		return s
@@ -126,10 +132,10 @@ func bundleObjects(b *renderer.Bundle) []*unstructured.Unstructured {
 
 // waitReady waits until every object is ready, and fails at once when one
 // of them failed, or after timeout naming those still waiting.
-func (r *Reconciler) waitReady(ctx context.Context, cl *Cluster, objs []*unstructured.Unstructured, timeout time.Duration) error {
+func (r *Reconciler) waitReady(ctx context.Context, cl *Cluster, objs []*unstructured.Unstructured, timeout time.Duration, seen liveIndex) error {
 	var last setReadiness
 	err := wait.PollUntilContextTimeout(ctx, r.waitInterval(), timeout, true, func(ctx context.Context) (bool, error) {
-		last = readObjects(ctx, cl, objs)
+		last = readObjects(ctx, cl, objs, seen)
 		if last.unreachable != nil {
 			return false, last.unreachable
 		}

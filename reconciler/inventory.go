@@ -341,20 +341,30 @@ func (inv inventory) list(ctx context.Context) (map[string]*Record, error) {
 	if records, ok, err := inv.records.records(); ok {
 		return records, err
 	}
-	var cms corev1.ConfigMapList
-	if err := inv.client.List(ctx, &cms, client.InNamespace(SystemNamespace), client.MatchingLabels{LabelInventory: "true"}); err != nil {
-		return nil, fmt.Errorf("list inventory records: %w", err)
-	}
-	out := make(map[string]*Record, len(cms.Items))
-	for i := range cms.Items {
-		r, err := readRecord(&cms.Items[i])
-		if err != nil {
-			return nil, err
+	// Pages bound what a list holds at once: a fleet's records, read
+	// whole, would be the largest buffer of a pass.
+	out := map[string]*Record{}
+	opts := []client.ListOption{client.InNamespace(SystemNamespace), client.MatchingLabels{LabelInventory: "true"}, client.Limit(recordPageSize)}
+	for cont := ""; ; {
+		var cms corev1.ConfigMapList
+		if err := inv.client.List(ctx, &cms, append(opts, client.Continue(cont))...); err != nil {
+			return nil, fmt.Errorf("list inventory records: %w", err)
 		}
-		out[r.Environment] = r
+		for i := range cms.Items {
+			r, err := readRecord(&cms.Items[i])
+			if err != nil {
+				return nil, err
+			}
+			out[r.Environment] = r
+		}
+		if cont = cms.Continue; cont == "" {
+			return out, nil
+		}
 	}
-	return out, nil
 }
+
+// recordPageSize bounds one page of a list of records.
+const recordPageSize = 200
 
 // readRecord reads the record a ConfigMap holds, with its Wake.
 func readRecord(cm *corev1.ConfigMap) (*Record, error) {

@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"reflect"
 	"testing"
@@ -312,5 +313,39 @@ func TestRecordDeepCopyCopiesEveryField(t *testing.T) {
 	c.Wake.By = "x"
 	if diff := cmp.Diff(orig(), r); diff != "" {
 		t.Errorf("changing the copy changed the original (-want +got):\n%s", diff)
+	}
+}
+
+// A pass without the cache lists records a page at a time, and reads
+// every page: more records than fit one page all come back.
+func TestRecordsAreListedInPages(t *testing.T) {
+	f := newFixture(t, "a")
+	cp := f.cps["a"]
+	ctx := context.Background()
+	if err := cp.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SystemNamespace}}); err != nil {
+		t.Fatal(err)
+	}
+	inv := inventory{client: cp.Client}
+	n := 2*recordPageSize + 1
+	for i := range n {
+		if err := inv.write(ctx, &Record{Environment: fmt.Sprintf("env-%d", i), Cluster: "a", Digest: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lists := f.requests(t, `verb="LIST"`, `resource="configmaps"`)
+	records, err := inv.list(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(records) != n {
+		t.Fatalf("listed %d records, want %d", len(records), n)
+	}
+	for i := range n {
+		if r := records[fmt.Sprintf("env-%d", i)]; r == nil || r.Digest != fmt.Sprint(i) {
+			t.Fatalf("record env-%d: %+v", i, r)
+		}
+	}
+	if got := f.requests(t, `verb="LIST"`, `resource="configmaps"`) - lists; got != 3 {
+		t.Errorf("%d records took %d lists, want 3 pages of at most %d", n, got, recordPageSize)
 	}
 }

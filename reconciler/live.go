@@ -85,31 +85,17 @@ func listLive(ctx context.Context, cl *Cluster, gvks []schema.GroupVersionKind) 
 			if err := cl.Client.List(ctx, list, opts...); err != nil {
 				return nil, fmt.Errorf("list %s: %w", gvk.Kind, err)
 			}
-			add := func(o metav1.Object, readiness objectReadiness) {
-				ref := ObjectRef{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Namespace: o.GetNamespace(), Name: o.GetName()}
-				whole := o.GetAnnotations()[renderer.AnnotationOwnership] == renderer.OwnershipWhole
-				lo := liveObject{
-					env:       o.GetLabels()[renderer.LabelEnvironment],
-					owned:     ownedDigest(o.GetManagedFields(), whole),
-					deleting:  o.GetDeletionTimestamp() != nil,
-					readiness: readiness,
-				}
-				if whole {
-					// Unreadable managed fields count as foreign: the object
-					// is then read whole.
-					set, err := foreignSet(o.GetManagedFields())
-					lo.foreign = err != nil || !set.Empty()
-				}
-				idx[ref.Key()] = lo
+			key := func(o metav1.Object) string {
+				return ObjectRef{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Namespace: o.GetNamespace(), Name: o.GetName()}.Key()
 			}
 			switch l := list.(type) {
 			case *unstructured.UnstructuredList:
 				for i := range l.Items {
-					add(&l.Items[i], readinessOf(&l.Items[i]))
+					idx[key(&l.Items[i])] = observed(&l.Items[i])
 				}
 			case *metav1.PartialObjectMetadataList:
 				for i := range l.Items {
-					add(&l.Items[i], objectReadiness{})
+					idx[key(&l.Items[i])] = observedMetadata(&l.Items[i])
 				}
 			}
 			if cont = list.GetContinue(); cont == "" {
@@ -118,6 +104,34 @@ func listLive(ctx context.Context, cl *Cluster, gvks []schema.GroupVersionKind) 
 		}
 	}
 	return idx, nil
+}
+
+// observed is what a pass keeps of an object as the cluster showed it,
+// whole: its metadata's, and its readiness when that is read from its
+// status.
+func observed(o *unstructured.Unstructured) liveObject {
+	lo := observedMetadata(o)
+	if readsStatus(o.GroupVersionKind().GroupKind()) {
+		lo.readiness = readinessOf(o)
+	}
+	return lo
+}
+
+// observedMetadata is what a pass keeps of an object from its metadata.
+func observedMetadata(o metav1.Object) liveObject {
+	whole := o.GetAnnotations()[renderer.AnnotationOwnership] == renderer.OwnershipWhole
+	lo := liveObject{
+		env:      o.GetLabels()[renderer.LabelEnvironment],
+		owned:    ownedDigest(o.GetManagedFields(), whole),
+		deleting: o.GetDeletionTimestamp() != nil,
+	}
+	if whole {
+		// Unreadable managed fields count as foreign: the object is then
+		// read whole.
+		set, err := foreignSet(o.GetManagedFields())
+		lo.foreign = err != nil || !set.Empty()
+	}
+	return lo
 }
 
 // readiness is the readiness of a bundle's objects as listed, as

@@ -128,7 +128,7 @@ func TestReadinessRules(t *testing.T) {
 			if tc.conds != nil {
 				setConditions(t, c, tc.gvk, u.GetNamespace(), u.GetName(), tc.conds...)
 			}
-			s := readObjects(ctx, cl, []*unstructured.Unstructured{u})
+			s := readObjects(ctx, cl, []*unstructured.Unstructured{u}, nil)
 			got := stateReady
 			switch {
 			case len(s.failed) > 0:
@@ -150,11 +150,11 @@ func TestReadinessRules(t *testing.T) {
 		if err := c.Create(ctx, d); err != nil {
 			t.Fatal(err)
 		}
-		if s := readObjects(ctx, cl, []*unstructured.Unstructured{d}); s.ready() {
+		if s := readObjects(ctx, cl, []*unstructured.Unstructured{d}, nil); s.ready() {
 			t.Fatalf("a Deployment that has not rolled out is ready: %s", s.message())
 		}
 		harness.MarkWorkloadsOnce(ctx, c)
-		if s := readObjects(ctx, cl, []*unstructured.Unstructured{d}); !s.ready() {
+		if s := readObjects(ctx, cl, []*unstructured.Unstructured{d}, nil); !s.ready() {
 			t.Errorf("a rolled-out Deployment is not ready: %s", s.message())
 		}
 	})

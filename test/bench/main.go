@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,8 +35,9 @@ func main() {
 	n := flag.Int("n", 1000, "namespace environments")
 	edits := flag.Int("edits", 50, "hand edits for the drift latency")
 	concurrency := flag.Int("concurrency", 0, "allot's --concurrency (0: its default)")
-	memprofile = flag.String("memprofile", "", "write the no-op pass's allocation profile here")
+	memprofile = flag.String("memprofile", "", "write the heap profile of the no-op pass at its largest live heap here")
 	cpuprofile = flag.String("cpuprofile", "", "write the no-op pass's CPU profile here")
+	convergeProfile = flag.String("converge-cpuprofile", "", "write the CPU profile of the reconcile from empty here")
 	serveProfile = flag.String("serve-memprofile", "", "write a heap profile of allot serve, taken after the drift edits, here, and print its top in-use entries")
 	goMemLimit = flag.String("gomemlimit", "", "GOMEMLIMIT for the allot processes only, as a deployment would set it")
 	scale := flag.String("scale", "", "instead: converge and no-op figures for each of these fleet sizes, comma-separated (e.g. 100,1000,5000)")
@@ -57,11 +59,12 @@ func main() {
 // extra are flags given to every allot command; memprofile and cpuprofile
 // are where the no-op pass writes its profiles.
 var (
-	extra        []string
-	memprofile   *string
-	cpuprofile   *string
-	serveProfile *string
-	goMemLimit   *string
+	extra           []string
+	memprofile      *string
+	cpuprofile      *string
+	convergeProfile *string
+	serveProfile    *string
+	goMemLimit      *string
 )
 
 // buildAllot builds allot as `make build` does, so that its figures are
@@ -96,6 +99,28 @@ spec:
       quota: {requests.cpu: "2", requests.memory: 4Gi, pods: 20}
       limitRange: {default: {cpu: 500m, memory: 512Mi}, defaultRequest: {cpu: 100m, memory: 128Mi}}
 `
+
+// printRequests prints the requests cp served since before, by verb, and
+// returns the counts now.
+func printRequests(ctx context.Context, cp *harness.ControlPlane, before map[string]int) (map[string]int, error) {
+	now, err := cp.RequestCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var parts []string
+	for verb, n := range now {
+		if verb == harness.ServerCPUMillis {
+			continue
+		}
+		if d := n - before[verb]; d > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", verb, d))
+		}
+	}
+	slices.Sort(parts)
+	cpu := float64(now[harness.ServerCPUMillis]-before[harness.ServerCPUMillis]) / 1000
+	fmt.Printf("    API server: %.1f s of CPU; requests: %s\n", cpu, strings.Join(parts, ", "))
+	return now, nil
+}
 
 // writeRepo writes n requests into a git repository and returns its folder.
 func writeRepo(n int) (string, error) {
@@ -151,11 +176,22 @@ func run(n, edits int) error {
 	}
 	fmt.Print("\n\n")
 
-	converge, rssConverge, err := timed(allot, append([]string{"reconcile", "--once", "--workdir", filepath.Join(dir, "wc1")}, common...)...)
+	before, err := cp.RequestCounts(ctx)
+	if err != nil {
+		return err
+	}
+	convergeArgs := append([]string{"reconcile", "--once", "--workdir", filepath.Join(dir, "wc1")}, common...)
+	if *convergeProfile != "" {
+		convergeArgs = append(convergeArgs, "--cpuprofile", *convergeProfile)
+	}
+	converge, rssConverge, err := timed(allot, convergeArgs...)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("allot reconcile, from empty:             %7.2f s   peak RSS %4d MiB (anon %d)\n", converge.Seconds(), rssConverge/1024, lastAnon/1024)
+	if before, err = printRequests(ctx, cp, before); err != nil {
+		return err
+	}
 
 	manifests := filepath.Join(dir, "rendered.yaml")
 	out, err := os.Create(manifests)
@@ -173,11 +209,18 @@ func run(n, edits int) error {
 	if err != nil {
 		return err
 	}
+	kubectlBefore, err := kubectlCP.RequestCounts(ctx)
+	if err != nil {
+		return err
+	}
 	kubectl, _, err := timed(filepath.Join(assets, "kubectl"), "--kubeconfig", kubectlCP.Kubeconfig, "apply", "--server-side", "--field-manager", "allot", "-f", manifests)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("kubectl apply --server-side of render:   %7.2f s   (allot takes %.2f of kubectl's time)\n", kubectl.Seconds(), converge.Seconds()/kubectl.Seconds())
+	if _, err = printRequests(ctx, kubectlCP, kubectlBefore); err != nil {
+		return err
+	}
 
 	// The first pass over unchanged environments checks each in full (a
 	// dry run per object) and notes what the cluster showed; the passes
@@ -186,7 +229,10 @@ func run(n, edits int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("allot reconcile, first check after it:   %7.2f s   peak RSS %4d MiB (anon %d)   (every object dry-run once; notes what the cluster shows)\n", first.Seconds(), rssFirst/1024, lastAnon/1024)
+	fmt.Printf("allot reconcile, first check after it:   %7.2f s   peak RSS %4d MiB (anon %d)   (notes what the cluster shows)\n", first.Seconds(), rssFirst/1024, lastAnon/1024)
+	if before, err = printRequests(ctx, cp, before); err != nil {
+		return err
+	}
 	noopArgs := append([]string{"reconcile", "--once", "--workdir", filepath.Join(dir, "wc2")}, common...)
 	if *memprofile != "" {
 		noopArgs = append(noopArgs, "--memprofile", *memprofile)
@@ -199,6 +245,9 @@ func run(n, edits int) error {
 		return err
 	}
 	fmt.Printf("allot reconcile, nothing to do:          %7.2f s   peak RSS %4d MiB (anon %d)   (%.3f of converging; one list per kind, no dry run: the periodic safety net)\n", noop.Seconds(), rssNoop/1024, lastAnon/1024, noop.Seconds()/converge.Seconds())
+	if _, err = printRequests(ctx, cp, before); err != nil {
+		return err
+	}
 
 	// A pull request's check plans the environments it touches.
 	planOne, _, err := timed(allot, append([]string{"plan", "--environment", "env-7", "--workdir", filepath.Join(dir, "wc3")}, common...)...)

@@ -115,12 +115,16 @@ on your clusters, and identity-provider groups for the people who use them.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	s.logs.bind(root)
 	var memprofile, cpuprofile string
-	root.PersistentFlags().StringVar(&memprofile, "memprofile", "", "write a heap profile of the peak to this file when the command ends (for diagnosing memory)")
+	root.PersistentFlags().StringVar(&memprofile, "memprofile", "", "write the heap profile of the moment the live heap was largest to this file when the command ends (for diagnosing memory)")
 	root.PersistentFlags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the command to this file (for diagnosing speed)")
 	_ = root.PersistentFlags().MarkHidden("memprofile")
 	_ = root.PersistentFlags().MarkHidden("cpuprofile")
+	var peak *peakHeap
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
 		s.logs.build(s.Err)
+		if memprofile != "" {
+			peak = watchPeakHeap()
+		}
 		if cpuprofile == "" {
 			return nil
 		}
@@ -134,15 +138,10 @@ on your clusters, and identity-provider groups for the people who use them.`,
 		if cpuprofile != "" {
 			pprof.StopCPUProfile()
 		}
-		if memprofile == "" {
+		if peak == nil {
 			return nil
 		}
-		f, err := os.Create(memprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		return pprof.Lookup("allocs").WriteTo(f, 0)
+		return peak.write(memprofile)
 	}
 	root.AddCommand(
 		NewInitCommand(s), NewValidateCommand(s, getenv),
