@@ -24,9 +24,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/allot-dev/allot/test/harness"
 )
@@ -37,11 +39,14 @@ func main() {
 	concurrency := flag.Int("concurrency", 0, "allot's --concurrency (0: its default)")
 	memprofile = flag.String("memprofile", "", "write the heap profile of the no-op pass at its largest live heap here")
 	cpuprofile = flag.String("cpuprofile", "", "write the no-op pass's CPU profile here")
-	convergeProfile = flag.String("converge-cpuprofile", "", "write the CPU profile of the reconcile from empty here")
+	convergeProfile = flag.String("converge-cpuprofile", "", "write the CPU profile of the reconcile from empty here (with -scale, here.N for each fleet size N)")
 	serveProfile = flag.String("serve-memprofile", "", "write a heap profile of allot serve, taken after the drift edits, here, and print its top in-use entries")
 	goMemLimit = flag.String("gomemlimit", "", "GOMEMLIMIT for the allot processes only, as a deployment would set it")
 	scale := flag.String("scale", "", "instead: converge and no-op figures for each of these fleet sizes, comma-separated (e.g. 100,1000,5000)")
 	flag.Parse()
+	// envtest logs through controller-runtime's logger; the bench prints
+	// figures only.
+	ctrllog.SetLogger(logr.Discard())
 	extra = []string{fmt.Sprintf("--concurrency=%d", *concurrency)}
 	if *scale != "" {
 		if err := series(*scale); err != nil {
@@ -428,7 +433,11 @@ func scaleRow(allot string, n int) ([3]measure, error) {
 	common := append([]string{"reconcile", "--once", "--no-idp", "--repo", "file://" + filepath.Join(dir, "requests.git"), "--kubeconfig", "dev=" + cp.Kubeconfig,
 		"--chart-cache", filepath.Join(dir, "charts"), "--render-cache", filepath.Join(dir, "renders"), "--workdir", filepath.Join(dir, "wc")}, extra...)
 	for i := range 3 {
-		m, err := timedM(allot, common...)
+		args := common
+		if i == 0 && *convergeProfile != "" {
+			args = append(slices.Clip(common), "--cpuprofile", fmt.Sprintf("%s.%d", *convergeProfile, n))
+		}
+		m, err := timedM(allot, args...)
 		if err != nil {
 			return row, err
 		}
