@@ -78,7 +78,11 @@ func renderECSWith(t testing.TB, change func(*load.Repository)) (map[string]*ren
 func objects(b *renderer.Bundle) []*unstructured.Unstructured {
 	var out []*unstructured.Unstructured
 	for _, p := range renderer.Phases() {
-		out = append(out, b.Objects[p]...)
+		objs, err := renderer.DecodeAll(b.Objects[p])
+		if err != nil {
+			panic(err) // a bundle's objects are JSON it wrote
+		}
+		out = append(out, objs...)
 	}
 	return out
 }

@@ -126,11 +126,23 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cp *clusterPass, b *r
 			return r.fail(e, res, preflightReason(err), err)
 		}
 	}
+	var preDelete []map[string]any
+	if !unchangedDigest {
+		var err error
+		preDelete, err = preDeleteObjects(b)
+		switch {
+		case err != nil && isNew:
+			res.Action, res.Err = ActionFailed, err
+			return res
+		case err != nil:
+			return r.fail(e, res, ReasonApplyFailed, err)
+		}
+	}
 	e.rec = rec
 
 	// Intent first: the union of what is there and what is coming.
 	if !unchangedDigest {
-		rec.File, rec.Groups, rec.PreDelete, rec.Expires = b.File, b.Groups, preDeleteObjects(b), b.Expires
+		rec.File, rec.Groups, rec.PreDelete, rec.Expires = b.File, b.Groups, preDelete, b.Expires
 		rec.Objects = union(rec.Objects, refs)
 		rec.setCondition(ConditionProgressing, metav1.ConditionTrue, ReasonApplying, "applying commit "+short(commit), now)
 		if err := e.writeNow(ctx, now); err != nil {
@@ -143,9 +155,14 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cp *clusterPass, b *r
 	// seen is what this pass's answers showed of the objects it applied.
 	seen := liveIndex{}
 	for i, p := range applyPhases {
-		objs := b.Objects[p]
-		if len(objs) == 0 {
+		if len(b.Objects[p]) == 0 {
 			continue
+		}
+		// The bundle keeps its objects as JSON: the phase's are decoded
+		// for its apply, and dropped after it.
+		objs, err := renderer.DecodeAll(b.Objects[p])
+		if err != nil {
+			return r.fail(e, res, ReasonApplyFailed, fmt.Errorf("apply phase %s: %w", p, err))
 		}
 		opts := ssa.DefaultApplyOptions()
 		opts.DriftIgnoreRules = dp.ignore
@@ -155,8 +172,7 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cp *clusterPass, b *r
 		opts.WaitInterval = r.waitInterval()
 		opts.WaitTimeout = r.requestTimeout()
 		var cs *ssa.ChangeSet
-		var err error
-		if isNew && canApplyFresh(objs) {
+		if isNew && canApplyFresh(b.Objects[p]) {
 			cs, err = applyFresh(ctx, cl, objs, seen)
 		} else {
 			cs, err = cl.Manager.ApplyAllStaged(ctx, copies(objs), opts)
@@ -174,7 +190,7 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cp *clusterPass, b *r
 			err = fmt.Errorf("apply phase %s: %w", p, err)
 		} else if hasLater(b, i) {
 			// The next phase may need these objects: wait for them.
-			if err = r.waitReady(ctx, cl, objs, r.readinessTimeout(b), seen); err != nil {
+			if err = r.waitReady(ctx, cl, b.Objects[p], r.readinessTimeout(b), seen); err != nil {
 				reason = readinessReason(err)
 				err = fmt.Errorf("phase %s did not become ready: %w", p, err)
 			}
@@ -280,7 +296,11 @@ func readinessResult(res EnvResult, s setReadiness, notReady error, deadline tim
 // nothing else.
 func (r *Reconciler) reportDrift(ctx context.Context, cl *Cluster, e *envRecord, b *renderer.Bundle, res EnvResult, dp driftPolicy) EnvResult {
 	rec := e.rec
-	objs := bundleObjects(b)
+	objs, err := renderer.DecodeAll(bundleObjects(b))
+	if err != nil {
+		res.Action, res.Err = ActionFailed, fmt.Errorf("find drift: %w", err)
+		return res
+	}
 	ids, err := drifted(ctx, cl, objs, dp)
 	if err != nil {
 		res.Action, res.Err = ActionFailed, fmt.Errorf("find drift: %w", err)
@@ -358,8 +378,12 @@ func (r *Reconciler) teardown(ctx context.Context, cl *Cluster, inv inventory, r
 			return res
 		}
 		_, err := cl.Manager.ApplyAllStaged(ctx, copies(preDelete), ssa.DefaultApplyOptions())
+		var waitFor []*renderer.Object
 		if err == nil {
-			err = r.waitReady(ctx, cl, preDelete, r.teardownTimeout(), nil)
+			waitFor, err = renderer.NewObjects(preDelete)
+		}
+		if err == nil {
+			err = r.waitReady(ctx, cl, waitFor, r.teardownTimeout(), nil)
 		}
 		if err != nil {
 			// A preDelete hook that fails must not keep the environment
@@ -422,12 +446,16 @@ func hasLater(b *renderer.Bundle, i int) bool {
 	return false
 }
 
-func preDeleteObjects(b *renderer.Bundle) []map[string]any {
+func preDeleteObjects(b *renderer.Bundle) ([]map[string]any, error) {
+	objs, err := renderer.DecodeAll(b.Objects[renderer.PhasePreDelete])
+	if err != nil {
+		return nil, err
+	}
 	var out []map[string]any
-	for _, o := range b.Objects[renderer.PhasePreDelete] {
+	for _, o := range objs {
 		out = append(out, o.Object)
 	}
-	return out
+	return out, nil
 }
 
 // copies deep-copies objects: ssa changes what it is given.

@@ -10,12 +10,14 @@ import (
 	"github.com/fluxcd/pkg/ssa"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/allot-dev/allot/renderer"
 )
 
 // canApplyFresh reports whether objects can take the fresh path: nothing
 // that others in the same phase must wait for, such as a
 // CustomResourceDefinition.
-func canApplyFresh(objs []*unstructured.Unstructured) bool {
+func canApplyFresh(objs []*renderer.Object) bool {
 	for _, o := range objs {
 		if o.GetKind() == "CustomResourceDefinition" || o.GetKind() == "APIService" {
 			return false

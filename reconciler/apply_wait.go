@@ -55,7 +55,7 @@ func (s setReadiness) message() string {
 // status and applies the readiness rules to them, without waiting. An
 // object that seen, the answers of this pass's applies, shows ready is
 // not read again: its answer is as new as a read would be.
-func readObjects(ctx context.Context, cl *Cluster, objs []*unstructured.Unstructured, seen liveIndex) setReadiness {
+func readObjects(ctx context.Context, cl *Cluster, objs []*renderer.Object, seen liveIndex) setReadiness {
 	var s setReadiness
 	for _, o := range objs {
 		if !readsStatus(o.GroupVersionKind().GroupKind()) {
@@ -68,7 +68,7 @@ func readObjects(ctx context.Context, cl *Cluster, objs []*unstructured.Unstruct
 		}
 		live := &unstructured.Unstructured{}
 		live.SetGroupVersionKind(o.GroupVersionKind())
-		err := cl.Client.Get(ctx, client.ObjectKeyFromObject(o), live)
+		err := cl.Client.Get(ctx, client.ObjectKey{Namespace: o.GetNamespace(), Name: o.GetName()}, live)
 		switch {
 		case apierrors.IsNotFound(err):
 			s.waiting = append(s.waiting, id+" (not found)")
@@ -122,8 +122,8 @@ func bundleReadiness(ctx context.Context, cl *Cluster, b *renderer.Bundle, seen 
 }
 
 // bundleObjects are the objects of a bundle's apply phases.
-func bundleObjects(b *renderer.Bundle) []*unstructured.Unstructured {
-	var objs []*unstructured.Unstructured
+func bundleObjects(b *renderer.Bundle) []*renderer.Object {
+	var objs []*renderer.Object
 	for _, p := range applyPhases {
 		objs = append(objs, b.Objects[p]...)
 	}
@@ -132,7 +132,7 @@ func bundleObjects(b *renderer.Bundle) []*unstructured.Unstructured {
 
 // waitReady waits until every object is ready, and fails at once when one
 // of them failed, or after timeout naming those still waiting.
-func (r *Reconciler) waitReady(ctx context.Context, cl *Cluster, objs []*unstructured.Unstructured, timeout time.Duration, seen liveIndex) error {
+func (r *Reconciler) waitReady(ctx context.Context, cl *Cluster, objs []*renderer.Object, timeout time.Duration, seen liveIndex) error {
 	var last setReadiness
 	err := wait.PollUntilContextTimeout(ctx, r.waitInterval(), timeout, true, func(ctx context.Context) (bool, error) {
 		last = readObjects(ctx, cl, objs, seen)

@@ -117,7 +117,7 @@ func (r ObjectRef) Unstructured() *unstructured.Unstructured {
 	return u
 }
 
-func refOf(o *unstructured.Unstructured, p renderer.Phase) ObjectRef {
+func refOf(o renderer.Meta, p renderer.Phase) ObjectRef {
 	gvk := o.GroupVersionKind()
 	return ObjectRef{Phase: p, Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Namespace: o.GetNamespace(), Name: o.GetName()}
 }

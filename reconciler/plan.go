@@ -244,7 +244,12 @@ func (r *Reconciler) planEnvironment(ctx context.Context, cl *Cluster, b *render
 	scope := scopeOf(b)
 	rejected := 0
 	for _, p := range applyPhases {
-		for _, o := range b.Objects[p] {
+		objs, err := renderer.DecodeAll(b.Objects[p])
+		if err != nil {
+			pe.Action, pe.Message = ActionFailed, err.Error()
+			return pe
+		}
+		for _, o := range objs {
 			want[refOf(o, p).Key()] = true
 			ch := dryRunChange(ctx, cl, o, scope)
 			switch {
@@ -256,12 +261,17 @@ func (r *Reconciler) planEnvironment(ctx context.Context, cl *Cluster, b *render
 			pe.Changes = append(pe.Changes, ch)
 		}
 	}
-	if pre := preDeleteObjects(b); len(pre) > 0 && (rec == nil || !equalObjects(pre, rec.PreDelete)) {
+	pre, err := preDeleteObjects(b)
+	if err != nil {
+		pe.Action, pe.Message = ActionFailed, err.Error()
+		return pe
+	}
+	if len(pre) > 0 && (rec == nil || !equalObjects(pre, rec.PreDelete)) {
 		// What runs at teardown is reviewed when it is set, not when it
 		// runs: list it whenever it is new or changed.
-		for _, o := range b.Objects[renderer.PhasePreDelete] {
+		for i, o := range b.Objects[renderer.PhasePreDelete] {
 			id := renderer.ObjectID(o)
-			pe.Changes = append(pe.Changes, Change{Object: id, Action: ChangePreDelete, Diff: added(id, o.Object)})
+			pe.Changes = append(pe.Changes, Change{Object: id, Action: ChangePreDelete, Diff: added(id, pre[i])})
 		}
 		if pe.Action == ActionUnchanged {
 			pe.Action = ActionUpdated

@@ -32,8 +32,12 @@ func scopeOf(b *renderer.Bundle) bundleScope {
 			case isNamespace(o):
 				s.namespaces[o.GetName()] = true
 			case o.GetKind() == "CustomResourceDefinition" && o.GroupVersionKind().Group == "apiextensions.k8s.io":
-				group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
-				kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
+				crd, err := o.Decode()
+				if err != nil {
+					continue
+				}
+				group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+				kind, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
 				s.kinds[group+"/"+kind] = true
 			}
 		}

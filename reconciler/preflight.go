@@ -9,7 +9,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/allot-dev/allot/renderer"
@@ -85,7 +84,7 @@ func conflicts(ctx context.Context, cl *Cluster, b *renderer.Bundle, rec *Record
 			known[o.Key()] = true
 		}
 	}
-	var namespaces, rest []*unstructured.Unstructured
+	var namespaces, rest []*renderer.Object
 	for _, o := range bundleObjects(b) {
 		if isNamespace(o) {
 			namespaces = append(namespaces, o)
@@ -102,7 +101,7 @@ func conflicts(ctx context.Context, cl *Cluster, b *renderer.Bundle, rec *Record
 		}
 		m := &metav1.PartialObjectMetadata{}
 		m.SetGroupVersionKind(o.GroupVersionKind())
-		err := cl.Client.Get(ctx, client.ObjectKeyFromObject(o), m)
+		err := cl.Client.Get(ctx, client.ObjectKey{Namespace: o.GetNamespace(), Name: o.GetName()}, m)
 		switch {
 		case apierrors.IsNotFound(err):
 			if isNamespace(o) {
@@ -133,6 +132,6 @@ func conflictError(env string, found []string) error {
 	return fmt.Errorf("%w: %s; allot never takes over an object it did not create: rename environment %s, or remove the objects from the cluster if they are leftovers", ErrConflict, strings.Join(found, "; "), env)
 }
 
-func isNamespace(o *unstructured.Unstructured) bool {
+func isNamespace(o renderer.Meta) bool {
 	return o.GetKind() == "Namespace" && o.GroupVersionKind().Group == ""
 }

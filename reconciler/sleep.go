@@ -100,18 +100,17 @@ const sleepDigestSuffix = "\nasleep"
 func asleepBundle(b *renderer.Bundle) *renderer.Bundle {
 	out := *b
 	out.Import = nil
-	out.Objects = make(map[renderer.Phase][]*unstructured.Unstructured, len(b.Objects))
+	out.Objects = make(map[renderer.Phase][]*renderer.Object, len(b.Objects))
 	for p, objs := range b.Objects {
-		list := make([]*unstructured.Unstructured, len(objs))
+		list := make([]*renderer.Object, len(objs))
 		for i, o := range objs {
 			list[i] = o
 			if path := zeroPath(o); path != nil {
-				c := o.DeepCopy()
 				// The path's parents are maps in any object that
 				// rendered; one that is not cannot be scaled and is
 				// applied as it is.
-				if err := unstructured.SetNestedField(c.Object, int64(0), path...); err == nil {
-					list[i] = c
+				if asleep, err := scaledToZero(o, path); err == nil {
+					list[i] = asleep
 				}
 			}
 		}
@@ -122,9 +121,21 @@ func asleepBundle(b *renderer.Bundle) *renderer.Bundle {
 	return &out
 }
 
+// scaledToZero is a copy of o with path set to zero.
+func scaledToZero(o *renderer.Object, path []string) (*renderer.Object, error) {
+	c, err := o.Decode()
+	if err != nil {
+		return nil, err
+	}
+	if err := unstructured.SetNestedField(c.Object, int64(0), path...); err != nil {
+		return nil, err
+	}
+	return renderer.NewObject(c)
+}
+
 // zeroPath is the field that scales an object to zero, nil for objects
 // that do not run anything.
-func zeroPath(o *unstructured.Unstructured) []string {
+func zeroPath(o renderer.Meta) []string {
 	gvk := o.GroupVersionKind()
 	switch {
 	case gvk.Group == "apps" && (gvk.Kind == "Deployment" || gvk.Kind == "StatefulSet"):

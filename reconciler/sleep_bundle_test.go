@@ -22,21 +22,30 @@ func TestAsleepBundle(t *testing.T) {
 		obj("ecs.aws.upbound.io/v1beta1", "Service", map[string]any{"forProvider": map[string]any{"desiredCount": int64(2)}}),
 		obj("v1", "ConfigMap", nil),
 	}
-	b := &renderer.Bundle{Environment: "env", Digest: "sha256:abc", Objects: map[renderer.Phase][]*unstructured.Unstructured{renderer.PhaseInstall: objs},
+	kept := rendered(t, objs...)
+	b := &renderer.Bundle{Environment: "env", Digest: "sha256:abc", Objects: map[renderer.Phase][]*renderer.Object{renderer.PhaseInstall: kept},
 		Import: &renderer.Import{SecretName: "vc-env"}}
 	asleep := asleepBundle(b)
 	if asleep.Digest == b.Digest || asleep.Import != nil {
 		t.Errorf("asleep digest %s (awake %s), import %v: want another digest and no import", asleep.Digest, b.Digest, asleep.Import)
 	}
 	for i, path := range [][]string{{"spec", "replicas"}, {"spec", "replicas"}, {"spec", "desiredCount"}, {"spec", "forProvider", "desiredCount"}} {
-		if n, found, _ := unstructured.NestedInt64(asleep.Objects[renderer.PhaseInstall][i].Object, path...); !found || n != 0 {
+		o, err := asleep.Objects[renderer.PhaseInstall][i].Decode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, found, _ := unstructured.NestedInt64(o.Object, path...); !found || n != 0 {
 			t.Errorf("%s: %v = %d (found %v), want 0", objs[i].GetKind(), path, n, found)
 		}
 	}
-	if n, _, _ := unstructured.NestedInt64(objs[0].Object, "spec", "replicas"); n != 3 || b.Import == nil {
+	awake, err := b.Objects[renderer.PhaseInstall][0].Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _, _ := unstructured.NestedInt64(awake.Object, "spec", "replicas"); n != 3 || b.Import == nil {
 		t.Error("the awake bundle was changed")
 	}
-	if asleep.Objects[renderer.PhaseInstall][4] != objs[4] {
+	if asleep.Objects[renderer.PhaseInstall][4] != kept[4] {
 		t.Error("an object that runs nothing was copied")
 	}
 }

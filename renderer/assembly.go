@@ -71,7 +71,7 @@ func (a *assembly) add(source string, objs []sources.Object, rl rules) error {
 			return fail(fmt.Errorf("is rendered twice, also by %s; rename one", prev))
 		}
 		a.seen[id] = source
-		a.bundle.Objects[phase] = append(a.bundle.Objects[phase], o)
+		a.bundle.building[phase] = append(a.bundle.building[phase], o)
 	}
 	return nil
 }

@@ -67,7 +67,11 @@ func findObject(b *Bundle, kind, name string) *unstructured.Unstructured {
 	for _, p := range Phases() {
 		for _, o := range b.Objects[p] {
 			if o.GetKind() == kind && o.GetName() == name {
-				return o
+				u, err := o.Decode()
+				if err != nil {
+					panic(err) // a bundle's objects are JSON it wrote
+				}
+				return u
 			}
 		}
 	}

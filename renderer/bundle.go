@@ -61,7 +61,10 @@ type Bundle struct {
 	// Expires is the request's spec.expires, as written.
 	Expires string `json:"expires,omitempty"`
 	// Objects holds each phase's objects in apply order.
-	Objects map[Phase][]*unstructured.Unstructured `json:"-"`
+	Objects map[Phase][]*Object `json:"-"`
+	// building holds each phase's objects while the bundle is rendered;
+	// seal makes them Objects.
+	building map[Phase][]*unstructured.Unstructured
 	// Groups are the identity-provider groups the environment needs.
 	Groups []Group `json:"groups,omitempty"`
 	// Import is set when the environment becomes a cluster allot manages.
@@ -110,11 +113,11 @@ func (b *Bundle) Count() int {
 // ordered list of objects, then groups and the import. encoding/json writes
 // map keys sorted, so the bytes do not depend on map order.
 type canonical struct {
-	Environment string             `json:"environment"`
-	Cluster     string             `json:"cluster"`
-	Phases      [][]map[string]any `json:"phases"`
-	Groups      []Group            `json:"groups"`
-	Import      *canonicalImport   `json:"import,omitempty"`
+	Environment string              `json:"environment"`
+	Cluster     string              `json:"cluster"`
+	Phases      [][]json.RawMessage `json:"phases"`
+	Groups      []Group             `json:"groups"`
+	Import      *canonicalImport    `json:"import,omitempty"`
 }
 
 type canonicalImport struct {
@@ -123,15 +126,29 @@ type canonicalImport struct {
 	Digest string `json:"digest"`
 }
 
-// seal sorts each phase and computes the digest. It must be called last.
+// seal sorts each phase of a bundle being built, keeps its objects as
+// Objects and computes the digest. It must be called last. On a bundle
+// read back from the cache it computes the digest of the Objects as they
+// are.
 func (b *Bundle) seal() error {
+	if b.building != nil {
+		b.Objects = map[Phase][]*Object{}
+		for p, objs := range b.building {
+			sortObjects(objs)
+			kept, err := NewObjects(objs)
+			if err != nil {
+				return err
+			}
+			b.Objects[p] = kept
+		}
+		b.building = nil
+	}
 	c := canonical{Environment: b.Environment, Cluster: b.Cluster, Groups: b.Groups}
 	for _, p := range Phases() {
 		objs := b.Objects[p]
-		sortObjects(objs)
-		list := make([]map[string]any, len(objs))
+		list := make([]json.RawMessage, len(objs))
 		for i, o := range objs {
-			list[i] = o.Object
+			list[i] = o.raw
 		}
 		c.Phases = append(c.Phases, list)
 	}

@@ -19,7 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 
 	"github.com/allot-dev/allot/internal/worktree"
@@ -166,16 +165,16 @@ func (c *Cache) Done() {
 // storedBundle is a bundle as a cache file holds it: the bundle's own JSON
 // leaves out its objects.
 type storedBundle struct {
-	Bundle  *Bundle                    `json:"bundle"`
-	Objects map[Phase][]map[string]any `json:"objects"`
-	Inside  *storedBundle              `json:"inside,omitempty"`
+	Bundle  *Bundle                     `json:"bundle"`
+	Objects map[Phase][]json.RawMessage `json:"objects"`
+	Inside  *storedBundle               `json:"inside,omitempty"`
 }
 
 func stored(b *Bundle) *storedBundle {
-	s := &storedBundle{Bundle: b, Objects: map[Phase][]map[string]any{}}
+	s := &storedBundle{Bundle: b, Objects: map[Phase][]json.RawMessage{}}
 	for p, objs := range b.Objects {
 		for _, o := range objs {
-			s.Objects[p] = append(s.Objects[p], o.Object)
+			s.Objects[p] = append(s.Objects[p], o.raw)
 		}
 	}
 	if b.Import != nil && b.Import.Bundle != nil {
@@ -189,10 +188,14 @@ func (s *storedBundle) bundle() (*Bundle, error) {
 		return nil, errors.New("no bundle")
 	}
 	b := s.Bundle
-	b.Objects = map[Phase][]*unstructured.Unstructured{}
+	b.Objects = map[Phase][]*Object{}
 	for p, objs := range s.Objects {
-		for _, o := range objs {
-			b.Objects[p] = append(b.Objects[p], &unstructured.Unstructured{Object: o})
+		for _, raw := range objs {
+			o, err := objectFromJSON(raw)
+			if err != nil {
+				return nil, fmt.Errorf("phase %s: %w", p, err)
+			}
+			b.Objects[p] = append(b.Objects[p], o)
 		}
 	}
 	if b.Import != nil {
@@ -263,7 +266,7 @@ func (c *Cache) read(key string) *Bundle {
 		return nil
 	}
 	var s storedBundle
-	// Whole numbers come back as int64, as the renderer decoded them.
+	// The objects stay JSON; an Object decodes its body when it is used.
 	if err := utiljson.Unmarshal(data, &s); err != nil {
 		return nil
 	}

@@ -4,15 +4,14 @@ import (
 	"fmt"
 	"io"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 )
 
 // WriteObjects writes objects as a YAML stream, each after a "---" line and a
 // comment.
-func WriteObjects(w io.Writer, objs []*unstructured.Unstructured, comment string) error {
+func WriteObjects(w io.Writer, objs []*Object, comment string) error {
 	for _, o := range objs {
-		data, err := yaml.Marshal(o.Object)
+		data, err := yaml.JSONToYAML(o.raw)
 		if err != nil {
 			return err
 		}

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // ErrTenancy marks an object an environment may not create.
@@ -40,7 +38,7 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // ObjectID names an object as kind/namespace/name, or kind/name when it has
 // no namespace.
-func ObjectID(o *unstructured.Unstructured) string {
+func ObjectID(o Meta) string {
 	if ns := o.GetNamespace(); ns != "" {
 		return fmt.Sprintf("%s/%s/%s", o.GetKind(), ns, o.GetName())
 	}

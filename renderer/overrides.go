@@ -21,7 +21,7 @@ import (
 func applyOverrides(b *Bundle, c schemas.Cluster) error {
 	for i, o := range c.Overrides {
 		for _, p := range Phases() {
-			for _, obj := range b.Objects[p] {
+			for _, obj := range b.building[p] {
 				if err := patchObject(obj, o); err != nil {
 					return fmt.Errorf("override %d on %s: %w", i, ObjectID(obj), err)
 				}

@@ -125,7 +125,7 @@ func (r *Renderer) Render(ctx context.Context, t Target) (*Bundle, error) {
 	b := &Bundle{
 		Environment: env.Metadata.Name, File: ef.Doc.File, Type: env.Spec.Type,
 		Cluster: t.Cluster.Name, Namespace: env.Metadata.Name, Expires: env.Spec.Expires,
-		Objects: map[Phase][]*unstructured.Unstructured{},
+		building: map[Phase][]*unstructured.Unstructured{},
 	}
 	b.Sleep = sleepOf(platform, env, &tf.Template.Spec)
 	group := groupFor(platform, env)
@@ -323,7 +323,7 @@ func (r *Renderer) renderImport(ctx context.Context, ef *load.EnvironmentFile, t
 		Bundle: &Bundle{
 			Environment: name, File: ef.Doc.File, Type: host.Type,
 			Cluster: cluster.Name + "/" + name, Namespace: "default",
-			Objects: map[Phase][]*unstructured.Unstructured{}, Groups: host.Groups,
+			building: map[Phase][]*unstructured.Unstructured{}, Groups: host.Groups,
 		},
 	}
 	budget, err := bundleBudget(r.Repo.Platform.Platform.Spec.Policy.Bundles)

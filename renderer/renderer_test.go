@@ -140,7 +140,7 @@ func TestBundleContents(t *testing.T) {
 		b := renderOne(t, r, "checkout-dev")
 		for _, p := range Phases() {
 			for _, o := range b.Objects[p] {
-				l := o.GetLabels()
+				l := findObject(b, o.GetKind(), o.GetName()).GetLabels()
 				if l[LabelEnvironment] != "checkout-dev" || l[LabelManagedBy] != ManagedByValue {
 					t.Errorf("%s labels %v", ObjectID(o), l)
 				}
@@ -169,7 +169,7 @@ func TestBundleContents(t *testing.T) {
 		var found bool
 		for _, o := range b.Objects[PhaseInstall] {
 			if o.GetKind() == "ResourceQuota" {
-				hard, _, _ := unstructured.NestedString(o.Object, "spec", "hard", "services.loadbalancers")
+				hard, _, _ := unstructured.NestedString(findObject(b, o.GetKind(), o.GetName()).Object, "spec", "hard", "services.loadbalancers")
 				found = hard == "0"
 			}
 		}

@@ -53,7 +53,7 @@ spec:
 	got := map[string]string{}
 	for _, o := range b.Objects[PhaseInstall] {
 		if o.GetKind() == "ConfigMap" {
-			got[o.GetName()] = o.Object["data"].(map[string]any)["sawAllot"].(string)
+			got[o.GetName()] = findObject(b, o.GetKind(), o.GetName()).Object["data"].(map[string]any)["sawAllot"].(string)
 		}
 	}
 	if got["probe-plain"] != "false" || got["probe-asks"] != "true" {

@@ -178,16 +178,16 @@ type renderReport struct {
 // bundleJSON is a bundle with its objects, for -o json and bundle.json.
 type bundleJSON struct {
 	*renderer.Bundle
-	Phases map[renderer.Phase][]map[string]any `json:"phases"`
-	Inside map[renderer.Phase][]map[string]any `json:"inside,omitempty"`
+	Phases map[renderer.Phase][]json.RawMessage `json:"phases"`
+	Inside map[renderer.Phase][]json.RawMessage `json:"inside,omitempty"`
 }
 
 func toJSON(b *renderer.Bundle) bundleJSON {
-	phases := func(b *renderer.Bundle) map[renderer.Phase][]map[string]any {
-		out := map[renderer.Phase][]map[string]any{}
+	phases := func(b *renderer.Bundle) map[renderer.Phase][]json.RawMessage {
+		out := map[renderer.Phase][]json.RawMessage{}
 		for _, p := range renderer.Phases() {
 			for _, o := range b.Objects[p] {
-				out[p] = append(out[p], o.Object)
+				out[p] = append(out[p], o.JSON())
 			}
 		}
 		return out
