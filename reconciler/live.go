@@ -125,13 +125,25 @@ func observedMetadata(o metav1.Object) liveObject {
 		owned:    ownedDigest(o.GetManagedFields(), whole),
 		deleting: o.GetDeletionTimestamp() != nil,
 	}
-	if whole {
+	if whole && othersManage(o.GetManagedFields()) {
 		// Unreadable managed fields count as foreign: the object is then
 		// read whole.
 		set, err := foreignSet(o.GetManagedFields())
 		lo.foreign = err != nil || !set.Empty()
 	}
 	return lo
+}
+
+// othersManage reports whether a manager other than allot owns fields of
+// an object outside its subresources. When none does, nothing can be
+// foreign, and no field set need be read.
+func othersManage(entries []metav1.ManagedFieldsEntry) bool {
+	for _, e := range entries {
+		if e.Subresource == "" && e.FieldsV1 != nil && e.Manager != FieldManager {
+			return true
+		}
+	}
+	return false
 }
 
 // readiness is the readiness of a bundle's objects as listed, as

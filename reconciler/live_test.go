@@ -119,6 +119,25 @@ func TestNoOpPassReadsInsteadOfDryRunning(t *testing.T) {
 			return ""
 		},
 	}, {
+		name: "a field added to a whole-owned object by another field manager",
+		edit: func(t *testing.T) {
+			f.forceApply(t, "admin", map[string]any{
+				"apiVersion": "v1", "kind": "ResourceQuota",
+				"metadata": map[string]any{"name": "quota", "namespace": "four"},
+				"spec":     map[string]any{"hard": map[string]any{"services.loadbalancers": "5"}},
+			})
+		},
+		check: func(t *testing.T) string {
+			var q corev1.ResourceQuota
+			if err := f.get(t, "a", &q, "four", "quota"); err != nil {
+				t.Fatal(err)
+			}
+			if v, ok := q.Spec.Hard["services.loadbalancers"]; ok {
+				return "hard services.loadbalancers " + v.String()
+			}
+			return ""
+		},
+	}, {
 		name: "a label removed",
 		edit: func(t *testing.T) {
 			var cm corev1.ConfigMap

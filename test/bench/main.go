@@ -40,7 +40,7 @@ func main() {
 	memprofile = flag.String("memprofile", "", "write the heap profile of the no-op pass at its largest live heap here")
 	cpuprofile = flag.String("cpuprofile", "", "write the no-op pass's CPU profile here")
 	convergeProfile = flag.String("converge-cpuprofile", "", "write the CPU profile of the reconcile from empty here (with -scale, here.N for each fleet size N)")
-	serveProfile = flag.String("serve-memprofile", "", "write a heap profile of allot serve, taken after the drift edits, here, and print its top in-use entries")
+	serveProfile = flag.String("serve-memprofile", "", "write a heap profile of allot serve, taken after the drift edits, here, and print its top in-use entries; its heap at the largest goes to FILE.peak when it stops")
 	goMemLimit = flag.String("gomemlimit", "", "GOMEMLIMIT for the allot processes only, as a deployment would set it")
 	scale := flag.String("scale", "", "instead: converge and no-op figures for each of these fleet sizes, comma-separated (e.g. 100,1000,5000)")
 	flag.Parse()
@@ -264,7 +264,7 @@ func run(n, edits int) error {
 	// allot serve: the drift watch vouches for what did not change.
 	serveArgs := append([]string{"serve", "--listen", "127.0.0.1:18088", "--interval", "1h", "--drift-debounce", "50ms", "--workdir", filepath.Join(dir, "wc3")}, common...)
 	if *serveProfile != "" {
-		serveArgs = append(serveArgs, "--pprof")
+		serveArgs = append(serveArgs, "--pprof", "--memprofile", *serveProfile+".peak")
 	}
 	serve := exec.Command(allot, serveArgs...)
 	serve.Stdout, serve.Stderr = io.Discard, io.Discard
