@@ -89,8 +89,7 @@ func (r *Reconciler) isClean(cluster, env, digest string) bool {
 func (r *Reconciler) markClean(cl *Cluster, b *renderer.Bundle, synced map[schema.GroupVersionResource]bool, dirtyBefore int) {
 	for _, p := range applyPhases {
 		for _, o := range b.Objects[p] {
-			gvk := o.GroupVersionKind()
-			m, err := cl.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+			m, err := cl.mapping(o.GroupVersionKind())
 			if err != nil || !synced[m.Resource] {
 				return
 			}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
@@ -17,6 +18,7 @@ import (
 	"github.com/fluxcd/pkg/ssa"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -37,6 +39,43 @@ type Cluster struct {
 	Client  client.Client
 	Mapper  meta.RESTMapper
 	Manager *ssa.ResourceManager
+
+	mu sync.Mutex
+	// mappings remembers Mapper's answers for a pass (see mapping).
+	mappings map[schema.GroupVersionKind]*meta.RESTMapping
+}
+
+// mapping is Mapper.RESTMapping of gvk, remembered until forgetMappings:
+// the dynamic mapper allocates some 7 KB on each lookup, and a pass looks
+// up each of its objects. Only mappings found are remembered, so a kind
+// whose CRD arrives during a pass is found when it is served.
+func (cl *Cluster) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	cl.mu.Lock()
+	m, ok := cl.mappings[gvk]
+	cl.mu.Unlock()
+	if ok {
+		return m, nil
+	}
+	m, err := cl.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return nil, err
+	}
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if cl.mappings == nil {
+		cl.mappings = map[schema.GroupVersionKind]*meta.RESTMapping{}
+	}
+	cl.mappings[gvk] = m
+	return m, nil
+}
+
+// forgetMappings makes the next lookups ask Mapper again; each pass starts
+// with it, so that a kind that changed scope or went away between passes
+// is seen.
+func (cl *Cluster) forgetMappings() {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	cl.mappings = nil
 }
 
 // NewCluster connects to the cluster cfg reaches, with RequestTimeout per

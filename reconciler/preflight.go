@@ -51,7 +51,7 @@ func checkScopes(cl *Cluster, b *renderer.Bundle) error {
 	var bad []string
 	for _, o := range bundleObjects(b) {
 		gvk := o.GroupVersionKind()
-		m, err := cl.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		m, err := cl.mapping(gvk)
 		if err != nil {
 			continue
 		}

@@ -310,6 +310,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, entry schemas.Cluster
 		res.Err = err
 		return res
 	}
+	cl.forgetMappings()
 	inv := inventory{client: cl.Client, records: r.recordCache(cl.Name)}
 	notes, err := inv.ensureNamespace(ctx)
 	if err != nil {
