@@ -15,12 +15,14 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -44,6 +46,7 @@ func main() {
 	goMemLimit = flag.String("gomemlimit", "", "GOMEMLIMIT for the allot processes only, as a deployment would set it")
 	scale := flag.String("scale", "", "instead: converge and no-op figures for each of these fleet sizes, comma-separated (e.g. 100,1000,5000)")
 	flag.Parse()
+	stopOnSignals()
 	// envtest logs through controller-runtime's logger; the bench prints
 	// figures only.
 	ctrllog.SetLogger(logr.Discard())
@@ -104,6 +107,39 @@ spec:
       quota: {requests.cpu: "2", requests.memory: 4Gi, pods: 20}
       limitRange: {default: {cpu: 500m, memory: 512Mi}, defaultRequest: {cpu: 100m, memory: 128Mi}}
 `
+
+// stops are what the bench must stop however it ends: its control planes.
+var (
+	stopsMu sync.Mutex
+	stops   []func()
+)
+
+// stopOnExit registers stop to run when the bench is interrupted, and
+// returns it, run at most once, for the caller to defer.
+func stopOnExit(stop func()) func() {
+	once := sync.OnceFunc(stop)
+	stopsMu.Lock()
+	defer stopsMu.Unlock()
+	stops = append(stops, once)
+	return once
+}
+
+// stopOnSignals stops the control planes on an interrupt, so that none is
+// left running. A closed standard output (the bench piped into head) makes
+// writes fail instead of killing the bench before it stops them.
+func stopOnSignals() {
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	interrupted := make(chan os.Signal, 1)
+	signal.Notify(interrupted, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-interrupted
+		stopsMu.Lock()
+		for _, stop := range stops {
+			stop()
+		}
+		os.Exit(130)
+	}()
+}
 
 // printRequests prints the requests cp served since before, by verb, and
 // returns the counts now.
@@ -166,11 +202,11 @@ func run(n, edits int) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
+	defer stopOnExit(func() {
 		for _, cp := range cps {
 			_ = cp.Stop()
 		}
-	}()
+	})()
 	cp, kubectlCP := cps[0], cps[1]
 	repoURL := "file://" + filepath.Join(dir, "requests.git")
 	// The render cache starts empty: converging renders every environment.
@@ -429,7 +465,7 @@ func scaleRow(allot string, n int) ([3]measure, error) {
 	if err != nil {
 		return row, err
 	}
-	defer func() { _ = cp.Stop() }()
+	defer stopOnExit(func() { _ = cp.Stop() })()
 	common := append([]string{"reconcile", "--once", "--no-idp", "--repo", "file://" + filepath.Join(dir, "requests.git"), "--kubeconfig", "dev=" + cp.Kubeconfig,
 		"--chart-cache", filepath.Join(dir, "charts"), "--render-cache", filepath.Join(dir, "renders"), "--workdir", filepath.Join(dir, "wc")}, extra...)
 	for i := range 3 {
