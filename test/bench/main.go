@@ -45,12 +45,20 @@ func main() {
 	serveProfile = flag.String("serve-memprofile", "", "write a heap profile of allot serve, taken after the drift edits, here, and print its top in-use entries; its heap at the largest goes to FILE.peak when it stops")
 	goMemLimit = flag.String("gomemlimit", "", "GOMEMLIMIT for the allot processes only, as a deployment would set it")
 	scale := flag.String("scale", "", "instead: converge and no-op figures for each of these fleet sizes, comma-separated (e.g. 100,1000,5000)")
+	pairCount := flag.Int("pairs", 0, "instead: converge -n environments this many times with allot and with kubectl, and print the median ratio")
 	flag.Parse()
 	stopOnSignals()
 	// envtest logs through controller-runtime's logger; the bench prints
 	// figures only.
 	ctrllog.SetLogger(logr.Discard())
 	extra = []string{fmt.Sprintf("--concurrency=%d", *concurrency)}
+	if *pairCount > 0 {
+		if err := pairs(*n, *pairCount); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *scale != "" {
 		if err := series(*scale); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
@@ -163,6 +171,83 @@ func printRequests(ctx context.Context, cp *harness.ControlPlane, before map[str
 	return now, nil
 }
 
+// renderManifests writes what allot renders of the repository in dir as
+// one YAML file, for kubectl, and returns its path.
+func renderManifests(allot, dir string) (string, error) {
+	manifests := filepath.Join(dir, "rendered.yaml")
+	out, err := os.Create(manifests)
+	if err != nil {
+		return "", err
+	}
+	render := exec.Command(allot, "render", "--repo", filepath.Join(dir, "work"), "--cluster", "dev", "--chart-cache", filepath.Join(dir, "charts"))
+	render.Stdout, render.Stderr = out, os.Stderr
+	err = render.Run()
+	out.Close()
+	if err != nil {
+		return "", fmt.Errorf("allot render: %w", err)
+	}
+	return manifests, nil
+}
+
+// pairs converges n environments count times, each time with allot and
+// with kubectl on fresh control planes, and prints each pair and the
+// median ratio: on a shared machine one pair can be off by half.
+func pairs(n, count int) error {
+	dir, err := writeRepo(n)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	allot := filepath.Join(dir, "allot")
+	if err := buildAllot(allot); err != nil {
+		return err
+	}
+	manifests, err := renderManifests(allot, dir)
+	if err != nil {
+		return err
+	}
+	assets, err := harness.AssetsDir()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%d namespace environments of 6 objects each (%d objects), converged %d times by allot and by kubectl, each on a fresh kube-apiserver\n\n", n, 6*n, count)
+	var ratios []float64
+	for i := range count {
+		took, err := pair(allot, assets, dir, manifests, i)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("run %d: allot %6.2f s, kubectl apply --server-side %6.2f s: %.2f\n", i+1, took[0].Seconds(), took[1].Seconds(), took[0].Seconds()/took[1].Seconds())
+		ratios = append(ratios, took[0].Seconds()/took[1].Seconds())
+	}
+	slices.Sort(ratios)
+	fmt.Printf("median: allot takes %.2f of kubectl's time\n", ratios[len(ratios)/2])
+	return nil
+}
+
+// pair is one run of pairs: allot's converge from empty (render cache
+// empty too) and kubectl's apply of the same objects.
+func pair(allot, assets, dir, manifests string, i int) ([2]time.Duration, error) {
+	var took [2]time.Duration
+	cps, err := harness.StartN(2, harness.Options{})
+	if err != nil {
+		return took, err
+	}
+	defer stopOnExit(func() {
+		for _, cp := range cps {
+			_ = cp.Stop()
+		}
+	})()
+	run := fmt.Sprintf("run%d", i)
+	took[0], _, err = timed(allot, append([]string{"reconcile", "--once", "--no-idp", "--repo", "file://" + filepath.Join(dir, "requests.git"), "--kubeconfig", "dev=" + cps[0].Kubeconfig,
+		"--chart-cache", filepath.Join(dir, "charts"), "--render-cache", filepath.Join(dir, run, "renders"), "--workdir", filepath.Join(dir, run, "wc")}, extra...)...)
+	if err != nil {
+		return took, err
+	}
+	took[1], _, err = timed(filepath.Join(assets, "kubectl"), "--kubeconfig", cps[1].Kubeconfig, "apply", "--server-side", "--field-manager", "allot", "-f", manifests)
+	return took, err
+}
+
 // writeRepo writes n requests into a git repository and returns its folder.
 func writeRepo(n int) (string, error) {
 	dir, err := os.MkdirTemp("", "allot-bench-")
@@ -234,17 +319,9 @@ func run(n, edits int) error {
 		return err
 	}
 
-	manifests := filepath.Join(dir, "rendered.yaml")
-	out, err := os.Create(manifests)
+	manifests, err := renderManifests(allot, dir)
 	if err != nil {
 		return err
-	}
-	render := exec.Command(allot, "render", "--repo", filepath.Join(dir, "work"), "--cluster", "dev", "--chart-cache", filepath.Join(dir, "charts"))
-	render.Stdout, render.Stderr = out, os.Stderr
-	err = render.Run()
-	out.Close()
-	if err != nil {
-		return fmt.Errorf("allot render: %w", err)
 	}
 	assets, err := harness.AssetsDir()
 	if err != nil {
