@@ -171,6 +171,19 @@ func printRequests(ctx context.Context, cp *harness.ControlPlane, before map[str
 	return now, nil
 }
 
+// forKubectl returns what kubectl's runs need: the rendered manifests and
+// kubectl itself.
+func forKubectl(allot, dir string) (manifests, kubectl string, err error) {
+	if manifests, err = renderManifests(allot, dir); err != nil {
+		return "", "", err
+	}
+	assets, err := harness.AssetsDir()
+	if err != nil {
+		return "", "", err
+	}
+	return manifests, filepath.Join(assets, "kubectl"), nil
+}
+
 // renderManifests writes what allot renders of the repository in dir as
 // one YAML file, for kubectl, and returns its path.
 func renderManifests(allot, dir string) (string, error) {
@@ -202,18 +215,14 @@ func pairs(n, count int) error {
 	if err := buildAllot(allot); err != nil {
 		return err
 	}
-	manifests, err := renderManifests(allot, dir)
-	if err != nil {
-		return err
-	}
-	assets, err := harness.AssetsDir()
+	manifests, kubectlBin, err := forKubectl(allot, dir)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("%d namespace environments of 6 objects each (%d objects), converged %d times by allot and by kubectl, each on a fresh kube-apiserver\n\n", n, 6*n, count)
 	var ratios []float64
 	for i := range count {
-		took, err := pair(allot, assets, dir, manifests, i)
+		took, err := pair(allot, kubectlBin, dir, manifests, i)
 		if err != nil {
 			return err
 		}
@@ -227,7 +236,7 @@ func pairs(n, count int) error {
 
 // pair is one run of pairs: allot's converge from empty (render cache
 // empty too) and kubectl's apply of the same objects.
-func pair(allot, assets, dir, manifests string, i int) ([2]time.Duration, error) {
+func pair(allot, kubectl, dir, manifests string, i int) ([2]time.Duration, error) {
 	var took [2]time.Duration
 	cps, err := harness.StartN(2, harness.Options{})
 	if err != nil {
@@ -244,7 +253,7 @@ func pair(allot, assets, dir, manifests string, i int) ([2]time.Duration, error)
 	if err != nil {
 		return took, err
 	}
-	took[1], _, err = timed(filepath.Join(assets, "kubectl"), "--kubeconfig", cps[1].Kubeconfig, "apply", "--server-side", "--field-manager", "allot", "-f", manifests)
+	took[1], _, err = timed(kubectl, "--kubeconfig", cps[1].Kubeconfig, "apply", "--server-side", "--field-manager", "allot", "-f", manifests)
 	return took, err
 }
 
@@ -319,11 +328,7 @@ func run(n, edits int) error {
 		return err
 	}
 
-	manifests, err := renderManifests(allot, dir)
-	if err != nil {
-		return err
-	}
-	assets, err := harness.AssetsDir()
+	manifests, kubectlBin, err := forKubectl(allot, dir)
 	if err != nil {
 		return err
 	}
@@ -331,7 +336,7 @@ func run(n, edits int) error {
 	if err != nil {
 		return err
 	}
-	kubectl, _, err := timed(filepath.Join(assets, "kubectl"), "--kubeconfig", kubectlCP.Kubeconfig, "apply", "--server-side", "--field-manager", "allot", "-f", manifests)
+	kubectl, _, err := timed(kubectlBin, "--kubeconfig", kubectlCP.Kubeconfig, "apply", "--server-side", "--field-manager", "allot", "-f", manifests)
 	if err != nil {
 		return err
 	}
