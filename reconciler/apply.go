@@ -190,7 +190,7 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cp *clusterPass, b *r
 			err = fmt.Errorf("apply phase %s: %w", p, err)
 		} else if hasLater(b, i) {
 			// The next phase may need these objects: wait for them.
-			if err = r.waitReady(ctx, cl, b.Objects[p], r.readinessTimeout(b), seen); err != nil {
+			if err = waitReady(ctx, r, cl, b.Objects[p], r.readinessTimeout(b), seen); err != nil {
 				reason = readinessReason(err)
 				err = fmt.Errorf("phase %s did not become ready: %w", p, err)
 			}
@@ -378,12 +378,8 @@ func (r *Reconciler) teardown(ctx context.Context, cl *Cluster, inv inventory, r
 			return res
 		}
 		_, err := cl.Manager.ApplyAllStaged(ctx, copies(preDelete), ssa.DefaultApplyOptions())
-		var waitFor []*renderer.Object
 		if err == nil {
-			waitFor, err = renderer.NewObjects(preDelete)
-		}
-		if err == nil {
-			err = r.waitReady(ctx, cl, waitFor, r.teardownTimeout(), nil)
+			err = waitReady(ctx, r, cl, preDelete, r.teardownTimeout(), nil)
 		}
 		if err != nil {
 			// A preDelete hook that fails must not keep the environment

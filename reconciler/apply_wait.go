@@ -55,7 +55,7 @@ func (s setReadiness) message() string {
 // status and applies the readiness rules to them, without waiting. An
 // object that seen, the answers of this pass's applies, shows ready is
 // not read again: its answer is as new as a read would be.
-func readObjects(ctx context.Context, cl *Cluster, objs []*renderer.Object, seen liveIndex) setReadiness {
+func readObjects[O renderer.Meta](ctx context.Context, cl *Cluster, objs []O, seen liveIndex) setReadiness {
 	var s setReadiness
 	for _, o := range objs {
 		if !readsStatus(o.GroupVersionKind().GroupKind()) {
@@ -132,7 +132,7 @@ func bundleObjects(b *renderer.Bundle) []*renderer.Object {
 
 // waitReady waits until every object is ready, and fails at once when one
 // of them failed, or after timeout naming those still waiting.
-func (r *Reconciler) waitReady(ctx context.Context, cl *Cluster, objs []*renderer.Object, timeout time.Duration, seen liveIndex) error {
+func waitReady[O renderer.Meta](ctx context.Context, r *Reconciler, cl *Cluster, objs []O, timeout time.Duration, seen liveIndex) error {
 	var last setReadiness
 	err := wait.PollUntilContextTimeout(ctx, r.waitInterval(), timeout, true, func(ctx context.Context) (bool, error) {
 		last = readObjects(ctx, cl, objs, seen)

@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/allot-dev/allot/renderer"
 	"github.com/allot-dev/allot/test/harness"
 )
 
@@ -129,7 +128,7 @@ func TestReadinessRules(t *testing.T) {
 			if tc.conds != nil {
 				setConditions(t, c, tc.gvk, u.GetNamespace(), u.GetName(), tc.conds...)
 			}
-			s := readObjects(ctx, cl, rendered(t, u), nil)
+			s := readObjects(ctx, cl, []*unstructured.Unstructured{u}, nil)
 			got := stateReady
 			switch {
 			case len(s.failed) > 0:
@@ -151,11 +150,11 @@ func TestReadinessRules(t *testing.T) {
 		if err := c.Create(ctx, d); err != nil {
 			t.Fatal(err)
 		}
-		if s := readObjects(ctx, cl, rendered(t, d), nil); s.ready() {
+		if s := readObjects(ctx, cl, []*unstructured.Unstructured{d}, nil); s.ready() {
 			t.Fatalf("a Deployment that has not rolled out is ready: %s", s.message())
 		}
 		harness.MarkWorkloadsOnce(ctx, c)
-		if s := readObjects(ctx, cl, rendered(t, d), nil); !s.ready() {
+		if s := readObjects(ctx, cl, []*unstructured.Unstructured{d}, nil); !s.ready() {
 			t.Errorf("a rolled-out Deployment is not ready: %s", s.message())
 		}
 	})
@@ -396,14 +395,4 @@ func TestFailedPassReportsWhatItApplied(t *testing.T) {
 	if len(rows) != 1 || len(rows[0].Changed) != len(e.Changed) || !strings.Contains(rows[0].Message, "before it failed, the apply made: ") {
 		t.Errorf("status %+v does not show what the failed apply made", rows)
 	}
-}
-
-// rendered keeps objects as a bundle does.
-func rendered(t *testing.T, objs ...*unstructured.Unstructured) []*renderer.Object {
-	t.Helper()
-	out, err := renderer.NewObjects(objs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }

@@ -49,3 +49,13 @@ func TestAsleepBundle(t *testing.T) {
 		t.Error("an object that runs nothing was copied")
 	}
 }
+
+// rendered keeps objects as a bundle does.
+func rendered(t *testing.T, objs ...*unstructured.Unstructured) []*renderer.Object {
+	t.Helper()
+	out, err := renderer.NewObjects(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

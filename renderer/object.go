@@ -11,11 +11,11 @@ import (
 )
 
 // Object is one rendered object as a bundle keeps it: what names it
-// (apiVersion, kind, namespace, name), and its body as the canonical JSON its bundle's digest is computed over. A
-// pass over a fleet holds every environment's bundle at once, and most of
-// it needs only the names (the guards, the live lists, readiness, the drift
-// watch); the body is decoded only where an object is applied, dry-run or
-// written out. As JSON an object takes about a quarter of the memory it
+// (apiVersion, kind, namespace, name), and its body as the canonical JSON
+// its bundle's digest is computed over. A pass over a fleet holds every
+// environment's bundle at once, and most of it needs only the names (the
+// guards, the live lists, readiness, the drift watch); the body is decoded
+// only where an object is applied, dry-run or written out. As JSON an object takes about a quarter of the memory it
 // takes as nested maps, and gives the garbage collector nothing to scan.
 type Object struct {
 	apiVersion, kind, namespace, name string
@@ -70,9 +70,6 @@ func objectFromJSON(raw []byte) (*Object, error) {
 func (o *Object) GroupVersionKind() schema.GroupVersionKind {
 	return schema.FromAPIVersionAndKind(o.apiVersion, o.kind)
 }
-
-// GetAPIVersion is the object's apiVersion.
-func (o *Object) GetAPIVersion() string { return o.apiVersion }
 
 // GetKind is the object's kind.
 func (o *Object) GetKind() string { return o.kind }

@@ -206,15 +206,11 @@ func renderManifests(allot, dir string) (string, error) {
 // with kubectl on fresh control planes, and prints each pair and the
 // median ratio: on a shared machine one pair can be off by half.
 func pairs(n, count int) error {
-	dir, err := writeRepo(n)
+	dir, allot, err := repoAndAllot(n)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	allot := filepath.Join(dir, "allot")
-	if err := buildAllot(allot); err != nil {
-		return err
-	}
 	manifests, kubectlBin, err := forKubectl(allot, dir)
 	if err != nil {
 		return err
@@ -257,6 +253,20 @@ func pair(allot, kubectl, dir, manifests string, i int) ([2]time.Duration, error
 	return took, err
 }
 
+// repoAndAllot writes a repository of n requests and builds allot in its
+// folder; the caller removes the folder.
+func repoAndAllot(n int) (dir, allot string, err error) {
+	if dir, err = writeRepo(n); err != nil {
+		return "", "", err
+	}
+	allot = filepath.Join(dir, "allot")
+	if err := buildAllot(allot); err != nil {
+		os.RemoveAll(dir)
+		return "", "", err
+	}
+	return dir, allot, nil
+}
+
 // writeRepo writes n requests into a git repository and returns its folder.
 func writeRepo(n int) (string, error) {
 	dir, err := os.MkdirTemp("", "allot-bench-")
@@ -283,15 +293,11 @@ func writeRepo(n int) (string, error) {
 
 func run(n, edits int) error {
 	ctx := context.Background()
-	dir, err := writeRepo(n)
+	dir, allot, err := repoAndAllot(n)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	allot := filepath.Join(dir, "allot")
-	if err := buildAllot(allot); err != nil {
-		return err
-	}
 	cps, err := harness.StartN(2, harness.Options{})
 	if err != nil {
 		return err
