@@ -1,15 +1,134 @@
 package reconciler
 
 import (
+	"context"
+	"maps"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// recordWrites counts the server-side applies of ConfigMaps cluster a has
-// served: in these tests, only records are ConfigMaps allot applies.
+// recordWrites counts the writes of ConfigMaps cluster a has served: in
+// these tests, only records are ConfigMaps allot writes.
 func (f *fixture) recordWrites(t *testing.T) int {
 	t.Helper()
-	return f.requests(t, `resource="configmaps"`, `verb="APPLY"`)
+	n := 0
+	for _, verb := range recordWriteVerbs {
+		n += f.recordRequests(t, verb)
+	}
+	return n
+}
+
+// recordWriteVerbs are the API server's verbs of a write.
+var recordWriteVerbs = []string{"POST", "PUT", "APPLY", "PATCH"}
+
+func (f *fixture) recordRequests(t *testing.T, verb string) int {
+	t.Helper()
+	return f.requests(t, `resource="configmaps"`, `verb="`+verb+`"`)
+}
+
+// recordVerbs counts record writes by verb from before.
+func (f *fixture) recordVerbs(t *testing.T, before map[string]int) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, verb := range recordWriteVerbs {
+		if n := f.recordRequests(t, verb) - before[verb]; n != 0 || before == nil {
+			out[verb] = n
+		}
+	}
+	return out
+}
+
+// Issue 13: a record is written in one cheap request, a create or a
+// replace at the version allot last saw, never a server-side apply, unless
+// the ConfigMap changed since (a wake) or holds what others wrote there:
+// then server-side apply keeps what they wrote.
+func TestRecordWritesAreCreatesAndReplaces(t *testing.T) {
+	f := newFixture(t, "a")
+	f.now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) // awake
+	f.src.write(t, "environments/web/shop.yaml", request("shop", "a", nightly))
+	before := f.recordVerbs(t, nil)
+	f.mustPass(t)
+	if got, want := f.recordVerbs(t, before), map[string]int{"POST": 1, "PUT": 1}; !maps.Equal(got, want) {
+		t.Fatalf("creating an environment wrote its record with %v; want %v (the intent created, then replaced)", got, want)
+	}
+	before = f.recordVerbs(t, nil)
+	f.src.write(t, "environments/web/shop.yaml", request("shop", "a", nightly+"  size: large\n"))
+	f.mustPass(t)
+	if got, want := f.recordVerbs(t, before), map[string]int{"PUT": 2}; !maps.Equal(got, want) {
+		t.Fatalf("changing an environment wrote its record with %v; want %v", got, want)
+	}
+
+	ctx := context.Background()
+	inv := inventory{client: f.cps["a"].Client}
+	// A wake written after the pass read the record: the replace is
+	// refused for its version, and the apply keeps the wake.
+	rec := f.record(t, "shop")
+	f.wake(t, "shop", Wake{By: "someone", At: f.now})
+	rec.LastError = "after the wake"
+	before = f.recordVerbs(t, nil)
+	if err := inv.write(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.recordVerbs(t, before), map[string]int{"PUT": 1, "APPLY": 1}; !maps.Equal(got, want) {
+		t.Errorf("writing a record a wake changed since it was read: %v; want %v", got, want)
+	}
+	got := f.record(t, "shop")
+	if got.Wake == nil || got.Wake.By != "someone" || got.LastError != "after the wake" {
+		t.Fatalf("after writing over a wake: wake %+v, lastError %q; want the wake kept and the record written", got.Wake, got.LastError)
+	}
+	// Read with the wake, the record is replaced with it.
+	got.LastError = "with the wake"
+	before = f.recordVerbs(t, nil)
+	if err := inv.write(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.recordVerbs(t, before)["PUT"]; n != 1 {
+		t.Errorf("writing a record read with its wake made %d replaces; want 1", n)
+	}
+	if again := f.record(t, "shop"); again.Wake == nil || again.LastError != "with the wake" {
+		t.Fatalf("after replacing a record that has a wake: wake %+v, lastError %q", again.Wake, again.LastError)
+	}
+
+	// Someone annotates the record: a replace would drop the annotation,
+	// so it is applied, and the annotation stays.
+	var cm corev1.ConfigMap
+	key := client.ObjectKey{Namespace: SystemNamespace, Name: "shop"}
+	if err := f.cps["a"].Client.Get(ctx, key, &cm); err != nil {
+		t.Fatal(err)
+	}
+	cm.Annotations = map[string]string{"example.com/note": "kept"}
+	if err := f.cps["a"].Client.Update(ctx, &cm); err != nil {
+		t.Fatal(err)
+	}
+	rec = f.record(t, "shop")
+	before = f.recordVerbs(t, nil)
+	if err := inv.write(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.recordVerbs(t, before), map[string]int{"APPLY": 1}; !maps.Equal(got, want) {
+		t.Errorf("writing an annotated record: %v; want %v", got, want)
+	}
+	if err := f.cps["a"].Client.Get(ctx, key, &cm); err != nil {
+		t.Fatal(err)
+	}
+	if cm.Annotations["example.com/note"] != "kept" || cm.Data[wakeKey] == "" {
+		t.Fatalf("after writing an annotated record: annotations %v, wake %q; want both kept", cm.Annotations, cm.Data[wakeKey])
+	}
+
+	// A record that exists though the pass took it for new (its list
+	// failed): the create is refused, and the apply writes it.
+	fresh := *rec
+	fresh.stored = nil
+	fresh.LastError = "taken for new"
+	if err := inv.write(ctx, &fresh); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.record(t, "shop"); got.LastError != "taken for new" {
+		t.Fatalf("a record taken for new was not written: lastError %q", got.LastError)
+	}
 }
 
 // Issue 15: an environment's pass writes its record once at its end, after

@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -164,6 +165,9 @@ type Record struct {
 	// Wake is an early wake or sleep, kept under its own key of the
 	// ConfigMap (see Reconciler.Wake); not part of record.json.
 	Wake *Wake `json:"-"`
+	// stored is the ConfigMap's version as allot last read or wrote it;
+	// nil for a record not stored yet.
+	stored *storedRecord
 }
 
 // groups returns the record's groups; a nil record has none.
@@ -373,24 +377,117 @@ func readRecord(cm *corev1.ConfigMap) (*Record, error) {
 		return nil, fmt.Errorf("inventory record %s/%s is not readable: %w; fix or delete it", SystemNamespace, cm.Name, err)
 	}
 	r.Wake = readWake(cm)
+	r.stored = storedOf(cm)
 	return &r, nil
 }
 
-// write stores a record with server-side apply.
+// storedRecord is what allot knows of a record's ConfigMap as it last read
+// or wrote it. It is never changed, only replaced.
+type storedRecord struct {
+	resourceVersion string
+	// wake is the ConfigMap's wake key, carried as it is by a replace.
+	wake string
+	// plain is a ConfigMap that holds only what allot writes there (its
+	// labels, its data keys and the wake): replacing it at its version
+	// loses nothing.
+	plain bool
+}
+
+func storedOf(cm *corev1.ConfigMap) *storedRecord {
+	if cm.ResourceVersion == "" {
+		return nil
+	}
+	return &storedRecord{resourceVersion: cm.ResourceVersion, wake: cm.Data[wakeKey], plain: plainRecord(cm)}
+}
+
+// recordDataKeys are the data keys of a record ConfigMap.
+var recordDataKeys = []string{"commit", "digest", "phase", "ready", "lastError", "changed", "objects", recordKey, wakeKey}
+
+// plainRecord is whether cm holds nothing but what allot and its wakes
+// write: a replace, which sets the whole object, would drop anything else.
+func plainRecord(cm *corev1.ConfigMap) bool {
+	if len(cm.Annotations) > 0 || len(cm.Finalizers) > 0 || len(cm.OwnerReferences) > 0 || len(cm.BinaryData) > 0 || cm.Immutable != nil {
+		return false
+	}
+	labels := recordLabels(cm.Name)
+	if len(cm.Labels) != len(labels) {
+		return false
+	}
+	for k, v := range cm.Labels {
+		if labels[k] != v {
+			return false
+		}
+	}
+	for k := range cm.Data {
+		if !slices.Contains(recordDataKeys, k) {
+			return false
+		}
+	}
+	return true
+}
+
+func recordLabels(env string) map[string]string {
+	return map[string]string{LabelInventory: "true", renderer.LabelEnvironment: env, renderer.LabelManagedBy: renderer.ManagedByValue}
+}
+
+// write stores a record in one request. A new record is created, and one
+// allot last read or wrote is replaced at that version: each costs the API
+// server about half of a server-side apply's CPU (0.7 against 1.2 ms in a
+// measurement of 1,000 of each), and a pass writes two records for every
+// environment it creates. A record that exists already, changed since (a
+// wake was written), or holds what allot did not write goes through
+// server-side apply, which keeps what others wrote there.
 func (inv inventory) write(ctx context.Context, r *Record) error {
-	data, err := json.Marshal(r)
+	cm, err := recordConfigMap(r)
 	if err != nil {
 		return err
+	}
+	err = errNotReplaceable
+	switch s := r.stored; {
+	case s == nil:
+		if err = inv.client.Create(ctx, cm, client.FieldOwner(FieldManager)); apierrors.IsAlreadyExists(err) {
+			err = errNotReplaceable
+		}
+	case s.plain:
+		cm.ResourceVersion = s.resourceVersion
+		if s.wake != "" {
+			cm.Data[wakeKey] = s.wake
+		}
+		if err = inv.client.Update(ctx, cm, client.FieldOwner(FieldManager)); apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+			err = errNotReplaceable
+		}
+	}
+	if errors.Is(err, errNotReplaceable) {
+		cm, err = inv.apply(ctx, r)
+	}
+	if err != nil {
+		return fmt.Errorf("write inventory record %s/%s: %w", SystemNamespace, r.Environment, err)
+	}
+	r.stored = storedOf(cm)
+	// The answer is the ConfigMap as stored: the next pass reads it even
+	// before the watch brings it.
+	inv.records.wrote(cm)
+	return nil
+}
+
+// errNotReplaceable sends a record's write to server-side apply.
+var errNotReplaceable = errors.New("the record cannot be replaced")
+
+// recordConfigMap is the ConfigMap allot writes for r, without the wake.
+func recordConfigMap(r *Record) (*corev1.ConfigMap, error) {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
 	}
 	objects := make([]string, len(r.Objects))
 	for i, o := range r.Objects {
 		objects[i] = o.String()
 	}
-	cm := corev1apply.ConfigMap(r.Environment, SystemNamespace).
-		WithLabels(map[string]string{LabelInventory: "true", renderer.LabelEnvironment: r.Environment, renderer.LabelManagedBy: renderer.ManagedByValue}).
+	return &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: r.Environment, Namespace: SystemNamespace, Labels: recordLabels(r.Environment)},
 		// The first keys are for people using kubectl; record.json is what
 		// allot reads back.
-		WithData(map[string]string{
+		Data: map[string]string{
 			"commit":    r.Commit,
 			"digest":    r.Digest,
 			"phase":     string(r.Phase),
@@ -399,16 +496,30 @@ func (inv inventory) write(ctx context.Context, r *Record) error {
 			"changed":   strings.Join(r.Changed, "\n"),
 			"objects":   strings.Join(objects, "\n"),
 			recordKey:   string(data),
-		})
-	if err := inv.client.Apply(ctx, cm, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
-		return fmt.Errorf("write inventory record %s/%s: %w", SystemNamespace, r.Environment, err)
+		},
+	}, nil
+}
+
+// apply writes r with server-side apply, owning only allot's labels and
+// keys, and returns the ConfigMap as stored.
+func (inv inventory) apply(ctx context.Context, r *Record) (*corev1.ConfigMap, error) {
+	want, err := recordConfigMap(r)
+	if err != nil {
+		return nil, err
 	}
-	// The answer is the ConfigMap as stored: the next pass reads it even
-	// before the watch brings it.
-	if cm.ResourceVersion != nil {
-		inv.records.wrote(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: r.Environment, Namespace: SystemNamespace, ResourceVersion: *cm.ResourceVersion}, Data: cm.Data})
+	ac := corev1apply.ConfigMap(r.Environment, SystemNamespace).WithLabels(want.Labels).WithData(want.Data)
+	if err := inv.client.Apply(ctx, ac, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+		return nil, err
 	}
-	return nil
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: r.Environment, Namespace: SystemNamespace, Labels: ac.Labels, Annotations: ac.Annotations, Finalizers: ac.Finalizers}, Data: ac.Data, BinaryData: ac.BinaryData, Immutable: ac.Immutable}
+	if ac.ResourceVersion != nil {
+		cm.ResourceVersion = *ac.ResourceVersion
+	}
+	if len(ac.OwnerReferences) > 0 {
+		// Only whether there are any matters to a later write.
+		cm.OwnerReferences = make([]metav1.OwnerReference, len(ac.OwnerReferences))
+	}
+	return cm, nil
 }
 
 // remove deletes a record once its environment is gone.
