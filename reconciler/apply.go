@@ -158,23 +158,26 @@ func (r *Reconciler) applyEnvironment(ctx context.Context, cp *clusterPass, b *r
 		if len(b.Objects[p]) == 0 {
 			continue
 		}
-		// The bundle keeps its objects as JSON: the phase's are decoded
-		// for its apply, and dropped after it.
-		objs, err := renderer.DecodeAll(b.Objects[p])
-		if err != nil {
-			return r.fail(e, res, ReasonApplyFailed, fmt.Errorf("apply phase %s: %w", p, err))
-		}
-		opts := ssa.DefaultApplyOptions()
-		opts.DriftIgnoreRules = dp.ignore
-		// Namespaces and CRDs are applied first and waited for; poll often.
-		// ssa's wait cannot be cancelled: bound it like a request, so that
-		// a cluster that went away stalls the pass no longer than that.
-		opts.WaitInterval = r.waitInterval()
-		opts.WaitTimeout = r.requestTimeout()
 		var cs *ssa.ChangeSet
+		var objs []*unstructured.Unstructured
+		var err error
 		if isNew && canApplyFresh(b.Objects[p]) {
-			cs, err = applyFresh(ctx, cl, objs, seen)
+			// Sent as rendered: nothing to decode.
+			cs, err = applyFresh(ctx, cl, b.Objects[p], seen)
 		} else {
+			// The bundle keeps its objects as JSON: the phase's are decoded
+			// for its apply, and dropped after it.
+			if objs, err = renderer.DecodeAll(b.Objects[p]); err != nil {
+				return r.fail(e, res, ReasonApplyFailed, fmt.Errorf("apply phase %s: %w", p, err))
+			}
+			opts := ssa.DefaultApplyOptions()
+			opts.DriftIgnoreRules = dp.ignore
+			// Namespaces and CRDs are applied first and waited for; poll
+			// often. ssa's wait cannot be cancelled: bound it like a
+			// request, so that a cluster that went away stalls the pass no
+			// longer than that.
+			opts.WaitInterval = r.waitInterval()
+			opts.WaitTimeout = r.requestTimeout()
 			cs, err = cl.Manager.ApplyAllStaged(ctx, copies(objs), opts)
 		}
 		changes = append(changes, changedObjects(cs)...)

@@ -9,6 +9,7 @@ import (
 	"github.com/fluxcd/cli-utils/pkg/object"
 	"github.com/fluxcd/pkg/ssa"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/allot-dev/allot/renderer"
@@ -28,15 +29,15 @@ func canApplyFresh(objs []*renderer.Object) bool {
 
 // applyFresh applies the objects of an environment allot has never applied
 // (no record): there is nothing to compare, so each object is one
-// server-side apply instead of ssa's dry run, read and apply. Namespaces go
-// first; the rest follow concurrently. What each answer showed of its
-// object goes into seen, so that neither readiness nor the next pass's
-// check need read it again.
-func applyFresh(ctx context.Context, cl *Cluster, objs []*unstructured.Unstructured, seen liveIndex) (*ssa.ChangeSet, error) {
+// server-side apply of its JSON as rendered, instead of ssa's dry run, read
+// and apply. Namespaces go first; the rest follow concurrently. What each
+// answer showed of its object goes into seen, so that neither readiness
+// nor the next pass's check need read it again.
+func applyFresh(ctx context.Context, cl *Cluster, objs []*renderer.Object, seen liveIndex) (*ssa.ChangeSet, error) {
 	cs := ssa.NewChangeSet()
-	var first, rest []*unstructured.Unstructured
+	var first, rest []*renderer.Object
 	for _, o := range objs {
-		if o.GetKind() == "Namespace" && o.GroupVersionKind().Group == "" {
+		if isNamespace(o) {
 			first = append(first, o)
 		} else {
 			rest = append(rest, o)
@@ -44,9 +45,14 @@ func applyFresh(ctx context.Context, cl *Cluster, objs []*unstructured.Unstructu
 	}
 	var mu sync.Mutex
 	var errs []error
-	apply := func(o *unstructured.Unstructured) {
-		obj := o.DeepCopy()
-		err := cl.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.ForceOwnership, client.FieldOwner(FieldManager))
+	apply := func(o *renderer.Object) {
+		// The answer, the object as stored, is decoded into obj; the request
+		// names it.
+		obj := &unstructured.Unstructured{}
+		obj.SetGroupVersionKind(o.GroupVersionKind())
+		obj.SetNamespace(o.GetNamespace())
+		obj.SetName(o.GetName())
+		err := cl.Client.Patch(ctx, obj, client.RawPatch(types.ApplyPatchType, o.JSON()), client.ForceOwnership, client.FieldOwner(FieldManager))
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
@@ -54,7 +60,7 @@ func applyFresh(ctx context.Context, cl *Cluster, objs []*unstructured.Unstructu
 			return
 		}
 		seen[refOf(o, "").Key()] = observed(obj)
-		cs.Add(ssa.ChangeSetEntry{ObjMetadata: object.UnstructuredToObjMetadata(o), GroupVersion: o.GroupVersionKind().GroupVersion().String(), Subject: ssaSubject(o), Action: ssa.CreatedAction})
+		cs.Add(ssa.ChangeSetEntry{ObjMetadata: object.ObjMetadata{Namespace: o.GetNamespace(), Name: o.GetName(), GroupKind: o.GroupVersionKind().GroupKind()}, GroupVersion: o.GroupVersionKind().GroupVersion().String(), Subject: ssaSubject(o), Action: ssa.CreatedAction})
 	}
 	for _, o := range first {
 		apply(o)
@@ -76,7 +82,7 @@ func applyFresh(ctx context.Context, cl *Cluster, objs []*unstructured.Unstructu
 	return cs, errors.Join(errs...)
 }
 
-func ssaSubject(o *unstructured.Unstructured) string {
+func ssaSubject(o renderer.Meta) string {
 	if o.GetNamespace() == "" {
 		return o.GetKind() + "/" + o.GetName()
 	}

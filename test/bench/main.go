@@ -42,6 +42,7 @@ func main() {
 	memprofile = flag.String("memprofile", "", "write the heap profile of the no-op pass at its largest live heap here")
 	cpuprofile = flag.String("cpuprofile", "", "write the no-op pass's CPU profile here")
 	convergeProfile = flag.String("converge-cpuprofile", "", "write the CPU profile of the reconcile from empty here (with -scale, here.N for each fleet size N)")
+	serverProfile = flag.String("apiserver-cpuprofile", "", "write CPU profiles of the API server over the first 8 s of allot's reconcile from empty and of kubectl's apply to FILE.allot and FILE.kubectl")
 	serveProfile = flag.String("serve-memprofile", "", "write a heap profile of allot serve, taken after the drift edits, here, and print its top in-use entries; its heap at the largest goes to FILE.peak when it stops")
 	goMemLimit = flag.String("gomemlimit", "", "GOMEMLIMIT for the allot processes only, as a deployment would set it")
 	scale := flag.String("scale", "", "instead: converge and no-op figures for each of these fleet sizes, comma-separated (e.g. 100,1000,5000)")
@@ -79,9 +80,26 @@ var (
 	memprofile      *string
 	cpuprofile      *string
 	convergeProfile *string
+	serverProfile   *string
 	serveProfile    *string
 	goMemLimit      *string
 )
+
+// serverProfileTime is how long the API server is profiled from the start
+// of a converge: less than either takes at 1,000 environments.
+const serverProfileTime = 8 * time.Second
+
+// profileServer starts a CPU profile of cp's API server, with
+// -apiserver-cpuprofile, to the file suffixed by who; the function it
+// returns waits for it.
+func profileServer(ctx context.Context, cp *harness.ControlPlane, who string) func() error {
+	if *serverProfile == "" {
+		return func() error { return nil }
+	}
+	done := make(chan error, 1)
+	go func() { done <- cp.CPUProfile(ctx, serverProfileTime, *serverProfile+"."+who) }()
+	return func() error { return <-done }
+}
 
 // buildAllot builds allot as `make build` does, so that its figures are
 // those of the binary users run.
@@ -325,8 +343,12 @@ func run(n, edits int) error {
 	if *convergeProfile != "" {
 		convergeArgs = append(convergeArgs, "--cpuprofile", *convergeProfile)
 	}
+	profiled := profileServer(ctx, cp, "allot")
 	converge, rssConverge, err := timed(allot, convergeArgs...)
 	if err != nil {
+		return err
+	}
+	if err := profiled(); err != nil {
 		return err
 	}
 	fmt.Printf("allot reconcile, from empty:             %7.2f s   peak RSS %4d MiB (anon %d)\n", converge.Seconds(), rssConverge/1024, lastAnon/1024)
@@ -342,8 +364,12 @@ func run(n, edits int) error {
 	if err != nil {
 		return err
 	}
+	profiled = profileServer(ctx, kubectlCP, "kubectl")
 	kubectl, _, err := timed(kubectlBin, "--kubeconfig", kubectlCP.Kubeconfig, "apply", "--server-side", "--field-manager", "allot", "-f", manifests)
 	if err != nil {
+		return err
+	}
+	if err := profiled(); err != nil {
 		return err
 	}
 	fmt.Printf("kubectl apply --server-side of render:   %7.2f s   (allot takes %.2f of kubectl's time)\n", kubectl.Seconds(), converge.Seconds()/kubectl.Seconds())

@@ -3,8 +3,10 @@ package harness
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 )
@@ -104,4 +106,18 @@ func containsAll(s string, parts []string) bool {
 		}
 	}
 	return true
+}
+
+// CPUProfile writes a CPU profile of the API server over the next d to
+// file, from its own /debug/pprof.
+func (cp *ControlPlane) CPUProfile(ctx context.Context, d time.Duration, file string) error {
+	cs, err := kubernetes.NewForConfig(cp.Config)
+	if err != nil {
+		return err
+	}
+	raw, err := cs.RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", strconv.Itoa(int(d.Seconds()))).Timeout(d+30*time.Second).DoRaw(ctx)
+	if err != nil {
+		return fmt.Errorf("profile the API server: %w", err)
+	}
+	return os.WriteFile(file, raw, 0o644)
 }
