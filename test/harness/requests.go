@@ -115,7 +115,7 @@ func (cp *ControlPlane) CPUProfile(ctx context.Context, d time.Duration, file st
 	if err != nil {
 		return err
 	}
-	raw, err := cs.RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", strconv.Itoa(int(d.Seconds()))).Timeout(d+30*time.Second).DoRaw(ctx)
+	raw, err := cs.RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", strconv.Itoa(int(d.Seconds()))).Timeout(d + 30*time.Second).DoRaw(ctx)
 	if err != nil {
 		return fmt.Errorf("profile the API server: %w", err)
 	}
