@@ -236,6 +236,9 @@ func (p *PassResult) earliest(at func(EnvResult) time.Time) time.Time {
 // cluster apply, prune and tear down.
 func (r *Reconciler) Pass(ctx context.Context) *PassResult {
 	res := &PassResult{}
+	// The render cache writes its files while the pass applies; a process
+	// that exits after the pass finds them written.
+	defer r.renderCache().Wait()
 	in, err := r.prepare(ctx, &res.Kept)
 	if in != nil {
 		res.Commit, res.Teams, res.Platform = in.commit, in.teams, in.platform

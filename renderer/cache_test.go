@@ -110,6 +110,8 @@ func TestCacheKeepsBundlesOnDisk(t *testing.T) {
 		types[res.Bundle.Type] = true
 	}
 	c.Done()
+	// The files are written in the background.
+	c.Wait()
 	if !types["namespace"] || !types["vcluster"] || !types["ecs"] {
 		t.Fatalf("the examples rendered types %v; want namespace, vcluster and ecs", types)
 	}
@@ -131,6 +133,9 @@ func TestCacheKeepsBundlesOnDisk(t *testing.T) {
 			t.Fatalf("%s's import was not read back whole", want.Environment)
 		}
 	}
+
+	// What reading marked as used is done too.
+	fresh.Wait()
 
 	// Tampered with: an object changed behind the digest.
 	key := keys[0]
@@ -163,7 +168,9 @@ func TestCacheKeepsBundlesOnDisk(t *testing.T) {
 	if err := os.Chtimes(other, old, old); err != nil {
 		t.Fatal(err)
 	}
-	(&Cache{Dir: cacheDir, MaxAge: time.Hour}).Done()
+	pruner := &Cache{Dir: cacheDir, MaxAge: time.Hour}
+	pruner.Done()
+	pruner.Wait()
 	if _, err := os.Stat(other); !os.IsNotExist(err) {
 		t.Fatalf("a cache file unused for two hours was kept with MaxAge 1h: %v", err)
 	}
