@@ -176,7 +176,7 @@ func printRequests(ctx context.Context, cp *harness.ControlPlane, before map[str
 	}
 	var parts []string
 	for verb, n := range now {
-		if verb == harness.ServerCPUMillis {
+		if verb == harness.ServerCPUMillis || verb == harness.EtcdCPUMillis {
 			continue
 		}
 		if d := n - before[verb]; d > 0 {
@@ -184,8 +184,8 @@ func printRequests(ctx context.Context, cp *harness.ControlPlane, before map[str
 		}
 	}
 	slices.Sort(parts)
-	cpu := float64(now[harness.ServerCPUMillis]-before[harness.ServerCPUMillis]) / 1000
-	fmt.Printf("    API server: %.1f s of CPU; requests: %s\n", cpu, strings.Join(parts, ", "))
+	cpu := func(key string) float64 { return float64(now[key]-before[key]) / 1000 }
+	fmt.Printf("    CPU: client %.1f s, API server %.1f s, etcd %.1f s; requests: %s\n", lastCPU.Seconds(), cpu(harness.ServerCPUMillis), cpu(harness.EtcdCPUMillis), strings.Join(parts, ", "))
 	return now, nil
 }
 
@@ -236,11 +236,12 @@ func pairs(n, count int) error {
 	fmt.Printf("%d namespace environments of 6 objects each (%d objects), converged %d times by allot and by kubectl, each on a fresh kube-apiserver\n\n", n, 6*n, count)
 	var ratios []float64
 	for i := range count {
-		took, err := pair(allot, kubectlBin, dir, manifests, i)
+		took, cpu, err := pair(allot, kubectlBin, dir, manifests, i)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("run %d: allot %6.2f s, kubectl apply --server-side %6.2f s: %.2f\n", i+1, took[0].Seconds(), took[1].Seconds(), took[0].Seconds()/took[1].Seconds())
+		fmt.Printf("run %d: allot %6.2f s, kubectl apply --server-side %6.2f s: %.2f   (CPU of client, API server and etcd: allot's %.1f s, kubectl's %.1f s)\n",
+			i+1, took[0].Seconds(), took[1].Seconds(), took[0].Seconds()/took[1].Seconds(), cpu[0].Seconds(), cpu[1].Seconds())
 		ratios = append(ratios, took[0].Seconds()/took[1].Seconds())
 	}
 	slices.Sort(ratios)
@@ -248,27 +249,51 @@ func pairs(n, count int) error {
 	return nil
 }
 
+// cpuSince is the CPU time cp's API server and etcd used since before,
+// and the client's of the last timed run.
+func cpuSince(ctx context.Context, cp *harness.ControlPlane, before map[string]int) (time.Duration, error) {
+	now, err := cp.RequestCounts(ctx)
+	if err != nil {
+		return 0, err
+	}
+	ms := now[harness.ServerCPUMillis] - before[harness.ServerCPUMillis] + now[harness.EtcdCPUMillis] - before[harness.EtcdCPUMillis]
+	return lastCPU + time.Duration(ms)*time.Millisecond, nil
+}
+
 // pair is one run of pairs: allot's converge from empty (render cache
-// empty too) and kubectl's apply of the same objects.
-func pair(allot, kubectl, dir, manifests string, i int) ([2]time.Duration, error) {
-	var took [2]time.Duration
+// empty too) and kubectl's apply of the same objects, their times and the
+// CPU time each took of client, API server and etcd together.
+func pair(allot, kubectl, dir, manifests string, i int) (took, cpu [2]time.Duration, err error) {
+	ctx := context.Background()
 	cps, err := harness.StartN(2, harness.Options{})
 	if err != nil {
-		return took, err
+		return took, cpu, err
 	}
 	defer stopOnExit(func() {
 		for _, cp := range cps {
 			_ = cp.Stop()
 		}
 	})()
+	var before [2]map[string]int
+	for j, cp := range cps {
+		if before[j], err = cp.RequestCounts(ctx); err != nil {
+			return took, cpu, err
+		}
+	}
 	run := fmt.Sprintf("run%d", i)
 	took[0], _, err = timed(allot, append([]string{"reconcile", "--once", "--no-idp", "--repo", "file://" + filepath.Join(dir, "requests.git"), "--kubeconfig", "dev=" + cps[0].Kubeconfig,
 		"--chart-cache", filepath.Join(dir, "charts"), "--render-cache", filepath.Join(dir, run, "renders"), "--workdir", filepath.Join(dir, run, "wc")}, extra...)...)
 	if err != nil {
-		return took, err
+		return took, cpu, err
 	}
-	took[1], _, err = timed(kubectl, "--kubeconfig", cps[1].Kubeconfig, "apply", "--server-side", "--field-manager", "allot", "-f", manifests)
-	return took, err
+	if cpu[0], err = cpuSince(ctx, cps[0], before[0]); err != nil {
+		return took, cpu, err
+	}
+	if took[1], _, err = timed(kubectl, "--kubeconfig", cps[1].Kubeconfig, "apply", "--server-side", "--field-manager", "allot", "-f", manifests); err != nil {
+		return took, cpu, err
+	}
+	cpu[1], err = cpuSince(ctx, cps[1], before[1])
+	return took, cpu, err
 }
 
 // repoAndAllot writes a repository of n requests and builds allot in its
@@ -565,6 +590,8 @@ type measure struct {
 	// anon is the peak anonymous memory in KiB: the heap, stacks and
 	// runtime, without the binary's own pages, which RSS counts too.
 	anon int64
+	// cpu is its CPU time, user and system.
+	cpu time.Duration
 }
 
 // scaleRow measures one fleet size: converge, first check and no-op.
@@ -601,12 +628,16 @@ func scaleRow(allot string, n int) ([3]measure, error) {
 // pages of the binary itself) for anonPeak.
 func timed(name string, args ...string) (time.Duration, int64, error) {
 	m, err := timedM(name, args...)
-	lastAnon = m.anon
+	lastAnon, lastCPU = m.anon, m.cpu
 	return m.took, m.rss, err
 }
 
-// lastAnon is the peak anonymous memory, in KiB, of the last timed run.
-var lastAnon int64
+// lastAnon is the peak anonymous memory, in KiB, of the last timed run;
+// lastCPU its CPU time.
+var (
+	lastAnon int64
+	lastCPU  time.Duration
+)
 
 // timedM runs a command and measures it; its anonymous memory is sampled
 // from /proc every 10 ms while it runs.
@@ -647,6 +678,7 @@ func timedM(name string, args ...string) (measure, error) {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		m.rss = ru.Maxrss
 	}
+	m.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	return m, nil
 }
 

@@ -3,6 +3,8 @@ package harness
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -40,23 +42,22 @@ func (cp *ControlPlane) Requests(ctx context.Context, labels ...string) (int, er
 // by verb and resource ("APPLY configmaps"), a dry run counted as its own
 // verb ("dry-run APPLY namespaces"): what a benchmark prints to show which
 // requests a client's work took. Under ServerCPUMillis it also gives the
-// CPU time the API server has used, in milliseconds.
+// CPU time the API server has used, in milliseconds, and under
+// EtcdCPUMillis etcd's.
 func (cp *ControlPlane) RequestCounts(ctx context.Context) (map[string]int, error) {
 	raw, err := cp.metrics(ctx)
 	if err != nil {
 		return nil, err
 	}
 	counts := map[string]int{}
+	if counts[ServerCPUMillis], err = cpuMillis(raw); err != nil {
+		return nil, err
+	}
+	if counts[EtcdCPUMillis], err = cp.etcdCPUMillis(ctx); err != nil {
+		return nil, err
+	}
 	for line := range strings.Lines(raw) {
 		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "process_cpu_seconds_total ") {
-			n, err := strconv.ParseFloat(strings.TrimPrefix(line, "process_cpu_seconds_total "), 64)
-			if err != nil {
-				return nil, fmt.Errorf("metric line %q: %w", line, err)
-			}
-			counts[ServerCPUMillis] = int(n * 1000)
-			continue
-		}
 		if !strings.HasPrefix(line, "apiserver_request_total{") {
 			continue
 		}
@@ -71,6 +72,46 @@ func (cp *ControlPlane) RequestCounts(ctx context.Context) (map[string]int, erro
 		counts[key] += int(n)
 	}
 	return counts, nil
+}
+
+// EtcdCPUMillis is the key of RequestCounts that holds etcd's CPU time so
+// far, in milliseconds, from its own metrics.
+const EtcdCPUMillis = "etcd cpu"
+
+// etcdCPUMillis reads etcd's CPU time from its /metrics.
+func (cp *ControlPlane) etcdCPUMillis(ctx context.Context) (int, error) {
+	u := cp.env.ControlPlane.Etcd.URL
+	if u == nil {
+		return 0, fmt.Errorf("etcd has no URL")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String()+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("read etcd's metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return 0, fmt.Errorf("read etcd's metrics: %w", err)
+	}
+	return cpuMillis(string(raw))
+}
+
+// cpuMillis is a process's process_cpu_seconds_total in milliseconds.
+func cpuMillis(metrics string) (int, error) {
+	for line := range strings.Lines(metrics) {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "process_cpu_seconds_total "); ok {
+			n, err := strconv.ParseFloat(rest, 64)
+			if err != nil {
+				return 0, fmt.Errorf("metric line %q: %w", line, err)
+			}
+			return int(n * 1000), nil
+		}
+	}
+	return 0, fmt.Errorf("no process_cpu_seconds_total")
 }
 
 // ServerCPUMillis is the key of RequestCounts that holds the API server's
