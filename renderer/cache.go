@@ -261,6 +261,7 @@ func (s *storedBundle) bundle() (*Bundle, error) {
 	b := s.Bundle
 	b.Objects = map[Phase][]*Object{}
 	for p, objs := range s.Objects {
+		b.Objects[p] = make([]*Object, 0, len(objs))
 		for _, raw := range objs {
 			o, err := objectFromJSON(raw)
 			if err != nil {
@@ -332,8 +333,14 @@ func (c *Cache) read(key string) *Bundle {
 		return nil
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxCachedBytes+1))
-	if err != nil || len(data) > maxCachedBytes {
+	// Read in one buffer of the file's size: a fleet's files read through
+	// a growing buffer were three times their size in garbage.
+	info, err := f.Stat()
+	if err != nil || info.Size() > maxCachedBytes {
+		return nil
+	}
+	data := make([]byte, info.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
 		return nil
 	}
 	var s storedBundle
