@@ -147,8 +147,7 @@ func TestLastManagerTies(t *testing.T) {
 		{"allot alone", []metav1.ManagedFieldsEntry{entry(FieldManager, 2)}, FieldManager},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{ManagedFields: tc.fields}}
-			if got := lastManager(m); got != tc.want {
+			if got := lastManager(tc.fields); got != tc.want {
 				t.Errorf("lastManager = %q, want %q", got, tc.want)
 			}
 		})

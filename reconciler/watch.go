@@ -2,9 +2,12 @@ package reconciler
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -123,21 +126,22 @@ func (w *watcher) watch(ctx context.Context, cl *Cluster, refs []ObjectRef) erro
 			cache.DefaultWatchErrorHandler(ctx, r, err)
 		})
 		// Keep only what drift detection reads: managed fields are most of
-		// an object's metadata, and only their newest manager matters.
+		// an object's metadata, and only their newest manager matters;
+		// labels and annotations are only compared.
 		_ = inf.SetTransform(slimMetadata)
 		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			UpdateFunc: func(oldObj, newObj any) {
-				o, ok1 := oldObj.(*metav1.PartialObjectMetadata)
-				n, ok2 := newObj.(*metav1.PartialObjectMetadata)
+				o, ok1 := oldObj.(*watchedObject)
+				n, ok2 := newObj.(*watchedObject)
 				if !ok1 || !ok2 {
 					return
 				}
 				id := mapping.GroupVersionKind.Kind + "/" + n.Namespace + "/" + n.Name
 				switch {
 				case changedByOthers(o, n):
-					w.onDrift(Drift{Cluster: cl.Name, Environment: n.Labels[renderer.LabelEnvironment], Object: id})
+					w.onDrift(Drift{Cluster: cl.Name, Environment: n.env, Object: id})
 				case readsStatus(mapping.GroupVersionKind.GroupKind()) && statusChanged(o, n):
-					w.onStatus(StatusChange{Cluster: cl.Name, Environment: n.Labels[renderer.LabelEnvironment], Object: id})
+					w.onStatus(StatusChange{Cluster: cl.Name, Environment: n.env, Object: id})
 				}
 			},
 			DeleteFunc: func(obj any) {
@@ -146,11 +150,11 @@ func (w *watcher) watch(ctx context.Context, cl *Cluster, refs []ObjectRef) erro
 				}
 				// A delete cannot say who made it; allot's own deletes happen
 				// during passes, and the pass they trigger finds nothing to do.
-				m, ok := obj.(*metav1.PartialObjectMetadata)
+				m, ok := obj.(*watchedObject)
 				if !ok {
 					return
 				}
-				w.onDrift(Drift{Cluster: cl.Name, Environment: m.Labels[renderer.LabelEnvironment], Object: mapping.GroupVersionKind.Kind + "/" + m.Namespace + "/" + m.Name, Deleted: true})
+				w.onDrift(Drift{Cluster: cl.Name, Environment: m.env, Object: mapping.GroupVersionKind.Kind + "/" + m.Namespace + "/" + m.Name, Deleted: true})
 			},
 		})
 		gvr := mapping.Resource
@@ -278,60 +282,95 @@ func (w *watcher) stopAll() {
 // changedByOthers reports an update to what allot applies — the spec (by
 // generation), or metadata for kinds without one — whose newest field
 // manager is not allot.
-func changedByOthers(o, n *metav1.PartialObjectMetadata) bool {
+func changedByOthers(o, n *watchedObject) bool {
 	if o.ResourceVersion == n.ResourceVersion {
 		return false
 	}
 	specChanged := n.Generation != o.Generation ||
 		(n.Generation == 0) ||
-		!equalMaps(o.Labels, n.Labels) || !equalMaps(o.Annotations, n.Annotations)
-	return specChanged && lastManager(n) != FieldManager
+		o.labels != n.labels || o.annotations != n.annotations
+	return specChanged && n.lastManager != FieldManager
 }
 
 // statusChanged reports an update that left what allot applies alone:
 // for kinds with a generation, the same generation, labels and
 // annotations under a new resourceVersion is a change of status.
-func statusChanged(o, n *metav1.PartialObjectMetadata) bool {
+func statusChanged(o, n *watchedObject) bool {
 	return o.ResourceVersion != n.ResourceVersion && n.Generation != 0 && n.Generation == o.Generation &&
-		equalMaps(o.Labels, n.Labels) && equalMaps(o.Annotations, n.Annotations)
+		o.labels == n.labels && o.annotations == n.annotations
 }
 
-// annotationLastManager carries, on the watch's cached copy only, the
-// newest field manager of an object whose managed fields were dropped.
-const annotationLastManager = "allot.dev/watch-last-manager"
+// watchedObject is what the drift watch keeps of an object: its names,
+// resourceVersion and generation, its environment, digests of its labels
+// and of its annotations, and its newest field manager. Kept as metadata
+// (maps of labels and annotations, managed fields), a fleet's objects were
+// the largest part of serve's heap.
+type watchedObject struct {
+	// ObjectMeta holds the name, namespace, resourceVersion and generation
+	// alone; the informer keys objects by it.
+	metav1.ObjectMeta
+	env                 string
+	labels, annotations mapDigest
+	lastManager         string
+}
 
-// slimMetadata replaces an object's managed fields with their newest
-// manager, before the informer caches it.
+// mapDigest digests a map of labels or annotations: equal digests are
+// equal maps, even against someone who chooses the maps to collide.
+type mapDigest [16]byte
+
+func digestMap(m map[string]string) mapDigest {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		// Lengths first: no two maps write the same bytes.
+		var n [16]byte
+		binary.BigEndian.PutUint64(n[:8], uint64(len(k)))
+		binary.BigEndian.PutUint64(n[8:], uint64(len(m[k])))
+		h.Write(n[:])
+		h.Write([]byte(k))
+		h.Write([]byte(m[k]))
+	}
+	var d mapDigest
+	copy(d[:], h.Sum(nil))
+	return d
+}
+
+// slimMetadata turns an object's metadata into what the watch keeps of it,
+// before the informer caches it.
 func slimMetadata(obj any) (any, error) {
 	m, ok := obj.(*metav1.PartialObjectMetadata)
-	if !ok || len(m.ManagedFields) == 0 {
+	if !ok {
+		// Already slim, or a tombstone.
 		return obj, nil
 	}
-	last := lastManager(m)
-	m.ManagedFields = nil
-	annotations := make(map[string]string, len(m.Annotations)+1)
-	for k, v := range m.Annotations {
-		annotations[k] = v
+	last := lastManager(m.ManagedFields)
+	if last == FieldManager {
+		// One string for all of allot's objects.
+		last = FieldManager
 	}
-	annotations[annotationLastManager] = last
-	m.Annotations = annotations
-	return m, nil
+	return &watchedObject{
+		ObjectMeta:  metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, ResourceVersion: m.ResourceVersion, Generation: m.Generation},
+		env:         m.Labels[renderer.LabelEnvironment],
+		labels:      digestMap(m.Labels),
+		annotations: digestMap(m.Annotations),
+		lastManager: last,
+	}, nil
 }
 
-// lastManager is the field manager of the newest managed-fields entry, or
-// what slimMetadata kept of it. Managed-fields times have a resolution of
-// one second, so allot's repair and another manager's edit made in the
-// same second tie: then the other manager counts as the newest, whatever
-// the order of the entries, so that the edit is seen as drift. (A needless
-// repair is a no-op apply; a missed one leaves the drift until the next
-// full pass.)
-func lastManager(m *metav1.PartialObjectMetadata) string {
-	if len(m.ManagedFields) == 0 {
-		return m.Annotations[annotationLastManager]
-	}
+// lastManager is the field manager of the newest managed-fields entry.
+// Managed-fields times have a resolution of one second, so allot's repair
+// and another manager's edit made in the same second tie: then the other
+// manager counts as the newest, whatever the order of the entries, so
+// that the edit is seen as drift. (A needless repair is a no-op apply; a
+// missed one leaves the drift until the next full pass.)
+func lastManager(fields []metav1.ManagedFieldsEntry) string {
 	var newest time.Time
 	manager := ""
-	for _, f := range m.ManagedFields {
+	for _, f := range fields {
 		// A controller writing status changes nothing allot applies.
 		if f.Time == nil || f.Subresource == "status" {
 			continue
@@ -345,18 +384,6 @@ func lastManager(m *metav1.PartialObjectMetadata) string {
 		}
 	}
 	return manager
-}
-
-func equalMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // WatchSynced reports, per cluster the drift watch runs on (allot serve),
