@@ -142,6 +142,8 @@ func (r *Reconciler) Plan(ctx context.Context) (*Plan, error) { return r.PlanOnl
 // environment.
 func (r *Reconciler) PlanOnly(ctx context.Context, only func(env string) bool) (*Plan, error) {
 	plan := &Plan{}
+	// As a pass does: the render cache's files are written before it ends.
+	defer r.renderCache().Wait()
 	state, err := r.prepare(ctx, &plan.Kept)
 	if err != nil {
 		return nil, err

@@ -208,8 +208,9 @@ func (c *Cache) Done() {
 	}
 }
 
-// prune removes the files not used for MaxAge, but for those of the last
-// render, whose marking as used may not be done yet.
+// prune removes the files not used for MaxAge, and files left half
+// written as long ago, but for those of the last render, whose marking as
+// used may not be done yet.
 func (c *Cache) prune() {
 	maxAge := c.MaxAge
 	if maxAge <= 0 {
@@ -221,11 +222,12 @@ func (c *Cache) prune() {
 	}
 	for _, e := range entries {
 		key, ok := strings.CutSuffix(e.Name(), ".json")
-		if !ok {
+		if !ok && !strings.HasPrefix(e.Name(), ".tmp-") {
 			continue
 		}
+		// A temporary file is one a process died writing.
 		c.mu.Lock()
-		used := c.mem[key] != nil
+		used := ok && c.mem[key] != nil
 		c.mu.Unlock()
 		if info, err := e.Info(); err == nil && !used && time.Since(info.ModTime()) > maxAge {
 			_ = os.Remove(filepath.Join(c.Dir, e.Name()))

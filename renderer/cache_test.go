@@ -168,10 +168,19 @@ func TestCacheKeepsBundlesOnDisk(t *testing.T) {
 	if err := os.Chtimes(other, old, old); err != nil {
 		t.Fatal(err)
 	}
+	// A file a process died writing goes the same way.
+	leftover := filepath.Join(cacheDir, ".tmp-123")
+	testfs.WriteFile(t, leftover, "{")
+	if err := os.Chtimes(leftover, old, old); err != nil {
+		t.Fatal(err)
+	}
 	pruner := &Cache{Dir: cacheDir, MaxAge: time.Hour}
 	pruner.Done()
 	pruner.Wait()
 	if _, err := os.Stat(other); !os.IsNotExist(err) {
 		t.Fatalf("a cache file unused for two hours was kept with MaxAge 1h: %v", err)
+	}
+	if _, err := os.Stat(leftover); !os.IsNotExist(err) {
+		t.Fatalf("a half-written file two hours old was kept with MaxAge 1h: %v", err)
 	}
 }
