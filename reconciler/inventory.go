@@ -442,6 +442,7 @@ func (inv inventory) write(ctx context.Context, r *Record) error {
 	if err != nil {
 		return err
 	}
+	// What the switch does not write goes through server-side apply.
 	err = errNotReplaceable
 	switch s := r.stored; {
 	case s == nil:
