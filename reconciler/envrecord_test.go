@@ -7,6 +7,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -90,6 +94,46 @@ func TestRecordWritesAreCreatesAndReplaces(t *testing.T) {
 	}
 	if again := f.record(t, "shop"); again.Wake == nil || again.LastError != "with the wake" {
 		t.Fatalf("after replacing a record that has a wake: wake %+v, lastError %q", again.Wake, again.LastError)
+	}
+
+	// Rights to create and patch records, but not to update them, as
+	// earlier versions needed: the replace is refused, and the apply
+	// writes the record.
+	admin := f.cps["a"].Client
+	if err := admin.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "records-patch", Namespace: SystemNamespace}, Rules: []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "create", "patch"}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "records-patch", Namespace: SystemNamespace},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "records-patch"},
+		Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: "records-patcher"}}}); err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, err := f.cps["a"].UserKubeconfig("records-patcher", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patcher, err := NewCluster("a", userConfig(t, kubeconfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	limited := inventory{client: patcher.Client}
+	plainRec := f.record(t, "shop")
+	plainRec.LastError = "patched"
+	if err := limited.write(ctx, plainRec); err != nil {
+		t.Fatalf("a record that may not be updated: %v", err)
+	}
+	newRec := *plainRec
+	newRec.Environment, newRec.stored = "only-patched", nil
+	if err := limited.write(ctx, &newRec); err != nil {
+		t.Fatalf("a new record that may not be updated: %v", err)
+	}
+	if got := f.record(t, "shop"); got.LastError != "patched" {
+		t.Fatalf("a record written without the update verb: lastError %q, wake %+v; want written, the wake kept", got.LastError, got.Wake)
+	}
+	if got := f.record(t, "only-patched"); got.LastError != "patched" {
+		t.Fatalf("a new record written without the update verb: lastError %q", got.LastError)
 	}
 
 	// Someone annotates the record: a replace would drop the annotation,
@@ -215,4 +259,14 @@ func TestAPassRendersOnlyWhatChanged(t *testing.T) {
 	if res.Rendered != 3 || res.RenderCached != 0 {
 		t.Fatalf("after allot.yaml changed: rendered %d, %d from the cache; want 3 and 0", res.Rendered, res.RenderCached)
 	}
+}
+
+// userConfig reads a user's kubeconfig file.
+func userConfig(t *testing.T, kubeconfig string) *rest.Config {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

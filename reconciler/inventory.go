@@ -454,7 +454,9 @@ func (inv inventory) write(ctx context.Context, r *Record) error {
 		if s.wake != "" {
 			cm.Data[wakeKey] = s.wake
 		}
-		if err = inv.client.Update(ctx, cm, client.FieldOwner(FieldManager)); apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+		// Refused for want of the update verb (earlier versions needed
+		// create and patch alone), it is applied.
+		if err = inv.client.Update(ctx, cm, client.FieldOwner(FieldManager)); apierrors.IsConflict(err) || apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
 			err = errNotReplaceable
 		}
 	}
