@@ -461,7 +461,11 @@ func (inv inventory) write(ctx context.Context, r *Record) error {
 		}
 	}
 	if errors.Is(err, errNotReplaceable) {
-		cm, err = inv.apply(ctx, r)
+		// Without the wake and the version: the apply owns allot's keys
+		// alone.
+		delete(cm.Data, wakeKey)
+		cm.ResourceVersion = ""
+		cm, err = inv.apply(ctx, cm)
 	}
 	if err != nil {
 		return fmt.Errorf("write inventory record %s/%s: %w", SystemNamespace, r.Environment, err)
@@ -503,18 +507,14 @@ func recordConfigMap(r *Record) (*corev1.ConfigMap, error) {
 	}, nil
 }
 
-// apply writes r with server-side apply, owning only allot's labels and
+// apply writes want with server-side apply, owning only its labels and
 // keys, and returns the ConfigMap as stored.
-func (inv inventory) apply(ctx context.Context, r *Record) (*corev1.ConfigMap, error) {
-	want, err := recordConfigMap(r)
-	if err != nil {
-		return nil, err
-	}
-	ac := corev1apply.ConfigMap(r.Environment, SystemNamespace).WithLabels(want.Labels).WithData(want.Data)
+func (inv inventory) apply(ctx context.Context, want *corev1.ConfigMap) (*corev1.ConfigMap, error) {
+	ac := corev1apply.ConfigMap(want.Name, want.Namespace).WithLabels(want.Labels).WithData(want.Data)
 	if err := inv.client.Apply(ctx, ac, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return nil, err
 	}
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: r.Environment, Namespace: SystemNamespace, Labels: ac.Labels, Annotations: ac.Annotations, Finalizers: ac.Finalizers}, Data: ac.Data, BinaryData: ac.BinaryData, Immutable: ac.Immutable}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: want.Name, Namespace: want.Namespace, Labels: ac.Labels, Annotations: ac.Annotations, Finalizers: ac.Finalizers}, Data: ac.Data, BinaryData: ac.BinaryData, Immutable: ac.Immutable}
 	if ac.ResourceVersion != nil {
 		cm.ResourceVersion = *ac.ResourceVersion
 	}
