@@ -560,7 +560,7 @@ func series(sizes string) error {
 	}
 	fmt.Println("(RSS: peak resident memory, the binary's own pages included; anon: peak heap, stacks and runtime)")
 	fmt.Println("environments  objects   converge s  RSS/anon MiB   first check s  RSS/anon MiB   no-op s  RSS/anon MiB   no-op/converge")
-	var prev struct{ n, converge, noop, rss float64 }
+	var prev struct{ n, converge, noop, rss, convergeCPU, noopCPU float64 }
 	for _, field := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(field))
 		if err != nil || n <= 0 {
@@ -574,11 +574,14 @@ func series(sizes string) error {
 		fmt.Printf("%12d  %7d   %10.2f  %5d/%-5d    %13.2f  %5d/%-5d    %7.2f  %5d/%-5d    %14.3f\n", n, 6*n,
 			converge.took.Seconds(), converge.rss/1024, converge.anon/1024, first.took.Seconds(), first.rss/1024, first.anon/1024,
 			noop.took.Seconds(), noop.rss/1024, noop.anon/1024, noop.took.Seconds()/converge.took.Seconds())
+		fmt.Printf("              converge CPU: allot %.1f s, API server %.1f s, etcd %.1f s; no-op CPU: allot %.2f s, API server %.2f s\n",
+			converge.cpu.Seconds(), converge.serverCPU.Seconds(), converge.etcdCPU.Seconds(), noop.cpu.Seconds(), noop.serverCPU.Seconds())
 		if prev.n > 0 {
-			fmt.Printf("              x%.0f environments: converge x%.2f, no-op x%.2f, no-op RSS x%.2f\n", float64(n)/prev.n,
-				converge.took.Seconds()/prev.converge, noop.took.Seconds()/prev.noop, float64(noop.rss)/prev.rss)
+			fmt.Printf("              x%.0f environments: converge x%.2f (allot's CPU x%.2f), no-op x%.2f (allot's CPU x%.2f), no-op RSS x%.2f\n", float64(n)/prev.n,
+				converge.took.Seconds()/prev.converge, converge.cpu.Seconds()/prev.convergeCPU, noop.took.Seconds()/prev.noop, noop.cpu.Seconds()/prev.noopCPU, float64(noop.rss)/prev.rss)
 		}
 		prev.n, prev.converge, prev.noop, prev.rss = float64(n), converge.took.Seconds(), noop.took.Seconds(), float64(noop.rss)
+		prev.convergeCPU, prev.noopCPU = converge.cpu.Seconds(), noop.cpu.Seconds()
 	}
 	return nil
 }
@@ -592,6 +595,9 @@ type measure struct {
 	anon int64
 	// cpu is its CPU time, user and system.
 	cpu time.Duration
+	// serverCPU and etcdCPU are what the API server and etcd spent while
+	// it ran (scale series only).
+	serverCPU, etcdCPU time.Duration
 }
 
 // scaleRow measures one fleet size: converge, first check and no-op.
@@ -614,10 +620,20 @@ func scaleRow(allot string, n int) ([3]measure, error) {
 		if i == 0 && *convergeProfile != "" {
 			args = append(slices.Clip(common), "--cpuprofile", fmt.Sprintf("%s.%d", *convergeProfile, n))
 		}
+		before, err := cp.RequestCounts(context.Background())
+		if err != nil {
+			return row, err
+		}
 		m, err := timedM(allot, args...)
 		if err != nil {
 			return row, err
 		}
+		after, err := cp.RequestCounts(context.Background())
+		if err != nil {
+			return row, err
+		}
+		m.serverCPU = time.Duration(after[harness.ServerCPUMillis]-before[harness.ServerCPUMillis]) * time.Millisecond
+		m.etcdCPU = time.Duration(after[harness.EtcdCPUMillis]-before[harness.EtcdCPUMillis]) * time.Millisecond
 		row[i] = m
 	}
 	return row, nil
