@@ -184,9 +184,15 @@ func printRequests(ctx context.Context, cp *harness.ControlPlane, before map[str
 		}
 	}
 	slices.Sort(parts)
-	cpu := func(key string) float64 { return float64(now[key]-before[key]) / 1000 }
-	fmt.Printf("    CPU: client %.1f s, API server %.1f s, etcd %.1f s; requests: %s\n", lastCPU.Seconds(), cpu(harness.ServerCPUMillis), cpu(harness.EtcdCPUMillis), strings.Join(parts, ", "))
+	fmt.Printf("    CPU: client %.1f s, API server %.1f s, etcd %.1f s; requests: %s\n", lastCPU.Seconds(),
+		cpuDelta(before, now, harness.ServerCPUMillis).Seconds(), cpuDelta(before, now, harness.EtcdCPUMillis).Seconds(), strings.Join(parts, ", "))
 	return now, nil
+}
+
+// cpuDelta is the CPU time under key (harness.ServerCPUMillis or
+// harness.EtcdCPUMillis) spent between two RequestCounts.
+func cpuDelta(before, now map[string]int, key string) time.Duration {
+	return time.Duration(now[key]-before[key]) * time.Millisecond
 }
 
 // forKubectl returns what kubectl's runs need: the rendered manifests and
@@ -256,8 +262,7 @@ func cpuSince(ctx context.Context, cp *harness.ControlPlane, before map[string]i
 	if err != nil {
 		return 0, err
 	}
-	ms := now[harness.ServerCPUMillis] - before[harness.ServerCPUMillis] + now[harness.EtcdCPUMillis] - before[harness.EtcdCPUMillis]
-	return lastCPU + time.Duration(ms)*time.Millisecond, nil
+	return lastCPU + cpuDelta(before, now, harness.ServerCPUMillis) + cpuDelta(before, now, harness.EtcdCPUMillis), nil
 }
 
 // pair is one run of pairs: allot's converge from empty (render cache
@@ -560,7 +565,9 @@ func series(sizes string) error {
 	}
 	fmt.Println("(RSS: peak resident memory, the binary's own pages included; anon: peak heap, stacks and runtime)")
 	fmt.Println("environments  objects   converge s  RSS/anon MiB   first check s  RSS/anon MiB   no-op s  RSS/anon MiB   no-op/converge")
-	var prev struct{ n, converge, noop, rss, convergeCPU, noopCPU float64 }
+	// prev is the last size's row, prevN its size.
+	var prev [3]measure
+	prevN := 0
 	for _, field := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(field))
 		if err != nil || n <= 0 {
@@ -576,12 +583,12 @@ func series(sizes string) error {
 			noop.took.Seconds(), noop.rss/1024, noop.anon/1024, noop.took.Seconds()/converge.took.Seconds())
 		fmt.Printf("              converge CPU: allot %.1f s, API server %.1f s, etcd %.1f s; no-op CPU: allot %.2f s, API server %.2f s\n",
 			converge.cpu.Seconds(), converge.serverCPU.Seconds(), converge.etcdCPU.Seconds(), noop.cpu.Seconds(), noop.serverCPU.Seconds())
-		if prev.n > 0 {
-			fmt.Printf("              x%.0f environments: converge x%.2f (allot's CPU x%.2f), no-op x%.2f (allot's CPU x%.2f), no-op RSS x%.2f\n", float64(n)/prev.n,
-				converge.took.Seconds()/prev.converge, converge.cpu.Seconds()/prev.convergeCPU, noop.took.Seconds()/prev.noop, noop.cpu.Seconds()/prev.noopCPU, float64(noop.rss)/prev.rss)
+		if prevN > 0 {
+			fmt.Printf("              x%.0f environments: converge x%.2f (allot's CPU x%.2f), no-op x%.2f (allot's CPU x%.2f), no-op RSS x%.2f\n", float64(n)/float64(prevN),
+				converge.took.Seconds()/prev[0].took.Seconds(), converge.cpu.Seconds()/prev[0].cpu.Seconds(),
+				noop.took.Seconds()/prev[2].took.Seconds(), noop.cpu.Seconds()/prev[2].cpu.Seconds(), float64(noop.rss)/float64(prev[2].rss))
 		}
-		prev.n, prev.converge, prev.noop, prev.rss = float64(n), converge.took.Seconds(), noop.took.Seconds(), float64(noop.rss)
-		prev.convergeCPU, prev.noopCPU = converge.cpu.Seconds(), noop.cpu.Seconds()
+		prev, prevN = row, n
 	}
 	return nil
 }
@@ -632,8 +639,7 @@ func scaleRow(allot string, n int) ([3]measure, error) {
 		if err != nil {
 			return row, err
 		}
-		m.serverCPU = time.Duration(after[harness.ServerCPUMillis]-before[harness.ServerCPUMillis]) * time.Millisecond
-		m.etcdCPU = time.Duration(after[harness.EtcdCPUMillis]-before[harness.EtcdCPUMillis]) * time.Millisecond
+		m.serverCPU, m.etcdCPU = cpuDelta(before, after, harness.ServerCPUMillis), cpuDelta(before, after, harness.EtcdCPUMillis)
 		row[i] = m
 	}
 	return row, nil
